@@ -1,0 +1,25 @@
+// Package store is Parley's on-disk state, kept in Badger: messages and their
+// indexes, groups, profile settings and remembered peers. It knows nothing of
+// the network or of the wire format: message bodies are opaque bytes that the
+// caller has already verified.
+//
+// Key layout (every group key starts with the 16-byte group id, gid):
+//
+//	m/<gid><lamport:8><id:32>            -> raw message        history in display order
+//	i/<gid><id:32>                       -> lamport:8          dedup and lookup by id
+//	a/<gid><alen:1><author><seq:8><id>   -> lamport:8 time:8   per-author index (sync)
+//	v/<gid><alen:1><author>              -> seq:8              contiguous per-author prefix
+//	h/<gid><id>                          -> -                  heads: no known child
+//	r/<gid><id>                          -> -                  referenced as a parent
+//	w/<gid><id>                          -> -                  referenced but not held (gaps)
+//	n/<gid>                              -> count:8 maxlamport:8
+//	g/<gid>                              -> JSON Group
+//	p/<peer id>                          -> JSON Peer
+//	s/<name>                             -> setting bytes
+//
+// Durability: Badger runs with SyncWrites off, and every message commit goes
+// through one committer goroutine that writes a batch in one transaction and
+// then fsyncs (DB.Sync) before any caller in that batch is answered. So a
+// message reported stored is on disk, and under load many messages share one
+// fsync (group commit). Settings, groups and peers are fsynced on each write.
+package store
