@@ -16,6 +16,7 @@
 //	g/<gid>                              -> JSON Group
 //	p/<peer id>                          -> JSON Peer
 //	s/<name>                             -> setting bytes
+//	u/<gid><author>                      -> JSON Member
 //
 // Durability: Badger runs with SyncWrites off, and every message commit goes
 // through one committer goroutine that writes a batch in one transaction and

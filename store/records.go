@@ -133,3 +133,36 @@ func (s *Store) scanJSON(prefix byte, fn func([]byte) error) error {
 		return nil
 	})
 }
+
+// Member is an author seen in a group, with the name it announced.
+type Member struct {
+	Author      []byte `json:"author"`
+	DisplayName string `json:"display_name,omitempty"`
+	FirstSeenMs int64  `json:"first_seen_ms"`
+}
+
+// PutMember records or updates a group member, durably.
+func (s *Store) PutMember(g GroupID, m Member) error {
+	if len(m.Author) == 0 || len(m.Author) > maxAuthorLen {
+		return fmt.Errorf("%w: author length %d", ErrInvalid, len(m.Author))
+	}
+	return s.putJSON(key('u', g[:], m.Author), m)
+}
+
+// Members returns every member recorded for g.
+func (s *Store) Members(g GroupID) ([]Member, error) {
+	var out []Member
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: key('u', g[:]), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var m Member
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &m) }); err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}

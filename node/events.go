@@ -1,0 +1,126 @@
+package node
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+)
+
+// Event types.
+const (
+	EventMessage = "message" // a message was stored (sent or received)
+	EventPeer    = "peer"    // a peer connected or disconnected
+	EventSync    = "sync"    // sync progress with a peer
+	EventGroup   = "group"   // a group was created or joined
+)
+
+// Event is something front ends may want to show as it happens.
+type Event struct {
+	Type    string        `json:"type"`
+	Group   string        `json:"group,omitempty"`
+	Message *Message      `json:"message,omitempty"`
+	Peer    *PeerEvent    `json:"peer,omitempty"`
+	Sync    *SyncProgress `json:"sync,omitempty"`
+}
+
+// PeerEvent reports a connection change.
+type PeerEvent struct {
+	ID        string `json:"id"`
+	Connected bool   `json:"connected"`
+}
+
+// eventBufSize is each subscriber's buffer; a subscriber that falls that far
+// behind loses events (counted) rather than stalling the node. Messages are
+// never lost to it: they are in the store.
+const eventBufSize = 4096
+
+type events struct {
+	mu      sync.Mutex
+	next    int
+	subs    map[int]chan Event
+	closed  bool
+	dropped atomic.Uint64
+}
+
+func (e *events) init() { e.subs = map[int]chan Event{} }
+
+func (e *events) publish(ev Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ch := range e.subs {
+		select {
+		case ch <- ev:
+		default:
+			e.dropped.Add(1)
+		}
+	}
+}
+
+func (e *events) subscribe() (<-chan Event, func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ch := make(chan Event, eventBufSize)
+	if e.closed {
+		close(ch)
+		return ch, func() {}
+	}
+	id := e.next
+	e.next++
+	e.subs[id] = ch
+	return ch, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if c, ok := e.subs[id]; ok {
+			delete(e.subs, id)
+			close(c)
+		}
+	}
+}
+
+func (e *events) close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closed = true
+	for id, ch := range e.subs {
+		delete(e.subs, id)
+		close(ch)
+	}
+}
+
+// Subscribe returns a channel of events and a function to stop them. The
+// channel closes when the node closes.
+func (n *Node) Subscribe() (<-chan Event, func()) { return n.events.subscribe() }
+
+// dropCounters counts refused network input per reason.
+type dropCounters struct {
+	mu     sync.Mutex
+	counts map[string]uint64
+}
+
+var dropReasons = []error{ErrOversized, ErrMalformed, ErrVersion, ErrNotMember, ErrWrongGroup, ErrBadSignature, ErrBadAuthor, ErrDuplicate, ErrBadField, ErrSyncDenied}
+
+func (d *dropCounters) count(err error) {
+	reason := "other"
+	for _, r := range dropReasons {
+		if errors.Is(err, r) {
+			reason = r.Error()
+			break
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.counts == nil {
+		d.counts = map[string]uint64{}
+	}
+	d.counts[reason]++
+}
+
+func (d *dropCounters) snapshot() map[string]uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]uint64, len(d.counts))
+	for k, v := range d.counts {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,131 @@
+package node
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/parley-chat/parley/p2p"
+	"github.com/parley-chat/parley/store"
+)
+
+const testTimeout = 30 * time.Second
+
+type testNode struct {
+	*Node
+	st  *store.Store
+	key crypto.PrivKey
+	dir string
+}
+
+// newTestNode starts a node on loopback with mDNS off. dir "" means an
+// in-memory store.
+func newTestNode(t testing.TB, name, dir string, opts ...Option) *testNode {
+	t.Helper()
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startTestNode(t, name, dir, key, opts...)
+}
+
+func startTestNode(t testing.TB, name, dir string, key crypto.PrivKey, opts ...Option) *testNode {
+	t.Helper()
+	var st *store.Store
+	var err error
+	if dir == "" {
+		st, err = store.Open("", store.InMemory())
+	} else {
+		st, err = store.Open(dir)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := []Option{
+		WithDisplayName(name),
+		WithP2P(p2p.WithListenAddrs([]string{"/ip4/127.0.0.1/tcp/0"}, nil), p2p.WithMDNS(false)),
+	}
+	n, err := New(context.Background(), st, key, append(base, opts...)...)
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	tn := &testNode{Node: n, st: st, key: key, dir: dir}
+	t.Cleanup(tn.stop)
+	return tn
+}
+
+func (tn *testNode) stop() {
+	tn.Node.Close()
+	tn.st.Close()
+}
+
+func (tn *testNode) addrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: tn.ID(), Addrs: tn.Host().ListenAddrs()}
+}
+
+func connect(t testing.TB, a, b *testNode) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := a.Host().Connect(ctx, b.addrInfo(), p2p.SourceDirect); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes. It is a bounded
+// wait on observable state, not a sleep standing in for synchronisation.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func texts(t testing.TB, n *testNode, group string) []string {
+	t.Helper()
+	h, err := n.History(group, "", 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range h {
+		if m.Kind == "text" {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+func ids(t testing.TB, n *testNode, group string) []string {
+	t.Helper()
+	h, err := n.History(group, "", 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(h))
+	for i, m := range h {
+		out[i] = m.ID
+	}
+	return out
+}
+
+func hasAll(have []string, want ...string) bool {
+	set := map[string]bool{}
+	for _, h := range have {
+		set[h] = true
+	}
+	for _, w := range want {
+		if !set[w] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,278 @@
+package node
+
+import (
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/parley-chat/parley/node/wirepb"
+	"github.com/parley-chat/parley/store"
+)
+
+// Message is one history entry as front ends see it.
+type Message struct {
+	ID         string    `json:"id"`
+	Group      string    `json:"group"`
+	Author     string    `json:"author"` // peer id
+	AuthorName string    `json:"author_name,omitempty"`
+	Seq        uint64    `json:"seq"`
+	Lamport    uint64    `json:"lamport"`
+	Time       time.Time `json:"time"`
+	Kind       string    `json:"kind"` // "text", "join" or "unsupported"
+	Text       string    `json:"text,omitempty"`
+	Parents    []string  `json:"parents,omitempty"`
+	Cursor     string    `json:"cursor"` // pass as Before to page further back
+}
+
+// GroupInfo summarises a group.
+type GroupInfo struct {
+	ID              string    `json:"id"`
+	Name            string    `json:"name"`
+	Members         int       `json:"members"`
+	Messages        uint64    `json:"messages"`
+	Last            *Message  `json:"last,omitempty"`
+	Joined          time.Time `json:"joined"`
+	HistoryFromJoin bool      `json:"history_from_join"`
+}
+
+// Local reads a profile's store without the network: what `parley history`
+// and `parley groups` use when no node is running.
+type Local struct {
+	st   *store.Store
+	self peer.ID
+}
+
+// NewLocal wraps an open store.
+func NewLocal(st *store.Store, self peer.ID) *Local { return &Local{st: st, self: self} }
+
+// Store returns the underlying store.
+func (l *Local) Store() *store.Store { return l.st }
+
+// resolve finds a group by full id, unique id prefix or exact name.
+func (l *Local) resolve(ref string) (store.Group, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return store.Group{}, fmt.Errorf("%w: empty group name", ErrInvalidInput)
+	}
+	groups, err := l.st.Groups()
+	if err != nil {
+		return store.Group{}, err
+	}
+	var byName, byPrefix []store.Group
+	for _, g := range groups {
+		id := hex.EncodeToString(g.ID[:])
+		if id == strings.ToLower(ref) {
+			return g, nil
+		}
+		if g.Name == ref {
+			byName = append(byName, g)
+		} else if len(ref) >= 6 && strings.HasPrefix(id, strings.ToLower(ref)) {
+			byPrefix = append(byPrefix, g)
+		}
+	}
+	cands := byName
+	if len(cands) == 0 {
+		cands = byPrefix
+	}
+	switch len(cands) {
+	case 0:
+		return store.Group{}, fmt.Errorf("%w: %q", ErrGroupNotFound, ref)
+	case 1:
+		return cands[0], nil
+	}
+	ids := make([]string, len(cands))
+	for i, g := range cands {
+		ids[i] = hex.EncodeToString(g.ID[:])
+	}
+	sort.Strings(ids)
+	return store.Group{}, fmt.Errorf("%w: %q matches %s; use an id", ErrAmbiguous, ref, strings.Join(ids, ", "))
+}
+
+// Groups lists groups with member count and last message.
+func (l *Local) Groups() ([]GroupInfo, error) {
+	groups, err := l.st.Groups()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]GroupInfo, 0, len(groups))
+	for _, g := range groups {
+		gi, err := l.groupInfo(g)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, gi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name || (out[i].Name == out[j].Name && out[i].ID < out[j].ID) })
+	return out, nil
+}
+
+// Group describes one group.
+func (l *Local) Group(ref string) (GroupInfo, error) {
+	g, err := l.resolve(ref)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	return l.groupInfo(g)
+}
+
+func (l *Local) groupInfo(g store.Group) (GroupInfo, error) {
+	stats, err := l.st.GroupStats(g.ID)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	members, err := l.st.Members(g.ID)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	gi := GroupInfo{ID: hex.EncodeToString(g.ID[:]), Name: g.Name, Members: len(members), Messages: stats.Count,
+		Joined: time.UnixMilli(g.JoinedMs), HistoryFromJoin: g.HistoryFromJoin}
+	last, err := l.st.History(g.ID, nil, 1)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	if len(last) == 1 {
+		names := l.memberNames(g.ID)
+		m, err := decodeStored(g.ID, last[0], names)
+		if err == nil {
+			gi.Last = &m
+		}
+	}
+	return gi, nil
+}
+
+// Members is one group's member list: peer id and display name.
+func (l *Local) Members(ref string) ([]Member, error) {
+	g, err := l.resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := l.st.Members(g.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Member, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, Member{ID: peer.ID(m.Author).String(), Name: m.DisplayName, Self: peer.ID(m.Author) == l.self})
+	}
+	return out, nil
+}
+
+// Member is one group member.
+type Member struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	Self bool   `json:"self,omitempty"`
+}
+
+func (l *Local) memberNames(g store.GroupID) map[peer.ID]string {
+	ms, _ := l.st.Members(g)
+	names := make(map[peer.ID]string, len(ms))
+	for _, m := range ms {
+		names[peer.ID(m.Author)] = m.DisplayName
+	}
+	return names
+}
+
+// History returns up to limit messages of a group, oldest first, ending
+// before the cursor (empty: the newest).
+func (l *Local) History(ref string, before string, limit int) ([]Message, error) {
+	g, err := l.resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	var cur *store.Cursor
+	if before != "" {
+		c, err := parseCursor(before)
+		if err != nil {
+			return nil, err
+		}
+		cur = &c
+	}
+	if limit <= 0 || limit > 10000 {
+		return nil, fmt.Errorf("%w: limit must be 1..10000", ErrInvalidInput)
+	}
+	stored, err := l.st.History(g.ID, cur, limit)
+	if err != nil {
+		return nil, err
+	}
+	names := l.memberNames(g.ID)
+	out := make([]Message, 0, len(stored))
+	for _, s := range stored {
+		m, err := decodeStored(g.ID, s, names)
+		if err != nil {
+			return nil, fmt.Errorf("stored message %x: %w", s.ID[:8], err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func formatCursor(lamport uint64, id store.MessageID) string {
+	return fmt.Sprintf("%d-%s", lamport, hex.EncodeToString(id[:]))
+}
+
+func parseCursor(s string) (store.Cursor, error) {
+	var c store.Cursor
+	lam, idHex, ok := strings.Cut(s, "-")
+	if !ok {
+		return c, fmt.Errorf("%w: cursor %q", ErrInvalidInput, s)
+	}
+	if _, err := fmt.Sscanf(lam, "%d", &c.Lamport); err != nil {
+		return c, fmt.Errorf("%w: cursor %q", ErrInvalidInput, s)
+	}
+	id, err := hex.DecodeString(idHex)
+	if err != nil || len(id) != store.MessageIDLen {
+		return c, fmt.Errorf("%w: cursor %q", ErrInvalidInput, s)
+	}
+	copy(c.ID[:], id)
+	return c, nil
+}
+
+// decodeStored turns stored bytes back into a Message. Stored bytes were
+// verified on the way in; they are decoded (not re-verified) here.
+func decodeStored(g store.GroupID, s store.Stored, names map[peer.ID]string) (Message, error) {
+	v, err := decodeSigned(s.Raw)
+	if err != nil {
+		return Message{}, err
+	}
+	m := toMessage(g, v)
+	m.AuthorName = names[v.author]
+	return m, nil
+}
+
+// decodeSigned decodes trusted (already verified) SignedMessage bytes.
+func decodeSigned(raw []byte) (*verified, error) {
+	sm, m, err := unmarshalSigned(raw)
+	if err != nil {
+		return nil, err
+	}
+	pid, perr := authorID(m.Author)
+	if perr != nil {
+		return nil, perr
+	}
+	return &verified{id: messageID(sm.Message), author: pid, msg: m, raw: raw}, nil
+}
+
+func toMessage(g store.GroupID, v *verified) Message {
+	m := Message{
+		ID: hex.EncodeToString(v.id[:]), Group: hex.EncodeToString(g[:]), Author: v.author.String(),
+		Seq: v.msg.Seq, Lamport: v.msg.Lamport, Time: time.UnixMilli(v.msg.TimestampMs),
+		Cursor: formatCursor(v.msg.Lamport, v.id),
+	}
+	for _, p := range v.msg.Parents {
+		m.Parents = append(m.Parents, hex.EncodeToString(p))
+	}
+	switch b := v.msg.Body.GetKind().(type) {
+	case *wirepb.Body_Text:
+		m.Kind, m.Text = "text", b.Text.Text
+	case *wirepb.Body_Join:
+		m.Kind, m.Text = "join", b.Join.DisplayName
+	default:
+		m.Kind = "unsupported"
+	}
+	return m
+}

@@ -1,0 +1,94 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+)
+
+func TestTwoMembersAndAnOutsider(t *testing.T) {
+	ctx := context.Background()
+	a := newTestNode(t, "alice", "")
+	b := newTestNode(t, "bob", "")
+	c := newTestNode(t, "carol", "")
+
+	g, err := a.CreateGroup(ctx, "Family", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := a.Invite("Family")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Join(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	// The invite carries A's addresses: B dials A by itself.
+	waitFor(t, "b connected to a", func() bool { return b.Host().IsConnected(a.ID()) })
+
+	// C is no member: it joins the raw topic without the secret.
+	connect(t, c, a)
+	connect(t, c, b)
+	ga, err := a.group(g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := ga.keys
+	raw, err := c.Host().Join(keys.topic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a and b meshed on the topic", func() bool {
+		return slices.Contains(ga.topic.ListPeers(), b.ID())
+	})
+
+	if _, err := a.Send(ctx, "Family", "hi bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Send(ctx, g.ID, "hi alice"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"hi bob", "hi alice"}
+	waitFor(t, "both messages on both nodes", func() bool {
+		return hasAll(texts(t, a, "Family"), want...) && hasAll(texts(t, b, "Family"), want...)
+	})
+	if ia, ib := ids(t, a, "Family"), ids(t, b, "Family"); !slices.Equal(ia, ib) {
+		t.Fatalf("histories differ:\n a=%v\n b=%v", ia, ib)
+	}
+
+	// C sees only ciphertext: nothing it received contains the plaintext.
+	waitFor(t, "c received envelopes", func() bool { return len(raw.Messages()) >= 2 })
+	for len(raw.Messages()) > 0 {
+		m := <-raw.Messages()
+		if bytes.Contains(m.Data, []byte("hi bob")) || bytes.Contains(m.Data, []byte("hi alice")) {
+			t.Fatal("outsider saw plaintext")
+		}
+		if _, err := openEnvelope(&keys, m.Data); err != nil {
+			t.Fatalf("members' envelope should open with the key: %v", err)
+		}
+	}
+
+	// What C publishes is refused by A and B and never stored.
+	before := a.Drops()[ErrNotMember.Error()] + b.Drops()[ErrNotMember.Error()]
+	if err := raw.Publish(ctx, []byte("\x08\x01\x12\x18aaaaaaaaaaaaaaaaaaaaaaaa\x1a\x05junk!")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "outsider message refused", func() bool {
+		return a.Drops()[ErrNotMember.Error()]+b.Drops()[ErrNotMember.Error()] > before
+	})
+	if got := texts(t, a, "Family"); len(got) != 2 {
+		t.Fatalf("a stored %v", got)
+	}
+
+	// C cannot pull history either.
+	cg := &group{keys: groupKeys{syncKey: []byte("guessed-key-guessed-key-guessed!")}}
+	cg.rec.ID = keys.id
+	err = c.sync.pull(ctx, a.ID(), cg, &syncRun{})
+	if !errors.Is(err, ErrSyncDenied) {
+		t.Fatalf("outsider sync: %v, want ErrSyncDenied", err)
+	}
+}
+

@@ -1,0 +1,59 @@
+package node
+
+import (
+	"sort"
+	"time"
+)
+
+// PeerInfo describes a connected peer for `parley peers`.
+type PeerInfo struct {
+	ID        string         `json:"id"`
+	Via       string         `json:"via"` // how we found it: "mdns" or "direct"
+	Addrs     []string       `json:"addrs"`
+	LatencyMs float64        `json:"latency_ms"` // 0: not measured yet
+	Sync      []SyncProgress `json:"sync,omitempty"`
+}
+
+// Peers lists connected peers with how they are reached, latency and sync state.
+func (n *Node) Peers() []PeerInfo {
+	progress := n.sync.Progress()
+	var out []PeerInfo
+	for _, p := range n.host.Peers() {
+		pi := PeerInfo{ID: p.ID.String(), Via: string(p.Source), LatencyMs: float64(p.Latency) / float64(time.Millisecond)}
+		for _, a := range p.Addrs {
+			pi.Addrs = append(pi.Addrs, a.String())
+		}
+		for _, sp := range progress {
+			if sp.Peer == pi.ID {
+				pi.Sync = append(pi.Sync, sp)
+			}
+		}
+		out = append(out, pi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Status is the node's overall state for `parley status` and the UI.
+type Status struct {
+	ID            string            `json:"id"`
+	Addrs         []string          `json:"addrs"`
+	Peers         int               `json:"peers"`
+	Groups        int               `json:"groups"`
+	Drops         map[string]uint64 `json:"drops"` // refused network input, by reason
+	EventsDropped uint64            `json:"events_dropped"`
+	Sync          []SyncProgress    `json:"sync,omitempty"`
+}
+
+// Status reports the node's identity, addresses, counters and sync state.
+func (n *Node) Status() Status {
+	s := Status{ID: n.self.String(), Peers: len(n.host.Peers()), Groups: len(n.allGroups()),
+		Drops: n.drops.snapshot(), EventsDropped: n.events.dropped.Load(), Sync: n.sync.Progress()}
+	for _, a := range n.host.Addrs() {
+		s.Addrs = append(s.Addrs, a.String())
+	}
+	return s
+}
+
+// Drops returns the refused-input counters by reason.
+func (n *Node) Drops() map[string]uint64 { return n.drops.snapshot() }

@@ -1,0 +1,396 @@
+package p2p
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Defaults, in one place.
+const (
+	// DefaultMDNSService is the mDNS service name Parley nodes announce.
+	DefaultMDNSService = "_parley._udp"
+	// DefaultMaxMessageSize bounds one pubsub message.
+	DefaultMaxMessageSize = 128 << 10
+	// defaultQueue sizes pubsub's validation, outbound and subscription
+	// queues: the defaults (32) drop messages under modest bursts.
+	defaultQueue = 8192
+	pingInterval = 20 * time.Second
+	dialTimeout  = 15 * time.Second
+)
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("p2p: host closed")
+
+type config struct {
+	identity       crypto.PrivKey
+	listen         []string
+	fallbackListen []string
+	mdns           bool
+	mdnsService    string
+	host           host.Host
+	maxMessageSize int
+	logger         *slog.Logger
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithIdentity sets the host's private key (required unless WithHost is used).
+func WithIdentity(k crypto.PrivKey) Option { return func(c *config) { c.identity = k } }
+
+// WithListenAddrs sets the multiaddrs to listen on. If listening fails (a
+// port taken by another node, say), the host retries on fallback addresses.
+func WithListenAddrs(addrs []string, fallback []string) Option {
+	return func(c *config) { c.listen, c.fallbackListen = addrs, fallback }
+}
+
+// WithMDNS turns LAN discovery on or off (default on).
+func WithMDNS(on bool) Option { return func(c *config) { c.mdns = on } }
+
+// WithMDNSService sets the mDNS service name (tests isolate themselves with it).
+func WithMDNSService(name string) Option { return func(c *config) { c.mdnsService = name } }
+
+// WithHost uses an existing libp2p host (mocknet in tests) instead of
+// building one. The Host takes ownership and closes it.
+func WithHost(h host.Host) Option { return func(c *config) { c.host = h } }
+
+// WithMaxMessageSize bounds pubsub messages.
+func WithMaxMessageSize(n int) Option { return func(c *config) { c.maxMessageSize = n } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// DefaultListenAddrs returns TCP and QUIC on all interfaces at port.
+func DefaultListenAddrs(port int) []string {
+	return []string{
+		fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", port),
+		fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", port),
+		fmt.Sprintf("/ip6/::/tcp/%d", port),
+		fmt.Sprintf("/ip6/::/udp/%d/quic-v1", port),
+	}
+}
+
+// Source says how we came to know a peer.
+type Source string
+
+// Peer sources.
+const (
+	SourceMDNS   Source = "mdns"
+	SourceDirect Source = "direct"
+)
+
+// Host is a running libp2p node with pubsub.
+type Host struct {
+	h    host.Host
+	ps   *pubsub.PubSub
+	log  *slog.Logger
+	mdns mdns.Service
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+
+	mu       sync.Mutex
+	sources  map[peer.ID]Source
+	topics   map[string]*Topic
+	connSubs []func(peer.ID, bool)
+}
+
+// New starts a host.
+func New(ctx context.Context, opts ...Option) (*Host, error) {
+	c := config{mdns: true, mdnsService: DefaultMDNSService, maxMessageSize: DefaultMaxMessageSize, logger: slog.Default()}
+	for _, o := range opts {
+		o(&c)
+	}
+	log := c.logger.With("component", "p2p")
+	h := c.host
+	if h == nil {
+		if c.identity == nil {
+			return nil, errors.New("p2p: no identity key")
+		}
+		listen := c.listen
+		if len(listen) == 0 {
+			listen = DefaultListenAddrs(0)
+		}
+		var err error
+		h, err = newLibp2pHost(c.identity, listen)
+		if err != nil && len(c.fallbackListen) > 0 {
+			log.Info("listen failed, using fallback addresses", "err", err, "fallback", c.fallbackListen)
+			h, err = newLibp2pHost(c.identity, c.fallbackListen)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("p2p: start host: %w", err)
+		}
+	}
+	hctx, cancel := context.WithCancel(context.Background())
+	ps, err := pubsub.NewGossipSub(hctx, h,
+		// Authorship and signatures live inside the encrypted envelope, so
+		// pubsub adds no author, seqno or second signature (see libp2p-notes).
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(contentID),
+		pubsub.WithMaxMessageSize(c.maxMessageSize),
+		pubsub.WithFloodPublish(true),
+		pubsub.WithPeerOutboundQueueSize(defaultQueue),
+		pubsub.WithValidateQueueSize(defaultQueue),
+		pubsub.WithPeerExchange(false),
+	)
+	if err != nil {
+		cancel()
+		h.Close()
+		return nil, fmt.Errorf("p2p: start gossipsub: %w", err)
+	}
+	hh := &Host{h: h, ps: ps, log: log, ctx: hctx, cancel: cancel,
+		sources: map[peer.ID]Source{}, topics: map[string]*Topic{}}
+	h.Network().Notify(&network.NotifyBundle{
+		ConnectedF:    func(_ network.Network, cn network.Conn) { hh.notifyConn(cn.RemotePeer(), true) },
+		DisconnectedF: func(n network.Network, cn network.Conn) { hh.disconnected(n, cn.RemotePeer()) },
+	})
+	if c.mdns {
+		hh.mdns = mdns.NewMdnsService(h, c.mdnsService, (*mdnsNotifee)(hh))
+		if err := hh.mdns.Start(); err != nil {
+			hh.Close()
+			return nil, fmt.Errorf("p2p: start mdns: %w", err)
+		}
+	}
+	hh.wg.Add(1)
+	go hh.pingLoop()
+	return hh, nil
+}
+
+func newLibp2pHost(k crypto.PrivKey, listen []string) (host.Host, error) {
+	return libp2p.New(
+		libp2p.Identity(k),
+		libp2p.ListenAddrStrings(listen...),
+		libp2p.DefaultSecurity,
+		libp2p.DefaultTransports,
+		libp2p.DefaultMuxers,
+		libp2p.Ping(true),
+		libp2p.WithDialTimeout(dialTimeout),
+	)
+}
+
+// contentID names a pubsub message by the hash of its bytes, so the same
+// envelope is recognised as a duplicate whoever forwards it.
+func contentID(m *pb.Message) string {
+	sum := sha256.Sum256(m.Data)
+	return string(sum[:])
+}
+
+// ID is this host's peer id.
+func (h *Host) ID() peer.ID { return h.h.ID() }
+
+// Libp2p exposes the underlying host (for tests and diagnostics).
+func (h *Host) Libp2p() host.Host { return h.h }
+
+// Addrs returns the host's full addresses, /p2p/<id> included.
+func (h *Host) Addrs() []ma.Multiaddr {
+	addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.h.ID(), Addrs: h.h.Addrs()})
+	if err != nil {
+		return nil
+	}
+	return addrs
+}
+
+// ListenAddrs returns the transport addresses the host listens on (no /p2p).
+func (h *Host) ListenAddrs() []ma.Multiaddr { return h.h.Addrs() }
+
+// Connect dials a peer (a no-op if already connected) and records how we know it.
+func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo, src Source) error {
+	if ai.ID == h.h.ID() {
+		return nil
+	}
+	if err := h.h.Connect(ctx, ai); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	if _, ok := h.sources[ai.ID]; !ok {
+		h.sources[ai.ID] = src
+	}
+	h.mu.Unlock()
+	return nil
+}
+
+// OnConnectionChange registers fn to be called (in its own goroutine) when
+// the first connection to a peer opens (true) or the last one closes (false).
+func (h *Host) OnConnectionChange(fn func(p peer.ID, connected bool)) {
+	h.mu.Lock()
+	h.connSubs = append(h.connSubs, fn)
+	h.mu.Unlock()
+}
+
+func (h *Host) notifyConn(p peer.ID, up bool) {
+	h.mu.Lock()
+	subs := append([]func(peer.ID, bool){}, h.connSubs...)
+	h.mu.Unlock()
+	if h.ctx.Err() != nil {
+		return
+	}
+	for _, fn := range subs {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			fn(p, up)
+		}()
+	}
+}
+
+func (h *Host) disconnected(n network.Network, p peer.ID) {
+	if n.Connectedness(p) == network.Connected {
+		return
+	}
+	h.notifyConn(p, false)
+}
+
+// PeerInfo describes one connected peer.
+type PeerInfo struct {
+	ID      peer.ID
+	Addrs   []ma.Multiaddr // remote addresses of open connections
+	Source  Source
+	Latency time.Duration // 0 when not yet measured
+}
+
+// Peers lists connected peers.
+func (h *Host) Peers() []PeerInfo {
+	var out []PeerInfo
+	for _, p := range h.h.Network().Peers() {
+		pi := PeerInfo{ID: p, Latency: h.h.Peerstore().LatencyEWMA(p), Source: SourceDirect}
+		for _, c := range h.h.Network().ConnsToPeer(p) {
+			pi.Addrs = append(pi.Addrs, c.RemoteMultiaddr())
+		}
+		h.mu.Lock()
+		if s, ok := h.sources[p]; ok {
+			pi.Source = s
+		}
+		h.mu.Unlock()
+		out = append(out, pi)
+	}
+	return out
+}
+
+// IsConnected reports whether a connection to p is open.
+func (h *Host) IsConnected(p peer.ID) bool {
+	return h.h.Network().Connectedness(p) == network.Connected
+}
+
+// PeerAddrs returns the addresses we know for p.
+func (h *Host) PeerAddrs(p peer.ID) []ma.Multiaddr { return h.h.Peerstore().Addrs(p) }
+
+// SetStreamHandler registers a protocol handler.
+func (h *Host) SetStreamHandler(id protocol.ID, fn network.StreamHandler) {
+	h.h.SetStreamHandler(id, fn)
+}
+
+// NewStream opens a stream to p.
+func (h *Host) NewStream(ctx context.Context, p peer.ID, id protocol.ID) (network.Stream, error) {
+	return h.h.NewStream(ctx, p, id)
+}
+
+// pingLoop measures latency to connected peers so Peers can report it.
+func (h *Host) pingLoop() {
+	defer h.wg.Done()
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	h.pingAll()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+			h.pingAll()
+		}
+	}
+}
+
+func (h *Host) pingAll() {
+	for _, p := range h.h.Network().Peers() {
+		ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+		select {
+		case r := <-ping.Ping(ctx, h.h, p): // records latency in the peerstore
+			if r.Error != nil {
+				h.log.Debug("ping failed", "peer", p, "err", r.Error)
+			}
+		case <-ctx.Done():
+		}
+		cancel()
+	}
+}
+
+// Close stops discovery, pubsub and the host, and waits for its goroutines.
+func (h *Host) Close() error {
+	var err error
+	h.once.Do(func() {
+		if h.mdns != nil {
+			h.mdns.Close()
+		}
+		h.mu.Lock()
+		topics := make([]*Topic, 0, len(h.topics))
+		for _, t := range h.topics {
+			topics = append(topics, t)
+		}
+		h.mu.Unlock()
+		for _, t := range topics {
+			t.Close()
+		}
+		h.cancel()
+		err = h.h.Close()
+		h.wg.Wait()
+	})
+	return err
+}
+
+type mdnsNotifee Host
+
+// HandlePeerFound dials peers found on the LAN (only from the smaller id, see doc.go).
+func (n *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
+	h := (*Host)(n)
+	if h.ctx.Err() != nil || ai.ID == h.h.ID() {
+		return
+	}
+	h.mu.Lock()
+	h.sources[ai.ID] = SourceMDNS
+	h.mu.Unlock()
+	if h.IsConnected(ai.ID) {
+		return
+	}
+	if strings.Compare(string(h.h.ID()), string(ai.ID)) > 0 {
+		// The other side dials us; keep its addresses so we could redial later.
+		h.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+		return
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		// A little jitter spreads dials when many peers appear at once.
+		select {
+		case <-time.After(time.Duration(rand.IntN(200)) * time.Millisecond):
+		case <-h.ctx.Done():
+			return
+		}
+		ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
+		defer cancel()
+		if err := h.h.Connect(ctx, ai); err != nil {
+			h.log.Debug("mdns dial failed", "peer", ai.ID, "err", err)
+		}
+	}()
+}

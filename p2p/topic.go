@@ -1,0 +1,139 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Verdict is a validator's answer for one pubsub message.
+type Verdict = pubsub.ValidationResult
+
+// Validator verdicts.
+const (
+	Accept = pubsub.ValidationAccept
+	Reject = pubsub.ValidationReject // penalises the forwarding peer
+	Ignore = pubsub.ValidationIgnore // drops without penalty (duplicates, say)
+)
+
+// Validator judges a message's bytes before it is delivered or forwarded.
+// It may attach a decoded value with SetDecoded for the subscriber to use.
+type Validator func(ctx context.Context, from peer.ID, data []byte) (Verdict, any)
+
+// Message is a validated message delivered to a topic's subscriber.
+type Message struct {
+	From    peer.ID // the peer that forwarded it to us, not necessarily the author
+	Data    []byte
+	Decoded any // what the validator returned with Accept
+	Local   bool
+}
+
+// Topic is a joined pubsub topic with a subscription.
+type Topic struct {
+	name   string
+	host   *Host
+	t      *pubsub.Topic
+	sub    *pubsub.Subscription
+	out    chan Message
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Join joins topic name with validator v and starts delivering validated
+// messages on Messages().
+func (h *Host) Join(name string, v Validator) (*Topic, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	if _, ok := h.topics[name]; ok {
+		return nil, fmt.Errorf("p2p: topic %q already joined", name)
+	}
+	if v != nil {
+		err := h.ps.RegisterTopicValidator(name, func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+			verdict, decoded := v(ctx, from, m.Data)
+			if verdict == Accept {
+				m.ValidatorData = decoded
+			}
+			return verdict
+		})
+		if err != nil {
+			return nil, fmt.Errorf("p2p: register validator: %w", err)
+		}
+	}
+	t, err := h.ps.Join(name)
+	if err != nil {
+		h.ps.UnregisterTopicValidator(name)
+		return nil, fmt.Errorf("p2p: join topic: %w", err)
+	}
+	sub, err := t.Subscribe(pubsub.WithBufferSize(defaultQueue))
+	if err != nil {
+		t.Close()
+		h.ps.UnregisterTopicValidator(name)
+		return nil, fmt.Errorf("p2p: subscribe: %w", err)
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	tp := &Topic{name: name, host: h, t: t, sub: sub, out: make(chan Message, defaultQueue), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	h.topics[name] = tp
+	go tp.pump()
+	return tp, nil
+}
+
+func (t *Topic) pump() {
+	defer close(t.done)
+	defer close(t.out)
+	self := t.host.h.ID()
+	for {
+		m, err := t.sub.Next(t.ctx)
+		if err != nil {
+			return
+		}
+		msg := Message{From: m.ReceivedFrom, Data: m.Data, Decoded: m.ValidatorData, Local: m.ReceivedFrom == self}
+		select {
+		case t.out <- msg:
+		case <-t.ctx.Done():
+			return
+		}
+	}
+}
+
+// Messages delivers validated messages, our own included (Local), until Close.
+func (t *Topic) Messages() <-chan Message { return t.out }
+
+// Publish sends data to the topic. data must not be reused by the caller:
+// pubsub keeps it while it is queued.
+func (t *Topic) Publish(ctx context.Context, data []byte) error {
+	if t.ctx.Err() != nil {
+		return ErrClosed
+	}
+	return t.t.Publish(ctx, data)
+}
+
+// ListPeers returns the peers we know are subscribed to the topic.
+func (t *Topic) ListPeers() []peer.ID { return t.t.ListPeers() }
+
+// Name is the topic's name.
+func (t *Topic) Name() string { return t.name }
+
+// Close leaves the topic.
+func (t *Topic) Close() error {
+	t.cancel()
+	t.sub.Cancel()
+	<-t.done
+	h := t.host
+	h.mu.Lock()
+	if h.topics[t.name] == t {
+		delete(h.topics, t.name)
+	}
+	h.mu.Unlock()
+	err := t.t.Close()
+	if uerr := h.ps.UnregisterTopicValidator(t.name); uerr != nil && err == nil && !errors.Is(uerr, context.Canceled) {
+		h.log.Debug("unregister validator", "topic", t.name, "err", uerr)
+	}
+	return err
+}
