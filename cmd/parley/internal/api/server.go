@@ -1,0 +1,362 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley/node"
+)
+
+// DefaultHeartbeat is how often an idle event stream gets a comment line.
+const DefaultHeartbeat = 15 * time.Second
+
+// Server is the control API's HTTP handler.
+type Server struct {
+	b         Backend
+	token     []byte
+	log       *slog.Logger
+	mux       *http.ServeMux
+	heartbeat time.Duration
+	// ctx ends every event stream when the server shuts down.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// ServerOption configures NewServer.
+type ServerOption func(*Server)
+
+// WithHeartbeat sets the event-stream heartbeat interval (tests shorten it).
+func WithHeartbeat(d time.Duration) ServerOption { return func(s *Server) { s.heartbeat = d } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) ServerOption { return func(s *Server) { s.log = l } }
+
+// NewServer returns a handler serving b to callers that present token.
+func NewServer(b Backend, token string, opts ...ServerOption) *Server {
+	s := &Server{b: b, token: []byte(token), log: slog.Default(), mux: http.NewServeMux(), heartbeat: DefaultHeartbeat}
+	for _, o := range opts {
+		o(s)
+	}
+	s.log = s.log.With("component", "api")
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mux.HandleFunc("GET /v1/status", s.status)
+	s.mux.HandleFunc("GET /v1/peers", s.peers)
+	s.mux.HandleFunc("GET /v1/groups", s.groups)
+	s.mux.HandleFunc("POST /v1/groups", s.createGroup)
+	s.mux.HandleFunc("GET /v1/groups/{ref}", s.group)
+	s.mux.HandleFunc("GET /v1/groups/{ref}/members", s.members)
+	s.mux.HandleFunc("POST /v1/groups/{ref}/invite", s.invite)
+	s.mux.HandleFunc("POST /v1/join", s.join)
+	s.mux.HandleFunc("GET /v1/groups/{ref}/messages", s.history)
+	s.mux.HandleFunc("POST /v1/groups/{ref}/messages", s.send)
+	s.mux.HandleFunc("GET /v1/events", s.events)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	})
+	return s
+}
+
+// Close ends open event streams. Call it before http.Server.Shutdown, which
+// does not interrupt streaming handlers.
+func (s *Server) Close() { s.cancel() }
+
+// ServeHTTP checks the caller (loopback, token) and dispatches.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !isLoopback(r.RemoteAddr) {
+		writeError(w, http.StatusForbidden, "the control API only accepts loopback connections")
+		return
+	}
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
+		writeError(w, http.StatusUnauthorized, "missing or bad token")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || len(s.token) == 0 {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), s.token) == 1
+}
+
+func isLoopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// StatusFor maps a node error to an HTTP status.
+func StatusFor(err error) int {
+	switch {
+	case errors.Is(err, node.ErrInvalidInput), errors.Is(err, node.ErrBadInvite), errors.Is(err, node.ErrAmbiguous):
+		return http.StatusBadRequest
+	case errors.Is(err, node.ErrGroupNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, node.ErrClosed):
+		return http.StatusServiceUnavailable
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, ErrorResponse{Error: msg})
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := StatusFor(err)
+	if code >= 500 {
+		s.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, code, err.Error())
+}
+
+// decode reads a bounded JSON body into v.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return fmt.Errorf("%w: request body: %v", node.ErrInvalidInput, err)
+	}
+	return nil
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.b.Status())
+}
+
+func (s *Server) peers(w http.ResponseWriter, r *http.Request) {
+	p := s.b.Peers()
+	if p == nil {
+		p = []node.PeerInfo{}
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) groups(w http.ResponseWriter, r *http.Request) {
+	gs, err := s.b.Groups()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, gs)
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
+	var req CreateGroupRequest
+	if err := decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	gi, err := s.b.CreateGroup(r.Context(), req.Name, req.HistoryFromJoin)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, gi)
+}
+
+func (s *Server) group(w http.ResponseWriter, r *http.Request) {
+	gi, err := s.b.Group(r.PathValue("ref"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, gi)
+}
+
+func (s *Server) members(w http.ResponseWriter, r *http.Request) {
+	ms, err := s.b.Members(r.PathValue("ref"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ms == nil {
+		ms = []node.Member{}
+	}
+	writeJSON(w, http.StatusOK, ms)
+}
+
+func (s *Server) invite(w http.ResponseWriter, r *http.Request) {
+	code, err := s.b.Invite(r.PathValue("ref"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, InviteResponse{Code: code})
+}
+
+func (s *Server) join(w http.ResponseWriter, r *http.Request) {
+	var req JoinRequest
+	if err := decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	gi, err := s.b.Join(r.Context(), req.Code)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, gi)
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	limit := DefaultHistoryLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			s.fail(w, r, fmt.Errorf("%w: limit %q", node.ErrInvalidInput, v))
+			return
+		}
+		limit = n
+	}
+	ms, err := s.b.History(r.PathValue("ref"), r.URL.Query().Get("before"), limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ms == nil {
+		ms = []node.Message{}
+	}
+	writeJSON(w, http.StatusOK, ms)
+}
+
+func (s *Server) send(w http.ResponseWriter, r *http.Request) {
+	var req SendRequest
+	if err := decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	m, err := s.b.Send(r.Context(), r.PathValue("ref"), req.Text)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, m)
+}
+
+// events streams node events as Server-Sent Events.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	var groupID string
+	if ref := r.URL.Query().Get("group"); ref != "" {
+		gi, err := s.b.Group(ref)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		groupID = gi.ID
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "streaming unsupported")
+		return
+	}
+	ch, stop := s.b.Subscribe()
+	defer stop()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	// A first comment tells the client it is subscribed.
+	if _, err := fmt.Fprint(w, ": subscribed\n\n"); err != nil {
+		return
+	}
+	fl.Flush()
+	tick := time.NewTicker(s.heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
+				return
+			}
+			fl.Flush()
+		case ev, ok := <-ch:
+			if !ok {
+				return // node closed
+			}
+			if groupID != "" && ev.Group != groupID {
+				continue
+			}
+			b, err := json.Marshal(ev)
+			if err != nil {
+				s.log.Warn("encode event", "err", err)
+				continue
+			}
+			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+				return
+			}
+			fl.Flush()
+		}
+	}
+}
+
+// Serve serves s on ln until ctx ends, then shuts down (closing event
+// streams first) within a few seconds.
+func Serve(ctx context.Context, ln net.Listener, s *Server) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.Close()
+		return err
+	case <-ctx.Done():
+	}
+	s.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

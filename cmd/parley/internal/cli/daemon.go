@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parley-chat/parley/cmd/parley/internal/api"
+	"github.com/parley-chat/parley/cmd/parley/internal/profile"
+	"github.com/parley-chat/parley/node"
+	"github.com/parley-chat/parley/p2p"
+	"github.com/parley-chat/parley/store"
+)
+
+// nodeFlags are the flags of daemon and up.
+type nodeFlags struct {
+	listen []string
+	mdns   bool
+	name   string
+}
+
+func (f *nodeFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.listen, "listen", nil, "libp2p listen multiaddr (repeatable; overrides the profile's port)")
+	fl.BoolVar(&f.mdns, "mdns", true, "discover peers on the local network with mDNS")
+	fl.StringVar(&f.name, "name", "", "display name shown to other members (saved in the profile)")
+}
+
+func (a *app) daemonCmd() *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the node in the foreground without a chat prompt (stop with Ctrl-C or SIGTERM)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := a.logger(slog.LevelInfo)
+			if err != nil {
+				return err
+			}
+			return a.runNode(cmd.Context(), log, f, nil)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func (a *app) upCmd() *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the node with an interactive chat on this terminal",
+		Long: `Run the node with a line-based chat. Lines are sent to the current group;
+commands: /groups /join CODE /create NAME /invite /switch GROUP /peers /history [N] /help /quit.
+When standard input ends (a script, /dev/null), the node keeps running until a signal.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := a.logger(slog.LevelWarn)
+			if err != nil {
+				return err
+			}
+			return a.runNode(cmd.Context(), log, f, a.chat)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// runNode runs a node until ctx ends (a signal) or, when front is set, until
+// front returns. It publishes the control API while running.
+func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front func(ctx context.Context, n *node.Node) error) error {
+	p, err := a.profile()
+	if err != nil {
+		return err
+	}
+	st, err := p.OpenStore(store.WithLogger(log))
+	if errors.Is(err, profile.ErrLocked) {
+		return fmt.Errorf("%w: is a parley node already running for profile %q? (see `parley --profile %s status`)", err, p.Name, p.Name)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+	id, err := profile.Ensure(st, f.name)
+	if err != nil {
+		return err
+	}
+
+	listen, fallback := f.listen, []string(nil)
+	if len(listen) == 0 {
+		listen, fallback = p2p.DefaultListenAddrs(id.Port), p2p.DefaultListenAddrs(0)
+	}
+	n, err := node.New(ctx, st, id.Key,
+		node.WithDisplayName(id.Name),
+		node.WithLogger(log),
+		node.WithP2P(p2p.WithListenAddrs(listen, fallback), p2p.WithMDNS(f.mdns)),
+	)
+	if err != nil {
+		return fmt.Errorf("start node: %w", err)
+	}
+	defer func() {
+		if err := n.Close(); err != nil {
+			log.Error("close node", "err", err)
+		}
+	}()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("control API: %w", err)
+	}
+	token, err := profile.NewToken()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := api.NewServer(n, token, api.WithLogger(log))
+	sctx, stopServe := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- api.Serve(sctx, ln, srv) }()
+	defer func() {
+		stopServe()
+		if err := <-served; err != nil {
+			log.Error("control API", "err", err)
+		}
+	}()
+	if err := p.WriteRuntime(profile.Runtime{Addr: ln.Addr().String(), PID: os.Getpid()}, token); err != nil {
+		return fmt.Errorf("write %s: %w", p.APIFile(), err)
+	}
+	defer func() {
+		if err := p.RemoveRuntime(); err != nil {
+			log.Warn("remove runtime files", "err", err)
+		}
+	}()
+
+	addrs := make([]string, 0)
+	for _, ad := range n.Host().Addrs() {
+		addrs = append(addrs, ad.String())
+	}
+	log.Info("node running", "profile", p.Name, "peer", n.ID().String(), "name", id.Name, "addrs", addrs, "api", ln.Addr().String())
+
+	if front != nil {
+		err = front(ctx, n)
+	} else {
+		<-ctx.Done()
+	}
+	log.Info("shutting down")
+	// Deferred, in order: runtime files, control API, node, store.
+	return err
+}
+

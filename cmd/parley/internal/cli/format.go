@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/parley-chat/parley/node"
+)
+
+// authorName is the author's display name, or a short form of the peer id.
+func authorName(m node.Message) string {
+	if m.AuthorName != "" {
+		return m.AuthorName
+	}
+	return shortID(m.Author)
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return "…" + id[len(id)-8:]
+	}
+	return id
+}
+
+func messageText(m node.Message) string {
+	switch m.Kind {
+	case "text":
+		return m.Text
+	case "join":
+		return "joined"
+	default:
+		return "(" + m.Kind + " message)"
+	}
+}
+
+// formatLine renders "[time] (group) name: text" (group omitted when empty).
+func formatLine(m node.Message, layout, group string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] ", m.Time.Local().Format(layout))
+	if group != "" {
+		fmt.Fprintf(&b, "(%s) ", group)
+	}
+	if m.Kind == "join" {
+		fmt.Fprintf(&b, "* %s joined", authorName(m))
+		if m.Text != "" && m.Text != m.AuthorName {
+			fmt.Fprintf(&b, " as %q", m.Text)
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s: %s", authorName(m), messageText(m))
+	return b.String()
+}
+
+func clip(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func latency(ms float64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fms", ms)
+}
+
+// syncSummary renders sync progress: "catching up 3200/10000", "in sync", or
+// "-" when nothing was synced yet.
+func syncSummary(ps []node.SyncProgress) string {
+	if len(ps) == 0 {
+		return "-"
+	}
+	var recv, total uint64
+	running, failed := 0, 0
+	for _, p := range ps {
+		if !p.Done {
+			running++
+			recv += p.Received
+			total += p.Total
+		} else if p.Err != "" {
+			failed++
+		}
+	}
+	switch {
+	case running > 0 && total > 0:
+		return fmt.Sprintf("catching up %d/%d", recv, total)
+	case running > 0:
+		return "syncing"
+	case failed > 0:
+		return fmt.Sprintf("last sync failed (%d)", failed)
+	}
+	return "in sync"
+}
+
+func drops(d map[string]uint64) string {
+	if len(d) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, d[k])
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,232 @@
+// Package cli is the parley command line: the node (daemon, up) and the
+// client commands that talk to a running node over its control API, or read
+// the local store when no node runs.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parley-chat/parley/cmd/parley/internal/api"
+	"github.com/parley-chat/parley/cmd/parley/internal/profile"
+	"github.com/parley-chat/parley/node"
+	"github.com/parley-chat/parley/store"
+)
+
+// app holds what every command shares.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	profileName    string
+	logLevel       string
+}
+
+// Main runs the command line with args (without the program name) and
+// returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "parley:", err)
+		return 1
+	}
+	return 0
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "parley",
+		Short:         "Parley: peer-to-peer end-to-end-encrypted group chat",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Long: `Parley is a peer-to-peer, end-to-end-encrypted group messenger.
+
+Run a node with "parley up" (interactive chat) or "parley daemon" (background),
+then use the other commands from another terminal. Profiles live in
+$PARLEY_HOME (default ~/.parley), one directory per --profile.`,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.profileName, "profile", profile.DefaultName, "profile name (a directory under $PARLEY_HOME)")
+	pf.StringVar(&a.logLevel, "log-level", "", "log level: debug, info, warn, error (default: info for daemon, warn otherwise)")
+
+	root.AddCommand(a.initCmd(), a.daemonCmd(), a.upCmd(), a.groupCmd(), a.groupsCmd(), a.sendCmd(),
+		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd())
+	return root
+}
+
+// logger builds the stderr logger at --log-level, or def when unset.
+func (a *app) logger(def slog.Level) (*slog.Logger, error) {
+	lvl := def
+	if a.logLevel != "" {
+		if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
+			return nil, fmt.Errorf("--log-level: %w", err)
+		}
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl})), nil
+}
+
+func (a *app) profile() (*profile.Profile, error) { return profile.Open(a.profileName) }
+
+// errNoNode is the message for commands that need a running node; detail,
+// if not empty, says why we think so.
+func (a *app) errNoNode(detail string) error {
+	flag := ""
+	if a.profileName != profile.DefaultName {
+		flag = " --profile " + a.profileName
+	}
+	if detail != "" {
+		detail = " (" + detail + ")"
+	}
+	return fmt.Errorf("no parley node is running for profile %q%s: start one with `parley%s daemon` or `parley%s up`",
+		a.profileName, detail, flag, flag)
+}
+
+// client returns an API client for the running node, or an error wrapping
+// api.ErrNotRunning when none runs.
+func (a *app) client() (*api.Client, error) {
+	p, err := a.profile()
+	if err != nil {
+		return nil, err
+	}
+	rt, tok, err := p.ReadRuntime()
+	if errors.Is(err, profile.ErrNoRuntime) {
+		return nil, fmt.Errorf("%w: %v", api.ErrNotRunning, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(rt.Addr, tok), nil
+}
+
+// mustClient is client for commands that need a running node.
+func (a *app) mustClient() (*api.Client, error) {
+	c, err := a.client()
+	if errors.Is(err, api.ErrNotRunning) {
+		return nil, a.errNoNode("")
+	}
+	return c, err
+}
+
+// call runs fn against the running node, turning "not running" into advice.
+func (a *app) call(fn func(c *api.Client) error) error {
+	c, err := a.mustClient()
+	if err != nil {
+		return err
+	}
+	err = fn(c)
+	if errors.Is(err, api.ErrNotRunning) {
+		return a.errNoNode("nothing answers at the address in api.json; it is stale")
+	}
+	return err
+}
+
+// reader is the read-only view shared by the API client and the local store.
+type reader interface {
+	Groups(ctx context.Context) ([]node.GroupInfo, error)
+	Members(ctx context.Context, group string) ([]node.Member, error)
+	History(ctx context.Context, group, before string, limit int) ([]node.Message, error)
+}
+
+type localReader struct{ l *node.Local }
+
+func (r localReader) Groups(context.Context) ([]node.GroupInfo, error) { return r.l.Groups() }
+func (r localReader) Members(_ context.Context, g string) ([]node.Member, error) {
+	return r.l.Members(g)
+}
+func (r localReader) History(_ context.Context, g, before string, limit int) ([]node.Message, error) {
+	return r.l.History(g, before, limit)
+}
+
+// read runs fn against the running node, or against the local store when
+// no node runs (with a note on stderr).
+func (a *app) read(fn func(r reader) error) error {
+	c, err := a.client()
+	if err == nil {
+		err = fn(c)
+		if !errors.Is(err, api.ErrNotRunning) {
+			return err
+		}
+	} else if !errors.Is(err, api.ErrNotRunning) {
+		return err
+	}
+	p, err := a.profile()
+	if err != nil {
+		return err
+	}
+	st, err := p.OpenStore(store.WithLogger(slog.New(slog.DiscardHandler)))
+	if errors.Is(err, profile.ErrLocked) {
+		return fmt.Errorf("%w: a parley node seems to be running (or starting) without publishing its control API (%s missing or stale); wait for it to finish starting, or stop it and retry", err, p.APIFile())
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id, err := profile.Ensure(st, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stderr, "(node not running: reading local store)")
+	return fn(localReader{node.NewLocal(st, id.ID)})
+}
+
+func (a *app) initCmd() *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create the profile and its identity (if needed) and print the peer id",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := a.profile()
+			if err != nil {
+				return err
+			}
+			st, err := p.OpenStore(store.WithLogger(slog.New(slog.DiscardHandler)))
+			if errors.Is(err, profile.ErrLocked) {
+				if name != "" {
+					return fmt.Errorf("%w: stop the running node to change the name, or restart it with `parley up --name %s`", err, name)
+				}
+				// A node runs: ask it.
+				return a.call(func(c *api.Client) error {
+					s, err := c.Status(cmd.Context())
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(a.stdout, s.ID)
+					return nil
+				})
+			}
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			id, err := profile.Ensure(st, name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, id.ID)
+			fmt.Fprintf(a.stderr, "profile %q at %s, name %q, port %d\n", p.Name, p.Dir, id.Name, id.Port)
+			return st.Close()
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "display name shown to other members (default $USER or host name)")
+	return cmd
+}
+
+// joinArgs joins command arguments into one message text.
+func joinArgs(args []string) string { return strings.Join(args, " ") }

@@ -1,0 +1,285 @@
+// Package profile manages a Parley profile on disk: its directory under
+// $PARLEY_HOME, the Badger store inside it, the identity key and settings kept
+// in that store, and the runtime files (api.json, token) that a running node
+// leaves for client commands.
+package profile
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/parley-chat/parley/store"
+)
+
+// Setting names kept in the store.
+const (
+	SettingIdentity = "identity"
+	SettingName     = "name"
+	SettingPort     = "port"
+)
+
+// Port range a new profile picks its listen port from.
+const (
+	MinPort = 20000
+	MaxPort = 45000
+)
+
+// DefaultName is the profile used when --profile is not given.
+const DefaultName = "default"
+
+// ErrLocked means the store is open in another process (Badger allows one).
+var ErrLocked = errors.New("the profile's store is in use by another process")
+
+// ErrNoRuntime means no api.json/token exists: no node is running (or it has
+// not finished starting).
+var ErrNoRuntime = errors.New("no running node")
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Home returns $PARLEY_HOME, or ~/.parley when it is unset.
+func Home() (string, error) {
+	if h := os.Getenv("PARLEY_HOME"); h != "" {
+		return h, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("cannot find home directory (set PARLEY_HOME): %w", err)
+	}
+	return filepath.Join(home, ".parley"), nil
+}
+
+// Profile is one profile directory.
+type Profile struct {
+	Name string // profile name
+	Dir  string // $PARLEY_HOME/<name>
+}
+
+// Open returns the named profile, creating its directory (mode 0700) if needed.
+func Open(name string) (*Profile, error) {
+	if !validName.MatchString(name) {
+		return nil, fmt.Errorf("invalid profile name %q: use letters, digits, '.', '_' or '-'", name)
+	}
+	home, err := Home()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(home, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create profile directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("profile directory: %w", err)
+	}
+	return &Profile{Name: name, Dir: dir}, nil
+}
+
+// StoreDir is the Badger directory.
+func (p *Profile) StoreDir() string { return filepath.Join(p.Dir, "store") }
+
+// APIFile is the path of api.json, written while a node runs.
+func (p *Profile) APIFile() string { return filepath.Join(p.Dir, "api.json") }
+
+// TokenFile is the path of the control API token, written while a node runs.
+func (p *Profile) TokenFile() string { return filepath.Join(p.Dir, "token") }
+
+// OpenStore opens the profile's store. If another process holds it, the
+// error wraps ErrLocked.
+func (p *Profile) OpenStore(opts ...store.Option) (*store.Store, error) {
+	st, err := store.Open(p.StoreDir(), opts...)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("%w (%s)", ErrLocked, p.StoreDir())
+		}
+		return nil, err
+	}
+	return st, nil
+}
+
+// Identity is a profile's key and settings.
+type Identity struct {
+	Key  crypto.PrivKey
+	ID   peer.ID
+	Name string // display name
+	Port int    // preferred listen port
+}
+
+// Ensure loads the identity and settings from st, creating any that are
+// missing: a fresh Ed25519 key, a display name ($USER or the host name) and
+// a random listen port in [MinPort, MaxPort]. A non-empty name overrides and
+// is saved.
+func Ensure(st *store.Store, name string) (Identity, error) {
+	var id Identity
+	raw, err := st.Setting(SettingIdentity)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		k, _, gerr := crypto.GenerateEd25519Key(rand.Reader)
+		if gerr != nil {
+			return id, gerr
+		}
+		b, merr := crypto.MarshalPrivateKey(k)
+		if merr != nil {
+			return id, merr
+		}
+		if err := st.PutSetting(SettingIdentity, b); err != nil {
+			return id, fmt.Errorf("save identity: %w", err)
+		}
+		id.Key = k
+	case err != nil:
+		return id, fmt.Errorf("read identity: %w", err)
+	default:
+		k, uerr := crypto.UnmarshalPrivateKey(raw)
+		if uerr != nil {
+			return id, fmt.Errorf("identity setting is corrupt: %w", uerr)
+		}
+		id.Key = k
+	}
+	if id.ID, err = peer.IDFromPrivateKey(id.Key); err != nil {
+		return id, err
+	}
+
+	name = strings.TrimSpace(name)
+	if name == "" {
+		b, err := st.Setting(SettingName)
+		switch {
+		case err == nil:
+			name = string(b)
+		case !errors.Is(err, store.ErrNotFound):
+			return id, err
+		}
+	} else if err := st.PutSetting(SettingName, []byte(name)); err != nil {
+		return id, err
+	}
+	if name == "" {
+		name = DefaultDisplayName()
+		if err := st.PutSetting(SettingName, []byte(name)); err != nil {
+			return id, err
+		}
+	}
+	id.Name = name
+
+	b, err := st.Setting(SettingPort)
+	switch {
+	case err == nil:
+		if id.Port, err = strconv.Atoi(string(b)); err != nil || id.Port < 0 || id.Port > 65535 {
+			return id, fmt.Errorf("port setting %q is invalid", b)
+		}
+	case errors.Is(err, store.ErrNotFound):
+		id.Port = MinPort + mrand.IntN(MaxPort-MinPort+1)
+		if err := st.PutSetting(SettingPort, []byte(strconv.Itoa(id.Port))); err != nil {
+			return id, err
+		}
+	default:
+		return id, err
+	}
+	return id, nil
+}
+
+// DefaultDisplayName is $USER, else the host name, else "anonymous".
+func DefaultDisplayName() string {
+	if u := strings.TrimSpace(os.Getenv("USER")); u != "" {
+		return u
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "anonymous"
+}
+
+// Runtime is what a running node publishes in api.json.
+type Runtime struct {
+	Addr string `json:"addr"` // control API address, host:port on loopback
+	PID  int    `json:"pid"`
+}
+
+// NewToken returns 32 random bytes, hex encoded.
+func NewToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// WriteRuntime writes the token (mode 0600) and then api.json, each
+// atomically, so a reader that sees api.json finds the matching token.
+func (p *Profile) WriteRuntime(rt Runtime, token string) error {
+	if err := writeAtomic(p.TokenFile(), []byte(token+"\n"), 0o600); err != nil {
+		return err
+	}
+	b, err := json.Marshal(rt)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(p.APIFile(), append(b, '\n'), 0o600)
+}
+
+// ReadRuntime reads api.json and the token. It returns an error wrapping
+// ErrNoRuntime when either is missing.
+func (p *Profile) ReadRuntime() (Runtime, string, error) {
+	var rt Runtime
+	b, err := os.ReadFile(p.APIFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return rt, "", ErrNoRuntime
+	}
+	if err != nil {
+		return rt, "", err
+	}
+	if err := json.Unmarshal(b, &rt); err != nil || rt.Addr == "" {
+		return rt, "", fmt.Errorf("%s is corrupt", p.APIFile())
+	}
+	tok, err := os.ReadFile(p.TokenFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return rt, "", ErrNoRuntime
+	}
+	if err != nil {
+		return rt, "", err
+	}
+	return rt, strings.TrimSpace(string(tok)), nil
+}
+
+// RemoveRuntime deletes api.json and the token.
+func (p *Profile) RemoveRuntime() error {
+	err1 := os.Remove(p.APIFile())
+	err2 := os.Remove(p.TokenFile())
+	if errors.Is(err1, fs.ErrNotExist) {
+		err1 = nil
+	}
+	if errors.Is(err2, fs.ErrNotExist) {
+		err2 = nil
+	}
+	return errors.Join(err1, err2)
+}
+
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
