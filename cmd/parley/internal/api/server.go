@@ -59,9 +59,6 @@ func NewServer(b Backend, token string, opts ...ServerOption) *Server {
 	s.mux.HandleFunc("GET /v1/groups/{ref}/messages", s.history)
 	s.mux.HandleFunc("POST /v1/groups/{ref}/messages", s.send)
 	s.mux.HandleFunc("GET /v1/events", s.events)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint")
-	})
 	return s
 }
 
@@ -80,7 +77,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "missing or bad token")
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		// No route: the mux's own handler answers 404 or 405 (with Allow);
+		// keep its status and headers but answer in JSON.
+		rec := &headerRecorder{h: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if allow := rec.h.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		msg := "no such endpoint"
+		if rec.code == http.StatusMethodNotAllowed {
+			msg = "method not allowed"
+		}
+		writeError(w, rec.code, msg)
+		return
+	}
+	s.mux.ServeHTTP(w, r) // sets the path values, which Handler does not
+}
+
+// headerRecorder captures the status and headers of the mux's 404/405 handler.
+type headerRecorder struct {
+	h    http.Header
+	code int
+}
+
+func (r *headerRecorder) Header() http.Header { return r.h }
+func (r *headerRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return len(b), nil
+}
+func (r *headerRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
 }
 
 func (s *Server) authorized(r *http.Request) bool {
