@@ -389,3 +389,108 @@ func TestFreshProfile(t *testing.T) {
 		t.Fatalf("bad profile name: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// background is a parley process whose output is collected as it runs.
+type background struct {
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{}
+	err    error
+}
+
+func startBackground(t *testing.T, bin, home string, stdin *os.File, args ...string) *background {
+	t.Helper()
+	p := &background{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = env(home)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if stdin != nil {
+		p.cmd.Stdin = stdin
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("parley %v\nstdout:\n%s\nstderr:\n%s", args, p.stdout.String(), p.stderr.String())
+		}
+	})
+	return p
+}
+
+func (p *background) signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("process did not exit after %v", sig)
+	}
+	if p.err != nil {
+		t.Fatalf("exit after %v: %v", sig, p.err)
+	}
+}
+
+// TestUpScriptedAndTail drives `parley up` through a pipe and follows the
+// group with `parley tail`.
+func TestUpScriptedAndTail(t *testing.T) {
+	bin := parleyBinary(t)
+	home := t.TempDir()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pr.Close(); pw.Close() })
+	up := startBackground(t, bin, home, pr, "up", "--mdns=false", "--listen", "/ip4/127.0.0.1/tcp/0", "--name", "dora")
+	pr.Close() // the child holds its copy
+
+	fmt.Fprintln(pw, "/create Room")
+	fmt.Fprintln(pw, "hi there")
+	poll(t, 60*time.Second, "chat echo", func() (bool, string) {
+		return strings.Contains(up.stdout.String(), "(Room) dora: hi there"), up.stdout.String()
+	})
+
+	tail := startBackground(t, bin, home, nil, "tail", "Room")
+	poll(t, 30*time.Second, "tail to subscribe", func() (bool, string) {
+		select {
+		case <-tail.done:
+			t.Fatalf("tail exited: %v\n%s", tail.err, tail.stderr.String())
+		default:
+		}
+		return strings.Contains(tail.stderr.String(), "(following Room"), tail.stderr.String()
+	})
+	mustRun(t, bin, home, "send", "Room", "via the API")
+	fmt.Fprintln(pw, "typed in chat")
+	poll(t, 30*time.Second, "tail output", func() (bool, string) {
+		out := tail.stdout.String()
+		return strings.Contains(out, "dora: via the API") && strings.Contains(out, "dora: typed in chat"), out
+	})
+	tail.signal(t, os.Interrupt)
+
+	// End of a non-terminal stdin: the node keeps running.
+	fmt.Fprintln(pw, "/history 10")
+	pw.Close()
+	poll(t, 30*time.Second, "history in chat", func() (bool, string) {
+		return strings.Count(up.stdout.String(), "dora: via the API") >= 2, up.stdout.String()
+	})
+	if out := mustRun(t, bin, home, "status"); !strings.Contains(out, "groups:   1") {
+		t.Fatalf("status after stdin EOF: %s", out)
+	}
+	up.signal(t, syscall.SIGTERM)
+	if _, err := os.Stat(filepath.Join(home, "default", "api.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("api.json left behind: %v", err)
+	}
+}

@@ -199,7 +199,8 @@ func (a *app) tailCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.call(func(c *api.Client) error {
-				return c.Events(cmd.Context(), args[0], nil, func(ev node.Event) error {
+				ready := func() { fmt.Fprintf(a.stderr, "(following %s; Ctrl-C to stop)\n", args[0]) }
+				return c.Events(cmd.Context(), args[0], ready, func(ev node.Event) error {
 					if ev.Type == node.EventMessage && ev.Message != nil {
 						fmt.Fprintln(a.stdout, formatLine(*ev.Message, "15:04", ""))
 					}
