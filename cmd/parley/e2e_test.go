@@ -489,6 +489,22 @@ func TestUpScriptedAndTail(t *testing.T) {
 	if out := mustRun(t, bin, home, "status"); !strings.Contains(out, "groups:   1") {
 		t.Fatalf("status after stdin EOF: %s", out)
 	}
+	// A running node whose api.json went missing: readers say the store is in use.
+	apiFile := filepath.Join(home, "default", "api.json")
+	if err := os.Rename(apiFile, apiFile+".away"); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, bin, home, "history", "Room")
+	if r.code == 0 || !strings.Contains(r.stderr, "in use by another process") || !strings.Contains(r.stderr, "without publishing its control API") {
+		t.Fatalf("history with locked store: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = run(t, bin, home, "daemon", "--mdns=false", "--listen", "/ip4/127.0.0.1/tcp/0")
+	if r.code == 0 || !strings.Contains(r.stderr, "already running") {
+		t.Fatalf("second daemon on one profile: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if err := os.Rename(apiFile+".away", apiFile); err != nil {
+		t.Fatal(err)
+	}
 	up.signal(t, syscall.SIGTERM)
 	if _, err := os.Stat(filepath.Join(home, "default", "api.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("api.json left behind: %v", err)
