@@ -3,6 +3,7 @@ package node
 import (
 	"crypto/sha256"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -181,7 +182,14 @@ func unmarshalSigned(raw []byte) (*wirepb.SignedMessage, *wirepb.Message, error)
 	return &sm, &m, nil
 }
 
+// authorIDs caches author key -> peer id: decoding a key and hashing it
+// for every message read would dominate history paging.
+var authorIDs sync.Map
+
 func authorID(author []byte) (peer.ID, error) {
+	if id, ok := authorIDs.Load(string(author)); ok {
+		return id.(peer.ID), nil
+	}
 	pub, err := crypto.UnmarshalPublicKey(author)
 	if err != nil || pub.Type() != crypto.Ed25519 {
 		return "", ErrBadAuthor
@@ -190,5 +198,6 @@ func authorID(author []byte) (peer.ID, error) {
 	if err != nil {
 		return "", ErrBadAuthor
 	}
+	authorIDs.Store(string(author), id)
 	return id, nil
 }

@@ -104,17 +104,27 @@ func texts(t testing.TB, n *testNode, group string) []string {
 	return out
 }
 
+// ids returns the ids of a group's whole history in display order, paging
+// backwards through it as a front end would.
 func ids(t testing.TB, n *testNode, group string) []string {
 	t.Helper()
-	h, err := n.History(group, "", 10000)
-	if err != nil {
-		t.Fatal(err)
+	var out []string
+	before := ""
+	for {
+		h, err := n.History(group, before, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := make([]string, len(h))
+		for i, m := range h {
+			page[i] = m.ID
+		}
+		out = append(page, out...)
+		if len(h) < 1000 {
+			return out
+		}
+		before = h[0].Cursor
 	}
-	out := make([]string, len(h))
-	for i, m := range h {
-		out[i] = m.ID
-	}
-	return out
 }
 
 func hasAll(have []string, want ...string) bool {

@@ -60,6 +60,7 @@ type Node struct {
 	cfg  config
 	log  *slog.Logger
 	key  crypto.PrivKey
+	pub  []byte // marshalled public key: the author field of our messages
 	self peer.ID
 	host *p2p.Host
 
@@ -100,6 +101,10 @@ func New(ctx context.Context, st *store.Store, key crypto.PrivKey, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
+	pub, err := crypto.MarshalPublicKey(key.GetPublic())
+	if err != nil {
+		return nil, err
+	}
 	h, err := p2p.New(ctx, append([]p2p.Option{p2p.WithIdentity(key), p2p.WithLogger(c.logger)}, c.p2pOpts...)...)
 	if err != nil {
 		return nil, err
@@ -110,7 +115,7 @@ func New(ctx context.Context, st *store.Store, key crypto.PrivKey, opts ...Optio
 	}
 	nctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		Local: NewLocal(st, self), cfg: c, log: c.logger.With("component", "node"), key: key, self: self, host: h,
+		Local: NewLocal(st, self), cfg: c, log: c.logger.With("component", "node"), key: key, pub: pub, self: self, host: h,
 		ctx: nctx, cancel: cancel, groups: map[store.GroupID]*group{},
 	}
 	n.events.init()
@@ -421,10 +426,6 @@ func (n *Node) publish(ctx context.Context, g *group, body *wirepb.Body) (*Messa
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
-	pub, err := crypto.MarshalPublicKey(n.key.GetPublic())
-	if err != nil {
-		return nil, err
-	}
 	g.sendMu.Lock()
 	defer g.sendMu.Unlock()
 	// Heads first, then the clock: every head's Lamport is then <= the max read.
@@ -437,7 +438,7 @@ func (n *Node) publish(ctx context.Context, g *group, body *wirepb.Body) (*Messa
 		return nil, err
 	}
 	m := &wirepb.Message{
-		Version: WireVersion, GroupId: g.rec.ID[:], Author: pub, Seq: g.nextSeq,
+		Version: WireVersion, GroupId: g.rec.ID[:], Author: n.pub, Seq: g.nextSeq,
 		Lamport: stats.MaxLamport + 1, TimestampMs: n.cfg.now().UnixMilli(), Body: body,
 	}
 	for _, h := range heads {

@@ -67,6 +67,9 @@ type syncer struct {
 	n       *Node
 	serving chan struct{}
 
+	// afterBatch, when set (tests), runs after each stored batch of a pull.
+	afterBatch func(p peer.ID, received uint64)
+
 	mu   sync.Mutex
 	runs map[syncKey]*syncRun
 	last map[syncKey]SyncProgress // finished pulls, for status
@@ -272,6 +275,9 @@ func (s *syncer) pull(ctx context.Context, p peer.ID, g *group, r *syncRun) erro
 			return err
 		}
 		s.update(r, uint64(len(vs)), b.Remaining)
+		if s.afterBatch != nil {
+			s.afterBatch(p, uint64(len(vs)))
+		}
 	}
 	if err := <-readErr; err != nil {
 		if errors.Is(err, io.EOF) {

@@ -1,0 +1,362 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/parley-chat/parley/p2p"
+)
+
+// mockNodes starts n nodes on one mocknet, all linked and connected.
+func mockNodes(t *testing.T, n int, opts ...Option) (mocknet.Mocknet, []*testNode) {
+	t.Helper()
+	mn := mocknet.New()
+	t.Cleanup(func() { mn.Close() })
+	nodes := make([]*testNode, n)
+	for i := range nodes {
+		nodes[i] = addMockNode(t, mn, fmt.Sprintf("n%d", i), nil, opts...)
+	}
+	if err := mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range nodes {
+		for j := i + 1; j < n; j++ {
+			if _, err := mn.ConnectPeers(nodes[i].ID(), nodes[j].ID()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return mn, nodes
+}
+
+func addMockNode(t *testing.T, mn mocknet.Mocknet, name string, key crypto.PrivKey, opts ...Option) *testNode {
+	t.Helper()
+	if key == nil {
+		var err error
+		key, _, err = crypto.GenerateEd25519Key(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := mn.AddPeer(key, ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 10000+len(mn.Peers()))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startTestNode(t, name, "", key, append([]Option{WithP2P(p2p.WithHost(h))}, opts...)...)
+}
+
+// formGroup has nodes[0] create a group and every other node join it, and
+// waits until all hold every join.
+func formGroup(t *testing.T, name string, nodes ...*testNode) string {
+	t.Helper()
+	ctx := context.Background()
+	g, err := nodes[0].CreateGroup(ctx, name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := nodes[0].Invite(g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes[1:] {
+		if _, err := n.Join(ctx, code); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConverged(t, g.ID, len(nodes), nodes...)
+	return g.ID
+}
+
+// waitConverged waits until every node holds want messages of the group and
+// all show them in the same order.
+func waitConverged(t *testing.T, group string, want int, nodes ...*testNode) {
+	t.Helper()
+	defer func() {
+		if t.Failed() {
+			for _, n := range nodes {
+				gi, err := n.Group(group)
+				t.Logf("%s: %d messages (%v), sync %+v", n.cfg.displayName, gi.Messages, err, n.sync.Progress())
+			}
+		}
+	}()
+	waitFor(t, fmt.Sprintf("%d messages on %d nodes, same order", want, len(nodes)), func() bool {
+		for _, n := range nodes {
+			if gi, err := n.Group(group); err != nil || gi.Messages != uint64(want) {
+				return false
+			}
+		}
+		first := ids(t, nodes[0], group)
+		if len(first) != want {
+			return false
+		}
+		for _, n := range nodes[1:] {
+			if !slices.Equal(ids(t, n, group), first) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func partition(t *testing.T, mn mocknet.Mocknet, left, right []*testNode) {
+	t.Helper()
+	for _, a := range left {
+		for _, b := range right {
+			if err := mn.UnlinkPeers(a.ID(), b.ID()); err != nil {
+				t.Fatal(err)
+			}
+			mn.DisconnectPeers(a.ID(), b.ID())
+		}
+	}
+}
+
+func heal(t *testing.T, mn mocknet.Mocknet, left, right []*testNode) {
+	t.Helper()
+	for _, a := range left {
+		for _, b := range right {
+			if _, err := mn.LinkPeers(a.ID(), b.ID()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := mn.ConnectPeers(a.ID(), b.ID()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func sendN(t *testing.T, n *testNode, group, prefix string, count int) []string {
+	t.Helper()
+	var out []string
+	for i := range count {
+		text := fmt.Sprintf("%s %d", prefix, i)
+		if _, err := n.Send(context.Background(), group, text); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, text)
+	}
+	return out
+}
+
+func TestPartitionHeal(t *testing.T) {
+	mn, nodes := mockNodes(t, 4, WithSyncInterval(0))
+	a, b, c, d := nodes[0], nodes[1], nodes[2], nodes[3]
+	g := formGroup(t, "Team", a, b, c, d)
+
+	partition(t, mn, []*testNode{a, b}, []*testNode{c, d})
+	var left, right []string
+	left = append(left, sendN(t, a, g, "a", 5)...)
+	left = append(left, sendN(t, b, g, "b", 5)...)
+	right = append(right, sendN(t, c, g, "c", 5)...)
+	right = append(right, sendN(t, d, g, "d", 5)...)
+	waitFor(t, "each side converged", func() bool {
+		return hasAll(texts(t, a, g), left...) && hasAll(texts(t, b, g), left...) &&
+			hasAll(texts(t, c, g), right...) && hasAll(texts(t, d, g), right...)
+	})
+	if hasAll(texts(t, a, g), right[0]) {
+		t.Fatal("partition leaked")
+	}
+
+	heal(t, mn, []*testNode{a, b}, []*testNode{c, d})
+	waitConverged(t, g, 4+20, a, b, c, d)
+	// And the next message after healing names both sides' heads as parents.
+	m, err := a.Send(context.Background(), g, "after heal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Parents) < 2 {
+		t.Fatalf("merge message has parents %v, want both branches", m.Parents)
+	}
+	waitConverged(t, g, 4+21, a, b, c, d)
+}
+
+func TestStoreAndForward(t *testing.T) {
+	mn, nodes := mockNodes(t, 3, WithSyncInterval(0))
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	g := formGroup(t, "Relay", a, b, c)
+
+	partition(t, mn, []*testNode{c}, []*testNode{a, b}) // C goes offline
+	if _, err := a.Send(context.Background(), g, "only B hears this"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b has a's message", func() bool { return hasAll(texts(t, b, g), "only B hears this") })
+	a.stop() // A goes offline for good
+
+	heal(t, mn, []*testNode{c}, []*testNode{b}) // C comes back and meets only B
+	waitFor(t, "c got a's message from b", func() bool { return hasAll(texts(t, c, g), "only B hears this") })
+	waitConverged(t, g, 4, b, c)
+}
+
+func TestLateJoinerGetsHistory(t *testing.T) {
+	_, nodes := mockNodes(t, 3, WithSyncInterval(0))
+	a, b, late := nodes[0], nodes[1], nodes[2]
+	g := formGroup(t, "Book club", a, b)
+	earlier := append(sendN(t, a, g, "a", 10), sendN(t, b, g, "b", 10)...)
+	waitConverged(t, g, 22, a, b)
+
+	code, err := b.Invite(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := late.Join(context.Background(), code); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, g, 23, a, b, late)
+	if !hasAll(texts(t, late, g), earlier...) {
+		t.Fatal("late joiner misses earlier history")
+	}
+}
+
+func TestHistoryFromJoinGroup(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	mn := mocknet.New()
+	t.Cleanup(func() { mn.Close() })
+	a := addMockNode(t, mn, "a", nil, WithClock(func() time.Time { return t0 }))
+	late := addMockNode(t, mn, "late", nil, WithClock(func() time.Time { return t0.Add(time.Hour) }))
+	mn.LinkAll()
+	if _, err := mn.ConnectPeers(a.ID(), late.ID()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	gi, err := a.CreateGroup(ctx, "Private", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendN(t, a, gi.ID, "before", 3)
+	code, _ := a.Invite(gi.ID)
+	if _, err := late.Join(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	// A sends after the join, with a clock past the joiner's join time.
+	a.cfg.now = func() time.Time { return t0.Add(2 * time.Hour) }
+	sendN(t, a, gi.ID, "after", 2)
+	waitFor(t, "late has the messages after its join", func() bool { return hasAll(texts(t, late, gi.ID), "after 0", "after 1") })
+	// Wait for a completed pull so "not there" means "not sent", not "not yet".
+	waitFor(t, "a pull finished", func() bool {
+		for _, p := range late.sync.Progress() {
+			if p.Done && p.Err == "" {
+				return true
+			}
+		}
+		return false
+	})
+	if hasAll(texts(t, late, gi.ID), "before 0") {
+		t.Fatal("history-from-join group sent history from before the join")
+	}
+}
+
+func TestSyncResumesAfterDroppedConnection(t *testing.T) {
+	mn, nodes := mockNodes(t, 2, WithSyncInterval(0))
+	a, b := nodes[0], nodes[1]
+	g := formGroup(t, "Big", a, b)
+
+	partition(t, mn, []*testNode{a}, []*testNode{b})
+	const total = 12000
+	bulkAppend(t, a, g, total)
+
+	cut := make(chan struct{})
+	var once sync.Once
+	b.sync.afterBatch = func(p peer.ID, _ uint64) {
+		once.Do(func() {
+			// Drop the link in the middle of the transfer.
+			mn.UnlinkPeers(a.ID(), b.ID())
+			mn.DisconnectPeers(a.ID(), b.ID())
+			close(cut)
+		})
+	}
+	heal(t, mn, []*testNode{a}, []*testNode{b})
+	<-cut
+	waitFor(t, "the interrupted pull ended", func() bool {
+		for _, p := range b.sync.Progress() {
+			if p.Peer == a.ID().String() && p.Done {
+				return true
+			}
+		}
+		return false
+	})
+	partial := len(ids(t, b, g))
+
+	if partial <= 2 || partial >= total+2 {
+		t.Fatalf("after the cut b holds %d messages; want a partial transfer", partial)
+	}
+	heal(t, mn, []*testNode{a}, []*testNode{b})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("b progress: %+v; b count %d", b.sync.Progress(), len(ids(t, b, g)))
+		}
+	})
+	waitConverged(t, g, total+2, a, b)
+}
+
+// bulkAppend writes count signed text messages from n straight to its store
+// (fast set-up for large histories).
+func bulkAppend(t testing.TB, n *testNode, ref string, count int) {
+	t.Helper()
+	grp, err := n.group(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < count; i += 500 {
+		var vs []*verified
+		for j := i; j < min(i+500, count); j++ {
+			vs = append(vs, buildText(t, n.Node, grp, fmt.Sprintf("bulk %d", j)))
+		}
+		if _, err := n.ingest(grp, vs, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRestartKeepsHistory(t *testing.T) {
+	dir := t.TempDir()
+	a := newTestNode(t, "a", "")
+	b := newTestNode(t, "b", dir)
+	connect(t, a, b)
+	ctx := context.Background()
+	gi, err := a.CreateGroup(ctx, "Family", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := a.Invite(gi.ID)
+	if _, err := b.Join(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	sendN(t, a, gi.ID, "a", 5)
+	sendN(t, b, gi.ID, "b", 5)
+	waitConverged(t, gi.ID, 12, a, b)
+	before, err := b.History(gi.ID, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := b.key
+	b.stop()
+
+	b2 := startTestNode(t, "b", dir, key)
+	after, err := b2.History(gi.ID, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(before, after, func(x, y Message) bool { return x.ID == y.ID && x.Text == y.Text && x.Cursor == y.Cursor }) {
+		t.Fatalf("history changed across restart")
+	}
+	// B continues its own sequence after the restart.
+	m, err := b2.Send(ctx, gi.ID, "after restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Seq != 7 { // join + 5 texts, then this one
+		t.Fatalf("seq after restart = %d, want 7", m.Seq)
+	}
+	// And it reconnects to A by itself: A was remembered.
+	waitFor(t, "b2 redials a", func() bool { return b2.Host().IsConnected(a.ID()) })
+	waitConverged(t, gi.ID, 13, a, b2)
+}
+
