@@ -27,6 +27,7 @@ type Error struct {
 	Message string
 }
 
+// Error returns the node's message verbatim.
 func (e *Error) Error() string { return e.Message }
 
 // Client calls a node's control API.
