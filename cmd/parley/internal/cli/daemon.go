@@ -161,7 +161,6 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 	return err
 }
 
-
 // portFree reports whether port can be bound, TCP and UDP, by a plain
 // listener. libp2p binds with SO_REUSEPORT, so without this check a second
 // node (another profile) could share the port and receive part of the first
