@@ -8,7 +8,7 @@
 //	m/<gid><lamport:8><id:32>            -> raw message        history in display order
 //	i/<gid><id:32>                       -> lamport:8          dedup and lookup by id
 //	a/<gid><alen:1><author><seq:8><id>   -> lamport:8 time:8   per-author index (sync)
-//	v/<gid><alen:1><author>              -> seq:8              contiguous per-author prefix
+//	v/<gid><alen:1><author>              -> seq:8 max:8        contiguous per-author prefix, highest held
 //	h/<gid><id>                          -> -                  heads: no known child
 //	r/<gid><id>                          -> -                  referenced as a parent
 //	w/<gid><id>                          -> -                  referenced but not held (gaps)

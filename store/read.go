@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"math"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,7 +33,7 @@ func (s *Store) History(g GroupID, before *Cursor, limit int) ([]Stored, error) 
 			// itself is excluded below.
 			seek = key('m', g[:], u64(before.Lamport), before.ID[:])
 		} else {
-			seek = append(key('m', g[:]), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+			seek = append(key('m', g[:]), bytes.Repeat([]byte{0xff}, 8+MessageIDLen)...)
 		}
 		for it.Seek(seek); it.Valid() && len(out) < limit; it.Next() {
 			st, err := decodeHistoryItem(it.Item())
@@ -214,7 +216,7 @@ func (s *Store) Vector(g GroupID) ([]AuthorSeq, error) {
 			}
 			var seq uint64
 			if err := it.Item().Value(func(v []byte) error {
-				if len(v) == 8 {
+				if len(v) >= 8 {
 					seq = binary.BigEndian.Uint64(v)
 				}
 				return nil
@@ -241,6 +243,9 @@ type AuthorIndexEntry struct {
 func (s *Store) AuthorAfter(g GroupID, author []byte, after uint64, fn func(AuthorIndexEntry) bool) error {
 	if len(author) == 0 || len(author) > maxAuthorLen {
 		return fmt.Errorf("%w: author length %d", ErrInvalid, len(author))
+	}
+	if after == math.MaxUint64 {
+		return nil
 	}
 	return s.db.View(func(txn *badger.Txn) error {
 		ak := authorKey(author)

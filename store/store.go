@@ -26,6 +26,8 @@ const (
 	GroupIDLen   = 16
 	MessageIDLen = 32
 	maxAuthorLen = 255
+	maxRawLen    = 1<<20 - 1 // below Badger's largest inline value, so in-memory stores hold any message
+	maxParents   = 256
 	// maxBatch bounds one commit transaction; larger appends are split.
 	maxBatch = 1024
 )
@@ -105,7 +107,8 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		WithBlockCacheSize(16 << 20).
 		WithIndexCacheSize(8 << 20)
 	if o.inMemory {
-		bo = bo.WithInMemory(true).WithDir("").WithValueDir("")
+		// No value log in memory: values must stay inline in the LSM tree.
+		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen)
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
@@ -177,8 +180,11 @@ func validate(m *Message) error {
 	if m.Seq == 0 {
 		return fmt.Errorf("%w: seq 0", ErrInvalid)
 	}
-	if len(m.Raw) == 0 {
-		return fmt.Errorf("%w: empty message", ErrInvalid)
+	if len(m.Raw) == 0 || len(m.Raw) > maxRawLen {
+		return fmt.Errorf("%w: message size %d", ErrInvalid, len(m.Raw))
+	}
+	if len(m.Parents) > maxParents {
+		return fmt.Errorf("%w: %d parents", ErrInvalid, len(m.Parents))
 	}
 	return nil
 }
@@ -236,59 +242,119 @@ func (s *Store) commitBatch(batch []*commitReq) {
 	}
 }
 
-// writeBatch writes all requests, splitting into several transactions when
-// one grows too big.
+// writeBatch writes all requests in as few transactions as fit Badger's
+// limits. A transaction is committed only whole: if one ever fails, nothing
+// of it is written and the messages after the last commit report false.
 func (s *Store) writeBatch(batch []*commitReq) error {
-	txn := s.db.NewTransaction(true)
-	defer func() { txn.Discard() }()
-	counts := map[GroupID]*groupCounter{}
-	pending := 0
-	flush := func() error {
-		if err := writeCounters(txn, counts); err != nil {
-			return err
-		}
-		if err := txn.Commit(); err != nil {
-			return err
-		}
-		txn = s.db.NewTransaction(true)
-		counts = map[GroupID]*groupCounter{}
-		pending = 0
-		return nil
-	}
-	for _, r := range batch {
+	w := s.newBatchWriter()
+	defer func() { w.txn.Discard(); w.view.Discard() }()
+	type pos struct{ r, i int }
+	var uncommitted []pos
+	for ri, r := range batch {
 		for i := range r.msgs {
-			if pending >= maxBatch {
-				if err := flush(); err != nil {
+			m := &r.msgs[i]
+			cnt, size := entryCost(m)
+			if w.count+cnt > w.maxCount || w.size+size > w.maxSize {
+				if err := w.commit(); err != nil {
 					return err
 				}
+				uncommitted = uncommitted[:0]
 			}
-			ins, err := s.insert(txn, &r.msgs[i], counts)
-			if errors.Is(err, badger.ErrTxnTooBig) {
-				if err := flush(); err != nil {
-					return err
-				}
-				ins, err = s.insert(txn, &r.msgs[i], counts)
-			}
+			ins, err := w.insert(m)
 			if err != nil {
+				for _, p := range uncommitted {
+					batch[p.r].inserted[p.i] = false
+				}
 				return err
 			}
 			r.inserted[i] = ins
-			pending++
+			uncommitted = append(uncommitted, pos{ri, i})
+			w.count += cnt
+			w.size += size
 		}
 	}
-	return flush()
+	if err := w.commit(); err != nil {
+		for _, p := range uncommitted {
+			batch[p.r].inserted[p.i] = false
+		}
+		return err
+	}
+	return nil
+}
+
+// entryCost is an upper bound on the entries and bytes one insert writes.
+func entryCost(m *Message) (count, size int64) {
+	const keyOverhead = 2 + GroupIDLen + 8 + MessageIDLen + 1 + maxAuthorLen + 8 + 64 // largest key + Badger's per-entry overhead
+	count = 6 + 3*int64(len(m.Parents)) + 1
+	return count, count*keyOverhead + int64(len(m.Raw))
+}
+
+// batchWriter is one transaction's worth of inserts plus the per-group and
+// per-author state they update, kept in memory until commit.
+type batchWriter struct {
+	s                 *Store
+	txn               *badger.Txn
+	view              *badger.Txn // committed state, for forward scans of the author index
+	count, size       int64
+	maxCount, maxSize int64
+	counts            map[GroupID]*groupCounter
+	vectors           map[string]*vectorState
+}
+
+// vectorState is an author's contiguous prefix and the highest seq held.
+type vectorState struct {
+	key       []byte
+	have, max uint64
+	inBatch   map[uint64]bool
+	dirty     bool
+}
+
+func (s *Store) newBatchWriter() *batchWriter {
+	w := &batchWriter{s: s,
+		// Leave room for the counter and vector keys written at commit.
+		maxCount: s.db.MaxBatchCount() * 3 / 4, maxSize: s.db.MaxBatchSize() * 3 / 4}
+	w.reset()
+	return w
+}
+
+func (w *batchWriter) reset() {
+	w.txn = w.s.db.NewTransaction(true)
+	w.view = w.s.db.NewTransaction(false)
+	w.count, w.size = 0, 0
+	w.counts = map[GroupID]*groupCounter{}
+	w.vectors = map[string]*vectorState{}
+}
+
+func (w *batchWriter) commit() error {
+	if err := writeCounters(w.txn, w.counts); err != nil {
+		return err
+	}
+	for _, v := range w.vectors {
+		if v.dirty {
+			if err := w.txn.Set(v.key, append(u64(v.have), u64(v.max)...)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.txn.Commit(); err != nil {
+		return err
+	}
+	w.txn.Discard()
+	w.view.Discard()
+	w.reset()
+	return nil
 }
 
 type groupCounter struct {
 	count, maxLamport uint64
 }
 
-func (s *Store) counter(txn *badger.Txn, g GroupID, counts map[GroupID]*groupCounter) (*groupCounter, error) {
-	if c, ok := counts[g]; ok {
+func (w *batchWriter) counter(g GroupID) (*groupCounter, error) {
+	if c, ok := w.counts[g]; ok {
 		return c, nil
 	}
 	c := &groupCounter{}
-	item, err := txn.Get(key('n', g[:]))
+	item, err := w.txn.Get(key('n', g[:]))
 	switch {
 	case err == nil:
 		if err := item.Value(func(v []byte) error {
@@ -304,7 +370,7 @@ func (s *Store) counter(txn *badger.Txn, g GroupID, counts map[GroupID]*groupCou
 	default:
 		return nil, err
 	}
-	counts[g] = c
+	w.counts[g] = c
 	return c, nil
 }
 
@@ -321,7 +387,8 @@ func writeCounters(txn *badger.Txn, counts map[GroupID]*groupCounter) error {
 }
 
 // insert writes one message and its indexes unless its id is already held.
-func (s *Store) insert(txn *badger.Txn, m *Message, counts map[GroupID]*groupCounter) (bool, error) {
+func (w *batchWriter) insert(m *Message) (bool, error) {
+	txn := w.txn
 	g := m.Group[:]
 	idKey := key('i', g, m.ID[:])
 	if _, err := txn.Get(idKey); err == nil {
@@ -329,7 +396,7 @@ func (s *Store) insert(txn *badger.Txn, m *Message, counts map[GroupID]*groupCou
 	} else if !errors.Is(err, badger.ErrKeyNotFound) {
 		return false, err
 	}
-	c, err := s.counter(txn, m.Group, counts)
+	c, err := w.counter(m.Group)
 	if err != nil {
 		return false, err
 	}
@@ -370,7 +437,7 @@ func (s *Store) insert(txn *badger.Txn, m *Message, counts map[GroupID]*groupCou
 			return false, err
 		}
 	}
-	if err := advanceVector(txn, m); err != nil {
+	if err := w.advanceVector(m); err != nil {
 		return false, err
 	}
 	c.count++
@@ -380,53 +447,78 @@ func (s *Store) insert(txn *badger.Txn, m *Message, counts map[GroupID]*groupCou
 	return true, nil
 }
 
-// advanceVector moves the author's contiguous prefix forward past m.Seq and
-// any later seqs already held.
-func advanceVector(txn *badger.Txn, m *Message) error {
+// advanceVector moves the author's contiguous prefix past m.Seq and any
+// later seqs already held. In-order appends cost O(1): the committed index
+// is scanned only when seqs above the prefix are known to be held.
+func (w *batchWriter) advanceVector(m *Message) error {
 	g := m.Group[:]
 	ak := authorKey(m.Author)
 	vk := key('v', g, ak)
-	var have uint64
-	item, err := txn.Get(vk)
-	switch {
-	case err == nil:
-		if err := item.Value(func(v []byte) error {
-			if len(v) == 8 {
-				have = binary.BigEndian.Uint64(v)
+	v, ok := w.vectors[string(vk)]
+	if !ok {
+		v = &vectorState{key: vk, inBatch: map[uint64]bool{}}
+		item, err := w.txn.Get(vk)
+		switch {
+		case err == nil:
+			if err := item.Value(func(b []byte) error {
+				if len(b) >= 8 {
+					v.have = binary.BigEndian.Uint64(b)
+					v.max = v.have
+				}
+				if len(b) >= 16 {
+					v.max = binary.BigEndian.Uint64(b[8:])
+				}
+				return nil
+			}); err != nil {
+				return err
 			}
-			return nil
-		}); err != nil {
+		case errors.Is(err, badger.ErrKeyNotFound):
+			v.dirty = true // a new author is listed, even at seq 0
+		default:
 			return err
 		}
-	case errors.Is(err, badger.ErrKeyNotFound):
-	default:
-		return err
+		w.vectors[string(vk)] = v
 	}
-	if m.Seq != have+1 {
-		if have == 0 {
-			// Remember the author even before its prefix starts, so the
-			// vector lists it with seq 0.
-			return txn.Set(vk, u64(0))
-		}
+	committedMax := v.max
+	v.inBatch[m.Seq] = true
+	if m.Seq > v.max {
+		v.max = m.Seq
+		v.dirty = true
+	}
+	if m.Seq != v.have+1 {
 		return nil
 	}
 	next := m.Seq
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: key('a', g, ak)})
-	defer it.Close()
-	for {
+	for next < v.max {
 		cand := next + 1
-		it.Seek(key('a', g, ak, u64(cand)))
-		if !it.Valid() {
+		if v.inBatch[cand] {
+			next = cand
+			continue
+		}
+		if cand > committedMax {
 			break
 		}
-		k := it.Item().Key()
-		off := 2 + GroupIDLen + len(ak)
-		if len(k) < off+8 || binary.BigEndian.Uint64(k[off:off+8]) != cand {
+		held, err := w.heldInView(g, ak, cand)
+		if err != nil {
+			return err
+		}
+		if !held {
 			break
 		}
 		next = cand
 	}
-	return txn.Set(vk, u64(next))
+	v.have = next
+	v.dirty = true
+	return nil
+}
+
+// heldInView reports whether the committed author index has seq.
+func (w *batchWriter) heldInView(g, ak []byte, seq uint64) (bool, error) {
+	prefix := key('a', g, ak, u64(seq))
+	it := w.view.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	it.Rewind()
+	return it.Valid(), nil
 }
 
 func authorKey(author []byte) []byte {

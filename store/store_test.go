@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -1613,23 +1612,13 @@ func TestPeersRecords(t *testing.T) {
 	}
 }
 
-// ---- known bugs ----------------------------------------------------------------
+// ---- regressions ----------------------------------------------------------------
 //
-// These document defects found while writing the tests above. They fail on the
-// current implementation, so they only run with PARLEY_STORE_KNOWN_BUGS=1;
-// remove the guard once the bug is fixed.
-
-func knownBug(t *testing.T) {
-	t.Helper()
-	if os.Getenv("PARLEY_STORE_KNOWN_BUGS") == "" {
-		t.Skip("known store bug; set PARLEY_STORE_KNOWN_BUGS=1 to run")
-	}
-}
+// Defects found while writing the tests above, now fixed.
 
 // AuthorAfter(after = MaxUint64) computes after+1, which wraps to 0, so it
 // returns the author's whole index instead of nothing (read.go, AuthorAfter).
-func TestKnownBugAuthorAfterMaxSeq(t *testing.T) {
-	knownBug(t)
+func TestRegressionAuthorAfterMaxSeq(t *testing.T) {
 	s := openMem(t)
 	g := gidOf("bug-maxseq")
 	mustAppend(t, s, mkMsg(g, 1, "alice", 1, 1), mkMsg(g, 2, "alice", 2, 2))
@@ -1641,8 +1630,7 @@ func TestKnownBugAuthorAfterMaxSeq(t *testing.T) {
 // History(g, nil, n) seeks (in reverse) to m/<gid> followed by nine 0xff
 // bytes. A message whose lamport is MaxUint64 and whose id starts with 0xff
 // has a key greater than that, so the newest page misses it.
-func TestKnownBugHistoryMaxLamport(t *testing.T) {
-	knownBug(t)
+func TestRegressionHistoryMaxLamport(t *testing.T) {
 	s := openMem(t)
 	g := gidOf("bug-maxlamport")
 	var n uint64
@@ -1661,8 +1649,7 @@ func TestKnownBugHistoryMaxLamport(t *testing.T) {
 // ErrTxnTooBig and the whole batch (every caller in the group commit) fails.
 // 1024 messages with 16 parents each (node.MaxParents, one sync batch) can
 // never be stored.
-func TestKnownBugTxnTooBigFailsBatch(t *testing.T) {
-	knownBug(t)
+func TestRegressionTxnTooBigFailsBatch(t *testing.T) {
 	s := openMem(t)
 	g := gidOf("bug-toobig-batch")
 	const total, nParents = 1024, 16
@@ -1696,8 +1683,7 @@ func TestKnownBugTxnTooBigFailsBatch(t *testing.T) {
 // i/<id> and reports the message as a duplicate: Append returns no error,
 // inserted=false for a new message, and the message is held but not counted,
 // its author vector not advanced and only some of its parents recorded.
-func TestKnownBugTxnTooBigPartialInsert(t *testing.T) {
-	knownBug(t)
+func TestRegressionTxnTooBigPartialInsert(t *testing.T) {
 	// Which entry crosses the limit depends on exact sizes, so try a few.
 	for _, raw := range []int{1005, 1015, 1023} {
 		t.Run(fmt.Sprint(raw), func(t *testing.T) {
