@@ -192,6 +192,11 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 		return nil, err
 	}
 	g.topic = t
+	// A member appearing on the topic is the moment to swap history with it.
+	if err := t.OnPeerJoin(func(p peer.ID) { n.sync.request(p, g) }); err != nil {
+		t.Close()
+		return nil, err
+	}
 	n.groups[rec.ID] = g
 	n.wg.Add(1)
 	go n.receive(g)

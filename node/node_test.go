@@ -41,8 +41,10 @@ func TestTwoMembersAndAnOutsider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a and b meshed on the topic", func() bool {
-		return slices.Contains(ga.topic.ListPeers(), b.ID())
+	waitFor(t, "a, b and c see each other on the topic", func() bool {
+		gb, _ := b.group(g.ID)
+		return slices.Contains(ga.topic.ListPeers(), b.ID()) && slices.Contains(ga.topic.ListPeers(), c.ID()) &&
+			slices.Contains(gb.topic.ListPeers(), c.ID())
 	})
 
 	if _, err := a.Send(ctx, "Family", "hi bob"); err != nil {

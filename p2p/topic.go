@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -41,6 +42,8 @@ type Topic struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	watchers sync.WaitGroup
 }
 
 // Join joins topic name with validator v and starts delivering validated
@@ -120,11 +123,36 @@ func (t *Topic) ListPeers() []peer.ID { return t.t.ListPeers() }
 // Name is the topic's name.
 func (t *Topic) Name() string { return t.name }
 
+// OnPeerJoin calls fn (on one goroutine owned by the topic) each time a peer
+// subscribes to the topic, until Close: the moment to exchange state with it.
+func (t *Topic) OnPeerJoin(fn func(peer.ID)) error {
+	eh, err := t.t.EventHandler()
+	if err != nil {
+		return err
+	}
+	t.watchers.Add(1)
+	go func() {
+		defer t.watchers.Done()
+		defer eh.Cancel()
+		for {
+			ev, err := eh.NextPeerEvent(t.ctx)
+			if err != nil {
+				return
+			}
+			if ev.Type == pubsub.PeerJoin {
+				fn(ev.Peer)
+			}
+		}
+	}()
+	return nil
+}
+
 // Close leaves the topic.
 func (t *Topic) Close() error {
 	t.cancel()
 	t.sub.Cancel()
 	<-t.done
+	t.watchers.Wait()
 	h := t.host
 	h.mu.Lock()
 	if h.topics[t.name] == t {
