@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/crypto/chacha20poly1305"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/parley-chat/parley/node/wirepb"
@@ -98,6 +99,9 @@ func openEnvelope(k *groupKeys, data []byte) ([]byte, error) {
 	if env.Version != WireVersion {
 		return nil, fmt.Errorf("%w: envelope version %d", ErrVersion, env.Version)
 	}
+	if len(env.Nonce) != chacha20poly1305.NonceSizeX {
+		return nil, fmt.Errorf("%w: nonce length %d", ErrMalformed, len(env.Nonce))
+	}
 	raw, err := k.open(env.Nonce, env.Ciphertext)
 	if err != nil {
 		return nil, ErrNotMember
@@ -136,7 +140,13 @@ func verifySigned(g store.GroupID, raw []byte) (*verified, error) {
 	if err != nil {
 		return nil, ErrBadAuthor
 	}
-	return &verified{id: messageID(sm.Message), author: author, msg: m, raw: raw}, nil
+	// Keep a clean re-encoding: unsigned extras in the wrapper are not
+	// stored or served on.
+	clean, err := proto.Marshal(&wirepb.SignedMessage{Message: sm.Message, Signature: sm.Signature})
+	if err != nil {
+		return nil, err
+	}
+	return &verified{id: messageID(sm.Message), author: author, msg: m, raw: clean}, nil
 }
 
 func checkFields(m *wirepb.Message) error {

@@ -36,6 +36,9 @@ func (n *Node) Invite(ref string) (string, error) {
 		Version: WireVersion, GroupName: g.rec.Name, Secret: g.rec.Secret, Inviter: []byte(n.self),
 		CreatedMs: n.cfg.now().UnixMilli(), HistoryFromJoin: g.rec.HistoryFromJoin,
 	}
+	if stats, err := n.st.GroupStats(g.rec.ID); err == nil {
+		inv.Lamport = stats.MaxLamport
+	}
 	for i, a := range n.host.ListenAddrs() {
 		if i == maxInviteAddr {
 			break
@@ -55,6 +58,7 @@ type DecodedInvite struct {
 	GroupID         string
 	Inviter         peer.AddrInfo
 	HistoryFromJoin bool
+	lamport         uint64
 	secret          []byte
 }
 
@@ -82,7 +86,7 @@ func DecodeInvite(code string) (DecodedInvite, error) {
 	if err != nil {
 		return DecodedInvite{}, fmt.Errorf("%w: %v", ErrBadInvite, err)
 	}
-	d := DecodedInvite{GroupName: inv.GroupName, GroupID: hex.EncodeToString(keys.id[:]), HistoryFromJoin: inv.HistoryFromJoin, secret: inv.Secret}
+	d := DecodedInvite{GroupName: inv.GroupName, GroupID: hex.EncodeToString(keys.id[:]), HistoryFromJoin: inv.HistoryFromJoin, lamport: min(inv.Lamport, maxLamport/2), secret: inv.Secret}
 	if len(inv.Inviter) > 0 {
 		id, err := peer.IDFromBytes(inv.Inviter)
 		if err != nil {
@@ -108,13 +112,17 @@ func (n *Node) Join(ctx context.Context, code string) (GroupInfo, error) {
 	if err != nil {
 		return GroupInfo{}, err
 	}
+	return n.joinDecoded(ctx, inv)
+}
+
+func (n *Node) joinDecoded(ctx context.Context, inv DecodedInvite) (GroupInfo, error) {
 	keys, _ := deriveKeys(inv.secret)
 	if rec, err := n.st.GetGroup(keys.id); err == nil {
 		return n.groupInfo(rec)
 	}
 	now := n.cfg.now().UnixMilli()
 	rec := store.Group{ID: keys.id, Name: inv.GroupName, Secret: inv.secret, CreatedMs: now, JoinedMs: now, HistoryFromJoin: inv.HistoryFromJoin}
-	gi, err := n.addGroup(ctx, rec, nil)
+	gi, err := n.addGroup(ctx, rec, func(g *group) { g.minLamport = inv.lamport })
 	if err != nil {
 		return GroupInfo{}, err
 	}

@@ -106,7 +106,9 @@ func (l *Local) Groups() ([]GroupInfo, error) {
 		}
 		out = append(out, gi)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name || (out[i].Name == out[j].Name && out[i].ID < out[j].ID) })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Name < out[j].Name || (out[i].Name == out[j].Name && out[i].ID < out[j].ID)
+	})
 	return out, nil
 }
 

@@ -85,6 +85,10 @@ type group struct {
 
 	sendMu  sync.Mutex
 	nextSeq uint64
+	pullMu  sync.Mutex // one history pull at a time
+	// minLamport is the clock an invite said the group had reached, so a
+	// joiner's first message sorts after the history it joins (under sendMu).
+	minLamport uint64
 
 	membersMu sync.Mutex
 	members   map[peer.ID]string
@@ -444,7 +448,7 @@ func (n *Node) publish(ctx context.Context, g *group, body *wirepb.Body) (*Messa
 	}
 	m := &wirepb.Message{
 		Version: WireVersion, GroupId: g.rec.ID[:], Author: n.pub, Seq: g.nextSeq,
-		Lamport: stats.MaxLamport + 1, TimestampMs: n.cfg.now().UnixMilli(), Body: body,
+		Lamport: max(stats.MaxLamport, g.minLamport) + 1, TimestampMs: n.cfg.now().UnixMilli(), Body: body,
 	}
 	for _, h := range heads {
 		m.Parents = append(m.Parents, append([]byte(nil), h[:]...))

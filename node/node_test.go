@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 	"testing"
-
 )
 
 func TestTwoMembersAndAnOutsider(t *testing.T) {
@@ -93,4 +92,3 @@ func TestTwoMembersAndAnOutsider(t *testing.T) {
 		t.Fatalf("outsider sync: %v, want ErrSyncDenied", err)
 	}
 }
-

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -47,6 +48,7 @@ type SyncProgress struct {
 	Group    string    `json:"group"`
 	Received uint64    `json:"received"` // messages received in this pull
 	Total    uint64    `json:"total"`    // received + still to come, as the peer last said
+	Bytes    uint64    `json:"bytes"`    // sync stream bytes both ways, framing included
 	Done     bool      `json:"done"`
 	Err      string    `json:"error,omitempty"`
 	Started  time.Time `json:"started"`
@@ -168,8 +170,9 @@ func (s *syncer) periodic() {
 	}
 }
 
-func (s *syncer) update(r *syncRun, received, remaining uint64) {
+func (s *syncer) update(r *syncRun, received, remaining, bytes uint64) {
 	s.mu.Lock()
+	r.progress.Bytes = bytes
 	r.progress.Received += received
 	r.progress.Total = r.progress.Received + remaining
 	p := r.progress
@@ -177,9 +180,31 @@ func (s *syncer) update(r *syncRun, received, remaining uint64) {
 	s.n.events.publish(Event{Type: EventSync, Group: p.Group, Sync: &p})
 }
 
-// pull runs the requester side of one sync with p for g.
+// countingStream counts the bytes of a sync stream, both ways.
+type countingStream struct {
+	io.ReadWriter
+	n atomic.Uint64
+}
+
+func (c *countingStream) Read(p []byte) (int, error) {
+	k, err := c.ReadWriter.Read(p)
+	c.n.Add(uint64(k))
+	return k, err
+}
+
+func (c *countingStream) Write(p []byte) (int, error) {
+	k, err := c.ReadWriter.Write(p)
+	c.n.Add(uint64(k))
+	return k, err
+}
+
+// pull runs the requester side of one sync with p for g. Pulls of one group
+// run one at a time: after one peer has filled us in, the next pull is a
+// cheap no-op instead of a second copy of the same history.
 func (s *syncer) pull(ctx context.Context, p peer.ID, g *group, r *syncRun) error {
 	n := s.n
+	g.pullMu.Lock()
+	defer g.pullMu.Unlock()
 	if !n.host.IsConnected(p) {
 		return errors.New("not connected")
 	}
@@ -192,8 +217,14 @@ func (s *syncer) pull(ctx context.Context, p peer.ID, g *group, r *syncRun) erro
 	defer st.Close()
 	stop := context.AfterFunc(n.ctx, func() { st.Reset() })
 	defer stop()
-	w := pbio.NewDelimitedWriter(st)
-	rd := pbio.NewDelimitedReader(st, maxBatchWire)
+	cs := &countingStream{ReadWriter: st}
+	defer func() {
+		s.mu.Lock()
+		r.progress.Bytes = cs.n.Load()
+		s.mu.Unlock()
+	}()
+	w := pbio.NewDelimitedWriter(cs)
+	rd := pbio.NewDelimitedReader(cs, maxBatchWire)
 
 	nonce := make([]byte, 32)
 	rand.Read(nonce)
@@ -202,7 +233,7 @@ func (s *syncer) pull(ctx context.Context, p peer.ID, g *group, r *syncRun) erro
 		return err
 	}
 	var reply wirepb.SyncHelloReply
-	if err := pbio.NewDelimitedReader(st, maxHelloSize).ReadMsg(&reply); err != nil {
+	if err := pbio.NewDelimitedReader(cs, maxHelloSize).ReadMsg(&reply); err != nil {
 		return err
 	}
 	if !reply.Ok {
@@ -274,7 +305,7 @@ func (s *syncer) pull(ctx context.Context, p peer.ID, g *group, r *syncRun) erro
 			}
 			return err
 		}
-		s.update(r, uint64(len(vs)), b.Remaining)
+		s.update(r, uint64(len(vs)), b.Remaining, cs.n.Load())
 		if s.afterBatch != nil {
 			s.afterBatch(p, uint64(len(vs)))
 		}

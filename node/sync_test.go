@@ -359,4 +359,3 @@ func TestRestartKeepsHistory(t *testing.T) {
 	waitFor(t, "b2 redials a", func() bool { return b2.Host().IsConnected(a.ID()) })
 	waitConverged(t, gi.ID, 13, a, b2)
 }
-

@@ -339,7 +339,6 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 			return vtSealNonce(t, keys, 2, make([]byte, chacha20poly1305.NonceSizeX), vtSign(t, bob, text(2, 3, "v2")))
 		}},
 		{name: "nonce 12 bytes", verdict: p2p.Reject, reason: ErrMalformed,
-			knownBug: "envelope.go:101: openEnvelope maps every k.open error, including ErrMalformed for a bad nonce length (keys.go:71), to ErrNotMember",
 			data: func() []byte {
 				e := sealMsg(text(2, 3, "n"))
 				var env wirepb.Envelope
@@ -350,7 +349,6 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 				return vtMarshal(t, &env)
 			}},
 		{name: "no nonce", verdict: p2p.Reject, reason: ErrMalformed,
-			knownBug: "envelope.go:101: openEnvelope maps every k.open error, including ErrMalformed for a bad nonce length (keys.go:71), to ErrNotMember",
 			data: func() []byte {
 				return vtMarshal(t, &wirepb.Envelope{Version: WireVersion, Ciphertext: randomBytes(64)})
 			}},

@@ -426,6 +426,7 @@ type Invite struct {
 	InviterAddrs    [][]byte               `protobuf:"bytes,5,rep,name=inviter_addrs,json=inviterAddrs,proto3" json:"inviter_addrs,omitempty"` // inviter's multiaddrs, binary form
 	CreatedMs       int64                  `protobuf:"varint,6,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"`
 	HistoryFromJoin bool                   `protobuf:"varint,7,opt,name=history_from_join,json=historyFromJoin,proto3" json:"history_from_join,omitempty"` // group setting: joiners only get history from their join onward
+	Lamport         uint64                 `protobuf:"varint,8,opt,name=lamport,proto3" json:"lamport,omitempty"`                                          // inviter's clock: the joiner's first message sorts after what it was invited into
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -507,6 +508,13 @@ func (x *Invite) GetHistoryFromJoin() bool {
 		return x.HistoryFromJoin
 	}
 	return false
+}
+
+func (x *Invite) GetLamport() uint64 {
+	if x != nil {
+		return x.Lamport
+	}
+	return 0
 }
 
 // SyncHello opens a sync stream. The proof shows the requester holds the
@@ -841,7 +849,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x04Text\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\")\n" +
 	"\x04Join\x12!\n" +
-	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\"\xe3\x01\n" +
+	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\"\xfd\x01\n" +
 	"\x06Invite\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
 	"\n" +
@@ -851,7 +859,8 @@ const file_wire_proto_rawDesc = "" +
 	"\rinviter_addrs\x18\x05 \x03(\fR\finviterAddrs\x12\x1d\n" +
 	"\n" +
 	"created_ms\x18\x06 \x01(\x03R\tcreatedMs\x12*\n" +
-	"\x11history_from_join\x18\a \x01(\bR\x0fhistoryFromJoin\"Q\n" +
+	"\x11history_from_join\x18\a \x01(\bR\x0fhistoryFromJoin\x12\x18\n" +
+	"\alamport\x18\b \x01(\x04R\alamport\"Q\n" +
 	"\tSyncHello\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x14\n" +
