@@ -56,6 +56,13 @@ func (e *events) publish(ev Event) {
 	}
 }
 
+// active reports whether anyone listens, so callers can skip building events.
+func (e *events) active() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.subs) > 0
+}
+
 func (e *events) subscribe() (<-chan Event, func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

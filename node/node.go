@@ -317,13 +317,16 @@ func (n *Node) ingest(g *group, vs []*verified, from peer.ID) (int, error) {
 	}
 	added := 0
 	gap := false
+	listening := n.events.active()
 	for i, v := range vs {
 		if !inserted[i] {
 			continue
 		}
 		added++
 		n.noteMember(g, v)
-		n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v)})
+		if listening {
+			n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v)})
+		}
 		if !gap {
 			for _, p := range v.msg.Parents {
 				var id store.MessageID
