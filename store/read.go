@@ -2,10 +2,10 @@ package store
 
 import (
 	"bytes"
-	"math"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
