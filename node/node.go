@@ -304,6 +304,7 @@ func (n *Node) receive(g *group) {
 // ingest durably stores verified messages, then updates members, tells
 // subscribers and asks for any parents we lack. It returns how many were new.
 func (n *Node) ingest(g *group, vs []*verified, from peer.ID) (int, error) {
+	vs, gap := n.checkCausality(g, vs)
 	if len(vs) == 0 {
 		return 0, nil
 	}
@@ -316,7 +317,6 @@ func (n *Node) ingest(g *group, vs []*verified, from peer.ID) (int, error) {
 		return 0, err
 	}
 	added := 0
-	gap := false
 	listening := n.events.active()
 	for i, v := range vs {
 		if !inserted[i] {
@@ -327,21 +327,50 @@ func (n *Node) ingest(g *group, vs []*verified, from peer.ID) (int, error) {
 		if listening {
 			n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v)})
 		}
-		if !gap {
-			for _, p := range v.msg.Parents {
-				var id store.MessageID
-				copy(id[:], p)
-				if has, _ := n.st.Has(g.rec.ID, id); !has {
-					gap = true
-					break
-				}
-			}
-		}
 	}
 	if gap && from != "" && from != n.self {
 		n.sync.request(from, g)
 	}
 	return added, nil
+}
+
+// checkCausality drops messages whose Lamport clock is not above that of
+// every parent we hold (in the store or earlier in the same batch): such a
+// message breaks the ordering rule and comes from a misbehaving member. It
+// also reports whether any parent is missing (a gap to fill by sync).
+func (n *Node) checkCausality(g *group, vs []*verified) (kept []*verified, gap bool) {
+	inBatch := make(map[store.MessageID]uint64, len(vs))
+	kept = vs[:0:0]
+	for _, v := range vs {
+		ok := true
+		for _, p := range v.msg.Parents {
+			var id store.MessageID
+			copy(id[:], p)
+			lam, held := inBatch[id]
+			if !held {
+				var err error
+				lam, held, err = n.st.Lamport(g.rec.ID, id)
+				if err != nil {
+					n.log.Warn("parent lookup", "err", err)
+				}
+			}
+			if !held {
+				gap = true
+				continue
+			}
+			if lam >= v.msg.Lamport {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			n.drops.count(fmt.Errorf("%w: lamport not above a parent's", ErrBadField))
+			continue
+		}
+		inBatch[v.id] = v.msg.Lamport
+		kept = append(kept, v)
+	}
+	return kept, gap
 }
 
 func (n *Node) toMessage(g *group, v *verified) *Message {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/parley-chat/parley/node/wirepb"
 )
 
 func TestTwoMembersAndAnOutsider(t *testing.T) {
@@ -90,5 +92,51 @@ func TestTwoMembersAndAnOutsider(t *testing.T) {
 	err = c.sync.pull(ctx, a.ID(), cg, &syncRun{})
 	if !errors.Is(err, ErrSyncDenied) {
 		t.Fatalf("outsider sync: %v, want ErrSyncDenied", err)
+	}
+}
+
+func TestLamportMustExceedParents(t *testing.T) {
+	ctx := context.Background()
+	a := newTestNode(t, "alice", "")
+	gi, err := a.CreateGroup(ctx, "Order", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Send(ctx, gi.ID, "first"); err != nil {
+		t.Fatal(err)
+	}
+	g, err := a.group(gi.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads, err := a.st.Heads(g.rec.ID, MaxParents)
+	if err != nil || len(heads) != 1 {
+		t.Fatalf("heads %v %v", heads, err)
+	}
+	// A member's message that names the head as parent but claims an older clock.
+	other := newTestNode(t, "mallory", "")
+	m := &wirepb.Message{Version: WireVersion, GroupId: g.rec.ID[:], Author: other.pub, Seq: 1, Lamport: 1,
+		TimestampMs: 1, Parents: [][]byte{heads[0][:]},
+		Body: &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "back in time"}}}}
+	v, err := signMessage(other.key, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := a.Drops()[ErrBadField.Error()]
+	added, err := a.ingest(g, []*verified{v}, "")
+	if err != nil || added != 0 {
+		t.Fatalf("ingest added %d, err %v; want the message refused", added, err)
+	}
+	if got := a.Drops()[ErrBadField.Error()]; got != before+1 {
+		t.Fatalf("bad-field drops %d -> %d, want +1", before, got)
+	}
+	if has, _ := a.st.Has(g.rec.ID, v.id); has {
+		t.Fatal("message with a clock below its parent's was stored")
+	}
+	// The same message with a proper clock is accepted.
+	m.Lamport = 100
+	v, _ = signMessage(other.key, m)
+	if added, err := a.ingest(g, []*verified{v}, ""); err != nil || added != 1 {
+		t.Fatalf("valid message: added %d, err %v", added, err)
 	}
 }

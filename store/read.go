@@ -293,3 +293,15 @@ func (s *Store) GetAt(g GroupID, lamport uint64, id MessageID) (Stored, error) {
 	}
 	return st, err
 }
+
+// Lamport returns the Lamport clock of a held message; ok is false if it is not held.
+func (s *Store) Lamport(g GroupID, id MessageID) (lamport uint64, ok bool, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		lamport, err = getU64(txn, key('i', g[:], id[:]))
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, false, nil
+	}
+	return lamport, err == nil, err
+}

@@ -52,22 +52,23 @@ func (a *app) daemonCmd() *cobra.Command {
 
 func (a *app) upCmd() *cobra.Command {
 	var f nodeFlags
+	var plain bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the node with an interactive chat on this terminal",
-		Long: `Run the node with a line-based chat. Lines are sent to the current group;
-commands: /groups /join CODE /create NAME /invite /switch GROUP /peers /history [N] /help /quit.
+		Long: `Run the node with a chat. On a terminal it is full screen (groups, history,
+invites with QR codes; /help inside); the node's log goes to up.log in the profile.
+With --plain, or when standard input or output is not a terminal, it is a line-based
+chat: lines are sent to the current group; commands: /groups /join CODE /create NAME
+/invite /switch GROUP /peers /history [N] /help /quit.
 When standard input ends (a script, /dev/null), the node keeps running until a signal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := a.logger(slog.LevelWarn)
-			if err != nil {
-				return err
-			}
-			return a.runNode(cmd.Context(), log, f, a.chat)
+			return a.runUp(cmd.Context(), f, plain)
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().BoolVar(&plain, "plain", false, "line-based chat even on a terminal (scripts, screen readers)")
 	return cmd
 }
 

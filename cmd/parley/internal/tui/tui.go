@@ -1,0 +1,85 @@
+// Package tui is the full-screen terminal chat of `parley up`: a group list
+// with unread counts, a message pane that pages history from the store as
+// you scroll up, an input line with history and slash commands, and a status
+// bar with the connection state, peer count and history catch-up progress.
+//
+// The model talks to a Backend, which the running *node.Node satisfies; tests
+// use a fake.
+package tui
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/parley-chat/parley/node"
+)
+
+// Backend is what the chat needs from the node. *node.Node implements it.
+type Backend interface {
+	Status() node.Status
+	Peers() []node.PeerInfo
+	Groups() ([]node.GroupInfo, error)
+	Group(ref string) (node.GroupInfo, error)
+	Members(ref string) ([]node.Member, error)
+	History(ref, before string, limit int) ([]node.Message, error)
+	Send(ctx context.Context, ref, text string) (node.Message, error)
+	CreateGroup(ctx context.Context, name string, historyFromJoin bool) (node.GroupInfo, error)
+	Join(ctx context.Context, code string) (node.GroupInfo, error)
+	Invite(ref string) (string, error)
+	Subscribe() (<-chan node.Event, func())
+}
+
+var _ Backend = (*node.Node)(nil)
+
+// Profile describes one profile directory for the /profile panel.
+type Profile struct {
+	Name    string
+	Current bool
+	Running bool // a node seems to run for it (api.json present)
+}
+
+// Options configure the chat.
+type Options struct {
+	Profile  string                    // current profile name (shown in the header)
+	Name     string                    // own display name
+	Profiles func() ([]Profile, error) // lists profiles for /profile (nil: not offered)
+	Notice   string                    // shown in the status bar at start
+	LogFile  string                    // where the node's log goes while the chat runs (shown in /help)
+	// PageSize is how many messages one history page holds (default 200).
+	PageSize int
+}
+
+// Result says why the chat ended.
+type Result struct {
+	// SwitchProfile, when set, asks the caller to stop this node and start
+	// one on that profile.
+	SwitchProfile string
+}
+
+// Run shows the chat on the terminal (in, out) until the user quits, ctx
+// ends or the node closes.
+func Run(ctx context.Context, be Backend, in io.Reader, out io.Writer, opts Options) (Result, error) {
+	m := New(ctx, be, opts)
+	events, stop := be.Subscribe()
+	defer stop()
+	m.events = events
+	m.tick = true
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(in), tea.WithOutput(out), tea.WithoutSignalHandler())
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			p.Quit()
+		case <-done:
+		}
+	}()
+	_, err := p.Run()
+	if errors.Is(err, tea.ErrProgramKilled) {
+		err = nil
+	}
+	return m.result, err
+}
