@@ -21,6 +21,10 @@ type Event struct {
 	Message *Message      `json:"message,omitempty"`
 	Peer    *PeerEvent    `json:"peer,omitempty"`
 	Sync    *SyncProgress `json:"sync,omitempty"`
+	// Backfill marks a message that arrived through history sync rather than
+	// live gossip: a front end may summarise a long catch-up instead of
+	// showing each message as new.
+	Backfill bool `json:"backfill,omitempty"`
 }
 
 // PeerEvent reports a connection change.

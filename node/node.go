@@ -325,7 +325,7 @@ func (n *Node) ingest(g *group, vs []*verified, from peer.ID) (int, error) {
 		added++
 		n.noteMember(g, v)
 		if listening {
-			n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v)})
+			n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v), Backfill: from == ""})
 		}
 	}
 	if gap && from != "" && from != n.self {

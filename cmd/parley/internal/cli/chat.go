@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/parley-chat/parley/node"
 )
@@ -30,6 +31,10 @@ type chatUI struct {
 	mu      sync.Mutex // serialises output
 	current string     // current group id
 	names   map[string]string
+
+	// Touched only by the event loop.
+	bulkSync     map[string]bool // groups with a long catch-up running
+	lastProgress time.Time
 }
 
 func (c *chatUI) printf(format string, args ...any) {
@@ -133,9 +138,11 @@ func (c *chatUI) banner() {
 func (c *chatUI) event(ev node.Event) {
 	switch ev.Type {
 	case node.EventMessage:
-		if ev.Message != nil {
+		if ev.Message != nil && !(ev.Backfill && c.bulkSync[ev.Group]) {
 			c.printf("%s\n", formatLine(*ev.Message, "15:04", c.groupName(ev.Group)))
 		}
+	case node.EventSync:
+		c.syncProgress(ev)
 	case node.EventPeer:
 		if ev.Peer != nil {
 			state := "disconnected"
@@ -280,4 +287,35 @@ func (c *chatUI) send(ctx context.Context, text string) {
 	if _, err := c.n.Send(ctx, c.current, text); err != nil {
 		c.errorf("%v", err)
 	}
+}
+
+// bulkSyncAbove is the catch-up size from which the chat shows progress
+// lines instead of every back-filled message.
+const bulkSyncAbove = 50
+
+// syncProgress prints catch-up progress for long pulls, at most once a second.
+func (c *chatUI) syncProgress(ev node.Event) {
+	p := ev.Sync
+	if p == nil {
+		return
+	}
+	if c.bulkSync == nil {
+		c.bulkSync = map[string]bool{}
+	}
+	if p.Total > bulkSyncAbove && !p.Done {
+		c.bulkSync[ev.Group] = true
+	}
+	if !c.bulkSync[ev.Group] {
+		return
+	}
+	if p.Done {
+		delete(c.bulkSync, ev.Group)
+		c.printf("* %s: caught up %d messages from %s\n", c.groupName(ev.Group), p.Received, shortID(p.Peer))
+		return
+	}
+	if time.Since(c.lastProgress) < time.Second {
+		return
+	}
+	c.lastProgress = time.Now()
+	c.printf("* %s: catching up %d/%d from %s\n", c.groupName(ev.Group), p.Received, p.Total, shortID(p.Peer))
 }
