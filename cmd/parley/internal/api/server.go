@@ -26,6 +26,7 @@ type Server struct {
 	log       *slog.Logger
 	mux       *http.ServeMux
 	heartbeat time.Duration
+	web       http.Handler // serves the paths outside /v1/ when set
 	// ctx ends every event stream when the server shuts down.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -39,6 +40,10 @@ func WithHeartbeat(d time.Duration) ServerOption { return func(s *Server) { s.he
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) ServerOption { return func(s *Server) { s.log = l } }
+
+// WithWebUI serves h, without the token, for every path outside /v1/ (the
+// browser app's assets, which hold no data).
+func WithWebUI(h http.Handler) ServerOption { return func(s *Server) { s.web = h } }
 
 // NewServer returns a handler serving b to callers that present token.
 func NewServer(b Backend, token string, opts ...ServerOption) *Server {
@@ -70,6 +75,24 @@ func (s *Server) Close() { s.cancel() }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !isLoopback(r.RemoteAddr) {
 		writeError(w, http.StatusForbidden, "the control API only accepts loopback connections")
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "DENY")
+	if !hostAllowed(r) {
+		// DNS rebinding: a web page whose name resolves to 127.0.0.1 would
+		// be same-origin with us; refuse any Host but our loopback address.
+		writeError(w, http.StatusMisdirectedRequest, "unexpected Host header: use http://127.0.0.1:PORT")
+		return
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+		// CORS stays closed: no Access-Control-* headers, and cross-origin
+		// requests that browsers send anyway (simple POSTs) are refused.
+		writeError(w, http.StatusForbidden, "cross-origin requests are refused")
+		return
+	}
+	if s.web != nil && r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.web.ServeHTTP(w, r)
 		return
 	}
 	if !s.authorized(r) {
@@ -122,6 +145,29 @@ func (s *Server) authorized(r *http.Request) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), s.token) == 1
+}
+
+// hostAllowed reports whether the Host header names this server by a
+// loopback name and the port the request arrived on. Requests that did not
+// come through a listener (no local address) are not checked.
+func hostAllowed(r *http.Request) bool {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return true
+	}
+	_, lport, err := net.SplitHostPort(local.String())
+	if err != nil {
+		return false
+	}
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil || port != lport {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func isLoopback(remote string) bool {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parley-chat/parley/cmd/parley/internal/api"
 	"github.com/parley-chat/parley/cmd/parley/internal/profile"
+	"github.com/parley-chat/parley/cmd/parley/internal/web"
 	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"
@@ -23,6 +24,7 @@ type nodeFlags struct {
 	listen []string
 	mdns   bool
 	name   string
+	web    bool // print the web chat's URL and open a browser (up --web)
 }
 
 func (f *nodeFlags) register(cmd *cobra.Command) {
@@ -68,6 +70,7 @@ When standard input ends (a script, /dev/null), the node keeps running until a s
 		},
 	}
 	f.register(cmd)
+	registerWebFlag(cmd, &f)
 	cmd.Flags().BoolVar(&plain, "plain", false, "line-based chat even on a terminal (scripts, screen readers)")
 	return cmd
 }
@@ -127,7 +130,7 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 		ln.Close()
 		return err
 	}
-	srv := api.NewServer(n, token, api.WithLogger(log))
+	srv := api.NewServer(n, token, api.WithLogger(log), api.WithWebUI(web.Handler()))
 	sctx, stopServe := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- api.Serve(sctx, ln, srv) }()
@@ -139,6 +142,9 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 	}()
 	if err := p.WriteRuntime(profile.Runtime{Addr: ln.Addr().String(), PID: os.Getpid()}, token); err != nil {
 		return fmt.Errorf("write %s: %w", p.APIFile(), err)
+	}
+	if f.web {
+		a.announceWeb(log, ln.Addr().String(), token)
 	}
 	defer func() {
 		if err := p.RemoveRuntime(); err != nil {

@@ -66,7 +66,7 @@ $PARLEY_HOME (default ~/.parley), one directory per --profile.`,
 	pf.StringVar(&a.logLevel, "log-level", "", "log level: debug, info, warn, error (default: info for daemon, warn otherwise)")
 
 	root.AddCommand(a.initCmd(), a.daemonCmd(), a.upCmd(), a.groupCmd(), a.groupsCmd(), a.sendCmd(),
-		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd())
+		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd(), a.webCmd())
 	return root
 }
 
