@@ -1,0 +1,126 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Network kinds.
+const (
+	NetTCP     = "tcp"     // real libp2p hosts on 127.0.0.1 (TCP, Noise, yamux)
+	NetMocknet = "mocknet" // libp2p's in-process mock network
+)
+
+// Config is what a run measures. Zero values are replaced by the defaults in
+// Defaults, which finish within about two minutes on a 2-core machine.
+type Config struct {
+	Nodes    int           // cluster size for latency and throughput
+	Degree   int           // connections each node dials (full mesh when Nodes <= Degree+1)
+	MsgSize  int           // message body size for the latency run, bytes
+	Rate     float64       // latency run send rate, messages/s (all senders together)
+	Duration time.Duration // latency run length
+	Senders  int           // nodes that send (0: all nodes)
+
+	ThroughputSizes []int         // message sizes for the throughput search (empty: skip)
+	StepDuration    time.Duration // length of one throughput step
+	MaxSteps        int           // throughput steps per size and system
+	MaxRate         float64       // highest rate tried
+	Drain           time.Duration // how long to wait for stragglers after sending
+
+	CatchUp   []int // missed-message counts for the catch-up runs (empty: skip)
+	IdleNodes int   // extra idle run with this many nodes (0: skip)
+
+	InMemory     bool   // in-memory stores instead of Badger on disk
+	Net          string // NetTCP or NetMocknet
+	SkipBaseline bool   // do not run the raw GossipSub baseline
+	SkipLatency  bool   // do not run the latency measurement
+	Dir          string // where on-disk stores live (default: a temp dir, removed after)
+
+	Logger   *slog.Logger // node logs (default: errors only, to Progress)
+	Progress io.Writer    // progress lines (nil: none)
+}
+
+// Defaults returns the default configuration.
+func Defaults() Config {
+	return Config{
+		Nodes:           5,
+		Degree:          6,
+		MsgSize:         256,
+		Rate:            100,
+		Duration:        5 * time.Second,
+		ThroughputSizes: []int{256, 4096},
+		StepDuration:    2 * time.Second,
+		MaxSteps:        6,
+		MaxRate:         20000,
+		Drain:           3 * time.Second,
+		CatchUp:         []int{10_000},
+		Net:             NetTCP,
+	}
+}
+
+// ErrConfig reports an unusable configuration.
+var ErrConfig = errors.New("bench: bad configuration")
+
+func (c *Config) fill() error {
+	d := Defaults()
+	if c.Nodes == 0 {
+		c.Nodes = d.Nodes
+	}
+	if c.Degree == 0 {
+		c.Degree = d.Degree
+	}
+	if c.MsgSize == 0 {
+		c.MsgSize = d.MsgSize
+	}
+	if c.Rate == 0 {
+		c.Rate = d.Rate
+	}
+	if c.Duration == 0 {
+		c.Duration = d.Duration
+	}
+	if c.StepDuration == 0 {
+		c.StepDuration = d.StepDuration
+	}
+	if c.MaxSteps == 0 {
+		c.MaxSteps = d.MaxSteps
+	}
+	if c.MaxRate == 0 {
+		c.MaxRate = d.MaxRate
+	}
+	if c.Drain == 0 {
+		c.Drain = d.Drain
+	}
+	if c.Net == "" {
+		c.Net = NetTCP
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(c.Progress, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	switch {
+	case c.Nodes < 2:
+		return fmt.Errorf("%w: need at least 2 nodes, got %d", ErrConfig, c.Nodes)
+	case c.Senders < 0 || c.Senders > c.Nodes:
+		return fmt.Errorf("%w: senders must be 0..nodes", ErrConfig)
+	case c.MsgSize < 16 || c.MsgSize > 16<<10:
+		return fmt.Errorf("%w: message size must be 16..16384 bytes", ErrConfig)
+	case c.Net != NetTCP && c.Net != NetMocknet:
+		return fmt.Errorf("%w: net must be %q or %q", ErrConfig, NetTCP, NetMocknet)
+	case c.Rate <= 0 || c.MaxRate <= 0:
+		return fmt.Errorf("%w: rates must be positive", ErrConfig)
+	}
+	for _, s := range c.ThroughputSizes {
+		if s < 16 || s > 16<<10 {
+			return fmt.Errorf("%w: throughput size %d not in 16..16384", ErrConfig, s)
+		}
+	}
+	if c.Senders == 0 {
+		c.Senders = c.Nodes
+	}
+	return nil
+}

@@ -1,0 +1,242 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// system is a cluster under measurement: Parley or the raw baseline.
+type system interface {
+	// size is the number of nodes.
+	size() int
+	// send publishes one message of size bytes from node from and returns
+	// the key under which its deliveries are reported. Called concurrently
+	// for different from.
+	send(ctx context.Context, from, size int) (string, error)
+	// setRecorder directs deliveries (message stored and visible on a
+	// node) to r, or nowhere when nil.
+	setRecorder(r *recorder)
+}
+
+// recorder collects delivery times, per node, for one run.
+type recorder struct {
+	nodes []nodeDeliveries
+}
+
+type nodeDeliveries struct {
+	mu sync.Mutex
+	at map[string]time.Time
+	n  atomic.Int64
+	_  [32]byte // keep nodes' locks on separate cache lines
+}
+
+func newRecorder(n, hint int) *recorder {
+	r := &recorder{nodes: make([]nodeDeliveries, n)}
+	for i := range r.nodes {
+		r.nodes[i].at = make(map[string]time.Time, hint)
+	}
+	return r
+}
+
+// deliver notes that node i holds key since t (the first report wins).
+func (r *recorder) deliver(i int, key string, t time.Time) {
+	nd := &r.nodes[i]
+	nd.mu.Lock()
+	if _, ok := nd.at[key]; !ok {
+		nd.at[key] = t
+		nd.n.Add(1)
+	}
+	nd.mu.Unlock()
+}
+
+func (r *recorder) lookup(i int, key string) (time.Time, bool) {
+	nd := &r.nodes[i]
+	nd.mu.Lock()
+	t, ok := nd.at[key]
+	nd.mu.Unlock()
+	return t, ok
+}
+
+// sent is one message a run sent.
+type sent struct {
+	key  string
+	from int
+	at   time.Time
+}
+
+// runResult is what one paced run measured.
+type runResult struct {
+	Rate        float64 // offered, msgs/s
+	Sent        int
+	SendErrors  int
+	SendRate    float64 // achieved, msgs/s
+	Delivered   int     // deliveries to non-senders
+	Expected    int     // sent x (nodes-1)
+	Lost        int     // Expected - Delivered after the drain
+	Loss        float64 // Lost / Expected
+	DeliverRate float64 // msgs/s stored on every node: Sent / (last stored everywhere - first sent)
+	AllMs       []float64
+	EachMs      []float64
+	CPU         time.Duration
+	Wall        time.Duration
+}
+
+// paced sends rate x dur messages of size bytes, spread over senders nodes,
+// each at its scheduled time (a late sender catches up at once), then waits
+// up to drain for every node to store every message.
+func paced(ctx context.Context, sys system, senders int, rate float64, dur time.Duration, size int, drain time.Duration) (runResult, error) {
+	n := sys.size()
+	total := max(1, int(rate*dur.Seconds()))
+	rec := newRecorder(n, total)
+	sys.setRecorder(rec)
+	defer sys.setRecorder(nil)
+
+	cpu0 := cpuTime()
+	start := time.Now().Add(20 * time.Millisecond)
+	interval := time.Duration(float64(time.Second) / rate)
+	logs := make([][]sent, senders)
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	for s := range senders {
+		from := s * n / senders
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log := make([]sent, 0, total/senders+1)
+			for i := s; i < total; i += senders {
+				due := start.Add(time.Duration(i) * interval)
+				if d := time.Until(due); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-ctx.Done():
+						logs[s] = log
+						return
+					}
+				}
+				t := time.Now()
+				key, err := sys.send(ctx, from, size)
+				if err != nil {
+					errs.Add(1)
+					if ctx.Err() != nil {
+						break
+					}
+					continue
+				}
+				log = append(log, sent{key: key, from: from, at: t})
+			}
+			logs[s] = log
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return runResult{}, ctx.Err()
+	}
+	var all []sent
+	for _, l := range logs {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return runResult{}, errors.New("bench: no message could be sent")
+	}
+	slices.SortFunc(all, func(a, b sent) int { return a.at.Compare(b.at) })
+	sendEnd := time.Now()
+
+	// Wait until every node holds every message, or the drain ends.
+	missing := make([][]int, n)
+	for i := range n {
+		for j, m := range all {
+			if m.from != i {
+				missing[i] = append(missing[i], j)
+			}
+		}
+	}
+	deadline := sendEnd.Add(drain)
+	for {
+		left := 0
+		for i := range n {
+			missing[i] = slices.DeleteFunc(missing[i], func(j int) bool {
+				_, ok := rec.lookup(i, all[j].key)
+				return ok
+			})
+			left += len(missing[i])
+		}
+		if left == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	res := runResult{
+		Rate: rate, Sent: len(all), SendErrors: int(errs.Load()),
+		Expected: len(all) * (n - 1), CPU: cpuTime() - cpu0,
+	}
+	if span := all[len(all)-1].at.Sub(all[0].at); span > 0 && len(all) > 1 {
+		res.SendRate = float64(len(all)-1) / span.Seconds()
+	} else {
+		res.SendRate = rate
+	}
+	var lastAll time.Time
+	for _, m := range all {
+		worst, complete := time.Duration(0), true
+		for i := range n {
+			if i == m.from {
+				continue
+			}
+			t, ok := rec.lookup(i, m.key)
+			if !ok {
+				complete = false
+				continue
+			}
+			res.Delivered++
+			d := max(t.Sub(m.at), time.Nanosecond)
+			res.EachMs = append(res.EachMs, ms(d))
+			worst = max(worst, d)
+			if t.After(lastAll) {
+				lastAll = t
+			}
+		}
+		if complete {
+			res.AllMs = append(res.AllMs, ms(worst))
+		}
+	}
+	res.Lost = res.Expected - res.Delivered
+	if res.Expected > 0 {
+		res.Loss = float64(res.Lost) / float64(res.Expected)
+	}
+	if res.Lost == 0 {
+		if span := lastAll.Sub(all[0].at); span > 0 {
+			res.DeliverRate = float64(len(all)) / span.Seconds()
+		}
+	}
+	res.Wall = time.Since(start)
+	return res, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// settleDeliveries waits (bounded) until no more deliveries arrive, so a
+// failed step's backlog does not spill into the next one.
+func settleDeliveries(ctx context.Context, sys system, quiet, limit time.Duration) {
+	rec := newRecorder(sys.size(), 0)
+	sys.setRecorder(rec)
+	defer sys.setRecorder(nil)
+	count := func() (c int64) {
+		for i := range rec.nodes {
+			c += rec.nodes[i].n.Load()
+		}
+		return c
+	}
+	deadline := time.Now().Add(limit)
+	last, lastChange := count(), time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+		if c := count(); c != last {
+			last, lastChange = c, time.Now()
+		} else if time.Since(lastChange) >= quiet {
+			return
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"bufio"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const mib = 1 << 20
+
+// rssBytes is the process's resident set size (VmRSS), 0 if unknown.
+func rssBytes() uint64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			fields := strings.Fields(rest)
+			if len(fields) == 0 {
+				return 0
+			}
+			kb, _ := strconv.ParseUint(fields[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func heapBytes() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// settle returns freed memory to the OS so RSS shows what is live.
+func settle(pause time.Duration) {
+	time.Sleep(pause)
+	runtime.GC()
+	debug.FreeOSMemory()
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// memSampler records the peak RSS and heap while it runs.
+type memSampler struct {
+	stop     chan struct{}
+	done     chan struct{}
+	peakRSS  uint64
+	peakHeap uint64
+}
+
+func startSampler(every time.Duration) *memSampler {
+	s := &memSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			s.peakRSS = max(s.peakRSS, rssBytes())
+			s.peakHeap = max(s.peakHeap, heapBytes())
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+// Stop ends sampling and returns the peaks.
+func (s *memSampler) Stop() (rss, heap uint64) {
+	close(s.stop)
+	<-s.done
+	return s.peakRSS, s.peakHeap
+}

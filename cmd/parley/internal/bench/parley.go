@@ -1,0 +1,275 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/parley-chat/parley/node"
+	"github.com/parley-chat/parley/p2p"
+	"github.com/parley-chat/parley/store"
+)
+
+// loopback is the only address benchmark hosts listen on.
+const loopback = "/ip4/127.0.0.1/tcp/0"
+
+// parleyNode is one Parley node of a cluster with its store and key.
+type parleyNode struct {
+	*node.Node
+	st    *store.Store
+	key   crypto.PrivKey
+	unsub func()
+	done  chan struct{}
+}
+
+// parleyCluster is N Parley nodes in one group.
+type parleyCluster struct {
+	cfg   *Config
+	nodes []*parleyNode
+	group string
+	topo  topology
+	mn    mocknet.Mocknet
+	rec   atomic.Pointer[recorder]
+
+	fillMu sync.Mutex
+	fill   map[int]string
+}
+
+// newStore opens a store for node name: on disk under cfg.Dir unless InMemory.
+func newStore(cfg *Config, name string) (*store.Store, error) {
+	if cfg.InMemory {
+		return store.Open("", store.InMemory(), store.WithLogger(cfg.Logger))
+	}
+	dir := filepath.Join(cfg.Dir, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return store.Open(dir, store.WithLogger(cfg.Logger))
+}
+
+// hostOpts returns the network options for a node: loopback TCP with mDNS
+// off, or a mocknet host.
+func hostOpts(cfg *Config, mn mocknet.Mocknet, key crypto.PrivKey, i int) ([]p2p.Option, error) {
+	if mn == nil {
+		return []p2p.Option{p2p.WithListenAddrs([]string{loopback}, nil), p2p.WithMDNS(false)}, nil
+	}
+	h, err := mn.AddPeer(key, ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 20000+i)))
+	if err != nil {
+		return nil, err
+	}
+	return []p2p.Option{p2p.WithHost(h), p2p.WithMDNS(false)}, nil
+}
+
+// startParley starts one node on st with key; events go to the cluster's recorder as node i.
+func (c *parleyCluster) startNode(ctx context.Context, i int, st *store.Store, key crypto.PrivKey, opts []p2p.Option) (*parleyNode, error) {
+	n, err := node.New(ctx, st, key,
+		node.WithDisplayName(fmt.Sprintf("bench%d", i)),
+		node.WithLogger(c.cfg.Logger),
+		node.WithP2P(opts...),
+	)
+	if err != nil {
+		return nil, err
+	}
+	pn := &parleyNode{Node: n, st: st, key: key, done: make(chan struct{})}
+	ch, unsub := n.Subscribe()
+	pn.unsub = unsub
+	go func() {
+		defer close(pn.done)
+		for ev := range ch {
+			if ev.Type != node.EventMessage || ev.Message == nil || ev.Message.Kind != "text" {
+				continue
+			}
+			t := time.Now()
+			if r := c.rec.Load(); r != nil {
+				r.deliver(i, ev.Message.ID, t)
+			}
+		}
+	}()
+	return pn, nil
+}
+
+func (pn *parleyNode) stop() {
+	pn.Node.Close() // closes the event channel
+	<-pn.done
+	pn.st.Close()
+}
+
+func (pn *parleyNode) addrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: pn.ID(), Addrs: pn.Host().ListenAddrs()}
+}
+
+// startParleyCluster starts n nodes, connects them, forms one group and
+// waits until it is ready to measure.
+func startParleyCluster(ctx context.Context, cfg *Config, n int, rng *rand.Rand) (*parleyCluster, error) {
+	c := &parleyCluster{cfg: cfg, topo: newTopology(n, cfg.Degree, rng), fill: map[int]string{}}
+	if cfg.Net == NetMocknet {
+		c.mn = mocknet.New()
+	}
+	keys := make([]crypto.PrivKey, n)
+	hopts := make([][]p2p.Option, n)
+	for i := range n {
+		k, _, err := crypto.GenerateEd25519Key(nil)
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = k
+		if hopts[i], err = hostOpts(cfg, c.mn, k, i); err != nil {
+			c.close()
+			return nil, err
+		}
+	}
+	if c.mn != nil {
+		if err := c.mn.LinkAll(); err != nil {
+			c.close()
+			return nil, err
+		}
+	}
+	for i := range n {
+		st, err := newStore(cfg, fmt.Sprintf("parley-%03d", i))
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		pn, err := c.startNode(ctx, i, st, keys[i], hopts[i])
+		if err != nil {
+			st.Close()
+			c.close()
+			return nil, fmt.Errorf("start node %d: %w", i, err)
+		}
+		c.nodes = append(c.nodes, pn)
+	}
+	if err := c.form(ctx); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// form creates the group, has every node join through its topology parent,
+// dials the other edges and waits for every join to reach every node.
+func (c *parleyCluster) form(ctx context.Context) error {
+	gi, err := c.nodes[0].CreateGroup(ctx, "bench", false)
+	if err != nil {
+		return err
+	}
+	c.group = gi.ID
+	for i := 1; i < len(c.nodes); i++ {
+		code, err := c.nodes[c.topo.parent[i]].Invite(c.group)
+		if err != nil {
+			return err
+		}
+		if _, err := c.nodes[i].Join(ctx, code); err != nil {
+			return fmt.Errorf("node %d join: %w", i, err)
+		}
+	}
+	if err := dialEdges(ctx, c.topo.edges, func(ctx context.Context, a, b int) error {
+		return c.nodes[a].Host().Connect(ctx, c.nodes[b].addrInfo(), p2p.SourceDirect)
+	}); err != nil {
+		return err
+	}
+	want := uint64(len(c.nodes))
+	if err := waitUntil(ctx, 30*time.Second+time.Duration(len(c.nodes))*300*time.Millisecond, "every node holds every join", func() bool {
+		for _, pn := range c.nodes {
+			g, err := pn.Group(c.group)
+			if err != nil || g.Messages < want {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// dialEdges dials every edge, a few at a time.
+func dialEdges(ctx context.Context, edges [][2]int, dial func(ctx context.Context, a, b int) error) error {
+	sem := make(chan struct{}, 8)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for _, e := range edges {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			if err := dial(dctx, e[0], e[1]); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("dial %d -> %d: %w", e[0], e[1], err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// errTimeout is returned when a bounded wait ends unmet.
+var errTimeout = errors.New("bench: timed out")
+
+// waitUntil polls cond until it holds, ctx ends or limit passes.
+func waitUntil(ctx context.Context, limit time.Duration, what string, cond func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w waiting until %s (%s)", errTimeout, what, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+func (c *parleyCluster) size() int               { return len(c.nodes) }
+func (c *parleyCluster) setRecorder(r *recorder) { c.rec.Store(r) }
+
+// filler returns a text of exactly size bytes; the same text is fine since
+// each message's id covers its author, seq and clock.
+func (c *parleyCluster) filler(size int) string {
+	c.fillMu.Lock()
+	defer c.fillMu.Unlock()
+	s, ok := c.fill[size]
+	if !ok {
+		s = strings.Repeat("parley bench ", size/13+1)[:size]
+		c.fill[size] = s
+	}
+	return s
+}
+
+func (c *parleyCluster) send(ctx context.Context, from, size int) (string, error) {
+	m, err := c.nodes[from].Send(ctx, c.group, c.filler(size))
+	if err != nil {
+		return "", err
+	}
+	return m.ID, nil
+}
+
+func (c *parleyCluster) close() {
+	var wg sync.WaitGroup
+	for _, pn := range c.nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); pn.stop() }()
+	}
+	wg.Wait()
+	if c.mn != nil {
+		c.mn.Close()
+	}
+}

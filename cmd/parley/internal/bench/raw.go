@@ -1,0 +1,177 @@
+package bench
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/parley-chat/parley/p2p"
+)
+
+// rawQueue matches package p2p's pubsub queue sizes.
+const rawQueue = 8192
+
+// rawCluster is the baseline: plain libp2p hosts running GossipSub with the
+// options package p2p uses, one topic, no validator, no encryption, no store.
+type rawCluster struct {
+	hosts  []host.Host
+	topics []*pubsub.Topic
+	subs   []*pubsub.Subscription
+	mn     mocknet.Mocknet
+	rec    atomic.Pointer[recorder]
+	seq    atomic.Uint64
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// rawOptions are package p2p's GossipSub options (see p2p/host.go).
+func rawOptions() []pubsub.Option {
+	return []pubsub.Option{
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(func(m *pb.Message) string {
+			sum := sha256.Sum256(m.Data)
+			return string(sum[:])
+		}),
+		pubsub.WithMaxMessageSize(p2p.DefaultMaxMessageSize),
+		pubsub.WithFloodPublish(true),
+		pubsub.WithPeerOutboundQueueSize(rawQueue),
+		pubsub.WithValidateQueueSize(rawQueue),
+		pubsub.WithPeerExchange(false),
+	}
+}
+
+func startRawCluster(ctx context.Context, cfg *Config, n int, topo topology) (*rawCluster, error) {
+	pctx, cancel := context.WithCancel(context.Background())
+	c := &rawCluster{cancel: cancel}
+	if cfg.Net == NetMocknet {
+		c.mn = mocknet.New()
+	}
+	for i := range n {
+		k, _, err := crypto.GenerateEd25519Key(nil)
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		var h host.Host
+		if c.mn != nil {
+			h, err = c.mn.AddPeer(k, ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 30000+i)))
+		} else {
+			h, err = libp2p.New(libp2p.Identity(k), libp2p.ListenAddrStrings(loopback),
+				libp2p.DefaultSecurity, libp2p.DefaultTransports, libp2p.DefaultMuxers, libp2p.Ping(true))
+		}
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		c.hosts = append(c.hosts, h)
+		ps, err := pubsub.NewGossipSub(pctx, h, rawOptions()...)
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		t, err := ps.Join("bench")
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		sub, err := t.Subscribe(pubsub.WithBufferSize(rawQueue))
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		c.topics = append(c.topics, t)
+		c.subs = append(c.subs, sub)
+		c.wg.Add(1)
+		go c.receive(pctx, i, h.ID(), sub)
+	}
+	if c.mn != nil {
+		if err := c.mn.LinkAll(); err != nil {
+			c.close()
+			return nil, err
+		}
+	}
+	if err := dialEdges(ctx, topo.edges, func(ctx context.Context, a, b int) error {
+		hb := c.hosts[b]
+		return c.hosts[a].Connect(ctx, peer.AddrInfo{ID: hb.ID(), Addrs: hb.Addrs()})
+	}); err != nil {
+		c.close()
+		return nil, err
+	}
+	// Ready when every host sees every connected peer on the topic.
+	if err := waitUntil(ctx, 30*time.Second, "every baseline host sees its peers on the topic", func() bool {
+		for i, h := range c.hosts {
+			if len(c.topics[i].ListPeers()) < len(h.Network().Peers()) {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *rawCluster) receive(ctx context.Context, i int, self peer.ID, sub *pubsub.Subscription) {
+	defer c.wg.Done()
+	for {
+		m, err := sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		if m.ReceivedFrom == self || len(m.Data) < 8 {
+			continue
+		}
+		t := time.Now()
+		if r := c.rec.Load(); r != nil {
+			r.deliver(i, strconv.FormatUint(binary.BigEndian.Uint64(m.Data), 10), t)
+		}
+	}
+}
+
+func (c *rawCluster) size() int               { return len(c.hosts) }
+func (c *rawCluster) setRecorder(r *recorder) { c.rec.Store(r) }
+
+// send publishes a fresh slice (pubsub keeps it) holding a unique sequence
+// number, so content-hash ids never collide.
+func (c *rawCluster) send(ctx context.Context, from, size int) (string, error) {
+	seq := c.seq.Add(1)
+	data := make([]byte, size)
+	binary.BigEndian.PutUint64(data, seq)
+	if err := c.topics[from].Publish(ctx, data); err != nil {
+		return "", err
+	}
+	return strconv.FormatUint(seq, 10), nil
+}
+
+func (c *rawCluster) close() {
+	for _, s := range c.subs {
+		s.Cancel()
+	}
+	c.cancel()
+	for _, t := range c.topics {
+		t.Close()
+	}
+	for _, h := range c.hosts {
+		h.Close()
+	}
+	c.wg.Wait()
+	if c.mn != nil {
+		c.mn.Close()
+	}
+}

@@ -1,0 +1,184 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// WriteJSON writes the result, indented, to path (creating its directory).
+func (r *Result) WriteJSON(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func ratio(ours, base float64) string {
+	if ours == 0 || base == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", ours/base)
+}
+
+func num(v float64, prec int) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.*f", prec, v)
+}
+
+// WriteMarkdown prints the figures as Markdown tables: ours, the baseline's
+// and the ratio (ours / baseline; for latency and CPU lower is better, for
+// throughput higher is better).
+func (r *Result) WriteMarkdown(w io.Writer) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Parley benchmark\n\n%d nodes, %s, %s store, degree %d, %d senders, %s, %d CPUs, run took %.0f s.\n\n",
+		r.Nodes, r.Net, r.Store, r.Degree, r.Senders, r.GoVersion, r.CPUs, r.Seconds)
+	if l := r.Latency; l != nil {
+		fmt.Fprintf(&b, "### Latency: %d-byte messages at %.0f msgs/s for %.0f s (send -> stored and visible)\n\n", l.MsgSize, l.Rate, l.Seconds)
+		b.WriteString("| measure | Parley | raw GossipSub | ratio |\n|---|---:|---:|---:|\n")
+		base := RunSummary{}
+		if l.Baseline != nil {
+			base = *l.Baseline
+		}
+		row := func(name string, o, x float64, prec int) {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, num(o, prec), num(x, prec), ratio(o, x))
+		}
+		row("p50 to all members, ms", l.Ours.AllMembers.P50, base.AllMembers.P50, 2)
+		row("p90 to all members, ms", l.Ours.AllMembers.P90, base.AllMembers.P90, 2)
+		row("p99 to all members, ms", l.Ours.AllMembers.P99, base.AllMembers.P99, 2)
+		row("max to all members, ms", l.Ours.AllMembers.Max, base.AllMembers.Max, 2)
+		row("p50 per delivery, ms", l.Ours.PerDelivery.P50, base.PerDelivery.P50, 2)
+		row("p99 per delivery, ms", l.Ours.PerDelivery.P99, base.PerDelivery.P99, 2)
+		row("CPU per delivery, us", l.Ours.CPUPerMsgUs, base.CPUPerMsgUs, 1)
+		fmt.Fprintf(&b, "| sent / lost deliveries | %d / %d | %d / %d | |\n\n", l.Ours.Sent, l.Ours.Lost, base.Sent, base.Lost)
+	}
+	if len(r.Throughput) > 0 {
+		b.WriteString("### Throughput: highest rate stored on every node with zero loss\n\n")
+		b.WriteString("| message size | Parley msgs/s | raw GossipSub msgs/s | ratio | Parley CPU us/delivery | baseline CPU us/delivery |\n|---:|---:|---:|---:|---:|---:|\n")
+		for _, t := range r.Throughput {
+			fmt.Fprintf(&b, "| %d B | %s | %s | %s | %s | %s |\n", t.MsgSize, num(t.Ours, 0), num(t.Baseline, 0), ratio(t.Ours, t.Baseline),
+				num(bestCPU(t.OursSteps), 1), num(bestCPU(t.BaselineSteps), 1))
+		}
+		b.WriteString("\n")
+	}
+	if len(r.CatchUp) > 0 {
+		b.WriteString("### Catch-up: a member back from offline gets the messages it missed\n\n| missed | seconds | msgs/s |\n|---:|---:|---:|\n")
+		for _, c := range r.CatchUp {
+			fmt.Fprintf(&b, "| %d | %.2f | %.0f |\n", c.Missed, c.Seconds, c.MsgsPerS)
+		}
+		b.WriteString("\n")
+	}
+	m := r.Memory
+	b.WriteString("### Memory\n\n| measure | MB |\n|---|---:|\n")
+	fmt.Fprintf(&b, "| process before any node (RSS) | %.1f |\n", m.ProcessBaseRSSMB)
+	fmt.Fprintf(&b, "| process with one idle node (RSS) | %.1f |\n", m.SingleNodeRSSMB)
+	fmt.Fprintf(&b, "| one idle node, Go heap | %.1f |\n", m.SingleNodeHeapMB)
+	if m.ClusterIdleRSSMB > 0 {
+		fmt.Fprintf(&b, "| per node, idle %d-node cluster (RSS / heap) | %.1f / %.1f |\n", r.Nodes, m.ClusterIdleRSSMB, m.ClusterIdleHeapMB)
+	}
+	if m.ClusterLoadRSSMB > 0 {
+		fmt.Fprintf(&b, "| per node, peak under throughput load (RSS / heap) | %.1f / %.1f |\n", m.ClusterLoadRSSMB, m.ClusterLoadHeapMB)
+	}
+	if m.IdleNodes > 0 {
+		fmt.Fprintf(&b, "| per node, %d idle nodes in one process (RSS / heap) | %.1f / %.1f |\n", m.IdleNodes, m.IdleNodesRSSMB, m.IdleNodesHeapMB)
+	}
+	b.WriteString("\n")
+	io.WriteString(w, b.String())
+}
+
+// bestCPU is the CPU per delivery of the fastest passing step.
+func bestCPU(steps []RunSummary) float64 {
+	best, cpu := 0.0, 0.0
+	for _, s := range steps {
+		if s.Pass && s.DeliverRate > best {
+			best, cpu = s.DeliverRate, s.CPUPerMsgUs
+		}
+	}
+	return cpu
+}
+
+// cdf turns latencies into CDF points.
+func cdf(v []float64) plotter.XYs {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	// At most ~2000 points: enough for the eye.
+	step := max(1, len(s)/2000)
+	var pts plotter.XYs
+	for i := 0; i < len(s); i += step {
+		pts = append(pts, plotter.XY{X: max(s[i], 0.001), Y: float64(i+1) / float64(len(s))})
+	}
+	if len(s) > 0 {
+		pts = append(pts, plotter.XY{X: max(s[len(s)-1], 0.001), Y: 1})
+	}
+	return pts
+}
+
+// WritePNG draws the latency run's CDFs, Parley and baseline, to path.
+func (r *Result) WritePNG(path string) error {
+	l := r.Latency
+	if l == nil {
+		return fmt.Errorf("bench: no latency run to plot")
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Delivery latency CDF: %d nodes, %d B, %.0f msgs/s (%s)", r.Nodes, l.MsgSize, l.Rate, r.Net)
+	p.X.Label.Text = "send -> stored and visible (ms, log scale)"
+	p.Y.Label.Text = "fraction of messages"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Y.Min, p.Y.Max = 0, 1
+	p.Add(plotter.NewGrid())
+	type series struct {
+		name  string
+		v     []float64
+		color color.Color
+		dash  bool
+	}
+	ss := []series{
+		{"Parley, to all members", l.Ours.allMs, color.RGBA{R: 200, G: 30, B: 30, A: 255}, false},
+		{"Parley, per delivery", l.Ours.eachMs, color.RGBA{R: 200, G: 30, B: 30, A: 255}, true},
+	}
+	if l.Baseline != nil {
+		ss = append(ss,
+			series{"raw GossipSub, to all members", l.Baseline.allMs, color.RGBA{R: 30, G: 60, B: 200, A: 255}, false},
+			series{"raw GossipSub, per delivery", l.Baseline.eachMs, color.RGBA{R: 30, G: 60, B: 200, A: 255}, true})
+	}
+	for _, s := range ss {
+		if len(s.v) == 0 {
+			continue
+		}
+		line, err := plotter.NewLine(cdf(s.v))
+		if err != nil {
+			return err
+		}
+		line.Color = s.color
+		line.Width = vg.Points(1.5)
+		if s.dash {
+			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
+		p.Add(line)
+		p.Legend.Add(s.name, line)
+	}
+	p.Legend.Left = false
+	p.Legend.Top = false
+	p.Legend.XOffs = -vg.Points(5)
+	p.Legend.YOffs = vg.Points(10)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return p.Save(8*vg.Inch, 5*vg.Inch, path)
+}

@@ -1,0 +1,415 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"time"
+)
+
+// Percentiles summarises a latency distribution, in milliseconds.
+type Percentiles struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+func percentiles(v []float64) Percentiles {
+	if len(v) == 0 {
+		return Percentiles{}
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	at := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(s)))) - 1
+		return s[min(max(i, 0), len(s)-1)]
+	}
+	return Percentiles{Count: len(s), P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: s[len(s)-1]}
+}
+
+// RunSummary is one paced run of one system.
+type RunSummary struct {
+	Rate         float64     `json:"rate_msgs_per_s"`      // offered
+	SendRate     float64     `json:"send_rate_msgs_per_s"` // achieved by the senders
+	DeliverRate  float64     `json:"deliver_rate_msgs_per_s,omitempty"`
+	Sent         int         `json:"sent"`
+	SendErrors   int         `json:"send_errors,omitempty"`
+	Lost         int         `json:"lost"` // deliveries missing after the drain
+	Loss         float64     `json:"loss"` // Lost / (sent x (nodes-1))
+	AllMembers   Percentiles `json:"all_members"`  // per message: send -> stored on the slowest member
+	PerDelivery  Percentiles `json:"per_delivery"` // per (message, member)
+	CPUPerMsgUs  float64     `json:"cpu_us_per_delivery"`
+	Pass         bool        `json:"pass,omitempty"`
+	allMs, eachMs []float64
+}
+
+func summarize(r runResult) RunSummary {
+	s := RunSummary{Rate: r.Rate, SendRate: r.SendRate, DeliverRate: r.DeliverRate, Sent: r.Sent, SendErrors: r.SendErrors,
+		Lost: r.Lost, Loss: r.Loss, AllMembers: percentiles(r.AllMs), PerDelivery: percentiles(r.EachMs),
+		allMs: r.AllMs, eachMs: r.EachMs}
+	if r.Delivered > 0 {
+		s.CPUPerMsgUs = float64(r.CPU.Microseconds()) / float64(r.Delivered)
+	}
+	return s
+}
+
+// Latency is the latency run: Parley and the baseline at the same rate.
+type Latency struct {
+	MsgSize  int         `json:"msg_size"`
+	Rate     float64     `json:"rate_msgs_per_s"`
+	Seconds  float64     `json:"seconds"`
+	Ours     RunSummary  `json:"ours"`
+	Baseline *RunSummary `json:"baseline,omitempty"`
+}
+
+// Throughput is the search for the best zero-loss rate at one size.
+type Throughput struct {
+	MsgSize       int          `json:"msg_size"`
+	Ours          float64      `json:"ours_msgs_per_s"`
+	Baseline      float64      `json:"baseline_msgs_per_s,omitempty"`
+	Ratio         float64      `json:"ratio,omitempty"`
+	OursSteps     []RunSummary `json:"ours_steps"`
+	BaselineSteps []RunSummary `json:"baseline_steps,omitempty"`
+}
+
+// Memory is per-node memory.
+type Memory struct {
+	ProcessBaseRSSMB   float64 `json:"process_base_rss_mb"`   // before any node started
+	SingleNodeRSSMB    float64 `json:"single_node_rss_mb"`    // process with one idle node
+	SingleNodeHeapMB   float64 `json:"single_node_heap_mb"`   // Go heap in use, one idle node
+	ClusterIdleRSSMB   float64 `json:"cluster_idle_rss_mb"`   // process RSS / nodes, idle cluster
+	ClusterIdleHeapMB  float64 `json:"cluster_idle_heap_mb"`  // heap / nodes, idle cluster
+	ClusterLoadRSSMB   float64 `json:"cluster_load_rss_mb"`   // peak process RSS / nodes, throughput runs
+	ClusterLoadHeapMB  float64 `json:"cluster_load_heap_mb"`  // peak heap / nodes, throughput runs
+	IdleNodes          int     `json:"idle_nodes,omitempty"`  // the extra idle run's size
+	IdleNodesRSSMB     float64 `json:"idle_nodes_rss_mb,omitempty"`
+	IdleNodesHeapMB    float64 `json:"idle_nodes_heap_mb,omitempty"`
+	IdleNodesFormSec   float64 `json:"idle_nodes_form_seconds,omitempty"`
+	IdleNodesGoroutine int     `json:"idle_nodes_goroutines_per_node,omitempty"`
+}
+
+// Result is everything a run measured. The flat fields at the top are the
+// headline figures.
+type Result struct {
+	Nodes               int     `json:"nodes"`
+	MsgSize             int     `json:"msg_size"`
+	P50Ms               float64 `json:"p50_ms"` // latency run, to all members
+	P90Ms               float64 `json:"p90_ms"`
+	P99Ms               float64 `json:"p99_ms"`
+	MaxMs               float64 `json:"max_ms"`
+	BaselineP50Ms       float64 `json:"baseline_p50_ms,omitempty"`
+	BaselineP99Ms       float64 `json:"baseline_p99_ms,omitempty"`
+	ThroughputMsgsPerS  float64 `json:"throughput_msgs_per_s"` // first throughput size
+	BaselineThroughput  float64 `json:"baseline_throughput_msgs_per_s"`
+	ThroughputRatio     float64 `json:"throughput_ratio"`
+	ThroughputMsgSize   int     `json:"throughput_msg_size"`
+	Loss                float64 `json:"loss"`   // latency run
+	RSSMB               float64 `json:"rss_mb"` // process RSS with one idle node
+	CPUUsPerDelivery    float64 `json:"cpu_us_per_delivery"`
+	BaselineCPUUsPerDel float64 `json:"baseline_cpu_us_per_delivery,omitempty"`
+
+	Latency    *Latency        `json:"latency,omitempty"`
+	Throughput []Throughput    `json:"throughput,omitempty"`
+	CatchUp    []CatchUpResult `json:"catch_up,omitempty"`
+	Memory     Memory          `json:"memory"`
+
+	Net       string  `json:"net"`
+	Store     string  `json:"store"`
+	Degree    int     `json:"degree"`
+	Senders   int     `json:"senders"`
+	GoVersion string  `json:"go_version"`
+	CPUs      int     `json:"cpus"`
+	Seconds   float64 `json:"seconds"` // whole run
+	Started   string  `json:"started"`
+}
+
+// Run measures everything cfg asks for.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if cfg.Dir == "" && !cfg.InMemory {
+		dir, err := os.MkdirTemp("", "parley-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		cfg.Dir = dir
+	}
+	res := &Result{
+		Nodes: cfg.Nodes, MsgSize: cfg.MsgSize, Net: cfg.Net, Store: "badger-disk", Degree: cfg.Degree,
+		Senders: cfg.Senders, GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0), Started: t0.UTC().Format(time.RFC3339),
+	}
+	if cfg.InMemory {
+		res.Store = "badger-memory"
+	}
+	say := func(format string, a ...any) {
+		fmt.Fprintf(cfg.Progress, "[%5.1fs] "+format+"\n", append([]any{time.Since(t0).Seconds()}, a...)...)
+	}
+	rng := rand.New(rand.NewPCG(uint64(t0.UnixNano()), 1))
+
+	// 1. Memory of one idle node, first, while the process is fresh.
+	settle(0)
+	res.Memory.ProcessBaseRSSMB = float64(rssBytes()) / mib
+	if err := idleSingle(ctx, &cfg, res, rng); err != nil {
+		return nil, fmt.Errorf("idle node: %w", err)
+	}
+	res.RSSMB = res.Memory.SingleNodeRSSMB
+	say("idle single node: process RSS %.1f MB, heap %.1f MB", res.Memory.SingleNodeRSSMB, res.Memory.SingleNodeHeapMB)
+
+	// 2. Many idle nodes in one process.
+	if cfg.IdleNodes > 0 {
+		if err := idleMany(ctx, &cfg, res, rng, say); err != nil {
+			return nil, fmt.Errorf("idle %d nodes: %w", cfg.IdleNodes, err)
+		}
+	}
+
+	// 3. Parley cluster, then the baseline on the same topology.
+	needCluster := !cfg.SkipLatency || len(cfg.ThroughputSizes) > 0
+	if needCluster {
+		say("starting %d Parley nodes (%s, %s)", cfg.Nodes, cfg.Net, res.Store)
+		pc, err := startParleyCluster(ctx, &cfg, cfg.Nodes, rng)
+		if err != nil {
+			return nil, fmt.Errorf("parley cluster: %w", err)
+		}
+		say("group formed; warming up")
+		err = measureSystem(ctx, &cfg, pc, res, false, say)
+		pc.close()
+		if err != nil {
+			return nil, err
+		}
+		if !cfg.SkipBaseline {
+			settle(200 * time.Millisecond)
+			say("starting %d raw GossipSub hosts", cfg.Nodes)
+			rc, err := startRawCluster(ctx, &cfg, cfg.Nodes, pc.topo)
+			if err != nil {
+				return nil, fmt.Errorf("baseline cluster: %w", err)
+			}
+			err = measureSystem(ctx, &cfg, rc, res, true, say)
+			rc.close()
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// 4. Catch-up.
+	for _, m := range cfg.CatchUp {
+		if m <= 0 {
+			continue
+		}
+		settle(0)
+		say("catch-up of %d messages: seeding", m)
+		cu, err := catchUp(ctx, &cfg, m)
+		if err != nil {
+			return nil, fmt.Errorf("catch-up %d: %w", m, err)
+		}
+		say("catch-up of %d messages: %.2f s (%.0f msgs/s)", m, cu.Seconds, cu.MsgsPerS)
+		res.CatchUp = append(res.CatchUp, cu)
+	}
+
+	// Headline figures.
+	if l := res.Latency; l != nil {
+		res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs = l.Ours.AllMembers.P50, l.Ours.AllMembers.P90, l.Ours.AllMembers.P99, l.Ours.AllMembers.Max
+		res.Loss = l.Ours.Loss
+		res.CPUUsPerDelivery = l.Ours.CPUPerMsgUs
+		if l.Baseline != nil {
+			res.BaselineP50Ms, res.BaselineP99Ms = l.Baseline.AllMembers.P50, l.Baseline.AllMembers.P99
+			res.BaselineCPUUsPerDel = l.Baseline.CPUPerMsgUs
+		}
+	}
+	if len(res.Throughput) > 0 {
+		t := res.Throughput[0]
+		for _, x := range res.Throughput {
+			if x.MsgSize == cfg.MsgSize {
+				t = x
+			}
+		}
+		res.ThroughputMsgSize, res.ThroughputMsgsPerS, res.BaselineThroughput, res.ThroughputRatio = t.MsgSize, t.Ours, t.Baseline, t.Ratio
+	}
+	res.Seconds = time.Since(t0).Seconds()
+	return res, nil
+}
+
+// measureSystem runs the latency run and the throughput searches on sys.
+func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, baseline bool, say func(string, ...any)) error {
+	name := "parley"
+	if baseline {
+		name = "baseline"
+	}
+	n := sys.size()
+	// Let the first heartbeats build the mesh, then a warm-up that is not measured.
+	time.Sleep(1200 * time.Millisecond)
+	if _, err := paced(ctx, sys, cfg.Senders, 50, time.Duration(float64(time.Second)*float64(2*n)/50), cfg.MsgSize, 5*time.Second); err != nil {
+		return fmt.Errorf("%s warm-up: %w", name, err)
+	}
+	if !baseline {
+		settle(500 * time.Millisecond)
+		res.Memory.ClusterIdleRSSMB = float64(rssBytes()) / mib / float64(n)
+		res.Memory.ClusterIdleHeapMB = float64(heapBytes()) / mib / float64(n)
+		say("idle cluster: %.1f MB RSS per node", res.Memory.ClusterIdleRSSMB)
+	}
+	if !cfg.SkipLatency {
+		r, err := paced(ctx, sys, cfg.Senders, cfg.Rate, cfg.Duration, cfg.MsgSize, cfg.Drain)
+		if err != nil {
+			return fmt.Errorf("%s latency run: %w", name, err)
+		}
+		s := summarize(r)
+		if res.Latency == nil {
+			res.Latency = &Latency{MsgSize: cfg.MsgSize, Rate: cfg.Rate, Seconds: cfg.Duration.Seconds()}
+		}
+		if baseline {
+			res.Latency.Baseline = &s
+		} else {
+			res.Latency.Ours = s
+		}
+		say("%s latency at %.0f msgs/s: p50 %.2f p99 %.2f max %.2f ms (all members), loss %.4f", name, cfg.Rate,
+			s.AllMembers.P50, s.AllMembers.P99, s.AllMembers.Max, s.Loss)
+	}
+	var sampler *memSampler
+	if !baseline {
+		sampler = startSampler(250 * time.Millisecond)
+	}
+	for _, size := range cfg.ThroughputSizes {
+		best, steps, err := search(ctx, cfg, sys, size, func(s RunSummary) {
+			say("%s %d B at %.0f msgs/s: delivered %.0f msgs/s, loss %.4f, p99 %.1f ms, pass %v", name, size, s.Rate, s.DeliverRate, s.Loss, s.AllMembers.P99, s.Pass)
+		})
+		if err != nil {
+			if sampler != nil {
+				sampler.Stop()
+			}
+			return fmt.Errorf("%s throughput %d B: %w", name, size, err)
+		}
+		var t *Throughput
+		for i := range res.Throughput {
+			if res.Throughput[i].MsgSize == size {
+				t = &res.Throughput[i]
+			}
+		}
+		if t == nil {
+			res.Throughput = append(res.Throughput, Throughput{MsgSize: size})
+			t = &res.Throughput[len(res.Throughput)-1]
+		}
+		if baseline {
+			t.Baseline, t.BaselineSteps = best, steps
+		} else {
+			t.Ours, t.OursSteps = best, steps
+		}
+		if t.Baseline > 0 {
+			t.Ratio = t.Ours / t.Baseline
+		}
+	}
+	if sampler != nil {
+		rss, heap := sampler.Stop()
+		res.Memory.ClusterLoadRSSMB = float64(rss) / mib / float64(n)
+		res.Memory.ClusterLoadHeapMB = float64(heap) / mib / float64(n)
+	}
+	return nil
+}
+
+// search finds the highest rate at which every node stores every message:
+// double from a start rate until a step fails, then bisect, within MaxSteps.
+// A step passes with zero loss and a delivered rate of at least 90% of the
+// offered one. It returns the best delivered rate.
+func search(ctx context.Context, cfg *Config, sys system, size int, report func(RunSummary)) (float64, []RunSummary, error) {
+	rate := 1000.0
+	if size > 1024 {
+		rate = 500
+	}
+	rate = min(rate, cfg.MaxRate)
+	var lo, hi float64 // highest passing and lowest failing offered rates
+	best := 0.0
+	var steps []RunSummary
+	for range cfg.MaxSteps {
+		r, err := paced(ctx, sys, cfg.Senders, rate, cfg.StepDuration, size, cfg.Drain)
+		if err != nil {
+			return 0, steps, err
+		}
+		s := summarize(r)
+		s.Pass = r.Lost == 0 && r.SendErrors == 0 && r.DeliverRate >= 0.9*rate
+		s.allMs, s.eachMs = nil, nil
+		steps = append(steps, s)
+		report(s)
+		if s.Pass {
+			lo = rate
+			best = max(best, r.DeliverRate)
+		} else {
+			hi = rate
+			settleDeliveries(ctx, sys, 300*time.Millisecond, 5*time.Second)
+		}
+		switch {
+		case hi == 0 && rate >= cfg.MaxRate:
+			return best, steps, nil
+		case hi == 0:
+			rate = min(rate*2, cfg.MaxRate)
+		case lo == 0:
+			rate = hi / 2
+		case hi/lo < 1.1:
+			return best, steps, nil
+		default:
+			rate = math.Round((lo + hi) / 2)
+		}
+	}
+	return best, steps, nil
+}
+
+// idleSingle measures the process with one idle node in a group.
+func idleSingle(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand) error {
+	c := &parleyCluster{cfg: cfg, topo: newTopology(1, cfg.Degree, rng), fill: map[int]string{}}
+	k, err := newKey()
+	if err != nil {
+		return err
+	}
+	st, err := newStore(cfg, "idle-single")
+	if err != nil {
+		return err
+	}
+	opts, err := hostOpts(&Config{Net: NetTCP}, nil, k, 0)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	pn, err := c.startNode(ctx, 0, st, k, opts)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	c.nodes = append(c.nodes, pn)
+	defer c.close()
+	if _, err := pn.CreateGroup(ctx, "idle", false); err != nil {
+		return err
+	}
+	settle(2 * time.Second)
+	res.Memory.SingleNodeRSSMB = float64(rssBytes()) / mib
+	res.Memory.SingleNodeHeapMB = float64(heapBytes()) / mib
+	return nil
+}
+
+// idleMany starts cfg.IdleNodes nodes in one group and measures memory per node.
+func idleMany(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand, say func(string, ...any)) error {
+	n := cfg.IdleNodes
+	say("starting %d idle Parley nodes", n)
+	g0 := runtime.NumGoroutine()
+	t := time.Now()
+	c, err := startParleyCluster(ctx, cfg, n, rng)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	res.Memory.IdleNodes = n
+	res.Memory.IdleNodesFormSec = time.Since(t).Seconds()
+	settle(2 * time.Second)
+	res.Memory.IdleNodesRSSMB = float64(rssBytes()) / mib / float64(n)
+	res.Memory.IdleNodesHeapMB = float64(heapBytes()) / mib / float64(n)
+	res.Memory.IdleNodesGoroutine = (runtime.NumGoroutine() - g0) / n
+	say("%d idle nodes formed a group in %.1f s: %.1f MB RSS, %.1f MB heap, %d goroutines per node", n,
+		res.Memory.IdleNodesFormSec, res.Memory.IdleNodesRSSMB, res.Memory.IdleNodesHeapMB, res.Memory.IdleNodesGoroutine)
+	return nil
+}
