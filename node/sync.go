@@ -297,17 +297,29 @@ func (s *syncer) pull(ctx context.Context, p peer.ID, g *group, r *syncRun) erro
 			}
 		}
 	}()
-	for b := range batches {
-		vs := s.verifyBatch(g, b.Messages)
-		if _, err := n.ingest(g, vs, ""); err != nil {
+	// A third stage verifies the next batch while this one is committed.
+	type checked struct {
+		vs        []*verified
+		remaining uint64
+	}
+	verifiedCh := make(chan checked, 1)
+	go func() {
+		defer close(verifiedCh)
+		for b := range batches {
+			verifiedCh <- checked{s.verifyBatch(g, b.Messages), b.Remaining}
+		}
+	}()
+	for c := range verifiedCh {
+		if _, err := n.ingest(g, c.vs, ""); err != nil {
 			st.Reset()
-			for range batches {
+			for range verifiedCh {
 			}
+			<-readErr
 			return err
 		}
-		s.update(r, uint64(len(vs)), b.Remaining, cs.n.Load())
+		s.update(r, uint64(len(c.vs)), c.remaining, cs.n.Load())
 		if s.afterBatch != nil {
-			s.afterBatch(p, uint64(len(vs)))
+			s.afterBatch(p, uint64(len(c.vs)))
 		}
 	}
 	if err := <-readErr; err != nil {
@@ -479,18 +491,61 @@ func (s *syncer) send(st network.Stream, w pbio.Writer, g *group, entries []plan
 		size = 0
 		return err
 	}
+	add := func(raw []byte) error {
+		if len(batch.Messages) == maxBatchMessages || size+len(raw) > maxBatchBytes {
+			if err := flush(false); err != nil {
+				return err
+			}
+		}
+		batch.Messages = append(batch.Messages, raw)
+		size += len(raw)
+		return nil
+	}
+	stats, err := s.n.st.GroupStats(g.rec.ID)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 && uint64(len(entries)) > stats.Count/4 {
+		// A large share of the history: one ordered scan from the first
+		// entry beats a random read per message.
+		want := make(map[store.MessageID]bool, len(entries))
+		for _, e := range entries {
+			want[e.id] = true
+		}
+		start := &store.Cursor{Lamport: entries[0].lamport, ID: entries[0].id}
+		first, err := s.n.st.GetAt(g.rec.ID, start.Lamport, start.ID)
+		if err != nil {
+			return err
+		}
+		if err := add(first.Raw); err != nil {
+			return err
+		}
+		delete(want, start.ID)
+		var werr error
+		err = s.n.st.After(g.rec.ID, start, func(m store.Stored) bool {
+			if !want[m.ID] {
+				return true
+			}
+			delete(want, m.ID)
+			werr = add(m.Raw)
+			return werr == nil && len(want) > 0
+		})
+		if err != nil {
+			return err
+		}
+		if werr != nil {
+			return werr
+		}
+		return flush(true)
+	}
 	for _, e := range entries {
 		m, err := s.n.st.GetAt(g.rec.ID, e.lamport, e.id)
 		if err != nil {
 			return err
 		}
-		if len(batch.Messages) == maxBatchMessages || size+len(m.Raw) > maxBatchBytes {
-			if err := flush(false); err != nil {
-				return err
-			}
+		if err := add(m.Raw); err != nil {
+			return err
 		}
-		batch.Messages = append(batch.Messages, m.Raw)
-		size += len(m.Raw)
 	}
 	return flush(true)
 }
