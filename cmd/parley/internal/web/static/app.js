@@ -16,6 +16,7 @@
   const state = {
     token: '',
     self: '',
+    selfName: '',
     status: null,
     groups: new Map(), // id -> GroupInfo
     current: null, // open group id
@@ -70,7 +71,7 @@
   }
 
   function fmtTime(d) {
-    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    return d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
   }
 
   function fmtDay(d) {
@@ -342,6 +343,19 @@
     for (const id of Object.keys(state.unread)) if (!state.groups.has(id)) delete state.unread[id];
     renderGroups();
     renderHeader();
+    if (!state.selfName && gs.length > 0) loadSelfName(gs[0].id);
+  }
+
+  // The node's status has no display name; a group's member list does.
+  async function loadSelfName(groupID) {
+    try {
+      const ms = await api('GET', gpath(groupID) + '/members');
+      const me = ms.find((m) => m.self);
+      if (me && me.name) {
+        state.selfName = me.name;
+        $('me-name').textContent = me.name;
+      }
+    } catch (_) { /* shown elsewhere */ }
   }
   const refreshGroups = debounce(() => loadGroups().catch(() => {}), 250);
 
