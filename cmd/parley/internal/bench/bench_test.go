@@ -27,6 +27,10 @@ func TestRunTiny(t *testing.T) {
 		Drain:           5 * time.Second,
 		CatchUp:         []int{20},
 		InMemory:        true,
+		IdleWindow:      200 * time.Millisecond,
+	}
+	if testing.Verbose() {
+		cfg.Progress = os.Stderr
 	}
 	res, err := Run(ctx, cfg)
 	if err != nil {

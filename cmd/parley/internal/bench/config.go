@@ -30,8 +30,9 @@ type Config struct {
 	MaxRate         float64       // highest rate tried
 	Drain           time.Duration // how long to wait for stragglers after sending
 
-	CatchUp   []int // missed-message counts for the catch-up runs (empty: skip)
-	IdleNodes int   // extra idle run with this many nodes (0: skip)
+	CatchUp    []int         // missed-message counts for the catch-up runs (empty: skip)
+	IdleNodes  int           // extra idle run with this many nodes (0: skip)
+	IdleWindow time.Duration // how long idle memory and CPU are observed
 
 	InMemory     bool   // in-memory stores instead of Badger on disk
 	Net          string // NetTCP or NetMocknet
@@ -57,6 +58,7 @@ func Defaults() Config {
 		MaxRate:         20000,
 		Drain:           3 * time.Second,
 		CatchUp:         []int{10_000},
+		IdleWindow:      2 * time.Second,
 		Net:             NetTCP,
 	}
 }
@@ -92,6 +94,9 @@ func (c *Config) fill() error {
 	}
 	if c.Drain == 0 {
 		c.Drain = d.Drain
+	}
+	if c.IdleWindow == 0 {
+		c.IdleWindow = d.IdleWindow
 	}
 	if c.Net == "" {
 		c.Net = NetTCP

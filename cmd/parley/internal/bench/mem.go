@@ -90,3 +90,17 @@ func (s *memSampler) Stop() (rss, heap uint64) {
 	<-s.done
 	return s.peakRSS, s.peakHeap
 }
+
+// loadAvg is the 1-minute load average, 0 if unknown.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}

@@ -28,10 +28,9 @@ const loopback = "/ip4/127.0.0.1/tcp/0"
 // parleyNode is one Parley node of a cluster with its store and key.
 type parleyNode struct {
 	*node.Node
-	st    *store.Store
-	key   crypto.PrivKey
-	unsub func()
-	done  chan struct{}
+	st   *store.Store
+	key  crypto.PrivKey
+	done chan struct{}
 }
 
 // parleyCluster is N Parley nodes in one group.
@@ -83,8 +82,7 @@ func (c *parleyCluster) startNode(ctx context.Context, i int, st *store.Store, k
 		return nil, err
 	}
 	pn := &parleyNode{Node: n, st: st, key: key, done: make(chan struct{})}
-	ch, unsub := n.Subscribe()
-	pn.unsub = unsub
+	ch, _ := n.Subscribe() // ends when the node closes
 	go func() {
 		defer close(pn.done)
 		for ev := range ch {

@@ -35,26 +35,32 @@ func percentiles(v []float64) Percentiles {
 
 // RunSummary is one paced run of one system.
 type RunSummary struct {
-	Rate         float64     `json:"rate_msgs_per_s"`      // offered
-	SendRate     float64     `json:"send_rate_msgs_per_s"` // achieved by the senders
-	DeliverRate  float64     `json:"deliver_rate_msgs_per_s,omitempty"`
-	Sent         int         `json:"sent"`
-	SendErrors   int         `json:"send_errors,omitempty"`
-	Lost         int         `json:"lost"` // deliveries missing after the drain
-	Loss         float64     `json:"loss"` // Lost / (sent x (nodes-1))
-	AllMembers   Percentiles `json:"all_members"`  // per message: send -> stored on the slowest member
-	PerDelivery  Percentiles `json:"per_delivery"` // per (message, member)
-	CPUPerMsgUs  float64     `json:"cpu_us_per_delivery"`
-	Pass         bool        `json:"pass,omitempty"`
-	allMs, eachMs []float64
+	Rate        float64     `json:"rate_msgs_per_s"`      // offered
+	SendRate    float64     `json:"send_rate_msgs_per_s"` // achieved by the senders
+	DeliverRate float64     `json:"deliver_rate_msgs_per_s,omitempty"`
+	Sent        int         `json:"sent"`
+	SendErrors  int         `json:"send_errors,omitempty"`
+	Lost        int         `json:"lost"`                    // deliveries missing after the drain
+	Loss        float64     `json:"loss"`                    // Lost / (sent x (nodes-1))
+	AllMembers  Percentiles `json:"all_members"`             // per message: send -> stored on the slowest member
+	PerDelivery Percentiles `json:"per_delivery"`            // per (message, member)
+	CPUPerMsgUs float64     `json:"cpu_us_per_delivery"`     // process CPU / deliveries
+	CPUNetUs    float64     `json:"cpu_net_us_per_delivery"` // the same, less the idle cluster's CPU over the run
+	Pass        bool        `json:"pass,omitempty"`
+
+	allMs, eachMs []float64 // raw latencies, for the CDF
 }
 
-func summarize(r runResult) RunSummary {
+// summarize condenses a run; idle is the cluster's idle CPU use (CPU seconds
+// per second), subtracted for CPUNetUs.
+func summarize(r runResult, idle float64) RunSummary {
 	s := RunSummary{Rate: r.Rate, SendRate: r.SendRate, DeliverRate: r.DeliverRate, Sent: r.Sent, SendErrors: r.SendErrors,
 		Lost: r.Lost, Loss: r.Loss, AllMembers: percentiles(r.AllMs), PerDelivery: percentiles(r.EachMs),
 		allMs: r.AllMs, eachMs: r.EachMs}
 	if r.Delivered > 0 {
 		s.CPUPerMsgUs = float64(r.CPU.Microseconds()) / float64(r.Delivered)
+		net := r.CPU.Seconds() - idle*r.Wall.Seconds()
+		s.CPUNetUs = max(net, 0) * 1e6 / float64(r.Delivered)
 	}
 	return s
 }
@@ -80,18 +86,22 @@ type Throughput struct {
 
 // Memory is per-node memory.
 type Memory struct {
-	ProcessBaseRSSMB   float64 `json:"process_base_rss_mb"`   // before any node started
-	SingleNodeRSSMB    float64 `json:"single_node_rss_mb"`    // process with one idle node
-	SingleNodeHeapMB   float64 `json:"single_node_heap_mb"`   // Go heap in use, one idle node
-	ClusterIdleRSSMB   float64 `json:"cluster_idle_rss_mb"`   // process RSS / nodes, idle cluster
-	ClusterIdleHeapMB  float64 `json:"cluster_idle_heap_mb"`  // heap / nodes, idle cluster
-	ClusterLoadRSSMB   float64 `json:"cluster_load_rss_mb"`   // peak process RSS / nodes, throughput runs
-	ClusterLoadHeapMB  float64 `json:"cluster_load_heap_mb"`  // peak heap / nodes, throughput runs
-	IdleNodes          int     `json:"idle_nodes,omitempty"`  // the extra idle run's size
+	ProcessBaseRSSMB   float64 `json:"process_base_rss_mb"`  // before any node started
+	SingleNodeRSSMB    float64 `json:"single_node_rss_mb"`   // process with one idle node
+	SingleNodeHeapMB   float64 `json:"single_node_heap_mb"`  // Go heap in use, one idle node
+	ClusterIdleRSSMB   float64 `json:"cluster_idle_rss_mb"`  // process RSS / nodes, idle cluster
+	ClusterIdleHeapMB  float64 `json:"cluster_idle_heap_mb"` // heap / nodes, idle cluster
+	ClusterLoadRSSMB   float64 `json:"cluster_load_rss_mb"`  // peak process RSS / nodes, throughput runs
+	ClusterLoadHeapMB  float64 `json:"cluster_load_heap_mb"` // peak heap / nodes, throughput runs
+	IdleNodes          int     `json:"idle_nodes,omitempty"` // the extra idle run's size
 	IdleNodesRSSMB     float64 `json:"idle_nodes_rss_mb,omitempty"`
 	IdleNodesHeapMB    float64 `json:"idle_nodes_heap_mb,omitempty"`
 	IdleNodesFormSec   float64 `json:"idle_nodes_form_seconds,omitempty"`
 	IdleNodesGoroutine int     `json:"idle_nodes_goroutines_per_node,omitempty"`
+	// IdleCPUPercent is the CPU an idle node of the cluster uses, in
+	// percent of one core (heartbeats, pings, store housekeeping).
+	IdleCPUPercent         float64 `json:"idle_cpu_percent_per_node"`
+	BaselineIdleCPUPercent float64 `json:"baseline_idle_cpu_percent_per_node,omitempty"`
 }
 
 // Result is everything a run measured. The flat fields at the top are the
@@ -112,6 +122,7 @@ type Result struct {
 	Loss                float64 `json:"loss"`   // latency run
 	RSSMB               float64 `json:"rss_mb"` // process RSS with one idle node
 	CPUUsPerDelivery    float64 `json:"cpu_us_per_delivery"`
+	CPUNetUsPerDelivery float64 `json:"cpu_net_us_per_delivery"`
 	BaselineCPUUsPerDel float64 `json:"baseline_cpu_us_per_delivery,omitempty"`
 
 	Latency    *Latency        `json:"latency,omitempty"`
@@ -127,6 +138,10 @@ type Result struct {
 	CPUs      int     `json:"cpus"`
 	Seconds   float64 `json:"seconds"` // whole run
 	Started   string  `json:"started"`
+	// LoadAvg is the machine's 1-minute load average at the start and the
+	// end: above the CPU count, other processes competed for the CPUs and
+	// the latency and throughput figures are pessimistic.
+	LoadAvg [2]float64 `json:"load_avg"`
 }
 
 // Run measures everything cfg asks for.
@@ -150,6 +165,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.InMemory {
 		res.Store = "badger-memory"
 	}
+	res.LoadAvg[0] = loadAvg()
 	say := func(format string, a ...any) {
 		fmt.Fprintf(cfg.Progress, "[%5.1fs] "+format+"\n", append([]any{time.Since(t0).Seconds()}, a...)...)
 	}
@@ -219,7 +235,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if l := res.Latency; l != nil {
 		res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs = l.Ours.AllMembers.P50, l.Ours.AllMembers.P90, l.Ours.AllMembers.P99, l.Ours.AllMembers.Max
 		res.Loss = l.Ours.Loss
-		res.CPUUsPerDelivery = l.Ours.CPUPerMsgUs
+		res.CPUUsPerDelivery, res.CPUNetUsPerDelivery = l.Ours.CPUPerMsgUs, l.Ours.CPUNetUs
 		if l.Baseline != nil {
 			res.BaselineP50Ms, res.BaselineP99Ms = l.Baseline.AllMembers.P50, l.Baseline.AllMembers.P99
 			res.BaselineCPUUsPerDel = l.Baseline.CPUPerMsgUs
@@ -235,6 +251,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.ThroughputMsgSize, res.ThroughputMsgsPerS, res.BaselineThroughput, res.ThroughputRatio = t.MsgSize, t.Ours, t.Baseline, t.Ratio
 	}
 	res.Seconds = time.Since(t0).Seconds()
+	res.LoadAvg[1] = loadAvg()
 	return res, nil
 }
 
@@ -250,18 +267,25 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 	if _, err := paced(ctx, sys, cfg.Senders, 50, time.Duration(float64(time.Second)*float64(2*n)/50), cfg.MsgSize, 5*time.Second); err != nil {
 		return fmt.Errorf("%s warm-up: %w", name, err)
 	}
-	if !baseline {
-		settle(500 * time.Millisecond)
-		res.Memory.ClusterIdleRSSMB = float64(rssBytes()) / mib / float64(n)
-		res.Memory.ClusterIdleHeapMB = float64(heapBytes()) / mib / float64(n)
-		say("idle cluster: %.1f MB RSS per node", res.Memory.ClusterIdleRSSMB)
+	settle(500 * time.Millisecond)
+	rss, heap := rssBytes(), heapBytes()
+	cpu0, t0 := cpuTime(), time.Now()
+	time.Sleep(cfg.IdleWindow)
+	idle := (cpuTime() - cpu0).Seconds() / time.Since(t0).Seconds() // CPU seconds per second
+	if baseline {
+		res.Memory.BaselineIdleCPUPercent = 100 * idle / float64(n)
+	} else {
+		res.Memory.ClusterIdleRSSMB = float64(rss) / mib / float64(n)
+		res.Memory.ClusterIdleHeapMB = float64(heap) / mib / float64(n)
+		res.Memory.IdleCPUPercent = 100 * idle / float64(n)
 	}
+	say("%s idle cluster: %.1f MB RSS, %.2f%% of a core per node", name, float64(rss)/mib/float64(n), 100*idle/float64(n))
 	if !cfg.SkipLatency {
 		r, err := paced(ctx, sys, cfg.Senders, cfg.Rate, cfg.Duration, cfg.MsgSize, cfg.Drain)
 		if err != nil {
 			return fmt.Errorf("%s latency run: %w", name, err)
 		}
-		s := summarize(r)
+		s := summarize(r, idle)
 		if res.Latency == nil {
 			res.Latency = &Latency{MsgSize: cfg.MsgSize, Rate: cfg.Rate, Seconds: cfg.Duration.Seconds()}
 		}
@@ -270,15 +294,15 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 		} else {
 			res.Latency.Ours = s
 		}
-		say("%s latency at %.0f msgs/s: p50 %.2f p99 %.2f max %.2f ms (all members), loss %.4f", name, cfg.Rate,
-			s.AllMembers.P50, s.AllMembers.P99, s.AllMembers.Max, s.Loss)
+		say("%s latency at %.0f msgs/s (sent at %.0f): p50 %.2f p99 %.2f max %.2f ms (all members), loss %.4f", name, cfg.Rate,
+			s.SendRate, s.AllMembers.P50, s.AllMembers.P99, s.AllMembers.Max, s.Loss)
 	}
 	var sampler *memSampler
-	if !baseline {
+	if !baseline && len(cfg.ThroughputSizes) > 0 {
 		sampler = startSampler(250 * time.Millisecond)
 	}
 	for _, size := range cfg.ThroughputSizes {
-		best, steps, err := search(ctx, cfg, sys, size, func(s RunSummary) {
+		best, steps, err := search(ctx, cfg, sys, size, idle, func(s RunSummary) {
 			say("%s %d B at %.0f msgs/s: delivered %.0f msgs/s, loss %.4f, p99 %.1f ms, pass %v", name, size, s.Rate, s.DeliverRate, s.Loss, s.AllMembers.P99, s.Pass)
 		})
 		if err != nil {
@@ -318,7 +342,7 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 // double from a start rate until a step fails, then bisect, within MaxSteps.
 // A step passes with zero loss and a delivered rate of at least 90% of the
 // offered one. It returns the best delivered rate.
-func search(ctx context.Context, cfg *Config, sys system, size int, report func(RunSummary)) (float64, []RunSummary, error) {
+func search(ctx context.Context, cfg *Config, sys system, size int, idle float64, report func(RunSummary)) (float64, []RunSummary, error) {
 	rate := 1000.0
 	if size > 1024 {
 		rate = 500
@@ -332,7 +356,7 @@ func search(ctx context.Context, cfg *Config, sys system, size int, report func(
 		if err != nil {
 			return 0, steps, err
 		}
-		s := summarize(r)
+		s := summarize(r, idle)
 		s.Pass = r.Lost == 0 && r.SendErrors == 0 && r.DeliverRate >= 0.9*rate
 		s.allMs, s.eachMs = nil, nil
 		steps = append(steps, s)
@@ -386,7 +410,7 @@ func idleSingle(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand) e
 	if _, err := pn.CreateGroup(ctx, "idle", false); err != nil {
 		return err
 	}
-	settle(2 * time.Second)
+	settle(cfg.IdleWindow)
 	res.Memory.SingleNodeRSSMB = float64(rssBytes()) / mib
 	res.Memory.SingleNodeHeapMB = float64(heapBytes()) / mib
 	return nil
@@ -405,7 +429,7 @@ func idleMany(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand, say
 	defer c.close()
 	res.Memory.IdleNodes = n
 	res.Memory.IdleNodesFormSec = time.Since(t).Seconds()
-	settle(2 * time.Second)
+	settle(cfg.IdleWindow)
 	res.Memory.IdleNodesRSSMB = float64(rssBytes()) / mib / float64(n)
 	res.Memory.IdleNodesHeapMB = float64(heapBytes()) / mib / float64(n)
 	res.Memory.IdleNodesGoroutine = (runtime.NumGoroutine() - g0) / n

@@ -122,6 +122,7 @@ two minutes on a 2-core machine. Examples:
 	f.IntSliceVar(&cfg.CatchUp, "catchup", d.CatchUp, "missed-message counts for the catch-up runs (0: skip)")
 	f.BoolVar(&noCatchUp, "skip-catchup", false, "skip the catch-up runs")
 	f.IntVar(&cfg.IdleNodes, "idle-nodes", 0, "also start this many idle nodes in one group and measure memory per node")
+	f.DurationVar(&cfg.IdleWindow, "idle-window", d.IdleWindow, "how long idle memory and CPU are observed")
 	f.BoolVar(&cfg.InMemory, "mem", false, "in-memory stores instead of Badger on disk (no fsync)")
 	f.StringVar(&cfg.Net, "net", d.Net, "network: tcp (loopback) or mocknet")
 	f.BoolVar(&cfg.SkipBaseline, "skip-baseline", false, "do not run the raw GossipSub baseline")
