@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +40,11 @@ func (n *Node) Invite(ref string) (string, error) {
 	if stats, err := n.st.GroupStats(g.rec.ID); err == nil {
 		inv.Lamport = stats.MaxLamport
 	}
-	for i, a := range n.host.ListenAddrs() {
+	// Relay (/p2p-circuit) addresses first, so the cap never drops them: a
+	// joiner behind another NAT reaches us, and the DHT, through the relay.
+	addrs := n.host.ListenAddrs()
+	slices.SortStableFunc(addrs, func(a, b ma.Multiaddr) int { return cmpBool(isCircuit(b), isCircuit(a)) })
+	for i, a := range addrs {
 		if i == maxInviteAddr {
 			break
 		}
@@ -127,6 +132,7 @@ func (n *Node) joinDecoded(ctx context.Context, inv DecodedInvite) (GroupInfo, e
 		return GroupInfo{}, err
 	}
 	if inv.Inviter.ID != "" && inv.Inviter.ID != n.self {
+		n.host.AddBootstrap(relayPeers(inv.Inviter.Addrs)...)
 		n.dialer.remember(inv.Inviter)
 		n.wg.Add(1)
 		go func() {

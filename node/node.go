@@ -25,6 +25,7 @@ type config struct {
 	p2pOpts      []p2p.Option
 	syncInterval time.Duration
 	redialEvery  time.Duration
+	rendezvous   time.Duration
 	logger       *slog.Logger
 	now          func() time.Time
 }
@@ -46,6 +47,11 @@ func WithSyncInterval(d time.Duration) Option { return func(c *config) { c.syncI
 
 // WithRedialInterval sets how often remembered peers that are not connected are redialled.
 func WithRedialInterval(d time.Duration) Option { return func(c *config) { c.redialEvery = d } }
+
+// WithRendezvousInterval sets how often groups are looked up in the DHT to
+// find members beyond the LAN (default 1 min, ten times less often while a
+// member is connected; 0 turns DHT rendezvous off). See rendezvous.go.
+func WithRendezvousInterval(d time.Duration) Option { return func(c *config) { c.rendezvous = d } }
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -76,6 +82,7 @@ type Node struct {
 	drops  dropCounters
 	sync   *syncer
 	dialer *redialer
+	rdv    *rendezvous
 }
 
 type group struct {
@@ -97,7 +104,7 @@ type group struct {
 // New starts a node on an open store with the profile's identity key. The
 // node owns neither: Close them after the node.
 func New(ctx context.Context, st *store.Store, key crypto.PrivKey, opts ...Option) (*Node, error) {
-	c := config{syncInterval: 30 * time.Second, redialEvery: 30 * time.Second, logger: slog.Default(), now: time.Now}
+	c := config{syncInterval: 30 * time.Second, redialEvery: 30 * time.Second, rendezvous: time.Minute, logger: slog.Default(), now: time.Now}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -125,6 +132,7 @@ func New(ctx context.Context, st *store.Store, key crypto.PrivKey, opts ...Optio
 	n.events.init()
 	n.sync = newSyncer(n)
 	n.dialer = newRedialer(n)
+	n.rdv = newRendezvous(n, c.rendezvous)
 	h.SetStreamHandler(SyncProtocol, n.sync.handle)
 	h.OnConnectionChange(n.onConnectionChange)
 
@@ -142,6 +150,7 @@ func New(ctx context.Context, st *store.Store, key crypto.PrivKey, opts ...Optio
 	n.wg.Add(1)
 	go n.sync.periodic()
 	n.dialer.start()
+	n.rdv.start()
 	return n, nil
 }
 
@@ -427,6 +436,7 @@ func (n *Node) addGroup(ctx context.Context, rec store.Group, after func(*group)
 	if after != nil {
 		after(g)
 	}
+	n.rdv.kick()
 	n.events.publish(Event{Type: EventGroup, Group: hex.EncodeToString(rec.ID[:])})
 	if _, err := n.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_Join{Join: &wirepb.Join{DisplayName: n.cfg.displayName}}}); err != nil {
 		return GroupInfo{}, err

@@ -8,7 +8,10 @@ import (
 // PeerInfo describes a connected peer for `parley peers`.
 type PeerInfo struct {
 	ID        string         `json:"id"`
-	Via       string         `json:"via"` // how we found it: "mdns" or "direct"
+	Via       string         `json:"via"`  // how we found it: "mdns", "direct", "dht" or "bootstrap"
+	Path      string         `json:"path"` // how it is reached: "lan", "direct", "hole-punched" or "relayed"
+	Score     float64        `json:"score"`
+	Throttled uint64         `json:"throttled,omitempty"` // its messages dropped by the rate limit
 	Addrs     []string       `json:"addrs"`
 	LatencyMs float64        `json:"latency_ms"` // 0: not measured yet
 	Sync      []SyncProgress `json:"sync,omitempty"`
@@ -19,7 +22,8 @@ func (n *Node) Peers() []PeerInfo {
 	progress := n.sync.Progress()
 	var out []PeerInfo
 	for _, p := range n.host.Peers() {
-		pi := PeerInfo{ID: p.ID.String(), Via: string(p.Source), LatencyMs: float64(p.Latency) / float64(time.Millisecond)}
+		pi := PeerInfo{ID: p.ID.String(), Via: string(p.Source), Path: string(p.Path), Score: p.Score, Throttled: p.Throttled,
+			LatencyMs: float64(p.Latency) / float64(time.Millisecond)}
 		for _, a := range p.Addrs {
 			pi.Addrs = append(pi.Addrs, a.String())
 		}
@@ -38,6 +42,8 @@ func (n *Node) Peers() []PeerInfo {
 type Status struct {
 	ID            string            `json:"id"`
 	Addrs         []string          `json:"addrs"`
+	Reachability  string            `json:"reachability"` // AutoNAT: "public", "private" or "unknown"
+	DHTPeers      int               `json:"dht_peers"`    // DHT routing table size
 	Peers         int               `json:"peers"`
 	Groups        int               `json:"groups"`
 	Drops         map[string]uint64 `json:"drops"` // refused network input, by reason
@@ -47,7 +53,8 @@ type Status struct {
 
 // Status reports the node's identity, addresses, counters and sync state.
 func (n *Node) Status() Status {
-	s := Status{ID: n.self.String(), Peers: len(n.host.Peers()), Groups: len(n.allGroups()),
+	s := Status{ID: n.self.String(), Reachability: string(n.host.Reachability()), DHTPeers: n.host.DHTPeers(),
+		Peers: len(n.host.Peers()), Groups: len(n.allGroups()),
 		Drops: n.drops.snapshot(), EventsDropped: n.events.dropped.Load(), Sync: n.sync.Progress()}
 	for _, a := range n.host.Addrs() {
 		s.Addrs = append(s.Addrs, a.String())

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -20,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -49,6 +52,16 @@ type config struct {
 	host           host.Host
 	maxMessageSize int
 	logger         *slog.Logger
+
+	dhtMode      DHTMode
+	bootstrap    []peer.AddrInfo
+	staticRelays []peer.AddrInfo
+	relayService bool
+	nat          bool
+	connLow      int
+	connHigh     int
+	peerRate     float64
+	peerBurst    int
 }
 
 // Option configures New.
@@ -94,8 +107,10 @@ type Source string
 
 // Peer sources.
 const (
-	SourceMDNS   Source = "mdns"
-	SourceDirect Source = "direct"
+	SourceMDNS      Source = "mdns"
+	SourceDirect    Source = "direct"
+	SourceDHT       Source = "dht"       // found by group rendezvous in the DHT
+	SourceBootstrap Source = "bootstrap" // a configured bootstrap peer
 )
 
 // Host is a running libp2p node with pubsub.
@@ -110,19 +125,40 @@ type Host struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	mu       sync.Mutex
-	sources  map[peer.ID]Source
-	topics   map[string]*Topic
-	connSubs []func(peer.ID, bool)
+	flood    *floodGuard
+	scores   *scoreBook
+	bootKick chan struct{}
+
+	mu           sync.Mutex
+	sources      map[peer.ID]Source
+	topics       map[string]*Topic
+	connSubs     []func(peer.ID, bool)
+	dht          *dht.IpfsDHT
+	disc         *drouting.RoutingDiscovery
+	bootstrap    []peer.AddrInfo
+	staticRelays []peer.AddrInfo
+	punched      map[peer.ID]bool
+	reach        Reachability
 }
 
 // New starts a host.
 func New(ctx context.Context, opts ...Option) (*Host, error) {
-	c := config{mdns: true, mdnsService: DefaultMDNSService, maxMessageSize: DefaultMaxMessageSize, logger: slog.Default()}
+	c := config{mdns: true, mdnsService: DefaultMDNSService, maxMessageSize: DefaultMaxMessageSize, logger: slog.Default(),
+		nat: true, connLow: ConnLowWater, connHigh: ConnHighWater, peerRate: DefaultPeerRate, peerBurst: DefaultPeerBurst}
 	for _, o := range opts {
 		o(&c)
 	}
+	if c.relayService && c.dhtMode == DHTAuto {
+		c.dhtMode = DHTServer
+	}
 	log := c.logger.With("component", "p2p")
+	hh := &Host{log: log, sources: map[peer.ID]Source{}, topics: map[string]*Topic{},
+		flood: newFloodGuard(c.peerRate, c.peerBurst), scores: newScoreBook(), bootKick: make(chan struct{}, 1),
+		bootstrap: slices.Clone(c.bootstrap), staticRelays: slices.Clone(c.staticRelays),
+		punched: map[peer.ID]bool{}, reach: ReachabilityUnknown}
+	if c.relayService {
+		hh.reach = ReachabilityPublic
+	}
 	h := c.host
 	if h == nil {
 		if c.identity == nil {
@@ -133,16 +169,19 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 			listen = DefaultListenAddrs(0)
 		}
 		var err error
-		h, err = newLibp2pHost(c.identity, listen)
+		h, err = hh.newLibp2pHost(&c, listen)
 		if err != nil && len(c.fallbackListen) > 0 {
 			log.Info("listen failed, using fallback addresses", "err", err, "fallback", c.fallbackListen)
-			h, err = newLibp2pHost(c.identity, c.fallbackListen)
+			h, err = hh.newLibp2pHost(&c, c.fallbackListen)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("p2p: start host: %w", err)
 		}
 	}
 	hctx, cancel := context.WithCancel(context.Background())
+	hh.mu.Lock()
+	hh.h, hh.ctx, hh.cancel = h, hctx, cancel
+	hh.mu.Unlock()
 	ps, err := pubsub.NewGossipSub(hctx, h,
 		// Authorship and signatures live inside the encrypted envelope, so
 		// pubsub adds no author, seqno or second signature (see libp2p-notes).
@@ -154,18 +193,30 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 		pubsub.WithPeerOutboundQueueSize(defaultQueue),
 		pubsub.WithValidateQueueSize(defaultQueue),
 		pubsub.WithPeerExchange(false),
+		// GossipSub v1.1 scoring: see score.go.
+		pubsub.WithPeerScore(peerScoreParams(hh.flood.score), peerScoreThresholds()),
+		pubsub.WithPeerScoreInspect(hh.scores.inspect, time.Second),
+		pubsub.WithRawTracer(meshTracer{hh.scores}),
 	)
 	if err != nil {
 		cancel()
 		h.Close()
 		return nil, fmt.Errorf("p2p: start gossipsub: %w", err)
 	}
-	hh := &Host{h: h, ps: ps, log: log, ctx: hctx, cancel: cancel,
-		sources: map[peer.ID]Source{}, topics: map[string]*Topic{}}
+	hh.ps = ps
 	h.Network().Notify(&network.NotifyBundle{
-		ConnectedF:    func(_ network.Network, cn network.Conn) { hh.notifyConn(cn.RemotePeer(), true) },
+		ConnectedF: func(n network.Network, cn network.Conn) {
+			hh.connOpened(n, cn)
+			hh.notifyConn(cn.RemotePeer(), true)
+		},
 		DisconnectedF: func(n network.Network, cn network.Conn) { hh.disconnected(n, cn.RemotePeer()) },
 	})
+	hh.wg.Add(1)
+	go hh.watchReachability()
+	if err := hh.startDHT(c.dhtMode); err != nil {
+		hh.Close()
+		return nil, err
+	}
 	if c.mdns {
 		hh.mdns = mdns.NewMdnsService(h, c.mdnsService, (*mdnsNotifee)(hh))
 		if err := hh.mdns.Start(); err != nil {
@@ -178,16 +229,21 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	return hh, nil
 }
 
-func newLibp2pHost(k crypto.PrivKey, listen []string) (host.Host, error) {
-	return libp2p.New(
-		libp2p.Identity(k),
+func (hh *Host) newLibp2pHost(c *config, listen []string) (host.Host, error) {
+	res, err := resourceOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]libp2p.Option{
+		libp2p.Identity(c.identity),
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.DefaultSecurity,
 		libp2p.DefaultTransports,
 		libp2p.DefaultMuxers,
 		libp2p.Ping(true),
 		libp2p.WithDialTimeout(dialTimeout),
-	)
+	}, res...)
+	return libp2p.New(append(opts, hh.natOptions(c)...)...)
 }
 
 // contentID names a pubsub message by the hash of its bytes, so the same
@@ -223,12 +279,17 @@ func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo, src Source) error 
 	if err := h.h.Connect(ctx, ai); err != nil {
 		return err
 	}
+	h.noteSource(ai.ID, src)
+	return nil
+}
+
+// noteSource records how we came to know p, unless already known.
+func (h *Host) noteSource(p peer.ID, src Source) {
 	h.mu.Lock()
-	if _, ok := h.sources[ai.ID]; !ok {
-		h.sources[ai.ID] = src
+	if _, ok := h.sources[p]; !ok {
+		h.sources[p] = src
 	}
 	h.mu.Unlock()
-	return nil
 }
 
 // OnConnectionChange registers fn to be called (in its own goroutine) when
@@ -259,6 +320,9 @@ func (h *Host) disconnected(n network.Network, p peer.ID) {
 	if n.Connectedness(p) == network.Connected {
 		return
 	}
+	h.mu.Lock()
+	delete(h.punched, p)
+	h.mu.Unlock()
 	h.notifyConn(p, false)
 }
 
@@ -267,7 +331,12 @@ type PeerInfo struct {
 	ID      peer.ID
 	Addrs   []ma.Multiaddr // remote addresses of open connections
 	Source  Source
+	Path    Path          // how it is reached: LAN, direct, hole-punched, relayed
 	Latency time.Duration // 0 when not yet measured
+	Score   float64       // GossipSub peer score (0 until first computed)
+	// Throttled and Rejected count its forwarded messages dropped by the
+	// rate limit and refused by a topic validator.
+	Throttled, Rejected uint64
 }
 
 // Peers lists connected peers.
@@ -275,7 +344,8 @@ func (h *Host) Peers() []PeerInfo {
 	var out []PeerInfo
 	for _, p := range h.h.Network().Peers() {
 		pi := PeerInfo{ID: p, Latency: h.h.Peerstore().LatencyEWMA(p), Source: SourceDirect}
-		for _, c := range h.h.Network().ConnsToPeer(p) {
+		conns := h.h.Network().ConnsToPeer(p)
+		for _, c := range conns {
 			pi.Addrs = append(pi.Addrs, c.RemoteMultiaddr())
 		}
 		h.mu.Lock()
@@ -283,6 +353,9 @@ func (h *Host) Peers() []PeerInfo {
 			pi.Source = s
 		}
 		h.mu.Unlock()
+		pi.Path = h.pathTo(p, conns, pi.Source)
+		pi.Score, _ = h.scores.score(p)
+		pi.Throttled, pi.Rejected = h.flood.stats(p)
 		out = append(out, pi)
 	}
 	return out
@@ -351,6 +424,9 @@ func (h *Host) Close() error {
 		h.mu.Unlock()
 		for _, t := range topics {
 			t.Close()
+		}
+		if d := h.kad(); d != nil {
+			d.Close()
 		}
 		h.cancel()
 		err = h.h.Close()

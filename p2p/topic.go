@@ -57,22 +57,37 @@ func (h *Host) Join(name string, v Validator) (*Topic, error) {
 	if _, ok := h.topics[name]; ok {
 		return nil, fmt.Errorf("p2p: topic %q already joined", name)
 	}
-	if v != nil {
-		err := h.ps.RegisterTopicValidator(name, func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-			verdict, decoded := v(ctx, from, m.Data)
-			if verdict == Accept {
-				m.ValidatorData = decoded
-			}
-			return verdict
-		})
-		if err != nil {
-			return nil, fmt.Errorf("p2p: register validator: %w", err)
+	self := h.h.ID()
+	// Every forwarded message passes the per-peer rate limit first (cheap,
+	// never waits), then the caller's validator. Our own messages skip the limit.
+	err := h.ps.RegisterTopicValidator(name, func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		if from != self && !h.flood.allow(from) {
+			return Ignore
 		}
+		if v == nil {
+			return Accept
+		}
+		verdict, decoded := v(ctx, from, m.Data)
+		switch verdict {
+		case Accept:
+			m.ValidatorData = decoded
+		case Reject:
+			h.flood.rejected(from)
+		}
+		return verdict
+	})
+	if err != nil {
+		return nil, fmt.Errorf("p2p: register validator: %w", err)
 	}
 	t, err := h.ps.Join(name)
 	if err != nil {
 		h.ps.UnregisterTopicValidator(name)
 		return nil, fmt.Errorf("p2p: join topic: %w", err)
+	}
+	if err := t.SetScoreParams(topicScoreParams()); err != nil {
+		t.Close()
+		h.ps.UnregisterTopicValidator(name)
+		return nil, fmt.Errorf("p2p: topic score: %w", err)
 	}
 	sub, err := t.Subscribe(pubsub.WithBufferSize(defaultQueue))
 	if err != nil {
@@ -164,4 +179,10 @@ func (t *Topic) Close() error {
 		h.log.Debug("unregister validator", "topic", t.name, "err", uerr)
 	}
 	return err
+}
+
+// InMesh reports whether p is connected and in our GossipSub mesh for the
+// topic (a peer whose score falls below zero is pruned from it).
+func (t *Topic) InMesh(p peer.ID) bool {
+	return t.host.IsConnected(p) && t.host.scores.inMesh(p, t.name)
 }

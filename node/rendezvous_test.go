@@ -1,0 +1,133 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/parley-chat/parley/p2p"
+)
+
+// startBootstrap runs a relay/bootstrap-mode host (DHT server, relay
+// service) on loopback, as `parley relay` does.
+func startBootstrap(t testing.TB) peer.AddrInfo {
+	t.Helper()
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := p2p.New(context.Background(), p2p.WithIdentity(key), p2p.WithMDNS(false),
+		p2p.WithListenAddrs([]string{"/ip4/127.0.0.1/tcp/0"}, nil), p2p.WithRelayService(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bs.Close() })
+	return peer.AddrInfo{ID: bs.ID(), Addrs: bs.ListenAddrs()}
+}
+
+// Ten nodes that know only a bootstrap node, and an invite without the
+// inviter's addresses: members must find each other by DHT rendezvous.
+func TestRendezvousThroughBootstrap(t *testing.T) {
+	ctx := context.Background()
+	bs := startBootstrap(t)
+	opts := []Option{WithRendezvousInterval(200 * time.Millisecond), WithP2P(p2p.WithBootstrap(bs))}
+	nodes := make([]*testNode, 10)
+	for i := range nodes {
+		nodes[i] = newTestNode(t, fmt.Sprintf("n%d", i), "", opts...)
+	}
+	gi, err := nodes[0].CreateGroup(ctx, "far", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := nodes[0].Invite(gi.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := DecodeInvite(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.Inviter = peer.AddrInfo{}
+	for _, n := range nodes[1:] {
+		if _, err := n.joinDecoded(ctx, inv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	for i, n := range nodes {
+		text := fmt.Sprintf("hello from %d", i)
+		want = append(want, text)
+		if _, err := n.Send(ctx, gi.ID, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, n := range nodes {
+		waitFor(t, fmt.Sprintf("node %d to hold every message", i), func() bool { return hasAll(texts(t, n, gi.ID), want...) })
+	}
+	// They met through the DHT: the only address anyone was given is the bootstrap's.
+	for i, n := range nodes {
+		viaDHT := 0
+		for _, p := range n.Peers() {
+			if p.Via == string(p2p.SourceDHT) {
+				viaDHT++
+			}
+			if p.ID == bs.ID.String() && p.Via != string(p2p.SourceBootstrap) {
+				t.Errorf("node %d: bootstrap peer reached via %q", i, p.Via)
+			}
+		}
+		if viaDHT == 0 {
+			t.Errorf("node %d: no peer found by rendezvous: %+v", i, n.Peers())
+		}
+		if st := n.Status(); st.DHTPeers == 0 {
+			t.Errorf("node %d: empty DHT routing table", i)
+		}
+	}
+}
+
+func TestRendezvousNamespace(t *testing.T) {
+	a, b := newSecret(), newSecret()
+	if rendezvousNS(a, 7) != rendezvousNS(a, 7) {
+		t.Fatal("not deterministic")
+	}
+	if rendezvousNS(a, 7) == rendezvousNS(a, 8) || rendezvousNS(a, 7) == rendezvousNS(b, 7) {
+		t.Fatal("namespace does not depend on epoch and secret")
+	}
+	keys, _ := deriveKeys(a)
+	ns := rendezvousNS(a, 7)
+	for _, leak := range []string{keys.topic[len("/parley/1/g/"):], fmt.Sprintf("%x", keys.id[:])} {
+		if len(leak) > 8 && contains(ns, leak[:8]) {
+			t.Fatalf("namespace %q shares bytes with a group identifier", ns)
+		}
+	}
+	day := time.Date(2030, 1, 2, 23, 59, 59, 0, time.UTC)
+	if rendezvousEpochOf(day)+1 != rendezvousEpochOf(day.Add(time.Second)) {
+		t.Fatal("epoch does not roll over at midnight UTC")
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRelayPeersFromCircuitAddrs(t *testing.T) {
+	relayID := "12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo"
+	a := ma.StringCast("/ip4/203.0.113.7/tcp/4001/p2p/" + relayID + "/p2p-circuit")
+	direct := ma.StringCast("/ip4/127.0.0.1/tcp/4001")
+	got := relayPeers([]ma.Multiaddr{direct, a})
+	if len(got) != 1 || got[0].ID.String() != relayID || got[0].Addrs[0].String() != "/ip4/203.0.113.7/tcp/4001" {
+		t.Fatalf("relayPeers = %v", got)
+	}
+	if !isCircuit(a) || isCircuit(direct) {
+		t.Fatal("isCircuit")
+	}
+}

@@ -1,0 +1,236 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/discovery"
+	"github.com/libp2p/go-libp2p/core/peer"
+	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// DHTMode selects this host's role in Parley's Kademlia DHT.
+type DHTMode int
+
+// DHT modes.
+const (
+	// DHTAuto is a client until AutoNAT finds the host publicly reachable,
+	// then a server (the default).
+	DHTAuto DHTMode = iota
+	// DHTClient queries the DHT but never serves it.
+	DHTClient
+	// DHTServer always serves (relay and bootstrap nodes).
+	DHTServer
+	// DHTOff runs no DHT: no rendezvous beyond the LAN.
+	DHTOff
+)
+
+// DHTProtocolPrefix keeps Parley's DHT apart from the public IPFS one: a
+// Parley node neither serves nor queries IPFS peers.
+const DHTProtocolPrefix = "/parley"
+
+const (
+	bootstrapEvery  = 30 * time.Second
+	maxBootBackoff  = 5 * time.Minute
+	rendezvousLimit = 64 // providers asked for per lookup
+)
+
+// ErrNoDHT is returned by rendezvous calls when the host runs no DHT.
+var ErrNoDHT = errors.New("p2p: no DHT")
+
+// WithDHT sets the DHT mode (default DHTAuto).
+func WithDHT(m DHTMode) Option { return func(c *config) { c.dhtMode = m } }
+
+// WithBootstrap adds bootstrap peers: the host keeps a connection to them
+// and seeds its DHT routing table from them. There is no default list: a
+// LAN-only node needs none and dials nothing beyond what it is given.
+func WithBootstrap(peers ...peer.AddrInfo) Option {
+	return func(c *config) { c.bootstrap = append(c.bootstrap, peers...) }
+}
+
+// ParseAddrInfos parses full multiaddrs (with /p2p/<id>) into peers,
+// merging addresses of the same peer.
+func ParseAddrInfos(addrs []string) ([]peer.AddrInfo, error) {
+	var mas []ma.Multiaddr
+	for _, s := range addrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("p2p: address %q: %w", s, err)
+		}
+		mas = append(mas, a)
+	}
+	out, err := peer.AddrInfosFromP2pAddrs(mas...)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: %w (a bootstrap or relay address must end in /p2p/<peer id>)", err)
+	}
+	return out, nil
+}
+
+func (h *Host) startDHT(mode DHTMode) error {
+	if mode == DHTOff {
+		return nil
+	}
+	m := dht.ModeAuto
+	switch mode {
+	case DHTClient:
+		m = dht.ModeClient
+	case DHTServer:
+		m = dht.ModeServer
+	}
+	d, err := dht.New(h.h,
+		dht.Mode(m),
+		dht.ProtocolPrefix(DHTProtocolPrefix),
+		dht.BootstrapPeersFunc(h.bootstrapPeers),
+	)
+	if err != nil {
+		return fmt.Errorf("p2p: start dht: %w", err)
+	}
+	h.mu.Lock()
+	h.dht = d
+	h.disc = drouting.NewRoutingDiscovery(d)
+	h.mu.Unlock()
+	h.wg.Add(1)
+	go h.bootstrapLoop()
+	return nil
+}
+
+// AddBootstrap adds bootstrap peers at run time (learnt from an invite, say)
+// and dials them soon.
+func (h *Host) AddBootstrap(peers ...peer.AddrInfo) {
+	h.mu.Lock()
+	for _, ai := range peers {
+		if ai.ID == "" || ai.ID == h.h.ID() {
+			continue
+		}
+		i := slices.IndexFunc(h.bootstrap, func(b peer.AddrInfo) bool { return b.ID == ai.ID })
+		if i < 0 {
+			h.bootstrap = append(h.bootstrap, ai)
+			continue
+		}
+		for _, a := range ai.Addrs {
+			if !slices.ContainsFunc(h.bootstrap[i].Addrs, a.Equal) {
+				h.bootstrap[i].Addrs = append(h.bootstrap[i].Addrs, a)
+			}
+		}
+	}
+	h.mu.Unlock()
+	select {
+	case h.bootKick <- struct{}{}:
+	default:
+	}
+}
+
+func (h *Host) bootstrapPeers() []peer.AddrInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.bootstrap)
+}
+
+// bootstrapLoop keeps connections to the bootstrap peers, with backoff, and
+// refreshes the DHT routing table once one is reached.
+func (h *Host) bootstrapLoop() {
+	defer h.wg.Done()
+	t := time.NewTicker(bootstrapEvery)
+	defer t.Stop()
+	failures := map[peer.ID]int{}
+	next := map[peer.ID]time.Time{}
+	refreshed := false
+	for {
+		now := time.Now()
+		connected := 0
+		for _, ai := range h.bootstrapPeers() {
+			if h.IsConnected(ai.ID) {
+				// The DHT may have dialled it first.
+				h.noteSource(ai.ID, SourceBootstrap)
+				connected++
+				continue
+			}
+			if now.Before(next[ai.ID]) {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
+			err := h.Connect(ctx, ai, SourceBootstrap)
+			cancel()
+			if err != nil {
+				failures[ai.ID]++
+				next[ai.ID] = time.Now().Add(min(time.Duration(1<<min(failures[ai.ID], 10))*time.Second, maxBootBackoff))
+				h.log.Debug("bootstrap dial failed", "peer", ai.ID, "err", err)
+				continue
+			}
+			failures[ai.ID] = 0
+			connected++
+		}
+		if connected > 0 && !refreshed {
+			if d := h.kad(); d != nil {
+				refreshed = true
+				// Refresh in the background: it queries the network.
+				d.RefreshRoutingTable()
+			}
+		}
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		case <-h.bootKick:
+		}
+	}
+}
+
+func (h *Host) kad() *dht.IpfsDHT {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dht
+}
+
+func (h *Host) discovery() (*drouting.RoutingDiscovery, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.disc == nil {
+		return nil, ErrNoDHT
+	}
+	return h.disc, nil
+}
+
+// Advertise announces in the DHT that this host is a provider for the
+// rendezvous string ns, which the DHT sees only as a hash. It returns when
+// the record is stored on the closest peers found.
+func (h *Host) Advertise(ctx context.Context, ns string, ttl time.Duration) error {
+	d, err := h.discovery()
+	if err != nil {
+		return err
+	}
+	_, err = d.Advertise(ctx, ns, discovery.TTL(ttl))
+	return err
+}
+
+// FindPeers looks up providers of ns in the DHT and calls fn for each one
+// found (ourselves excluded), until the lookup ends or ctx does.
+func (h *Host) FindPeers(ctx context.Context, ns string, fn func(peer.AddrInfo)) error {
+	d, err := h.discovery()
+	if err != nil {
+		return err
+	}
+	ch, err := d.FindPeers(ctx, ns, discovery.Limit(rendezvousLimit))
+	if err != nil {
+		return err
+	}
+	for ai := range ch {
+		if ai.ID != h.h.ID() && ai.ID != "" {
+			fn(ai)
+		}
+	}
+	return ctx.Err()
+}
+
+// DHTPeers is the size of the DHT routing table (0 without a DHT).
+func (h *Host) DHTPeers() int {
+	if d := h.kad(); d != nil {
+		return d.RoutingTable().Size()
+	}
+	return 0
+}
