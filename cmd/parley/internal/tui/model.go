@@ -18,7 +18,12 @@ const (
 	defaultPageSize = 200
 	maxInputHistory = 200
 	maxEventBatch   = 1024
-	refreshEvery    = 3 * time.Second
+	// A group holds at most maxHeld messages in memory; when the view is at
+	// the bottom, older ones are dropped down to keepHeld and page back in
+	// from the store on scrolling.
+	maxHeld      = 3000
+	keepHeld     = 1000
+	refreshEvery = 3 * time.Second
 )
 
 // Messages the model handles (besides keys and window sizes).
@@ -48,8 +53,9 @@ type (
 		groups []node.GroupInfo
 		err    error
 	}
-	tickMsg   time.Time
-	statusMsg struct {
+	groupInfoMsg struct{ info node.GroupInfo }
+	tickMsg      time.Time
+	statusMsg    struct {
 		peers []node.PeerInfo
 		st    node.Status
 	}
@@ -66,6 +72,7 @@ type entry struct {
 	cacheW  int
 	cacheD  string // day of the previous entry when cached
 	cached  []string
+	day     string // local date, cached
 	pending bool
 }
 
@@ -286,6 +293,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.layout()
+		for _, g := range m.groups {
+			if g.scroll > 0 && g.loaded {
+				m.clampScroll(g)
+			}
+		}
 		return m, m.maybeLoadOlder()
 	case tea.KeyMsg:
 		return m.key(msg)
@@ -327,6 +339,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(m.tickCmd(), func() tea.Msg { return statusMsg{peers: be.Peers(), st: be.Status()} })
 	case statusMsg:
 		m.applyStatus(msg.peers, msg.st)
+		return m, nil
+	case groupInfoMsg:
+		if g := m.groupByID(msg.info.ID); g != nil {
+			g.info = msg.info
+		}
 		return m, nil
 	}
 	return m, nil
@@ -471,11 +488,15 @@ func (g *groupView) insert(e *entry) {
 func (m *Model) onEvents(evs []node.Event) tea.Cmd {
 	var cmds []tea.Cmd
 	refresh := false
+	joins := map[string]bool{} // groups whose member count changed
 	for _, ev := range evs {
 		switch ev.Type {
 		case node.EventMessage:
 			if ev.Message != nil {
 				m.onMessage(*ev.Message)
+				if ev.Message.Kind == "join" {
+					joins[ev.Message.Group] = true
+				}
 			}
 		case node.EventPeer:
 			if ev.Peer == nil {
@@ -510,8 +531,23 @@ func (m *Model) onEvents(evs []node.Event) tea.Cmd {
 			refresh = true
 		}
 	}
+	be := m.be
+	for id := range joins {
+		if refresh {
+			break
+		}
+		cmds = append(cmds, func() tea.Msg {
+			gi, err := be.Group(id)
+			if err != nil {
+				return nil
+			}
+			return groupInfoMsg{info: gi}
+		})
+	}
+	for _, g := range m.groups {
+		g.trim()
+	}
 	if refresh {
-		be := m.be
 		cmds = append(cmds, func() tea.Msg {
 			gs, err := be.Groups()
 			return groupsMsg{groups: gs, err: err}
@@ -519,6 +555,24 @@ func (m *Model) onEvents(evs []node.Event) tea.Cmd {
 	}
 	cmds = append(cmds, m.maybeLoadOlder())
 	return tea.Batch(cmds...)
+}
+
+// trim drops the oldest held messages of a long group while its view is
+// at the bottom; scrolling up pages them back in from the store.
+func (g *groupView) trim() {
+	if g.scroll != 0 || len(g.entries) <= maxHeld {
+		return
+	}
+	drop := len(g.entries) - keepHeld
+	for _, e := range g.entries[:drop] {
+		if e.pid != 0 {
+			return // keep pending sends (they are at the end anyway)
+		}
+		delete(g.ids, e.msg.ID)
+	}
+	g.entries = append([]*entry(nil), g.entries[drop:]...)
+	g.atStart = false
+	g.entries[0].cached = nil
 }
 
 func (m *Model) clearQueued() {

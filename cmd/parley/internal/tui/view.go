@@ -87,7 +87,13 @@ func nameStyle(id string) lipgloss.Style {
 	return lipgloss.NewStyle().Bold(true).Foreground(nameColors[h.Sum32()%uint32(len(nameColors))])
 }
 
-func day(e *entry) string { return e.msg.Time.Local().Format("Mon 2 Jan 2006") }
+// day is the entry's local date, for day separators (cached).
+func day(e *entry) string {
+	if e.day == "" {
+		e.day = e.msg.Time.Local().Format("Mon 2 Jan 2006")
+	}
+	return e.day
+}
 
 // entryLines renders entry i of g at the pane width, cached.
 func (m *Model) entryLines(g *groupView, i int) []string {
@@ -243,38 +249,46 @@ func (m *Model) countLines(g *groupView, need int) int {
 	return n
 }
 
-// paneLines returns the h visible lines of g at its scroll position.
+// paneLines returns up to h visible lines of g at its scroll position,
+// walking back from the newest message: the cost is the scroll distance in
+// cached line counts plus the visible lines, never the whole history.
 func (m *Model) paneLines(g *groupView, h int) []string {
-	need := g.scroll + h
-	var rev [][]string
-	n := 0
-	for i := len(g.entries) - 1; i >= 0 && n < need; i-- {
-		ls := m.entryLines(g, i)
-		rev = append(rev, ls)
-		n += len(ls)
-	}
-	all := make([]string, 0, n+2)
-	if n < need {
-		switch {
-		case g.loading:
-			all = append(all, dimStyle.Render("loading older messages…"))
-		case g.loadErr != "":
-			all = append(all, errStyle.Render("history: "+g.loadErr))
-		case g.atStart && g.info.HistoryFromJoin:
-			all = append(all, dimStyle.Render("(history starts at your join)"))
-		case g.atStart:
-			all = append(all, dimStyle.Render("(start of "+oneLine(g.info.Name)+")"))
+	out := make([]string, 0, h) // bottom up
+	skip := g.scroll
+	take := func(l string) {
+		if skip > 0 {
+			skip--
+		} else if len(out) < h {
+			out = append(out, l)
 		}
 	}
-	for i := len(rev) - 1; i >= 0; i-- {
-		all = append(all, rev[i]...)
+	i := len(g.entries) - 1
+	for ; i >= 0 && len(out) < h; i-- {
+		ls := m.entryLines(g, i)
+		if skip >= len(ls) {
+			skip -= len(ls)
+			continue
+		}
+		for j := len(ls) - 1; j >= 0 && len(out) < h; j-- {
+			take(ls[j])
+		}
 	}
-	end := len(all) - g.scroll
-	if end < h {
-		end = min(h, len(all))
+	if i < 0 && len(out) < h {
+		switch {
+		case g.loading:
+			take(dimStyle.Render("loading older messages…"))
+		case g.loadErr != "":
+			take(errStyle.Render("history: " + g.loadErr))
+		case g.atStart && g.info.HistoryFromJoin:
+			take(dimStyle.Render("(history starts at your join)"))
+		case g.atStart:
+			take(dimStyle.Render("(start of " + oneLine(g.info.Name) + ")"))
+		}
 	}
-	start := max(0, end-h)
-	return all[start:end]
+	for a, b := 0, len(out)-1; a < b; a, b = a+1, b-1 {
+		out[a], out[b] = out[b], out[a]
+	}
+	return out
 }
 
 // fit truncates or pads s (which may hold styles) to exactly w cells.
