@@ -1,0 +1,320 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+const floodTimeout = 30 * time.Second
+
+func newLoopbackHost(t testing.TB, opts ...Option) *Host {
+	t.Helper()
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := []Option{WithIdentity(key), WithMDNS(false), WithNAT(false), WithDHT(DHTOff),
+		WithListenAddrs([]string{"/ip4/127.0.0.1/tcp/0"}, nil)}
+	h, err := New(context.Background(), append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func connectHosts(t testing.TB, a, b *Host) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), floodTimeout)
+	defer cancel()
+	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.ListenAddrs()}, SourceDirect); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pollUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(floodTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+var honestPrefix = []byte("ok:")
+
+// honestValidator accepts what an honest member writes and rejects the rest,
+// as node's validator rejects bytes that fail to decrypt.
+func honestValidator(_ context.Context, _ peer.ID, data []byte) (Verdict, any) {
+	if bytes.HasPrefix(data, honestPrefix) {
+		return Accept, nil
+	}
+	return Reject, nil
+}
+
+type floodNet struct {
+	honest  []*Host
+	topics  []*Topic
+	flooder *Host
+	ftopic  *Topic
+	sent    atomic.Uint64
+	stop    func()
+}
+
+// newFloodNet connects n honest hosts to each other and a flooder to all of
+// them, on one topic. The flooder joins without a validator, so it publishes
+// whatever junk it likes; it starts flooding when flood is called.
+func newFloodNet(t testing.TB, n int, opts ...Option) *floodNet {
+	t.Helper()
+	const topic = "/parley/test/flood"
+	f := &floodNet{}
+	for range n {
+		h := newLoopbackHost(t, opts...)
+		tp, err := h.Join(topic, honestValidator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.honest, f.topics = append(f.honest, h), append(f.topics, tp)
+	}
+	f.flooder = newLoopbackHost(t)
+	var err error
+	if f.ftopic, err = f.flooder.Join(topic, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range f.honest {
+		for _, b := range f.honest[i+1:] {
+			connectHosts(t, a, b)
+		}
+		connectHosts(t, f.flooder, a)
+	}
+	for i, tp := range f.topics {
+		pollUntil(t, fmt.Sprintf("host %d to see every peer on the topic", i), func() bool { return len(tp.ListPeers()) == n })
+	}
+	return f
+}
+
+// flood publishes junk flat out until the returned stop is called.
+func (f *floodNet) flood(t testing.TB, junk func(i uint64) []byte) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := uint64(0); ctx.Err() == nil; i++ {
+			if err := f.ftopic.Publish(ctx, junk(i)); err != nil {
+				return
+			}
+			f.sent.Add(1)
+		}
+	}()
+	f.stop = func() { cancel(); wg.Wait() }
+	t.Cleanup(f.stop)
+}
+
+func randomJunk(uint64) []byte {
+	b := make([]byte, 256)
+	for i := range b {
+		b[i] = byte(rand.Uint32())
+	}
+	return b
+}
+
+// collect gathers honest messages delivered on tp.
+func collect(tp *Topic) (got func() map[string]bool) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	go func() {
+		for m := range tp.Messages() {
+			if !m.Local && bytes.HasPrefix(m.Data, honestPrefix) {
+				mu.Lock()
+				seen[string(m.Data)] = true
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() map[string]bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps(seen)
+	}
+}
+
+func maps(m map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func peerInfo(h *Host, p peer.ID) (PeerInfo, bool) {
+	peers := h.Peers()
+	i := slices.IndexFunc(peers, func(pi PeerInfo) bool { return pi.ID == p })
+	if i < 0 {
+		return PeerInfo{}, false
+	}
+	return peers[i], true
+}
+
+// A peer publishing junk flat out is refused, scored below the graylist and
+// pruned from the mesh, while honest messages keep flowing.
+func TestFlooderIsScoredDownAndPruned(t *testing.T) {
+	f := newFloodNet(t, 3)
+	got := make([]func() map[string]bool, len(f.topics))
+	for i, tp := range f.topics {
+		got[i] = collect(tp)
+	}
+	f.flood(t, randomJunk)
+
+	const perHost = 30
+	var want []string
+	ctx := context.Background()
+	for i := range perHost {
+		for j, tp := range f.topics {
+			msg := fmt.Sprintf("ok:%d:%d", j, i)
+			want = append(want, msg)
+			if err := tp.Publish(ctx, []byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range f.honest {
+		pollUntil(t, fmt.Sprintf("host %d to receive every honest message", i), func() bool {
+			have := got[i]()
+			for _, w := range want {
+				if w[3] != byte('0'+i) && !have[w] {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	fid := f.flooder.ID()
+	for i, h := range f.honest {
+		pollUntil(t, fmt.Sprintf("host %d to graylist and prune the flooder", i), func() bool {
+			s, ok := h.PeerScore(fid)
+			return ok && s < GraylistThreshold && !f.topics[i].InMesh(fid)
+		})
+		pi, ok := peerInfo(h, fid)
+		if ok && pi.Rejected+pi.Throttled == 0 {
+			t.Errorf("host %d counted none of the flooder's messages as dropped: %+v", i, pi)
+		}
+		// Honest peers keep a non-negative score and stay in the mesh.
+		for _, o := range f.honest {
+			if o == h {
+				continue
+			}
+			if s, _ := h.PeerScore(o.ID()); s < 0 {
+				t.Errorf("host %d scores honest peer %s at %.1f", i, o.ID(), s)
+			}
+		}
+	}
+	f.stop()
+	if f.sent.Load() == 0 {
+		t.Fatal("the flooder sent nothing")
+	}
+	t.Logf("flooder published %d junk messages", f.sent.Load())
+}
+
+// A peer forwarding valid-looking messages above the per-peer rate is
+// throttled (its excess dropped before validation) and its score goes
+// negative, which prunes it from the mesh.
+func TestRateLimitThrottlesFastPeer(t *testing.T) {
+	f := newFloodNet(t, 1, WithPeerRateLimit(50, 50))
+	f.flood(t, func(i uint64) []byte { return fmt.Appendf(nil, "ok:flood:%d", i) })
+	h, tp, fid := f.honest[0], f.topics[0], f.flooder.ID()
+	pollUntil(t, "the fast peer to be throttled and pruned", func() bool {
+		pi, ok := peerInfo(h, fid)
+		s, _ := h.PeerScore(fid)
+		return ok && pi.Throttled > 0 && s < 0 && !tp.InMesh(fid)
+	})
+}
+
+func TestFloodGuard(t *testing.T) {
+	now := time.Unix(1000, 0)
+	g := newFloodGuard(10, 5)
+	g.now = func() time.Time { return now }
+	p := peer.ID("p")
+	for i := range 5 {
+		if !g.allow(p) {
+			t.Fatalf("message %d of the burst throttled", i)
+		}
+	}
+	if g.allow(p) {
+		t.Fatal("message over the burst allowed")
+	}
+	if s := g.score(p); s != -1 {
+		t.Fatalf("score after one throttled message = %v, want -1", s)
+	}
+	now = now.Add(time.Second) // 10 tokens back (5 fit)
+	for range 5 {
+		if !g.allow(p) {
+			t.Fatal("refilled bucket throttled")
+		}
+	}
+	now = now.Add(10 * penaltyHalfLife)
+	if s := g.score(p); s != 0 {
+		t.Fatalf("penalty did not decay: %v", s)
+	}
+	if g.score("other") != 0 {
+		t.Fatal("unknown peer has a score")
+	}
+	unlimited := newFloodGuard(0, 0)
+	for range 10000 {
+		if !unlimited.allow(p) {
+			t.Fatal("rate 0 must mean no limit")
+		}
+	}
+}
+
+// BenchmarkFloodLatency measures honest delivery latency (publish on one
+// host to delivery on another, directly connected) while a third peer floods
+// the topic with junk. It reports p50 and p99; it asserts nothing on time.
+//
+//	go test ./p2p -run '^$' -bench FloodLatency -benchtime 500x
+func BenchmarkFloodLatency(b *testing.B) {
+	for _, flood := range []bool{false, true} {
+		b.Run(fmt.Sprintf("flood=%v", flood), func(b *testing.B) {
+			f := newFloodNet(b, 2)
+			if flood {
+				f.flood(b, randomJunk)
+			}
+			in := f.topics[1].Messages()
+			ctx := context.Background()
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				msg := fmt.Appendf(nil, "ok:%d", i)
+				start := time.Now()
+				if err := f.topics[0].Publish(ctx, msg); err != nil {
+					b.Fatal(err)
+				}
+				for m := range in {
+					if bytes.Equal(m.Data, msg) {
+						break
+					}
+				}
+				lat = append(lat, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-us")
+			if flood {
+				b.ReportMetric(float64(f.sent.Load()), "junk-sent")
+			}
+		})
+	}
+}
