@@ -231,9 +231,9 @@ func (a *app) peersCmd() *cobra.Command {
 					return nil
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "PEER\tVIA\tLATENCY\tSYNC\tADDRS")
+				fmt.Fprintln(tw, "PEER\tVIA\tPATH\tLATENCY\tSYNC\tADDRS")
 				for _, p := range ps {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.ID, p.Via, latency(p.LatencyMs), syncSummary(p.Sync), strings.Join(p.Addrs, " "))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Via, p.Path, latency(p.LatencyMs), syncSummary(p.Sync), strings.Join(p.Addrs, " "))
 				}
 				return tw.Flush()
 			})
@@ -264,6 +264,7 @@ func (a *app) statusCmd() *cobra.Command {
 				for _, ad := range s.Addrs {
 					fmt.Fprintf(a.stdout, "  %s\n", ad)
 				}
+				fmt.Fprintf(a.stdout, "reachability: %s (DHT peers: %d)\n", s.Reachability, s.DHTPeers)
 				fmt.Fprintf(a.stdout, "peers:    %d\n", s.Peers)
 				fmt.Fprintf(a.stdout, "groups:   %d\n", s.Groups)
 				fmt.Fprintf(a.stdout, "sync:     %s\n", syncSummary(s.Sync))

@@ -25,6 +25,7 @@ type nodeFlags struct {
 	mdns   bool
 	name   string
 	web    bool // print the web chat's URL and open a browser (up --web)
+	net    netFlags
 }
 
 func (f *nodeFlags) register(cmd *cobra.Command) {
@@ -32,6 +33,7 @@ func (f *nodeFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.listen, "listen", nil, "libp2p listen multiaddr (repeatable; overrides the profile's port)")
 	fl.BoolVar(&f.mdns, "mdns", true, "discover peers on the local network with mDNS")
 	fl.StringVar(&f.name, "name", "", "display name shown to other members (saved in the profile)")
+	f.net.register(fl)
 }
 
 func (a *app) daemonCmd() *cobra.Command {
@@ -110,7 +112,7 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 	n, err := node.New(ctx, st, id.Key,
 		node.WithDisplayName(id.Name),
 		node.WithLogger(log),
-		node.WithP2P(p2p.WithListenAddrs(listen, fallback), p2p.WithMDNS(f.mdns)),
+		node.WithP2P(append(f.net.options(), p2p.WithListenAddrs(listen, fallback), p2p.WithMDNS(f.mdns))...),
 	)
 	if err != nil {
 		return fmt.Errorf("start node: %w", err)

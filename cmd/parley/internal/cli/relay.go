@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/parley-chat/parley/cmd/parley/internal/profile"
+	"github.com/parley-chat/parley/p2p"
+	"github.com/parley-chat/parley/store"
+)
+
+// peersFlag is a repeatable flag of full multiaddrs (ending in /p2p/<id>),
+// checked when parsed.
+type peersFlag struct {
+	raw   []string
+	infos []peer.AddrInfo
+}
+
+var _ pflag.Value = (*peersFlag)(nil)
+
+func (f *peersFlag) String() string { return strings.Join(f.raw, ",") }
+func (f *peersFlag) Type() string   { return "multiaddr" }
+func (f *peersFlag) Set(s string) error {
+	ais, err := p2p.ParseAddrInfos([]string{s})
+	if err != nil {
+		return err
+	}
+	f.raw = append(f.raw, s)
+	f.infos = append(f.infos, ais...)
+	return nil
+}
+
+// netFlags reach peers beyond the LAN (daemon, up).
+type netFlags struct {
+	bootstrap peersFlag
+	relays    peersFlag
+}
+
+func (f *netFlags) register(fl *pflag.FlagSet) {
+	fl.Var(&f.bootstrap, "bootstrap", "bootstrap peer multiaddr with /p2p/<id>, e.g. a `parley relay` (repeatable); none by default")
+	fl.Var(&f.relays, "relay", "circuit relay multiaddr with /p2p/<id> to use when behind a NAT (repeatable)")
+}
+
+func (f *netFlags) options() []p2p.Option {
+	return []p2p.Option{p2p.WithBootstrap(f.bootstrap.infos...), p2p.WithStaticRelays(f.relays.infos...)}
+}
+
+func (a *app) relayCmd() *cobra.Command {
+	var listen []string
+	var boot peersFlag
+	cmd := &cobra.Command{
+		Use:   "relay",
+		Short: "Run a public bootstrap, DHT server and circuit relay node (no chat)",
+		Long: `Run a node for others to reach each other through: a bootstrap peer for
+Parley's DHT (server mode), a circuit relay v2 with bounded reservations and
+circuits, and an AutoNAT service. Run it on a publicly reachable machine, with
+its own profile (its peer id is the profile's identity and stays the same
+across restarts), e.g.
+
+  parley --profile relay relay --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1
+
+It prints its full multiaddrs, one a line, on standard output: give them to
+members with "parley daemon --bootstrap ADDR" (invites then carry relay
+addresses too). It joins no group and reads no messages.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := a.logger(slog.LevelInfo)
+			if err != nil {
+				return err
+			}
+			p, err := a.profile()
+			if err != nil {
+				return err
+			}
+			st, err := p.OpenStore(store.WithLogger(log))
+			if errors.Is(err, profile.ErrLocked) {
+				return fmt.Errorf("%w: profile %q is in use; run the relay with its own --profile", err, p.Name)
+			}
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			id, err := profile.Ensure(st, "")
+			if err != nil {
+				return err
+			}
+			if len(listen) == 0 {
+				listen = p2p.DefaultListenAddrs(id.Port)
+			}
+			h, err := p2p.New(cmd.Context(), p2p.WithIdentity(id.Key), p2p.WithLogger(log),
+				p2p.WithListenAddrs(listen, nil), p2p.WithMDNS(false),
+				p2p.WithRelayService(true), p2p.WithBootstrap(boot.infos...))
+			if err != nil {
+				return fmt.Errorf("start relay: %w", err)
+			}
+			defer h.Close()
+			for _, ad := range h.Addrs() {
+				fmt.Fprintln(a.stdout, ad)
+			}
+			log.Info("relay running", "profile", p.Name, "peer", h.ID().String())
+			<-cmd.Context().Done()
+			log.Info("shutting down")
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&listen, "listen", nil, "listen multiaddr (repeatable; default: the profile's port, TCP and QUIC, all interfaces)")
+	cmd.Flags().Var(&boot, "bootstrap", "another bootstrap or relay node to join (repeatable)")
+	return cmd
+}
