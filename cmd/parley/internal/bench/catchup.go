@@ -3,106 +3,194 @@ package bench
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"
 )
+
+// seedAuthors is how many authors write the missed history in parallel.
+const seedAuthors = 4
 
 // CatchUpResult is one catch-up run.
 type CatchUpResult struct {
 	Missed      int     `json:"missed"`
 	Seconds     float64 `json:"seconds"`      // receiver restart -> holds every missed message
 	MsgsPerS    float64 `json:"msgs_per_s"`   // Missed / Seconds
-	SeedSeconds float64 `json:"seed_seconds"` // time the server took to produce the history (not measured)
+	SeedSeconds float64 `json:"seed_seconds"` // time taken to produce the history on the server (not measured)
 }
 
 // catchUp measures how long a member that was offline takes to get missed
-// messages: the receiver (configured store) joins, goes offline, the server
-// (in-memory store, so seeding is fast) stores missed messages, then the
-// receiver restarts on its store, dials the server and syncs.
+// messages from one peer over loopback TCP.
+//
+// Setup (not timed): a throwaway creator invites everyone; the receiver
+// (configured store) joins and goes offline; the server and seedAuthors
+// authors (in-memory stores) join; the creator leaves, so nobody is
+// connected; each author sends its share of missed messages offline, in
+// parallel; the server dials the authors and syncs all of it. Timed: the
+// receiver restarts on its store, dials the server, and the clock stops when
+// it holds everything the server holds.
 func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error) {
 	res := CatchUpResult{Missed: missed}
 	// Always loopback TCP: a mocknet host does not survive its node's restart.
 	tcp := *cfg
 	tcp.Net = NetTCP
 	c := &parleyCluster{cfg: &tcp, fill: map[int]string{}}
-	defer c.close()
-	keys := make([]crypto.PrivKey, 2)
-	hopts := make([][]p2p.Option, 2)
-	for i := range keys {
-		var err error
-		if keys[i], _, err = crypto.GenerateEd25519Key(nil); err != nil {
-			return res, err
+	var rst *store.Store // the receiver's, closed after its node
+	defer func() {
+		c.close()
+		if rst != nil {
+			rst.Close()
 		}
-		if hopts[i], err = hostOpts(&tcp, nil, keys[i], i); err != nil {
-			return res, err
+	}()
+	// No redial: who talks to whom is set by hand below.
+	start := func(i int, st *store.Store, key crypto.PrivKey) (*parleyNode, error) {
+		opts, err := hostOpts(&tcp, nil, key, i)
+		if err != nil {
+			return nil, err
 		}
+		return c.startNode(ctx, i, st, key, opts, node.WithRedialInterval(time.Hour))
 	}
-	srvStore, err := store.Open("", store.InMemory(), store.WithLogger(cfg.Logger))
-	if err != nil {
-		return res, err
+	mem := func(i int) (*parleyNode, error) {
+		st, err := store.Open("", store.InMemory(), store.WithLogger(cfg.Logger))
+		if err != nil {
+			return nil, err
+		}
+		k, err := newKey()
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		pn, err := start(i, st, k)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		c.nodes = append(c.nodes, pn)
+		return pn, nil
 	}
-	srv, err := c.startNode(ctx, 0, srvStore, keys[0], hopts[0])
-	if err != nil {
-		srvStore.Close()
-		return res, err
-	}
-	c.nodes = append(c.nodes, srv)
-	rcvStore, err := newStore(cfg, fmt.Sprintf("catchup-%d", missed))
-	if err != nil {
-		return res, err
-	}
-	rcv, err := c.startNode(ctx, 1, rcvStore, keys[1], hopts[1])
-	if err != nil {
-		rcvStore.Close()
-		return res, err
-	}
-	gi, err := srv.CreateGroup(ctx, "catchup", false)
-	if err != nil {
-		rcv.stop()
-		return res, err
-	}
-	code, err := srv.Invite(gi.ID)
-	if err == nil {
-		_, err = rcv.Join(ctx, code)
-	}
-	if err == nil {
-		err = waitUntil(ctx, 30*time.Second, "the receiver has joined", func() bool {
-			g, err := rcv.Group(gi.ID)
-			return err == nil && g.Messages >= 2
+	joined := func(pn *parleyNode, group string, want uint64) error {
+		return waitUntil(ctx, 30*time.Second, "a joiner has synced the group", func() bool {
+			g, err := pn.Group(group)
+			return err == nil && g.Messages >= want
 		})
 	}
-	// Offline: the node stops, its store stays.
+
+	creator, err := mem(0)
+	if err != nil {
+		return res, err
+	}
+	gi, err := creator.CreateGroup(ctx, "catchup", false)
+	if err != nil {
+		return res, err
+	}
+	code, err := creator.Invite(gi.ID)
+	if err != nil {
+		return res, err
+	}
+
+	// The receiver joins, then goes offline (its store stays).
+	rkey, err := newKey()
+	if err != nil {
+		return res, err
+	}
+	if rst, err = newStore(cfg, fmt.Sprintf("catchup-%d", missed)); err != nil {
+		return res, err
+	}
+	rcv, err := start(1, rst, rkey)
+	if err != nil {
+		return res, err
+	}
+	if _, err := rcv.Join(ctx, code); err == nil {
+		err = joined(rcv, gi.ID, 2)
+	}
 	rcv.Node.Close()
 	<-rcv.done
 	if err != nil {
-		rcvStore.Close()
 		return res, err
 	}
 
-	t0 := time.Now()
-	text := c.filler(cfg.MsgSize)
-	for i := 0; i < missed; i++ {
-		if _, err := srv.Send(ctx, gi.ID, text); err != nil {
-			rcvStore.Close()
+	srv, err := mem(2)
+	if err != nil {
+		return res, err
+	}
+	authors := make([]*parleyNode, seedAuthors)
+	for i := range authors {
+		if authors[i], err = mem(3 + i); err != nil {
 			return res, err
 		}
 	}
-	res.SeedSeconds = time.Since(t0).Seconds()
-	want := uint64(missed + 2)
+	// The server must hold the creator's, the receiver's and its own join.
+	for i, pn := range append([]*parleyNode{srv}, authors...) {
+		if _, err := pn.Join(ctx, code); err != nil {
+			return res, err
+		}
+		if err := joined(pn, gi.ID, uint64(max(2, 3-i))); err != nil {
+			return res, err
+		}
+	}
+	creator.Node.Close() // now nobody is connected to anybody
 
-	// Back online: the clock runs from restart to holding everything.
-	start := time.Now()
-	rcv, err = c.startNode(ctx, 1, rcvStore, keys[1], hopts[1])
-	if err != nil {
-		rcvStore.Close()
+	t0 := time.Now()
+	text := c.filler(cfg.MsgSize)
+	var wg sync.WaitGroup
+	errs := make([]error, len(authors))
+	for i, a := range authors {
+		share := missed / len(authors)
+		if i == 0 {
+			share += missed % len(authors)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range share {
+				if _, err := a.Send(ctx, gi.ID, text); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return res, err
+		}
+	}
+	fmt.Fprintf(cfg.Progress, "        %d authors wrote %d messages offline in %.1f s; the server syncs them\n", len(authors), missed, time.Since(t0).Seconds())
+	for _, a := range authors {
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := srv.Host().Connect(cctx, a.addrInfo(), p2p.SourceDirect)
+		cancel()
+		if err != nil {
+			return res, err
+		}
+	}
+	// Creator, receiver, server and author joins, plus the missed messages.
+	want := uint64(missed + 3 + len(authors))
+	if err := waitUntil(ctx, 10*time.Minute, "the server holds the missed history", func() bool {
+		g, err := srv.Group(gi.ID)
+		return err == nil && g.Messages >= want
+	}); err != nil {
 		return res, err
 	}
-	c.nodes = append(c.nodes, rcv)
+	for _, a := range authors {
+		a.Node.Close()
+	}
+	res.SeedSeconds = time.Since(t0).Seconds()
+
+	// Back online: the clock runs from restart to holding everything.
+	t1 := time.Now()
+	rcv, err = start(1, rst, rkey)
+	if err != nil {
+		return res, err
+	}
+	c.nodes = append(c.nodes, &parleyNode{Node: rcv.Node, st: nil, done: rcv.done})
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	err = rcv.Host().Connect(cctx, peer.AddrInfo{ID: srv.ID(), Addrs: srv.Host().ListenAddrs()}, p2p.SourceDirect)
 	cancel()
@@ -115,7 +203,7 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 	}); err != nil {
 		return res, err
 	}
-	res.Seconds = time.Since(start).Seconds()
+	res.Seconds = time.Since(t1).Seconds()
 	res.MsgsPerS = float64(missed) / res.Seconds
 	return res, nil
 }

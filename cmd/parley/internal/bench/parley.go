@@ -72,12 +72,12 @@ func hostOpts(cfg *Config, mn mocknet.Mocknet, key crypto.PrivKey, i int) ([]p2p
 }
 
 // startParley starts one node on st with key; events go to the cluster's recorder as node i.
-func (c *parleyCluster) startNode(ctx context.Context, i int, st *store.Store, key crypto.PrivKey, opts []p2p.Option) (*parleyNode, error) {
-	n, err := node.New(ctx, st, key,
+func (c *parleyCluster) startNode(ctx context.Context, i int, st *store.Store, key crypto.PrivKey, opts []p2p.Option, extra ...node.Option) (*parleyNode, error) {
+	n, err := node.New(ctx, st, key, append([]node.Option{
 		node.WithDisplayName(fmt.Sprintf("bench%d", i)),
 		node.WithLogger(c.cfg.Logger),
 		node.WithP2P(opts...),
-	)
+	}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,9 @@ func (c *parleyCluster) startNode(ctx context.Context, i int, st *store.Store, k
 func (pn *parleyNode) stop() {
 	pn.Node.Close() // closes the event channel
 	<-pn.done
-	pn.st.Close()
+	if pn.st != nil {
+		pn.st.Close()
+	}
 }
 
 func (pn *parleyNode) addrInfo() peer.AddrInfo {
