@@ -58,6 +58,7 @@ type (
 	statusMsg    struct {
 		peers []node.PeerInfo
 		st    node.Status
+		cur   *node.GroupInfo // the current group, refreshed
 	}
 )
 
@@ -335,10 +336,26 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.setGroups(msg.groups)
 		return m, m.ensureLoaded()
 	case tickMsg:
-		be := m.be
-		return m, tea.Batch(m.tickCmd(), func() tea.Msg { return statusMsg{peers: be.Peers(), st: be.Status()} })
+		be, cur := m.be, ""
+		if g := m.current(); g != nil {
+			cur = g.info.ID
+		}
+		return m, tea.Batch(m.tickCmd(), func() tea.Msg {
+			sm := statusMsg{peers: be.Peers(), st: be.Status()}
+			if cur != "" {
+				if gi, err := be.Group(cur); err == nil {
+					sm.cur = &gi
+				}
+			}
+			return sm
+		})
 	case statusMsg:
 		m.applyStatus(msg.peers, msg.st)
+		if msg.cur != nil {
+			if g := m.groupByID(msg.cur.ID); g != nil {
+				g.info = *msg.cur
+			}
+		}
 		return m, nil
 	case groupInfoMsg:
 		if g := m.groupByID(msg.info.ID); g != nil {

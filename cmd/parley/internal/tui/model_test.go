@@ -429,6 +429,16 @@ func TestQRBitmapRoundTrip(t *testing.T) {
 	if !q[2][2] || q[0][0] {
 		t.Error("bitmap orientation")
 	}
+	// The half blocks draw exactly the bitmap (light modules as ink).
+	for y, l := range lines {
+		for x, r := range []rune(ansi.Strip(l)) {
+			top, bot := map[rune][2]bool{'█': {true, true}, '▀': {true, false}, '▄': {false, true}, ' ': {}}[r][0],
+				map[rune][2]bool{'█': {true, true}, '▀': {true, false}, '▄': {false, true}, ' ': {}}[r][1]
+			if top != !q[2*y][x] || bot != !q[2*y+1][x] {
+				t.Fatalf("cell %d,%d %q does not match modules %v %v", x, y, r, q[2*y][x], q[2*y+1][x])
+			}
+		}
+	}
 }
 
 func TestSanitize(t *testing.T) {
