@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -493,5 +494,31 @@ func TestProfileCommand(t *testing.T) {
 	}
 	if _, ok := cmd().(tea.QuitMsg); !ok || m.result.SwitchProfile != "b" {
 		t.Errorf("switch result %+v", m.result)
+	}
+}
+
+// TestRunProgram drives the real bubbletea program through its input.
+func TestRunProgram(t *testing.T) {
+	f := newFake()
+	f.addGroup("aa", "Family", 3)
+	res, err := Run(context.Background(), f, strings.NewReader("/profile x\r"), io.Discard, Options{Profile: "default",
+		Profiles: func() ([]Profile, error) { return nil, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SwitchProfile != "x" {
+		t.Errorf("result %+v", res)
+	}
+}
+
+// TestRunStopsWithContext: a signal (ctx end) stops the chat.
+func TestRunStopsWithContext(t *testing.T) {
+	f := newFake()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	if _, err := Run(ctx, f, pr, io.Discard, Options{}); err != nil {
+		t.Fatal(err)
 	}
 }
