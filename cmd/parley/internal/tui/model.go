@@ -632,6 +632,17 @@ func (m *Model) onMessage(msg node.Message) {
 	}
 	g.ids[msg.ID] = true
 	e := &entry{msg: msg, own: own}
+	if own {
+		// Our send, announced before Send returned: it replaces its
+		// pending line (the same text, first pending first).
+		for i, p := range g.entries {
+			if p.pid != 0 && p.failed == "" && p.msg.Text == msg.Text {
+				e.queued = p.queued
+				g.entries = append(g.entries[:i], g.entries[i+1:]...)
+				break
+			}
+		}
+	}
 	g.insert(e)
 	if g.scroll > 0 {
 		g.scroll += len(m.entryLines(g, indexOf(g.entries, e)))

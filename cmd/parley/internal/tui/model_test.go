@@ -357,12 +357,32 @@ func TestSendCreateAndHistory(t *testing.T) {
 	if n := strings.Count(m.View(), "hello there"); n != 1 {
 		t.Errorf("message shown %d times", n)
 	}
+	// A send announced (event) before Send returns shows once, not pending.
+	for _, r := range "raced" {
+		m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+	}
+	_, sendCmd := m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	if v := m.View(); !strings.Contains(v, "raced …") {
+		t.Errorf("no pending mark:\n%s", v)
+	}
+	sent := sendCmd() // Send ran and announced the message...
+	g = f.groups[m.current().info.ID]
+	drive(t, m, eventsMsg{evs: []node.Event{{Type: node.EventMessage, Group: g.info.ID, Message: ptr(g.msgs[len(g.msgs)-1])}}})
+	if v := m.View(); strings.Count(v, "raced") != 1 || strings.Contains(v, "raced …") {
+		t.Errorf("raced send shown wrongly:\n%s", v)
+	}
+	drive(t, m, sent) // ...and its result arrives after the event
+	if v := m.View(); strings.Count(v, "raced") != 1 || !strings.Contains(v, "raced ◷") {
+		t.Errorf("raced send after result:\n%s", v)
+	}
 	// Input history.
+	key(t, m, tea.KeyUp)
 	key(t, m, tea.KeyUp)
 	key(t, m, tea.KeyUp)
 	if got := m.input.Value(); got != "hello there" {
 		t.Errorf("history recall = %q", got)
 	}
+	key(t, m, tea.KeyDown)
 	key(t, m, tea.KeyDown)
 	key(t, m, tea.KeyDown)
 	if got := m.input.Value(); got != "" {
