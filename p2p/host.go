@@ -130,6 +130,7 @@ type Host struct {
 	bootKick chan struct{}
 
 	mu           sync.Mutex
+	closing      bool // set by Close; guards goOwned
 	sources      map[peer.ID]Source
 	topics       map[string]*Topic
 	connSubs     []func(peer.ID, bool)
@@ -276,11 +277,39 @@ func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo, src Source) error 
 	if ai.ID == h.h.ID() {
 		return nil
 	}
-	if err := h.h.Connect(ctx, ai); err != nil {
+	// libp2p races dials over several addresses and returns on the first
+	// success; cancelling the context then aborts the losers mid-handshake,
+	// which can leave the remote side holding a dead ("ghost") connection.
+	// So the dial gets its own context, cancelled by the caller's only
+	// while it runs and left to expire by itself once it has succeeded.
+	dctx, dcancel := context.WithTimeout(h.ctx, dialTimeout)
+	stop := context.AfterFunc(ctx, dcancel)
+	err := h.h.Connect(dctx, ai)
+	stop()
+	if err != nil {
+		dcancel()
 		return err
 	}
+	time.AfterFunc(dialTimeout, dcancel)
 	h.noteSource(ai.ID, src)
 	return nil
+}
+
+// goOwned runs fn on a goroutine that Close waits for, unless the host is
+// closing: checking and registering under one lock keeps WaitGroup.Add from
+// racing Close's Wait.
+func (h *Host) goOwned(fn func()) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		fn()
+	}()
+	return true
 }
 
 // noteSource records how we came to know p, unless already known.
@@ -304,15 +333,10 @@ func (h *Host) notifyConn(p peer.ID, up bool) {
 	h.mu.Lock()
 	subs := append([]func(peer.ID, bool){}, h.connSubs...)
 	h.mu.Unlock()
-	if h.ctx.Err() != nil {
-		return
-	}
 	for _, fn := range subs {
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			fn(p, up)
-		}()
+		if !h.goOwned(func() { fn(p, up) }) {
+			return
+		}
 	}
 }
 
@@ -428,6 +452,9 @@ func (h *Host) Close() error {
 		if d := h.kad(); d != nil {
 			d.Close()
 		}
+		h.mu.Lock()
+		h.closing = true
+		h.mu.Unlock()
 		h.cancel()
 		err = h.h.Close()
 		h.wg.Wait()
@@ -437,10 +464,13 @@ func (h *Host) Close() error {
 
 type mdnsNotifee Host
 
-// HandlePeerFound dials peers found on the LAN (only from the smaller id, see doc.go).
+// HandlePeerFound dials peers found on the LAN. Only the smaller id dials
+// at once (see doc.go); the larger one dials only if still unconnected after
+// a grace period, so one lost dial does not leave two LAN nodes apart until
+// the next mDNS announcement (records live for an hour).
 func (n *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	h := (*Host)(n)
-	if h.ctx.Err() != nil || ai.ID == h.h.ID() {
+	if ai.ID == h.h.ID() {
 		return
 	}
 	h.mu.Lock()
@@ -449,24 +479,35 @@ func (n *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	if h.IsConnected(ai.ID) {
 		return
 	}
+	h.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+	first := time.Duration(rand.IntN(200)) * time.Millisecond // spreads dials when many peers appear at once
 	if strings.Compare(string(h.h.ID()), string(ai.ID)) > 0 {
-		// The other side dials us; keep its addresses so we could redial later.
-		h.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
-		return
+		first = mdnsFallbackDelay + first
 	}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		// A little jitter spreads dials when many peers appear at once.
+	h.goOwned(func() { h.dialLAN(ai, first) })
+}
+
+const (
+	mdnsFallbackDelay = 5 * time.Second
+	mdnsDialTries     = 5
+)
+
+// dialLAN dials a peer found by mDNS, retrying with backoff until connected.
+func (h *Host) dialLAN(ai peer.AddrInfo, wait time.Duration) {
+	for try := 0; try < mdnsDialTries; try++ {
 		select {
-		case <-time.After(time.Duration(rand.IntN(200)) * time.Millisecond):
+		case <-time.After(wait):
 		case <-h.ctx.Done():
 			return
 		}
-		ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
-		defer cancel()
-		if err := h.h.Connect(ctx, ai); err != nil {
-			h.log.Debug("mdns dial failed", "peer", ai.ID, "err", err)
+		if h.IsConnected(ai.ID) {
+			return
 		}
-	}()
+		err := h.Connect(h.ctx, ai, SourceMDNS)
+		if err == nil {
+			return
+		}
+		h.log.Debug("mdns dial failed", "peer", ai.ID, "try", try+1, "err", err)
+		wait = time.Second<<try + time.Duration(rand.IntN(500))*time.Millisecond
+	}
 }
