@@ -1,10 +1,16 @@
 // Package p2p is Parley's network layer: a libp2p host (TCP and QUIC, Noise
-// or TLS), local discovery by mDNS, GossipSub topics and request/response
-// streams. It knows nothing of chat: topics carry opaque bytes that a caller's
-// validator judges, and streams carry whatever protocol the caller registers.
+// or TLS), local discovery by mDNS, a Kademlia DHT on a private /parley
+// prefix (bootstrap peers only from config, flags or invites; never a public
+// list), NAT traversal (AutoNAT v2, circuit relay v2 client, hole punching),
+// an optional relay/bootstrap service mode, connection and resource limits,
+// GossipSub with peer scoring and a per-peer rate limit, and request/response
+// streams. It knows nothing of chat: topics carry opaque bytes that a
+// caller's validator judges, and streams carry whatever protocol the caller
+// registers.
 //
 // mDNS: when two nodes discover each other at the same moment both would
 // dial, and with TCP port reuse that becomes a simultaneous open that fails
 // the security handshake on both sides. So only the node with the smaller
-// peer id dials a peer it found by mDNS; the other waits to be dialled.
+// peer id dials a peer it found by mDNS at once; the other dials only if
+// still unconnected a few seconds later. Dials retry with backoff.
 package p2p
