@@ -538,7 +538,9 @@ func (m *Model) onEvents(evs []node.Event) tea.Cmd {
 			k := sp.Peer + "|" + sp.Group
 			if sp.Done {
 				delete(m.syncs, k)
-				if sp.Err != "" && m.peers[sp.Peer] {
+				// A peer outside the group refusing is routine (every group is
+				// tried with every peer); other failures are worth a note.
+				if sp.Err != "" && m.peers[sp.Peer] && !strings.Contains(sp.Err, node.ErrSyncDenied.Error()) {
 					m.setNotice("sync of %s with %s failed: %s", m.groupName(sp.Group), shortID(sp.Peer), sp.Err)
 				}
 			} else {
