@@ -14,8 +14,11 @@ import (
 	"github.com/parley-chat/parley/store"
 )
 
-// seedAuthors is how many authors write the missed history in parallel.
-const seedAuthors = 4
+// seedAuthors is how many authors write the missed history in parallel:
+// one per 5,000 messages (4 to 32). Send's cost grows with the author's own
+// history (store.Heads scans deleted head keys), so many short histories are
+// much faster to write than one long one.
+func seedAuthors(missed int) int { return min(max(missed/5000, 4), 32) }
 
 // CatchUpResult is one catch-up run.
 type CatchUpResult struct {
@@ -32,7 +35,7 @@ type CatchUpResult struct {
 // (configured store) joins and goes offline; the server and seedAuthors
 // authors (in-memory stores) join; the creator leaves, so nobody is
 // connected; each author sends its share of missed messages offline, in
-// parallel; the server dials the authors and syncs all of it. Timed: the
+// parallel (seedAuthors); the server dials the authors and syncs all of it. Timed: the
 // receiver restarts on its store, dials the server, and the clock stops when
 // it holds everything the server holds.
 func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error) {
@@ -119,7 +122,7 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 	if err != nil {
 		return res, err
 	}
-	authors := make([]*parleyNode, seedAuthors)
+	authors := make([]*parleyNode, seedAuthors(missed))
 	for i := range authors {
 		if authors[i], err = mem(3 + i); err != nil {
 			return res, err

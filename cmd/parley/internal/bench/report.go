@@ -90,7 +90,7 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 		b.WriteString("\n")
 	}
 	m := r.Memory
-	b.WriteString("### Memory\n\n| measure | MB |\n|---|---:|\n")
+	b.WriteString("### Memory\n\nRSS is what the OS holds for the process; heap is Go's HeapInuse, which also counts large buffers (Badger's) whose pages were never touched, so it can exceed RSS.\n\n| measure | MB |\n|---|---:|\n")
 	fmt.Fprintf(&b, "| process before any node (RSS) | %.1f |\n", m.ProcessBaseRSSMB)
 	fmt.Fprintf(&b, "| process with one idle node (RSS) | %.1f |\n", m.SingleNodeRSSMB)
 	fmt.Fprintf(&b, "| one idle node, Go heap | %.1f |\n", m.SingleNodeHeapMB)
