@@ -134,9 +134,7 @@ func (n *Node) joinDecoded(ctx context.Context, inv DecodedInvite) (GroupInfo, e
 	if inv.Inviter.ID != "" && inv.Inviter.ID != n.self {
 		n.host.AddBootstrap(relayPeers(inv.Inviter.Addrs)...)
 		n.dialer.remember(inv.Inviter)
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
+		n.goOwned(func() {
 			cctx, cancel := context.WithTimeout(n.ctx, 20*time.Second)
 			defer cancel()
 			if err := n.host.Connect(cctx, inv.Inviter, p2p.SourceDirect); err != nil {
@@ -146,7 +144,7 @@ func (n *Node) joinDecoded(ctx context.Context, inv DecodedInvite) (GroupInfo, e
 			if g, err := n.group(gi.ID); err == nil {
 				n.sync.request(inv.Inviter.ID, g)
 			}
-		}()
+		})
 	}
 	return gi, nil
 }

@@ -75,8 +75,9 @@ type Node struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	mu     sync.Mutex
-	groups map[store.GroupID]*group
+	mu      sync.Mutex
+	closing bool // set by Close; guards goOwned
+	groups  map[store.GroupID]*group
 
 	events events
 	drops  dropCounters
@@ -90,7 +91,8 @@ type group struct {
 	keys  groupKeys
 	topic *p2p.Topic
 
-	sendMu  sync.Mutex
+	sendQ   chan *sendReq // to the group's sender goroutine
+	sendMu  sync.Mutex    // held while seqs are assigned and stored
 	nextSeq uint64
 	pullMu  sync.Mutex // one history pull at a time
 	// minLamport is the clock an invite said the group had reached, so a
@@ -154,6 +156,23 @@ func New(ctx context.Context, st *store.Store, key crypto.PrivKey, opts ...Optio
 	return n, nil
 }
 
+// goOwned runs fn on a goroutine that Close waits for, unless the node is
+// closing: checking and registering under one lock keeps WaitGroup.Add from
+// racing Close's Wait.
+func (n *Node) goOwned(fn func()) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closing {
+		return false
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		fn()
+	}()
+	return true
+}
+
 // ID is this node's peer id, which is also its author identity.
 func (n *Node) ID() peer.ID { return n.self }
 
@@ -163,6 +182,9 @@ func (n *Node) Host() *p2p.Host { return n.host }
 // Close stops the node and waits for its goroutines. The store stays open.
 func (n *Node) Close() error {
 	n.once.Do(func() {
+		n.mu.Lock()
+		n.closing = true
+		n.mu.Unlock()
 		n.cancel()
 		n.host.Close()
 		n.wg.Wait()
@@ -182,7 +204,7 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 	if g, ok := n.groups[rec.ID]; ok {
 		return g, nil
 	}
-	g := &group{rec: rec, keys: keys, members: map[peer.ID]string{}}
+	g := &group{rec: rec, keys: keys, members: map[peer.ID]string{}, sendQ: make(chan *sendReq, sendQueue)}
 	members, err := n.st.Members(rec.ID)
 	if err != nil {
 		return nil, err
@@ -211,8 +233,9 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 		return nil, err
 	}
 	n.groups[rec.ID] = g
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.receive(g)
+	go n.sender(g)
 	return g, nil
 }
 
@@ -338,7 +361,7 @@ func (n *Node) ingest(g *group, vs []*verified, from peer.ID) (int, error) {
 		}
 	}
 	if gap && from != "" && from != n.self {
-		n.sync.request(from, g)
+		n.sync.requestGap(from, g)
 	}
 	return added, nil
 }
@@ -474,47 +497,136 @@ func (n *Node) Send(ctx context.Context, ref, text string) (Message, error) {
 }
 
 func (n *Node) publish(ctx context.Context, g *group, body *wirepb.Body) (*Message, error) {
-	if n.ctx.Err() != nil {
+	req := &sendReq{ctx: ctx, body: body, done: make(chan sendResult, 1)}
+	select {
+	case g.sendQ <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-n.ctx.Done():
 		return nil, ErrClosed
+	}
+	select {
+	case r := <-req.done:
+		return r.msg, r.err
+	case <-n.ctx.Done():
+		return nil, ErrClosed
+	}
+}
+
+const (
+	sendQueue = 1024
+	sendBatch = 256
+)
+
+type sendReq struct {
+	ctx  context.Context
+	body *wirepb.Body
+	done chan sendResult
+}
+
+type sendResult struct {
+	msg *Message
+	err error
+}
+
+// sender writes the group's outgoing messages: whatever is queued becomes
+// one chain (each message the parent of the next) stored with one durable
+// commit, then published in order. A failed commit fails the whole batch and
+// consumes no seq, so our per-author sequence never has a gap.
+func (n *Node) sender(g *group) {
+	defer n.wg.Done()
+	for {
+		var first *sendReq
+		select {
+		case first = <-g.sendQ:
+		case <-n.ctx.Done():
+			return
+		}
+		batch := []*sendReq{first}
+	more:
+		for len(batch) < sendBatch {
+			select {
+			case r := <-g.sendQ:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		n.sendBatch(g, batch)
+	}
+}
+
+func (n *Node) sendBatch(g *group, batch []*sendReq) {
+	live := batch[:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- sendResult{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	fail := func(err error) {
+		for _, r := range live {
+			r.done <- sendResult{err: err}
+		}
 	}
 	g.sendMu.Lock()
 	defer g.sendMu.Unlock()
 	// Heads first, then the clock: every head's Lamport is then <= the max read.
 	heads, err := n.st.Heads(g.rec.ID, MaxParents)
 	if err != nil {
-		return nil, err
+		fail(err)
+		return
 	}
 	stats, err := n.st.GroupStats(g.rec.ID)
 	if err != nil {
-		return nil, err
+		fail(err)
+		return
 	}
-	m := &wirepb.Message{
-		Version: WireVersion, GroupId: g.rec.ID[:], Author: n.pub, Seq: g.nextSeq,
-		Lamport: max(stats.MaxLamport, g.minLamport) + 1, TimestampMs: n.cfg.now().UnixMilli(), Body: body,
-	}
+	lamport := max(stats.MaxLamport, g.minLamport)
+	parents := make([][]byte, 0, len(heads))
 	for _, h := range heads {
-		m.Parents = append(m.Parents, append([]byte(nil), h[:]...))
+		parents = append(parents, append([]byte(nil), h[:]...))
 	}
-	v, err := signMessage(n.key, m)
-	if err != nil {
-		return nil, err
+	vs := make([]*verified, len(live))
+	msgs := make([]store.Message, len(live))
+	for i, r := range live {
+		lamport++
+		m := &wirepb.Message{
+			Version: WireVersion, GroupId: g.rec.ID[:], Author: n.pub, Seq: g.nextSeq + uint64(i),
+			Lamport: lamport, TimestampMs: n.cfg.now().UnixMilli(), Parents: parents, Body: r.body,
+		}
+		v, err := signMessage(n.key, m)
+		if err != nil {
+			fail(err)
+			return
+		}
+		vs[i], msgs[i] = v, v.storeMessage(g.rec.ID)
+		parents = [][]byte{v.id[:]}
 	}
-	if _, err := n.st.Append(ctx, v.storeMessage(g.rec.ID)); err != nil {
-		return nil, fmt.Errorf("store message: %w", err)
+	if _, err := n.st.Append(n.ctx, msgs...); err != nil {
+		fail(fmt.Errorf("store message: %w", err))
+		return
 	}
-	g.nextSeq++
-	n.noteMember(g, v)
-	out := n.toMessage(g, v)
-	n.events.publish(Event{Type: EventMessage, Group: out.Group, Message: out})
-	env, err := sealEnvelope(&g.keys, v.raw)
-	if err != nil {
-		return nil, err
+	g.nextSeq += uint64(len(live))
+	for i, r := range live {
+		v := vs[i]
+		n.noteMember(g, v)
+		out := n.toMessage(g, v)
+		n.events.publish(Event{Type: EventMessage, Group: out.Group, Message: out})
+		env, err := sealEnvelope(&g.keys, v.raw)
+		if err == nil {
+			err = g.topic.Publish(n.ctx, env)
+		}
+		if err != nil {
+			// Stored already: sync delivers it when peers are reachable.
+			n.log.Warn("publish failed; message will be delivered by sync", "err", err)
+		}
+		r.done <- sendResult{msg: out}
 	}
-	if err := g.topic.Publish(ctx, env); err != nil {
-		// Stored already: sync delivers it when peers are reachable.
-		n.log.Warn("publish failed; message will be delivered by sync", "err", err)
-	}
-	return out, nil
 }
 
 // onConnectionChange syncs every group with a newly connected peer.

@@ -72,13 +72,14 @@ type syncer struct {
 	// afterBatch, when set (tests), runs after each stored batch of a pull.
 	afterBatch func(p peer.ID, received uint64)
 
-	mu   sync.Mutex
-	runs map[syncKey]*syncRun
-	last map[syncKey]SyncProgress // finished pulls, for status
+	mu         sync.Mutex
+	gapPending map[syncKey]bool
+	runs       map[syncKey]*syncRun
+	last       map[syncKey]SyncProgress // finished pulls, for status
 }
 
 func newSyncer(n *Node) *syncer {
-	return &syncer{n: n, serving: make(chan struct{}, maxServing), runs: map[syncKey]*syncRun{}, last: map[syncKey]SyncProgress{}}
+	return &syncer{n: n, serving: make(chan struct{}, maxServing), runs: map[syncKey]*syncRun{}, gapPending: map[syncKey]bool{}, last: map[syncKey]SyncProgress{}}
 }
 
 // request pulls g from p soon; a pull already running is run once more after.
@@ -96,9 +97,7 @@ func (s *syncer) request(p peer.ID, g *group) {
 	r := &syncRun{progress: SyncProgress{Peer: p.String(), Group: hex.EncodeToString(g.rec.ID[:]), Started: time.Now()}}
 	s.runs[k] = r
 	s.mu.Unlock()
-	s.n.wg.Add(1)
-	go func() {
-		defer s.n.wg.Done()
+	started := s.n.goOwned(func() {
 		for {
 			err := s.pull(s.n.ctx, p, g, r)
 			s.mu.Lock()
@@ -117,7 +116,45 @@ func (s *syncer) request(p peer.ID, g *group) {
 			r.progress = SyncProgress{Peer: p.String(), Group: r.progress.Group, Started: time.Now()}
 			s.mu.Unlock()
 		}
-	}()
+	})
+	if !started {
+		s.mu.Lock()
+		delete(s.runs, k)
+		s.mu.Unlock()
+	}
+}
+
+// gapDelay is how long a missing parent may stay missing before we pull:
+// under live traffic gossip often delivers it by itself a moment later.
+const gapDelay = time.Second
+
+// requestGap pulls g from p if, after gapDelay, a referenced parent is still missing.
+func (s *syncer) requestGap(p peer.ID, g *group) {
+	k := syncKey{p, g.rec.ID}
+	s.mu.Lock()
+	if s.gapPending[k] {
+		s.mu.Unlock()
+		return
+	}
+	s.gapPending[k] = true
+	s.mu.Unlock()
+	s.n.goOwned(func() {
+		defer func() {
+			s.mu.Lock()
+			delete(s.gapPending, k)
+			s.mu.Unlock()
+		}()
+		t := time.NewTimer(gapDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.n.ctx.Done():
+			return
+		}
+		if missing, err := s.n.st.Missing(g.rec.ID, 1); err == nil && len(missing) > 0 {
+			s.request(p, g)
+		}
+	})
 }
 
 // Progress lists running pulls and the last finished one per peer and group.

@@ -9,7 +9,7 @@
 //	i/<gid><id:32>                       -> lamport:8          dedup and lookup by id
 //	a/<gid><alen:1><author><seq:8><id>   -> lamport:8 time:8   per-author index (sync)
 //	v/<gid><alen:1><author>              -> seq:8 max:8        contiguous per-author prefix, highest held
-//	h/<gid><id>                          -> -                  heads: no known child
+//	H/<gid>                              -> ids:32*n           heads: no known child (one value)
 //	r/<gid><id>                          -> -                  referenced as a parent
 //	w/<gid><id>                          -> -                  referenced but not held (gaps)
 //	n/<gid>                              -> count:8 maxlamport:8

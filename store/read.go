@@ -195,7 +195,28 @@ func (s *Store) idSet(prefix byte, g GroupID, limit int) ([]MessageID, error) {
 }
 
 // Heads returns up to limit messages of g that no held message names as parent.
-func (s *Store) Heads(g GroupID, limit int) ([]MessageID, error) { return s.idSet('h', g, limit) }
+// The newest heads come first.
+func (s *Store) Heads(g GroupID, limit int) ([]MessageID, error) {
+	var ids []MessageID
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key('H', g[:]))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { ids = decodeHeads(v); return nil })
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MessageID, 0, min(max(limit, 0), len(ids)))
+	for i := len(ids) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, ids[i])
+	}
+	return out, nil
+}
 
 // Missing returns up to limit ids that held messages name as parents but
 // that are not held: the gaps sync must fill.

@@ -299,6 +299,66 @@ type batchWriter struct {
 	maxCount, maxSize int64
 	counts            map[GroupID]*groupCounter
 	vectors           map[string]*vectorState
+	heads             map[GroupID]*headSet
+}
+
+// headSet is a group's heads, kept as one value (H/<gid>): a key per head
+// would leave a deletion marker per message that every read scans past.
+type headSet struct {
+	ids   []MessageID // oldest first
+	dirty bool
+}
+
+// maxHeads bounds the set; only a flood of concurrent branches reaches it,
+// and dropping the oldest head only means no new message names it.
+const maxHeads = 1024
+
+func (h *headSet) add(id MessageID) {
+	h.ids = append(h.ids, id)
+	if len(h.ids) > maxHeads {
+		h.ids = h.ids[len(h.ids)-maxHeads:]
+	}
+	h.dirty = true
+}
+
+func (h *headSet) remove(id MessageID) {
+	for i, x := range h.ids {
+		if x == id {
+			h.ids = append(h.ids[:i], h.ids[i+1:]...)
+			h.dirty = true
+			return
+		}
+	}
+}
+
+func decodeHeads(v []byte) []MessageID {
+	ids := make([]MessageID, 0, len(v)/MessageIDLen)
+	for len(v) >= MessageIDLen {
+		var id MessageID
+		copy(id[:], v)
+		ids = append(ids, id)
+		v = v[MessageIDLen:]
+	}
+	return ids
+}
+
+func (w *batchWriter) headSet(g GroupID) (*headSet, error) {
+	if h, ok := w.heads[g]; ok {
+		return h, nil
+	}
+	h := &headSet{}
+	item, err := w.txn.Get(key('H', g[:]))
+	switch {
+	case err == nil:
+		if err := item.Value(func(v []byte) error { h.ids = decodeHeads(v); return nil }); err != nil {
+			return nil, err
+		}
+	case errors.Is(err, badger.ErrKeyNotFound):
+	default:
+		return nil, err
+	}
+	w.heads[g] = h
+	return h, nil
 }
 
 // vectorState is an author's contiguous prefix and the highest seq held.
@@ -323,11 +383,23 @@ func (w *batchWriter) reset() {
 	w.count, w.size = 0, 0
 	w.counts = map[GroupID]*groupCounter{}
 	w.vectors = map[string]*vectorState{}
+	w.heads = map[GroupID]*headSet{}
 }
 
 func (w *batchWriter) commit() error {
 	if err := writeCounters(w.txn, w.counts); err != nil {
 		return err
+	}
+	for g, h := range w.heads {
+		if h.dirty {
+			v := make([]byte, 0, len(h.ids)*MessageIDLen)
+			for _, id := range h.ids {
+				v = append(v, id[:]...)
+			}
+			if err := w.txn.Set(key('H', g[:]), v); err != nil {
+				return err
+			}
+		}
 	}
 	for _, v := range w.vectors {
 		if v.dirty {
@@ -411,11 +483,13 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 			return false, err
 		}
 	}
+	heads, err := w.headSet(m.Group)
+	if err != nil {
+		return false, err
+	}
 	// Heads: a message is a head unless something already names it as parent.
 	if _, err := txn.Get(key('r', g, m.ID[:])); errors.Is(err, badger.ErrKeyNotFound) {
-		if err := txn.Set(key('h', g, m.ID[:]), nil); err != nil {
-			return false, err
-		}
+		heads.add(m.ID)
 	} else if err != nil {
 		return false, err
 	}
@@ -426,9 +500,7 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 		if err := txn.Set(key('r', g, p[:]), nil); err != nil {
 			return false, err
 		}
-		if err := txn.Delete(key('h', g, p[:])); err != nil {
-			return false, err
-		}
+		heads.remove(p)
 		if _, err := txn.Get(key('i', g, p[:])); errors.Is(err, badger.ErrKeyNotFound) {
 			if err := txn.Set(key('w', g, p[:]), nil); err != nil {
 				return false, err
