@@ -493,7 +493,13 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 	} else if err != nil {
 		return false, err
 	}
-	if err := txn.Delete(key('w', g, m.ID[:])); err != nil {
+	// Delete the gap marker only if there is one: a delete always writes a
+	// tombstone, and Missing would scan past one per message ever stored.
+	if _, err := txn.Get(key('w', g, m.ID[:])); err == nil {
+		if err := txn.Delete(key('w', g, m.ID[:])); err != nil {
+			return false, err
+		}
+	} else if !errors.Is(err, badger.ErrKeyNotFound) {
 		return false, err
 	}
 	for _, p := range m.Parents {
