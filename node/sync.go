@@ -69,6 +69,9 @@ type syncer struct {
 	n       *Node
 	serving chan struct{}
 
+	// pulledBytes counts sync stream bytes of every pull, both ways.
+	pulledBytes atomic.Uint64
+
 	// afterBatch, when set (tests), runs after each stored batch of a pull.
 	afterBatch func(p peer.ID, received uint64)
 
@@ -259,6 +262,7 @@ func (s *syncer) pull(ctx context.Context, p peer.ID, g *group, r *syncRun) erro
 		s.mu.Lock()
 		r.progress.Bytes = cs.n.Load()
 		s.mu.Unlock()
+		s.pulledBytes.Add(cs.n.Load())
 	}()
 	w := pbio.NewDelimitedWriter(cs)
 	rd := pbio.NewDelimitedReader(cs, maxBatchWire)
