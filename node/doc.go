@@ -7,7 +7,7 @@
 // A message is a wirepb.Message signed by its author's Ed25519 key
 // (wirepb.SignedMessage) and sealed with the group's XChaCha20-Poly1305 key
 // (wirepb.Envelope) before it is published on the group's pubsub topic.
-// Every node runs each envelope through the topic validator: size bound,
+// Every node runs each envelope it receives through the topic validator: size bound,
 // schema and version, AEAD open (a non-member's bytes fail here, cheaply),
 // group binding, field ranges, signature, and the replay check against the
 // store. A refusal is counted by reason (Status.Drops) and never stored.

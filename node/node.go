@@ -263,8 +263,8 @@ func (n *Node) allGroups() []*group {
 	return out
 }
 
-// validate is the pubsub validator: every message on a group topic, ours
-// included, passes here before it is delivered or forwarded.
+// validate is the pubsub validator: every message on a group topic passes
+// here before it is delivered or forwarded (our own publishes trivially).
 func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) {
 	if from == n.self {
 		// Our own publish: only sendBatch publishes on our topic handles,
