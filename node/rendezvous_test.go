@@ -102,7 +102,7 @@ func TestRendezvousThroughBootstrap(t *testing.T) {
 
 func TestRendezvousNamespace(t *testing.T) {
 	a, b := newSecret(), newSecret()
-	if rendezvousNS(a, 7) != rendezvousNS(a, 7) {
+	if first, again := rendezvousNS(a, 7), rendezvousNS(a, 7); first != again {
 		t.Fatal("not deterministic")
 	}
 	if rendezvousNS(a, 7) == rendezvousNS(a, 8) || rendezvousNS(a, 7) == rendezvousNS(b, 7) {

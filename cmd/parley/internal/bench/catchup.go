@@ -109,7 +109,7 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 	if err != nil {
 		return res, err
 	}
-	if _, err := rcv.Join(ctx, code); err == nil {
+	if _, err = rcv.Join(ctx, code); err == nil {
 		err = joined(rcv, gi.ID, 2)
 	}
 	rcv.Node.Close()
