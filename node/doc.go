@@ -33,7 +33,7 @@
 // without the secret gets the same bare refusal whether or not the group
 // exists. The vector (per author, the highest seq up to which we hold every
 // message) makes a no-op sync cost one small round trip whatever the history
-// size. Batches are stored durably as they arrive, so an interrupted sync
-// resumes from what was stored. Pulls run when a peer connects, when a
+// size. Batches are stored as they arrive, so an interrupted sync resumes
+// from what was stored. Pulls run when a peer connects, when a
 // received message names a parent we lack, and periodically.
 package node

@@ -347,7 +347,7 @@ func (n *Node) ingest(g *group, vs []*verified, from peer.ID) (int, error) {
 	for i, v := range vs {
 		msgs[i] = v.storeMessage(g.rec.ID)
 	}
-	inserted, err := n.st.Append(n.ctx, msgs...)
+	inserted, err := n.st.AppendReceived(n.ctx, msgs...)
 	if err != nil {
 		return 0, err
 	}

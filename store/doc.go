@@ -19,8 +19,11 @@
 //	u/<gid><author>                      -> JSON Member
 //
 // Durability: Badger runs with SyncWrites off, and every message commit goes
-// through one committer goroutine that writes a batch in one transaction and
-// then fsyncs (DB.Sync) before any caller in that batch is answered. So a
-// message reported stored is on disk, and under load many messages share one
-// fsync (group commit). Settings, groups and peers are fsynced on each write.
+// through one committer goroutine that writes a batch in one transaction.
+// Append (own messages) then fsyncs (DB.Sync) before any caller in that batch
+// is answered, so a message reported sent is on disk, and under load many
+// messages share one fsync (group commit). AppendReceived (messages that
+// peers also hold) is answered once written; its fsync follows within
+// WithSyncEvery, or with the next Append. Settings, groups and peers are
+// fsynced on each write. docs/sync.md explains the trade.
 package store

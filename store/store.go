@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -75,12 +77,21 @@ type Store struct {
 	once    sync.Once
 	closeMu sync.RWMutex
 	closed  bool
+
+	syncEvery time.Duration
+	unsynced  atomic.Bool // AppendReceived wrote since the last fsync
 }
 
 type options struct {
-	inMemory bool
-	logger   *slog.Logger
+	inMemory  bool
+	logger    *slog.Logger
+	syncEvery time.Duration
 }
+
+// WithSyncEvery sets how long a received message may wait for its fsync
+// (default DefaultSyncEvery). Own messages are always fsynced before Append
+// returns.
+func WithSyncEvery(d time.Duration) Option { return func(o *options) { o.syncEvery = d } }
 
 // Option configures Open.
 type Option func(*options)
@@ -115,13 +126,18 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
 	s := &Store{
-		db:      db,
-		log:     o.logger.With("component", "store"),
-		commits: make(chan *commitReq, 256),
-		stop:    make(chan struct{}),
+		db:        db,
+		log:       o.logger.With("component", "store"),
+		commits:   make(chan *commitReq, 256),
+		stop:      make(chan struct{}),
+		syncEvery: o.syncEvery,
 	}
-	s.wg.Add(1)
+	if s.syncEvery <= 0 {
+		s.syncEvery = DefaultSyncEvery
+	}
+	s.wg.Add(2)
 	go s.committer()
+	go s.lazySyncer()
 	return s, nil
 }
 
@@ -134,7 +150,10 @@ func (s *Store) Close() error {
 		s.closeMu.Unlock()
 		close(s.stop)
 		s.wg.Wait()
-		err = s.db.Close()
+		if s.unsynced.Load() {
+			err = s.db.Sync()
+		}
+		err = errors.Join(err, s.db.Close())
 	})
 	return err
 }
@@ -142,19 +161,37 @@ func (s *Store) Close() error {
 type commitReq struct {
 	msgs     []Message
 	inserted []bool
+	durable  bool // fsync before answering
 	done     chan error
 }
 
 // Append stores msgs durably and reports, per message, whether it was new
 // (false: the same id was already stored, so nothing was written). It returns
-// only after the batch is fsynced.
+// only after the batch is fsynced. Use it for what only this node holds:
+// its own messages, acknowledged to the user once Append returns.
 func (s *Store) Append(ctx context.Context, msgs ...Message) ([]bool, error) {
+	return s.append(ctx, true, msgs)
+}
+
+// AppendReceived stores msgs received from peers. They are committed and
+// readable when it returns, and survive a crash of this process (Badger has
+// written them to its log), but the fsync that protects them against a power
+// cut or kernel crash comes within the store's sync interval or with the next
+// Append, whichever is first. The log is synced as a prefix, so a power cut
+// loses only the newest received messages, never a middle one; sync fetches
+// them again from the peers that hold them. Paying one fsync per received
+// batch instead held every delivery behind the disk.
+func (s *Store) AppendReceived(ctx context.Context, msgs ...Message) ([]bool, error) {
+	return s.append(ctx, false, msgs)
+}
+
+func (s *Store) append(ctx context.Context, durable bool, msgs []Message) ([]bool, error) {
 	for i := range msgs {
 		if err := validate(&msgs[i]); err != nil {
 			return nil, err
 		}
 	}
-	req := &commitReq{msgs: msgs, inserted: make([]bool, len(msgs)), done: make(chan error, 1)}
+	req := &commitReq{msgs: msgs, inserted: make([]bool, len(msgs)), durable: durable, done: make(chan error, 1)}
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
@@ -187,6 +224,29 @@ func validate(m *Message) error {
 		return fmt.Errorf("%w: %d parents", ErrInvalid, len(m.Parents))
 	}
 	return nil
+}
+
+// DefaultSyncEvery bounds how long a received message may wait for its fsync.
+const DefaultSyncEvery = time.Second
+
+// lazySyncer fsyncs what AppendReceived wrote, at most once per interval.
+func (s *Store) lazySyncer() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.syncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.stop:
+			return // Close syncs what is left
+		}
+		if s.unsynced.Swap(false) {
+			if err := s.db.Sync(); err != nil {
+				s.unsynced.Store(true)
+				s.log.Error("background sync failed", "err", err)
+			}
+		}
+	}
 }
 
 // committer is the single writer of message keys: it batches whatever is
@@ -227,7 +287,16 @@ func (s *Store) committer() {
 func (s *Store) commitBatch(batch []*commitReq) {
 	err := s.writeBatch(batch)
 	if err == nil {
-		err = s.db.Sync()
+		durable := false
+		for _, r := range batch {
+			durable = durable || r.durable
+		}
+		if durable {
+			s.unsynced.Store(false) // this Sync covers every earlier write too
+			err = s.db.Sync()
+		} else {
+			s.unsynced.Store(true)
+		}
 	}
 	if err != nil {
 		s.log.Error("commit failed", "err", err)

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 )
 
 // ---- helpers ---------------------------------------------------------------
@@ -1721,5 +1722,73 @@ func TestRegressionTxnTooBigPartialInsert(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Received messages are readable as soon as AppendReceived returns; the
+// background syncer then fsyncs them, and they survive a reopen.
+func TestAppendReceivedSyncsInBackground(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, WithSyncEvery(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gidOf("lazy")
+	recv := mkMsg(g, 1, "bob", 1, 1)
+	ins, err := s.AppendReceived(context.Background(), recv)
+	if err != nil || !allTrue(ins) {
+		t.Fatalf("AppendReceived = %v, %v", ins, err)
+	}
+	if has, err := s.Has(g, recv.ID); err != nil || !has {
+		t.Fatalf("received message not readable at once: %v %v", has, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.unsynced.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("background sync never ran")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	re := openDir(t, dir)
+	defer re.Close()
+	if has, err := re.Has(g, recv.ID); err != nil || !has {
+		t.Fatalf("received message lost over a reopen: %v %v", has, err)
+	}
+}
+
+// An own Append fsyncs the whole log, received writes before it included;
+// Close syncs what is still pending.
+func TestAppendCoversEarlierReceived(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, WithSyncEvery(time.Hour)) // the background syncer never fires
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gidOf("prefix")
+	if _, err := s.AppendReceived(context.Background(), mkMsg(g, 1, "bob", 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if !s.unsynced.Load() {
+		t.Fatal("a received write should be marked unsynced")
+	}
+	mustAppend(t, s, mkMsg(g, 2, "alice", 1, 2, idOf(1)))
+	if s.unsynced.Load() {
+		t.Fatal("an own Append must fsync everything written before it")
+	}
+	if _, err := s.AppendReceived(context.Background(), mkMsg(g, 3, "bob", 2, 3, idOf(2))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	re := openDir(t, dir)
+	defer re.Close()
+	for n := uint64(1); n <= 3; n++ {
+		if has, err := re.Has(g, idOf(n)); err != nil || !has {
+			t.Fatalf("message %d lost over a reopen: %v %v", n, has, err)
+		}
 	}
 }
