@@ -85,10 +85,19 @@ type runResult struct {
 	Wall        time.Duration // first send to the end of the drain
 }
 
+// maxInFlight bounds the sends one sender has issued but not yet seen
+// return. The load is open-loop, as in any throughput measurement: a send is
+// issued at its scheduled time whether or not the previous one has returned
+// (a node serves many clients at once, and queued sends share a commit). A
+// closed loop would measure one caller's round trip instead: with a send
+// that returns only after its fsync, that caps a sender at 1/fsync-time.
+const maxInFlight = 256
+
 // paced sends rate x dur messages of size bytes, spread over senders nodes,
 // each at its scheduled time (a late sender catches up at once), then waits
 // up to drain for every node to store every message. Senders that fall
-// behind stop at 1.5 x dur + 1 s, so a run stays bounded; SendRate shows it.
+// behind (maxInFlight sends outstanding) stop at 1.5 x dur + 1 s, so a run
+// stays bounded; SendRate shows it.
 func paced(ctx context.Context, sys system, senders int, rate float64, dur time.Duration, size int, drain time.Duration) (runResult, error) {
 	n := sys.size()
 	total := max(1, int(rate*dur.Seconds()))
@@ -108,32 +117,46 @@ func paced(ctx context.Context, sys system, senders int, rate float64, dur time.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var mu sync.Mutex
+			var inflight sync.WaitGroup
+			slots := make(chan struct{}, maxInFlight)
 			log := make([]sent, 0, total/senders+1)
+			defer func() {
+				inflight.Wait()
+				logs[s] = log
+			}()
 			for i := s; i < total; i += senders {
 				due := start.Add(time.Duration(i) * interval)
 				if d := time.Until(due); d > 0 {
 					select {
 					case <-time.After(d):
 					case <-ctx.Done():
-						logs[s] = log
 						return
 					}
 				}
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
 				t := time.Now()
 				if t.After(cutoff) {
-					break
+					<-slots
+					return
 				}
-				key, err := sys.send(ctx, from, size)
-				if err != nil {
-					errs.Add(1)
-					if ctx.Err() != nil {
-						break
+				inflight.Add(1)
+				go func() {
+					defer func() { <-slots; inflight.Done() }()
+					key, err := sys.send(ctx, from, size)
+					if err != nil {
+						errs.Add(1)
+						return
 					}
-					continue
-				}
-				log = append(log, sent{key: key, from: from, at: t})
+					mu.Lock()
+					log = append(log, sent{key: key, from: from, at: t})
+					mu.Unlock()
+				}()
 			}
-			logs[s] = log
 		}()
 	}
 	wg.Wait()
