@@ -5,11 +5,14 @@
 // # Messages
 //
 // A message is a wirepb.Message signed by its author's Ed25519 key
-// (wirepb.SignedMessage) and sealed with the group's XChaCha20-Poly1305 key
-// (wirepb.Envelope) before it is published on the group's pubsub topic.
-// Every node runs each envelope it receives through the topic validator: size bound,
-// schema and version, AEAD open (a non-member's bytes fail here, cheaply),
-// group binding, field ranges, signature, and the replay check against the
+// (wirepb.SignedMessage; a send batch shares one signature over the Merkle
+// root of its ids, see merkle.go). A batch is published as one
+// wirepb.Bundle sealed with the group's XChaCha20-Poly1305 key
+// (wirepb.Envelope), so gossip, encryption and validation are paid per
+// batch. Every node runs each envelope it receives through the topic
+// validator: size bound, schema and version, AEAD open (a non-member's bytes
+// fail here, cheaply), bundle bounds, then per message group binding, field
+// ranges, signature (once per batch), and the replay check against the
 // store. A refusal is counted by reason (Status.Drops) and never stored.
 //
 // # Order

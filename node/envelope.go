@@ -17,11 +17,15 @@ import (
 
 // Limits on what the node accepts; anything larger is refused unread.
 const (
-	WireVersion     = 1
+	WireVersion = 1 // of Message, SignedMessage, Invite and the sync messages
+	// EnvelopeVersion is the pubsub envelope's: 2 seals a Bundle.
+	EnvelopeVersion = 2
 	MaxEnvelopeSize = 64 << 10
-	MaxTextLen      = 16 << 10
-	MaxNameLen      = 128
-	MaxParents      = 16
+	// MaxBundleMessages bounds the messages one envelope carries.
+	MaxBundleMessages = MaxBatchLeaves
+	MaxTextLen        = 16 << 10
+	MaxNameLen        = 128
+	MaxParents        = 16
 	// maxLamport keeps a hostile member from pushing the clock to overflow.
 	maxLamport = 1 << 62
 )
@@ -80,15 +84,89 @@ func signMessage(key crypto.PrivKey, m *wirepb.Message) (*verified, error) {
 	return &verified{id: messageID(msgBytes), author: author, msg: m, raw: raw}, nil
 }
 
-// sealEnvelope encrypts SignedMessage bytes for the group's topic.
-func sealEnvelope(k *groupKeys, raw []byte) ([]byte, error) {
-	nonce, ct := k.seal(raw)
-	return proto.Marshal(&wirepb.Envelope{Version: WireVersion, Nonce: nonce, Ciphertext: ct})
+// signBatch serialises ms and signs them with one signature over the Merkle
+// root of their ids; a single message gets a plain signature.
+func signBatch(key crypto.PrivKey, ms []*wirepb.Message) ([]*verified, error) {
+	if len(ms) == 1 {
+		v, err := signMessage(key, ms[0])
+		if err != nil {
+			return nil, err
+		}
+		return []*verified{v}, nil
+	}
+	if len(ms) == 0 || len(ms) > MaxBatchLeaves {
+		return nil, fmt.Errorf("%w: batch of %d", ErrInvalidInput, len(ms))
+	}
+	author, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	bodies := make([][]byte, len(ms))
+	ids := make([]store.MessageID, len(ms))
+	for i, m := range ms {
+		if bodies[i], err = (proto.MarshalOptions{Deterministic: true}).Marshal(m); err != nil {
+			return nil, err
+		}
+		ids[i] = messageID(bodies[i])
+	}
+	root, paths := merkleProofs(ids)
+	count := uint32(len(ms))
+	sig, err := key.Sign(batchSigned(count, root))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*verified, len(ms))
+	for i, m := range ms {
+		raw, err := proto.Marshal(&wirepb.SignedMessage{Message: bodies[i], Signature: sig,
+			Batch: &wirepb.BatchProof{Count: count, Index: uint32(i), Path: paths[i]}})
+		if err != nil {
+			return nil, err
+		}
+		out[i] = &verified{id: ids[i], author: author, msg: m, raw: raw}
+	}
+	return out, nil
+}
+
+// bundleOverhead is an upper bound on what the envelope and the bundle's
+// framing add to the SignedMessages they carry.
+const bundleOverhead = 24 + 16 + 32
+
+// sealEnvelope encrypts SignedMessages (at most MaxBundleMessages) as one
+// Bundle for the group's topic.
+func sealEnvelope(k *groupKeys, raws ...[]byte) ([]byte, error) {
+	plain, err := proto.Marshal(&wirepb.Bundle{Messages: raws})
+	if err != nil {
+		return nil, err
+	}
+	nonce, ct := k.seal(plain)
+	return proto.Marshal(&wirepb.Envelope{Version: EnvelopeVersion, Nonce: nonce, Ciphertext: ct})
+}
+
+// bundles packs raws, in order, into as few envelopes' worth as the size
+// and count bounds allow.
+func bundles(raws [][]byte) [][][]byte {
+	var out [][][]byte
+	var cur [][]byte
+	size := 0
+	for _, r := range raws {
+		n := len(r) + 4 // tag and length of the repeated field
+		if len(cur) > 0 && (len(cur) == MaxBundleMessages || size+n > MaxEnvelopeSize-bundleOverhead) {
+			out = append(out, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, r)
+		size += n
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
 }
 
 // openEnvelope checks size and schema, then decrypts: the cheap checks that
-// stop a non-member's junk before any signature work.
-func openEnvelope(k *groupKeys, data []byte) ([]byte, error) {
+// stop a non-member's junk before any signature work. It returns the
+// bundle's SignedMessage bytes, not yet checked.
+func openEnvelope(k *groupKeys, data []byte) ([][]byte, error) {
 	if len(data) > MaxEnvelopeSize {
 		return nil, ErrOversized
 	}
@@ -96,17 +174,24 @@ func openEnvelope(k *groupKeys, data []byte) ([]byte, error) {
 	if err := proto.Unmarshal(data, &env); err != nil {
 		return nil, fmt.Errorf("%w: envelope: %v", ErrMalformed, err)
 	}
-	if env.Version != WireVersion {
+	if env.Version != EnvelopeVersion {
 		return nil, fmt.Errorf("%w: envelope version %d", ErrVersion, env.Version)
 	}
 	if len(env.Nonce) != chacha20poly1305.NonceSizeX {
 		return nil, fmt.Errorf("%w: nonce length %d", ErrMalformed, len(env.Nonce))
 	}
-	raw, err := k.open(env.Nonce, env.Ciphertext)
+	plain, err := k.open(env.Nonce, env.Ciphertext)
 	if err != nil {
 		return nil, ErrNotMember
 	}
-	return raw, nil
+	var b wirepb.Bundle
+	if err := proto.Unmarshal(plain, &b); err != nil {
+		return nil, fmt.Errorf("%w: bundle: %v", ErrMalformed, err)
+	}
+	if len(b.Messages) == 0 || len(b.Messages) > MaxBundleMessages {
+		return nil, fmt.Errorf("%w: bundle of %d messages", ErrMalformed, len(b.Messages))
+	}
+	return b.Messages, nil
 }
 
 // verifySigned decodes SignedMessage bytes and checks every field and the
@@ -132,21 +217,39 @@ func verifySigned(g store.GroupID, raw []byte) (*verified, error) {
 	if err != nil || pub.Type() != crypto.Ed25519 {
 		return nil, ErrBadAuthor
 	}
-	ok, err := pub.Verify(append(append([]byte{}, signDomain...), sm.Message...), sm.Signature)
-	if err != nil || !ok {
-		return nil, ErrBadSignature
+	id := messageID(sm.Message)
+	// Keep a clean re-encoding: unsigned extras in the wrapper are not
+	// stored or served on.
+	clean := &wirepb.SignedMessage{Message: sm.Message, Signature: sm.Signature}
+	if b := sm.Batch; b == nil {
+		ok, err := pub.Verify(append(append([]byte{}, signDomain...), sm.Message...), sm.Signature)
+		if err != nil || !ok {
+			return nil, ErrBadSignature
+		}
+	} else {
+		root, ok := merkleRoot(id, b.Index, b.Count, b.Path)
+		if !ok {
+			return nil, fmt.Errorf("%w: batch proof", ErrMalformed)
+		}
+		key := sigCacheKey(m.Author, b.Count, root, sm.Signature)
+		if !verifiedBatches.has(key) {
+			ok, err := pub.Verify(batchSigned(b.Count, root), sm.Signature)
+			if err != nil || !ok {
+				return nil, ErrBadSignature
+			}
+			verifiedBatches.add(key)
+		}
+		clean.Batch = &wirepb.BatchProof{Count: b.Count, Index: b.Index, Path: b.Path}
 	}
-	author, err := peer.IDFromPublicKey(pub)
+	author, err := authorID(m.Author)
 	if err != nil {
 		return nil, ErrBadAuthor
 	}
-	// Keep a clean re-encoding: unsigned extras in the wrapper are not
-	// stored or served on.
-	clean, err := proto.Marshal(&wirepb.SignedMessage{Message: sm.Message, Signature: sm.Signature})
+	cleanRaw, err := proto.Marshal(clean)
 	if err != nil {
 		return nil, err
 	}
-	return &verified{id: messageID(sm.Message), author: author, msg: m, raw: clean}, nil
+	return &verified{id: id, author: author, msg: m, raw: cleanRaw}, nil
 }
 
 func checkFields(m *wirepb.Message) error {

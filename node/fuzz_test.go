@@ -55,14 +55,22 @@ func fzSignedSeeds(t testing.TB, g store.GroupID) [][]byte {
 	unknownInner := protowire.AppendBytes(protowire.AppendTag(vtMarshal(t, vtText(t, g, bob, 5, 11, "x")), 42, protowire.BytesType), []byte("future"))
 	textRaw := vtSign(t, bob, text)
 	outerPadded := protowire.AppendBytes(protowire.AppendTag(append([]byte(nil), textRaw...), 9, protowire.BytesType), []byte("pad"))
+	batch, err := signBatch(bob, []*wirepb.Message{
+		vtText(t, g, bob, 6, 12, "batched 1"), vtText(t, g, bob, 7, 13, "batched 2"), vtText(t, g, bob, 8, 14, "batched 3"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return [][]byte{
 		textRaw,
+		batch[0].raw, // signed once for the batch, with a Merkle proof
+		batch[2].raw,
 		vtSign(t, bob, join),
 		vtSign(t, bob, withParents),
 		vtSign(t, bob, future),
 		vtSignBytes(t, bob, unknownInner),
 		outerPadded,
-		vtSign(t, mallory, text),                      // forged
+		vtSign(t, mallory, text), // forged
 		vtSign(t, bob, vtText(t, g, bob, 0, 1, "s0")), // seq 0
 		vtSign(t, bob, vtText(t, vtKeys(t, 0x99).id, bob, 1, 1, "other group")),
 	}
@@ -72,11 +80,12 @@ func FuzzOpenEnvelope(f *testing.F) {
 	keys := vtKeys(f, 0x11)
 	for i, raw := range fzSignedSeeds(f, keys.id) {
 		nonce := bytes.Repeat([]byte{byte(i)}, chacha20poly1305.NonceSizeX)
-		f.Add(vtSealNonce(f, &keys, WireVersion, nonce, raw))
+		f.Add(vtSealNonce(f, &keys, EnvelopeVersion, nonce, raw))
 	}
-	f.Add(vtSeal(f, &keys, nil))                                        // empty plaintext
-	f.Add(vtSealNonce(f, &keys, 2, make([]byte, 24), []byte("v2")))     // wrong version
-	f.Add(vtMarshal(f, &wirepb.Envelope{Version: 1, Nonce: []byte{1}})) // short nonce
+	f.Add(vtSeal(f, &keys, nil))                                                      // a bundle of one empty message
+	f.Add(vtSeal(f, &keys, fzSignedSeeds(f, keys.id)[:3]...))                         // a bundle of three
+	f.Add(vtSealNonce(f, &keys, 1, make([]byte, 24), []byte("v1")))                   // old version
+	f.Add(vtMarshal(f, &wirepb.Envelope{Version: EnvelopeVersion, Nonce: []byte{1}})) // short nonce
 	f.Add([]byte{})
 	f.Add([]byte("\x08\x01\x12\x18aaaaaaaaaaaaaaaaaaaaaaaa\x1a\x05junk!"))
 	aead, err := chacha20poly1305.NewX(keys.msgKey)
@@ -92,8 +101,8 @@ func FuzzOpenEnvelope(f *testing.F) {
 			}
 			return
 		}
-		// It opened: it must be a well-formed, bounded version-1 envelope,
-		// and the output exactly what was sealed under its nonce.
+		// It opened: it must be a well-formed, bounded envelope of this
+		// version, and the output exactly the bundle sealed under its nonce.
 		if len(data) > MaxEnvelopeSize {
 			t.Fatalf("opened a %d-byte envelope", len(data))
 		}
@@ -101,11 +110,24 @@ func FuzzOpenEnvelope(f *testing.F) {
 		if err := proto.Unmarshal(data, &env); err != nil {
 			t.Fatalf("opened an envelope that does not decode: %v", err)
 		}
-		if env.Version != WireVersion || len(env.Nonce) != chacha20poly1305.NonceSizeX {
+		if env.Version != EnvelopeVersion || len(env.Nonce) != chacha20poly1305.NonceSizeX {
 			t.Fatalf("opened version %d, nonce %d bytes", env.Version, len(env.Nonce))
 		}
-		if !bytes.Equal(aead.Seal(nil, env.Nonce, out, keys.envelopeAD()), env.Ciphertext) {
-			t.Fatal("output is not what was sealed")
+		plain, err := aead.Open(nil, env.Nonce, env.Ciphertext, keys.envelopeAD())
+		if err != nil {
+			t.Fatal("opened a ciphertext that does not authenticate")
+		}
+		var b wirepb.Bundle
+		if err := proto.Unmarshal(plain, &b); err != nil {
+			t.Fatal(err)
+		}
+		if len(out) == 0 || len(out) > MaxBundleMessages || len(out) != len(b.Messages) {
+			t.Fatalf("opened a bundle of %d messages (sealed %d)", len(out), len(b.Messages))
+		}
+		for i := range out {
+			if !bytes.Equal(out[i], b.Messages[i]) {
+				t.Fatalf("message %d is not what was sealed", i)
+			}
 		}
 	})
 }
@@ -148,7 +170,7 @@ func FuzzVerifySigned(f *testing.F) {
 			t.Fatalf("author %s does not match the key (%v)", v.author, err)
 		}
 		// It re-verifies, from its bytes and from a canonical wrapper, with the same id.
-		for _, raw := range [][]byte{v.raw, vtMarshal(t, &wirepb.SignedMessage{Message: sm.Message, Signature: sm.Signature})} {
+		for _, raw := range [][]byte{v.raw, vtMarshal(t, &wirepb.SignedMessage{Message: sm.Message, Signature: sm.Signature, Batch: sm.Batch})} {
 			v2, err := verifySigned(g, raw)
 			if err != nil || v2.id != v.id || v2.author != v.author {
 				t.Fatalf("re-verify: %v", err)

@@ -15,6 +15,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"
@@ -265,6 +267,9 @@ func (n *Node) allGroups() []*group {
 
 // validate is the pubsub validator: every message on a group topic passes
 // here before it is delivered or forwarded (our own publishes trivially).
+// A bundle is accepted only whole: an honest member never bundles a message
+// that fails a check. What it decodes to is the bundle's messages that are
+// new to us.
 func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) {
 	if from == n.self {
 		// Our own publish: only sendBatch publishes on our topic handles,
@@ -272,26 +277,35 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 		// again would spend a signature verification per message sent.
 		return p2p.Accept, nil
 	}
-	raw, err := openEnvelope(&g.keys, data)
-	if err == nil {
-		var v *verified
-		v, err = verifySigned(g.rec.ID, raw)
-		if err == nil {
-			has, herr := n.st.Has(g.rec.ID, v.id)
-			switch {
-			case herr != nil:
-				n.log.Warn("validator store lookup", "err", herr)
-				return p2p.Ignore, nil
-			case has:
-				n.drops.count(ErrDuplicate)
-				return p2p.Ignore, nil // an honest peer may re-forward: no penalty
-			}
-			return p2p.Accept, v
+	raws, err := openEnvelope(&g.keys, data)
+	if err != nil {
+		n.drops.count(err)
+		n.log.Debug("dropped pubsub message", "from", from, "reason", err)
+		return p2p.Reject, nil
+	}
+	fresh := make([]*verified, 0, len(raws))
+	for _, raw := range raws {
+		v, err := verifySigned(g.rec.ID, raw)
+		if err != nil {
+			n.drops.count(err)
+			n.log.Debug("dropped pubsub message", "from", from, "reason", err)
+			return p2p.Reject, nil
+		}
+		has, err := n.st.Has(g.rec.ID, v.id)
+		switch {
+		case err != nil:
+			n.log.Warn("validator store lookup", "err", err)
+			return p2p.Ignore, nil
+		case has:
+			n.drops.count(ErrDuplicate)
+		default:
+			fresh = append(fresh, v)
 		}
 	}
-	n.drops.count(err)
-	n.log.Debug("dropped pubsub message", "from", from, "reason", err)
-	return p2p.Reject, nil
+	if len(fresh) == 0 {
+		return p2p.Ignore, nil // an honest peer may re-forward: no penalty
+	}
+	return p2p.Accept, fresh
 }
 
 // receive stores validated messages from the topic, batching whatever has
@@ -320,11 +334,11 @@ func (n *Node) receive(g *group) {
 		var vs []*verified
 		var froms []peer.ID
 		for _, m := range batch {
-			v, ok := m.Decoded.(*verified)
+			fresh, ok := m.Decoded.([]*verified)
 			if !ok || m.Local {
 				continue
 			}
-			vs = append(vs, v)
+			vs = append(vs, fresh...)
 			froms = append(froms, m.From)
 		}
 		if len(vs) == 0 {
@@ -594,40 +608,57 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 	for _, h := range heads {
 		parents = append(parents, append([]byte(nil), h[:]...))
 	}
-	vs := make([]*verified, len(live))
-	msgs := make([]store.Message, len(live))
+	// A chain: each message's parent is the one before it, which needs its
+	// id, which is known only once the message is serialised.
+	ms := make([]*wirepb.Message, len(live))
+	now := n.cfg.now().UnixMilli()
 	for i, r := range live {
 		lamport++
-		m := &wirepb.Message{
+		ms[i] = &wirepb.Message{
 			Version: WireVersion, GroupId: g.rec.ID[:], Author: n.pub, Seq: g.nextSeq + uint64(i),
-			Lamport: lamport, TimestampMs: n.cfg.now().UnixMilli(), Parents: parents, Body: r.body,
+			Lamport: lamport, TimestampMs: now, Parents: parents, Body: r.body,
 		}
-		v, err := signMessage(n.key, m)
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(ms[i])
 		if err != nil {
 			fail(err)
 			return
 		}
-		vs[i], msgs[i] = v, v.storeMessage(g.rec.ID)
-		parents = [][]byte{v.id[:]}
+		id := messageID(b)
+		parents = [][]byte{id[:]}
+	}
+	vs, err := signBatch(n.key, ms)
+	if err != nil {
+		fail(err)
+		return
+	}
+	msgs := make([]store.Message, len(vs))
+	for i, v := range vs {
+		msgs[i] = v.storeMessage(g.rec.ID)
 	}
 	if _, err := n.st.Append(n.ctx, msgs...); err != nil {
 		fail(fmt.Errorf("store message: %w", err))
 		return
 	}
 	g.nextSeq += uint64(len(live))
-	for i, r := range live {
-		v := vs[i]
-		n.noteMember(g, v)
-		out := n.toMessage(g, v)
-		n.events.publish(Event{Type: EventMessage, Group: out.Group, Message: out})
-		env, err := sealEnvelope(&g.keys, v.raw)
+	raws := make([][]byte, len(vs))
+	for i, v := range vs {
+		raws[i] = v.raw
+	}
+	for _, b := range bundles(raws) {
+		env, err := sealEnvelope(&g.keys, b...)
 		if err == nil {
 			err = g.topic.Publish(n.ctx, env)
 		}
 		if err != nil {
 			// Stored already: sync delivers it when peers are reachable.
-			n.log.Warn("publish failed; message will be delivered by sync", "err", err)
+			n.log.Warn("publish failed; messages will be delivered by sync", "count", len(b), "err", err)
 		}
+	}
+	for i, r := range live {
+		v := vs[i]
+		n.noteMember(g, v)
+		out := n.toMessage(g, v)
+		n.events.publish(Event{Type: EventMessage, Group: out.Group, Message: out})
 		r.done <- sendResult{msg: out}
 	}
 }

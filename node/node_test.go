@@ -76,7 +76,7 @@ func TestTwoMembersAndAnOutsider(t *testing.T) {
 
 	// What C publishes is refused by A and B and never stored.
 	before := a.Drops()[ErrNotMember.Error()] + b.Drops()[ErrNotMember.Error()]
-	if err := raw.Publish(ctx, []byte("\x08\x01\x12\x18aaaaaaaaaaaaaaaaaaaaaaaa\x1a\x05junk!")); err != nil {
+	if err := raw.Publish(ctx, []byte("\x08\x02\x12\x18aaaaaaaaaaaaaaaaaaaaaaaa\x1a\x05junk!")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "outsider message refused", func() bool {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,7 +220,8 @@ func TestHistoryFromJoinGroup(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	mn := mocknet.New()
 	t.Cleanup(func() { mn.Close() })
-	a := addMockNode(t, mn, "a", nil, WithClock(func() time.Time { return t0 }))
+	var aLater atomic.Int64 // a's clock offset: the node reads it from its own goroutines
+	a := addMockNode(t, mn, "a", nil, WithClock(func() time.Time { return t0.Add(time.Duration(aLater.Load())) }))
 	late := addMockNode(t, mn, "late", nil, WithClock(func() time.Time { return t0.Add(time.Hour) }))
 	mn.LinkAll()
 	if _, err := mn.ConnectPeers(a.ID(), late.ID()); err != nil {
@@ -236,7 +238,7 @@ func TestHistoryFromJoinGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A sends after the join, with a clock past the joiner's join time.
-	a.cfg.now = func() time.Time { return t0.Add(2 * time.Hour) }
+	aLater.Store(int64(2 * time.Hour))
 	sendN(t, a, gi.ID, "after", 2)
 	waitFor(t, "late has the messages after its join", func() bool { return hasAll(texts(t, late, gi.ID), "after 0", "after 1") })
 	// Wait for a completed pull so "not there" means "not sent", not "not yet".

@@ -94,16 +94,16 @@ func vtSign(t testing.TB, key crypto.PrivKey, m *wirepb.Message) []byte {
 	return v.raw
 }
 
-func vtSeal(t testing.TB, k *groupKeys, raw []byte) []byte {
+func vtSeal(t testing.TB, k *groupKeys, raws ...[]byte) []byte {
 	t.Helper()
-	env, err := sealEnvelope(k, raw)
+	env, err := sealEnvelope(k, raws...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return env
 }
 
-// vtSealNonce seals raw under a chosen nonce and version (deterministic
+// vtSealNonce seals raw (as a one-message bundle) under a chosen nonce and version (deterministic
 // envelopes, and envelopes the package would never produce).
 func vtSealNonce(t testing.TB, k *groupKeys, version uint32, nonce, raw []byte) []byte {
 	t.Helper()
@@ -111,7 +111,8 @@ func vtSealNonce(t testing.TB, k *groupKeys, version uint32, nonce, raw []byte) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return vtMarshal(t, &wirepb.Envelope{Version: version, Nonce: nonce, Ciphertext: aead.Seal(nil, nonce, raw, k.envelopeAD())})
+	plain := vtMarshal(t, &wirepb.Bundle{Messages: [][]byte{raw}})
+	return vtMarshal(t, &wirepb.Envelope{Version: version, Nonce: nonce, Ciphertext: aead.Seal(nil, nonce, plain, k.envelopeAD())})
 }
 
 func vtKeys(t testing.TB, secretByte byte) groupKeys {
@@ -237,7 +238,7 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 			b := vtMarshal(t, m)
 			b = protowire.AppendTag(b, 99, protowire.BytesType)
 			b = protowire.AppendBytes(b, make([]byte, pad))
-			env := vtSealNonce(t, keys, WireVersion, make([]byte, chacha20poly1305.NonceSizeX), vtSignBytes(t, bob, b))
+			env := vtSealNonce(t, keys, EnvelopeVersion, make([]byte, chacha20poly1305.NonceSizeX), vtSignBytes(t, bob, b))
 			if len(env) == size {
 				return env
 			}
@@ -335,8 +336,11 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 		{name: "random bytes", verdict: p2p.Reject, reason: ErrMalformed, data: func() []byte { return randomBytes(200) }},
 		{name: "truncated envelope", verdict: p2p.Reject, reason: ErrMalformed, data: func() []byte { e := sealMsg(text(2, 3, "cut")); return e[:len(e)-5] }},
 		{name: "empty envelope (version 0)", verdict: p2p.Reject, reason: ErrVersion, data: func() []byte { return nil }},
-		{name: "envelope version 2", verdict: p2p.Reject, reason: ErrVersion, data: func() []byte {
-			return vtSealNonce(t, keys, 2, make([]byte, chacha20poly1305.NonceSizeX), vtSign(t, bob, text(2, 3, "v2")))
+		{name: "envelope version 1", verdict: p2p.Reject, reason: ErrVersion, data: func() []byte {
+			return vtSealNonce(t, keys, 1, make([]byte, chacha20poly1305.NonceSizeX), vtSign(t, bob, text(2, 3, "v1")))
+		}},
+		{name: "envelope version 3", verdict: p2p.Reject, reason: ErrVersion, data: func() []byte {
+			return vtSealNonce(t, keys, 3, make([]byte, chacha20poly1305.NonceSizeX), vtSign(t, bob, text(2, 3, "v3")))
 		}},
 		{name: "nonce 12 bytes", verdict: p2p.Reject, reason: ErrMalformed,
 			data: func() []byte {
@@ -350,7 +354,7 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 			}},
 		{name: "no nonce", verdict: p2p.Reject, reason: ErrMalformed,
 			data: func() []byte {
-				return vtMarshal(t, &wirepb.Envelope{Version: WireVersion, Ciphertext: randomBytes(64)})
+				return vtMarshal(t, &wirepb.Envelope{Version: EnvelopeVersion, Ciphertext: randomBytes(64)})
 			}},
 
 		// Not for us.
@@ -404,9 +408,9 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 				t.Fatalf("verdict %v, want %v (drops %v)", verdict, tc.verdict, delta)
 			}
 			if verdict == p2p.Accept {
-				v, ok := decoded.(*verified)
-				if !ok || v == nil {
-					t.Fatalf("accepted without a decoded message: %T", decoded)
+				vs, ok := decoded.([]*verified)
+				if !ok || len(vs) != 1 || vs[0] == nil {
+					t.Fatalf("accepted without one decoded message: %T", decoded)
 				}
 				if len(delta) != 0 {
 					t.Fatalf("accepted but drops changed: %v", delta)
@@ -524,9 +528,9 @@ func TestValidateVerifySignedSyncInput(t *testing.T) {
 		{"garbage", []byte("\xff\xff\xff\xff"), ErrMalformed},
 		{"empty", nil, ErrVersion},
 		{"truncated", validRaw[:len(validRaw)-10], ErrMalformed},
-		// Known field numbers with the wrong wire type decode as unknown
-		// fields: an Envelope parses as a SignedMessage with an empty message.
-		{"an envelope, not a signed message", vtSeal(t, &groupKeys{msgKey: make([]byte, 32)}, validRaw), ErrVersion},
+		// An Envelope's ciphertext (field 3) lands in SignedMessage's batch
+		// proof field and does not parse as one.
+		{"an envelope, not a signed message", vtSeal(t, &groupKeys{msgKey: make([]byte, 32)}, validRaw), ErrMalformed},
 		{"other group", vtSign(t, bob, vtText(t, other, bob, 3, 7, "x")), ErrWrongGroup},
 		{"seq 0", vtSign(t, bob, text(0, 7, "x")), ErrBadField},
 		{"lamport 0", vtSign(t, bob, text(3, 0, "x")), ErrBadField},
@@ -654,8 +658,10 @@ func TestForgedAndReplayedOverNetwork(t *testing.T) {
 				t.Fatal("raw topic closed")
 			}
 			if inner, err := openEnvelope(&ga.keys, m.Data); err == nil {
-				if v, err := verifySigned(ga.rec.ID, inner); err == nil && hex.EncodeToString(v.id[:]) == sent.ID {
-					captured = m.Data
+				for _, raw := range inner {
+					if v, err := verifySigned(ga.rec.ID, raw); err == nil && hex.EncodeToString(v.id[:]) == sent.ID {
+						captured = m.Data
+					}
 				}
 			}
 		case <-deadline:
