@@ -132,7 +132,8 @@ func (n *Node) joinDecoded(ctx context.Context, inv DecodedInvite) (GroupInfo, e
 		return GroupInfo{}, err
 	}
 	if inv.Inviter.ID != "" && inv.Inviter.ID != n.self {
-		n.host.AddBootstrap(relayPeers(inv.Inviter.Addrs)...)
+		// The inviter's relays are bootstrap peers, also after a restart.
+		n.dialer.boot.learnInvite(relayPeers(inv.Inviter.Addrs))
 		n.dialer.remember(inv.Inviter)
 		n.goOwned(func() {
 			cctx, cancel := context.WithTimeout(n.ctx, 20*time.Second)

@@ -26,6 +26,8 @@ const (
 type redialer struct {
 	n *Node
 
+	boot *bootBook // DHT bootstrap candidates (bootstrap.go)
+
 	mu    sync.Mutex
 	peers map[peer.ID]*dialState
 	kick  chan struct{}
@@ -39,7 +41,7 @@ type dialState struct {
 }
 
 func newRedialer(n *Node) *redialer {
-	return &redialer{n: n, peers: map[peer.ID]*dialState{}, kick: make(chan struct{}, 1)}
+	return &redialer{n: n, boot: newBootBook(n), peers: map[peer.ID]*dialState{}, kick: make(chan struct{}, 1)}
 }
 
 func (r *redialer) start() {
@@ -53,15 +55,10 @@ func (r *redialer) start() {
 		if err != nil {
 			continue
 		}
-		ds := &dialState{saved: time.UnixMilli(rec.LastSeenMs)}
-		for _, b := range rec.Addrs {
-			if a, err := ma.NewMultiaddrBytes(b); err == nil {
-				ds.addrs = append(ds.addrs, a)
-			}
-		}
-		r.peers[id] = ds
+		r.peers[id] = &dialState{addrs: parseAddrs(rec.Addrs), saved: time.UnixMilli(rec.LastSeenMs)}
 	}
 	r.mu.Unlock()
+	r.boot.start(recs)
 	r.n.wg.Add(1)
 	go r.loop()
 }

@@ -1,13 +1,16 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -35,7 +38,14 @@ const (
 	readvertiseEvery  = time.Hour
 	rendezvousTTL     = 2 * rendezvousEpoch
 	rendezvousOpLimit = 30 * time.Second
-	rendezvousRetry   = 5 * time.Second
+	// A failed round is retried after rendezvousRetry (or the interval, if
+	// shorter), doubling per failure up to maxRendezvousRetry while the DHT
+	// routing table is empty, up to the interval otherwise.
+	rendezvousRetry    = 5 * time.Second
+	maxRendezvousRetry = 5 * time.Minute
+	// How long a wake waits for kad-dht to put a newly connected server in
+	// its routing table.
+	wakeWait = 5 * time.Second
 	// A group with members connected is looked up this many times less often.
 	connectedLookupFactor = 10
 	rendezvousParallel    = 4
@@ -59,9 +69,13 @@ type rendezvous struct {
 	now   func() time.Time
 	kickc chan struct{}
 
+	failing atomic.Bool // the last round failed: retrying with backoff
+	waking  atomic.Bool // a wake is waiting for the routing table
+
 	mu         sync.Mutex
-	advertised map[string]time.Time // ns -> last successful advertisement
-	looked     map[string]time.Time // group topic -> last lookup
+	advertised map[string]time.Time             // ns -> last successful advertisement
+	looked     map[string]time.Time             // group topic -> last lookup
+	retry      func(failures int) time.Duration // tests; nil: retryDelay
 }
 
 func newRendezvous(n *Node, every time.Duration) *rendezvous {
@@ -89,35 +103,103 @@ func (r *rendezvous) kick() {
 	}
 }
 
+// wake runs a round soon if rounds are failing: a DHT server has just been
+// connected, so the routing table is about to have a peer. Without it a node
+// that has backed off for minutes would wait that long after its bootstrap
+// peer came back.
+func (r *rendezvous) wake() {
+	if r == nil || !r.failing.Load() || !r.waking.CompareAndSwap(false, true) {
+		return
+	}
+	started := r.n.goOwned(func() {
+		defer r.waking.Store(false)
+		// kad-dht adds the server to its routing table on its own goroutine,
+		// after the identify event that woke us: give it a moment rather
+		// than fail once more and back off again.
+		t := time.NewTicker(25 * time.Millisecond)
+		defer t.Stop()
+		deadline := time.Now().Add(wakeWait)
+		for r.n.host.DHTPeers() == 0 && time.Now().Before(deadline) {
+			select {
+			case <-r.n.ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+		r.kick()
+	})
+	if !started {
+		r.waking.Store(false)
+	}
+}
+
 func (r *rendezvous) loop() {
 	defer r.n.wg.Done()
 	t := time.NewTimer(0)
 	defer t.Stop()
+	failures := 0
 	for {
 		select {
 		case <-r.n.ctx.Done():
 			return
 		case <-t.C:
 		case <-r.kickc:
-			// A new group: look it up at once.
+			// A new group (look it up at once), or a DHT peer after failed
+			// rounds: retry now, and back off afresh if it still fails.
+			failures = 0
 		}
 		next := r.every
-		if !r.round() {
-			next = min(next, rendezvousRetry)
+		ok, err := r.round()
+		if errors.Is(err, p2p.ErrNoDHT) {
+			r.n.log.Debug("no DHT: rendezvous off")
+			return
 		}
+		if ok {
+			failures = 0
+		} else {
+			failures++
+			next = r.retryAfter(failures)
+		}
+		r.failing.Store(!ok)
 		t.Reset(next)
 	}
 }
 
+func (r *rendezvous) retryAfter(failures int) time.Duration {
+	r.mu.Lock()
+	f := r.retry
+	r.mu.Unlock()
+	if f != nil {
+		return f(failures)
+	}
+	return retryDelay(r.every, failures, r.n.host.DHTPeers() > 0)
+}
+
+// retryDelay is the wait after the given number of failed rounds in a row.
+// With no DHT peer at all no round can succeed: retrying every few seconds
+// forever would only burn work, so the delay doubles up to
+// maxRendezvousRetry (a kick starts over). With peers, a failure is likely
+// passing and the delay stays within the normal interval.
+func retryDelay(every time.Duration, failures int, havePeers bool) time.Duration {
+	d := min(every, rendezvousRetry) << min(max(failures-1, 0), 16)
+	d = min(d, maxRendezvousRetry)
+	if havePeers {
+		d = min(d, every)
+	}
+	return d
+}
+
 // round advertises and looks up every group whose time has come. It
-// reports whether every advertisement is in place.
-func (r *rendezvous) round() bool {
+// reports whether every advertisement is in place, and an advertising
+// error.
+func (r *rendezvous) round() (bool, error) {
 	now := r.now()
 	epoch := rendezvousEpochOf(now)
 	sem := make(chan struct{}, rendezvousParallel)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ok := true
+	var firstErr error
 	for _, g := range r.n.allGroups() {
 		lookup := r.lookupDue(g, now)
 		for _, e := range []int64{epoch, epoch - 1} {
@@ -127,9 +209,10 @@ func (r *rendezvous) round() bool {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if !r.advertise(ns, now) {
+				if err := r.advertise(ns, now); err != nil {
 					mu.Lock()
 					ok = false
+					firstErr = cmp.Or(firstErr, err)
 					mu.Unlock()
 				}
 				if lookup {
@@ -139,7 +222,7 @@ func (r *rendezvous) round() bool {
 		}
 	}
 	wg.Wait()
-	return ok
+	return ok, firstErr
 }
 
 func (r *rendezvous) lookupDue(g *group, now time.Time) bool {
@@ -156,18 +239,18 @@ func (r *rendezvous) lookupDue(g *group, now time.Time) bool {
 	return true
 }
 
-func (r *rendezvous) advertise(ns string, now time.Time) bool {
+func (r *rendezvous) advertise(ns string, now time.Time) error {
 	r.mu.Lock()
 	last, done := r.advertised[ns]
 	r.mu.Unlock()
 	if done && now.Sub(last) < readvertiseEvery {
-		return true
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(r.n.ctx, rendezvousOpLimit)
 	defer cancel()
 	if err := r.n.host.Advertise(ctx, ns, rendezvousTTL); err != nil {
 		r.n.log.Debug("rendezvous advertise", "err", err)
-		return false
+		return err
 	}
 	r.mu.Lock()
 	r.advertised[ns] = now
@@ -177,7 +260,7 @@ func (r *rendezvous) advertise(ns string, now time.Time) bool {
 		}
 	}
 	r.mu.Unlock()
-	return true
+	return nil
 }
 
 // lookup dials the providers of ns that we are not connected to. Once

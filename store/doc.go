@@ -1,7 +1,7 @@
 // Package store is Parley's on-disk state, kept in Badger: messages and their
-// indexes, groups, profile settings and remembered peers. It knows nothing of
-// the network or of the wire format: message bodies are opaque bytes that the
-// caller has already verified.
+// indexes, groups, profile settings, remembered peers and DHT bootstrap
+// candidates. It knows nothing of the network or of the wire format: message
+// bodies are opaque bytes that the caller has already verified.
 //
 // Key layout (every group key starts with the 16-byte group id, gid):
 //
@@ -15,6 +15,7 @@
 //	n/<gid>                              -> count:8 maxlamport:8
 //	g/<gid>                              -> JSON Group
 //	p/<peer id>                          -> JSON Peer
+//	b/                                   -> JSON []Peer            DHT bootstrap candidates (one value)
 //	s/<name>                             -> setting bytes
 //	u/<gid><author>                      -> JSON Member
 //

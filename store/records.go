@@ -71,6 +71,32 @@ func (s *Store) Peers() ([]Peer, error) {
 	return out, err
 }
 
+// PutBootstrapPeers replaces the remembered DHT bootstrap candidates (one
+// small list, written at once), durably. Order is kept: the node stores the
+// most recently seen first.
+func (s *Store) PutBootstrapPeers(ps []Peer) error {
+	for _, p := range ps {
+		if len(p.ID) == 0 {
+			return fmt.Errorf("%w: empty peer id", ErrInvalid)
+		}
+	}
+	if ps == nil {
+		ps = []Peer{}
+	}
+	return s.putJSON(key('b'), ps)
+}
+
+// BootstrapPeers returns the remembered DHT bootstrap candidates in the order
+// stored, or none.
+func (s *Store) BootstrapPeers() ([]Peer, error) {
+	var out []Peer
+	err := s.getJSON(key('b'), &out)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return out, err
+}
+
 // PutSetting stores a named profile setting, durably.
 func (s *Store) PutSetting(name string, v []byte) error {
 	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(key('s', []byte(name)), v) }); err != nil {

@@ -1,0 +1,241 @@
+package node
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/parley-chat/parley/p2p"
+	"github.com/parley-chat/parley/store"
+)
+
+// startDHTServer runs a `parley relay`-like host (DHT server, relay service)
+// on loopback that the test can stop.
+func startDHTServer(t testing.TB, boot ...peer.AddrInfo) *p2p.Host {
+	t.Helper()
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := p2p.New(context.Background(), p2p.WithIdentity(key), p2p.WithMDNS(false),
+		p2p.WithListenAddrs([]string{"/ip4/127.0.0.1/tcp/0"}, nil), p2p.WithRelayService(true),
+		p2p.WithBootstrap(boot...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func hostInfo(h *p2p.Host) peer.AddrInfo { return peer.AddrInfo{ID: h.ID(), Addrs: h.ListenAddrs()} }
+
+// circuitVia is the address of a peer reachable through relay r, as an
+// invite from a NATed inviter carries it.
+func circuitVia(r peer.AddrInfo) ma.Multiaddr {
+	return r.Addrs[0].Encapsulate(ma.StringCast("/p2p/" + r.ID.String() + "/p2p-circuit"))
+}
+
+func (b *bootBook) has(p peer.ID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.peers[p]
+	return ok && len(c.addrs) > 0
+}
+
+func connectedVia(n *testNode, p peer.ID, via p2p.Source) bool {
+	for _, pi := range n.Peers() {
+		if pi.ID == p.String() {
+			return pi.Via == string(via)
+		}
+	}
+	return false
+}
+
+// A member that joined by an invite from another network is told nothing
+// but the inviter's relay. After a restart with no bootstrap flags, with the
+// inviter and that relay gone, it must still use the DHT: it bootstraps from
+// the DHT servers it remembered (the invite's relay, saved at join, and a
+// server met in the DHT) and finds, by rendezvous, a member it never met.
+func TestBootstrapPeersSurviveRestart(t *testing.T) {
+	ctx := context.Background()
+	r1 := startDHTServer(t)
+	r2 := startDHTServer(t, hostInfo(r1))
+	fast := WithRendezvousInterval(200 * time.Millisecond)
+
+	a := newTestNode(t, "a", "", fast, WithP2P(p2p.WithBootstrap(hostInfo(r1))))
+	gi, err := a.CreateGroup(ctx, "far", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := a.Invite(gi.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := DecodeInvite(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.Inviter.Addrs = []ma.Multiaddr{circuitVia(hostInfo(r1))} // A is NATed: reachable through R1 only
+
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	b := startTestNode(t, "b", dir, key, fast) // no bootstrap flags, ever
+	if _, err := b.joinDecoded(ctx, inv); err != nil {
+		t.Fatal(err)
+	}
+	// Saved at once: a user may join and quit.
+	recs, err := b.st.BootstrapPeers()
+	if err != nil || !slices.ContainsFunc(recs, func(p store.Peer) bool { return peer.ID(p.ID) == r1.ID() }) {
+		t.Fatalf("invite's relay not saved as a bootstrap peer: %v, %v", recs, err)
+	}
+	// The first session works through the invite's relay: B meets A by
+	// rendezvous, and its DHT queries meet R2, another DHT server.
+	waitFor(t, "b to reach a", func() bool { return b.Host().IsConnected(a.ID()) })
+	waitFor(t, "b to learn r2", func() bool { return b.dialer.boot.has(r2.ID()) })
+	b.stop()
+	a.stop()   // the inviter is gone (B remembers it, but cannot redial it)
+	r1.Close() // and so is its relay
+
+	// C joins later, through R2: B never met it.
+	c := newTestNode(t, "c", "", fast, WithP2P(p2p.WithBootstrap(hostInfo(r2))))
+	stripped := inv
+	stripped.Inviter = peer.AddrInfo{}
+	if _, err := c.joinDecoded(ctx, stripped); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, gi.ID, "from c"); err != nil {
+		t.Fatal(err)
+	}
+
+	b = startTestNode(t, "b", dir, key, fast) // restart, still no flags
+	if !b.dialer.boot.has(r1.ID()) || !b.dialer.boot.has(r2.ID()) {
+		t.Fatal("remembered bootstrap peers not loaded")
+	}
+	waitFor(t, "b to bootstrap from r2", func() bool { return connectedVia(b, r2.ID(), p2p.SourceBootstrap) })
+	waitFor(t, "b to get c's message", func() bool { return hasAll(texts(t, b, gi.ID), "from c") })
+	if st := b.Status(); st.DHTPeers == 0 {
+		t.Error("empty DHT routing table after restart")
+	}
+}
+
+// A profile that joined before bootstrap peers were saved still has the
+// inviter's relay in the remembered inviter's circuit address: it becomes a
+// bootstrap peer at start.
+func TestBootstrapFromRememberedRelay(t *testing.T) {
+	r := startDHTServer(t)
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherID, _ := peer.IDFromPrivateKey(other)
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.PutPeer(store.Peer{ID: []byte(otherID), Addrs: [][]byte{circuitVia(hostInfo(r)).Bytes()}, LastSeenMs: time.Now().UnixMilli()})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startTestNode(t, "n", dir, key)
+	waitFor(t, "the relay to be a bootstrap peer", func() bool { return connectedVia(n, r.ID(), p2p.SourceBootstrap) })
+	waitFor(t, "a DHT routing table", func() bool { return n.Status().DHTPeers > 0 })
+}
+
+// With no DHT peer, failed rendezvous rounds back off; connecting a DHT
+// server wakes the loop at once rather than after the backoff.
+func TestRendezvousBackoffAndWake(t *testing.T) {
+	ctx := context.Background()
+	r := startDHTServer(t)
+	n := newTestNode(t, "n", "", WithRendezvousInterval(time.Hour))
+	n.rdv.mu.Lock()
+	n.rdv.retry = func(int) time.Duration { return time.Hour } // only a wake can retry in time
+	n.rdv.mu.Unlock()
+	if _, err := n.CreateGroup(ctx, "g", false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a failed round", n.rdv.failing.Load)
+	cctx, cancel := context.WithTimeout(ctx, testTimeout)
+	defer cancel()
+	if err := n.Host().Connect(cctx, hostInfo(r), p2p.SourceDirect); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the wake to advertise", func() bool {
+		n.rdv.mu.Lock()
+		defer n.rdv.mu.Unlock()
+		return len(n.rdv.advertised) > 0
+	})
+	waitFor(t, "rounds to succeed", func() bool { return !n.rdv.failing.Load() })
+}
+
+func TestRetryDelay(t *testing.T) {
+	var got []time.Duration
+	for f := 1; f <= 10; f++ {
+		got = append(got, retryDelay(time.Minute, f, false))
+	}
+	want := []time.Duration{5, 10, 20, 40, 80, 160, 300, 300, 300, 300}
+	for i := range want {
+		want[i] *= time.Second
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("no DHT peers: %v, want %v", got, want)
+	}
+	if d := retryDelay(time.Minute, 10, true); d != time.Minute {
+		t.Fatalf("with DHT peers: %v, want the interval", d)
+	}
+	if d := retryDelay(200*time.Millisecond, 1, false); d != 200*time.Millisecond {
+		t.Fatalf("short interval: first retry %v", d)
+	}
+	if d := retryDelay(time.Minute, 1000, false); d != maxRendezvousRetry {
+		t.Fatalf("many failures: %v", d)
+	}
+}
+
+// At most maxBootstrapPeers, with addresses, most recently seen first,
+// circuit addresses last.
+func TestBootstrapRanking(t *testing.T) {
+	b := newBootBook(&Node{})
+	t0 := time.Unix(1_700_000_000, 0)
+	var ids []peer.ID
+	direct := ma.StringCast("/ip4/192.0.2.1/tcp/4001")
+	circuit := ma.StringCast("/ip4/192.0.2.2/tcp/4001/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo/p2p-circuit")
+	for i := range 20 {
+		k, _, err := crypto.GenerateEd25519Key(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := peer.IDFromPrivateKey(k)
+		ids = append(ids, id)
+		b.learn(t0.Add(time.Duration(i)*time.Second), peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{circuit, direct}})
+	}
+	b.learn(t0.Add(time.Hour), peer.AddrInfo{ID: "no-addrs"})
+	got := b.rankedLocked()
+	if len(got) != maxBootstrapPeers {
+		t.Fatalf("%d ranked, want %d", len(got), maxBootstrapPeers)
+	}
+	for i, c := range got {
+		if want := ids[19-i]; c.ai.ID != want {
+			t.Fatalf("rank %d: %s, want %s (newest first)", i, c.ai.ID, want)
+		}
+		if !c.ai.Addrs[0].Equal(direct) || !c.ai.Addrs[1].Equal(circuit) {
+			t.Fatalf("addresses %v: circuit not last", c.ai.Addrs)
+		}
+	}
+	b.trimLocked()
+	if len(b.peers) != maxBootstrapPeers {
+		t.Fatalf("trim kept %d", len(b.peers))
+	}
+}
