@@ -103,26 +103,38 @@ func (h *Host) startDHT(mode DHTMode) error {
 // and dials them soon.
 func (h *Host) AddBootstrap(peers ...peer.AddrInfo) {
 	h.mu.Lock()
-	for _, ai := range peers {
-		if ai.ID == "" || ai.ID == h.h.ID() {
-			continue
-		}
-		i := slices.IndexFunc(h.bootstrap, func(b peer.AddrInfo) bool { return b.ID == ai.ID })
-		if i < 0 {
-			h.bootstrap = append(h.bootstrap, ai)
-			continue
-		}
-		for _, a := range ai.Addrs {
-			if !slices.ContainsFunc(h.bootstrap[i].Addrs, a.Equal) {
-				h.bootstrap[i].Addrs = append(h.bootstrap[i].Addrs, a)
-			}
-		}
-	}
+	h.bootstrap = mergeAddrInfos(h.bootstrap, h.h.ID(), peers...)
 	h.mu.Unlock()
 	select {
 	case h.bootKick <- struct{}{}:
 	default:
 	}
+}
+
+// mergeAddrInfos adds peers to dst, one entry per peer id: the addresses
+// of a peer named more than once (`--bootstrap` given its TCP and its QUIC
+// address, say) are merged, so that one dial sees them all and can pick the
+// transport (libp2p prefers QUIC). Dialling each entry apart would connect
+// over whichever came first, and a NATed host learns its external address
+// only for the transport it is connected over: hole punching needs both
+// sides to know one for the same transport. Empty ids and self are skipped.
+func mergeAddrInfos(dst []peer.AddrInfo, self peer.ID, peers ...peer.AddrInfo) []peer.AddrInfo {
+	for _, ai := range peers {
+		if ai.ID == "" || ai.ID == self {
+			continue
+		}
+		i := slices.IndexFunc(dst, func(b peer.AddrInfo) bool { return b.ID == ai.ID })
+		if i < 0 {
+			dst = append(dst, peer.AddrInfo{ID: ai.ID, Addrs: slices.Clone(ai.Addrs)})
+			continue
+		}
+		for _, a := range ai.Addrs {
+			if !slices.ContainsFunc(dst[i].Addrs, a.Equal) {
+				dst[i].Addrs = append(dst[i].Addrs, a)
+			}
+		}
+	}
+	return dst
 }
 
 func (h *Host) bootstrapPeers() []peer.AddrInfo {

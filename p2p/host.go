@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -157,7 +156,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	log := c.logger.With("component", "p2p")
 	hh := &Host{log: log, sources: map[peer.ID]Source{}, topics: map[string]*Topic{},
 		flood: newFloodGuard(c.peerRate, c.peerBurst), scores: newScoreBook(), bootKick: make(chan struct{}, 1),
-		bootstrap: slices.Clone(c.bootstrap), staticRelays: slices.Clone(c.staticRelays),
+		bootstrap: mergeAddrInfos(nil, "", c.bootstrap...), staticRelays: mergeAddrInfos(nil, "", c.staticRelays...),
 		punched: map[peer.ID]bool{}, reach: ReachabilityUnknown}
 	if c.relayService {
 		hh.reach = ReachabilityPublic
