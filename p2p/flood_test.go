@@ -203,10 +203,19 @@ func TestFlooderIsScoredDownAndPruned(t *testing.T) {
 	}
 	fid := f.flooder.ID()
 	for i, h := range f.honest {
-		pollUntil(t, fmt.Sprintf("host %d to graylist and prune the flooder", i), func() bool {
+		pollUntil(t, fmt.Sprintf("host %d to graylist, prune and cut off the flooder", i), func() bool {
 			s, ok := h.PeerScore(fid)
-			return ok && s < GraylistThreshold && !f.topics[i].InMesh(fid)
+			return ok && s < GraylistThreshold && !f.topics[i].InMesh(fid) && !h.IsConnected(fid) && h.bans.banned(fid)
 		})
+		// Cut off means refused both ways until the ban ends.
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := f.flooder.Connect(ctx, peer.AddrInfo{ID: h.ID(), Addrs: h.ListenAddrs()}, SourceDirect); err == nil && h.IsConnected(fid) {
+			t.Errorf("host %d let the cut-off flooder reconnect", i)
+		}
+		if err := h.Connect(ctx, peer.AddrInfo{ID: fid, Addrs: f.flooder.ListenAddrs()}, SourceDirect); err == nil {
+			t.Errorf("host %d dialled the cut-off flooder", i)
+		}
+		cancel()
 		pi, ok := peerInfo(h, fid)
 		if ok && pi.Rejected+pi.Throttled == 0 {
 			t.Errorf("host %d counted none of the flooder's messages as dropped: %+v", i, pi)

@@ -128,6 +128,7 @@ type Host struct {
 
 	flood    *floodGuard
 	scores   *scoreBook
+	bans     *banList // peers cut off for a graylisted score (cutoff.go)
 	bootKick chan struct{}
 
 	mu           sync.Mutex
@@ -155,7 +156,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	}
 	log := c.logger.With("component", "p2p")
 	hh := &Host{log: log, sources: map[peer.ID]Source{}, topics: map[string]*Topic{},
-		flood: newFloodGuard(c.peerRate, c.peerBurst), scores: newScoreBook(), bootKick: make(chan struct{}, 1),
+		flood: newFloodGuard(c.peerRate, c.peerBurst), scores: newScoreBook(), bans: newBanList(), bootKick: make(chan struct{}, 1),
 		bootstrap: mergeAddrInfos(nil, "", c.bootstrap...), staticRelays: mergeAddrInfos(nil, "", c.staticRelays...),
 		punched: map[peer.ID]bool{}, reach: ReachabilityUnknown}
 	if c.relayService {
@@ -233,8 +234,9 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 			return nil, fmt.Errorf("p2p: start mdns: %w", err)
 		}
 	}
-	hh.wg.Add(1)
+	hh.wg.Add(2)
 	go hh.pingLoop()
+	go hh.cutOffLoop()
 	return hh, nil
 }
 
@@ -251,6 +253,7 @@ func (hh *Host) newLibp2pHost(c *config, listen []string) (host.Host, error) {
 		libp2p.DefaultMuxers,
 		libp2p.Ping(true),
 		libp2p.WithDialTimeout(dialTimeout),
+		libp2p.ConnectionGater(hh.bans),
 	}, res...)
 	return libp2p.New(append(opts, hh.natOptions(c)...)...)
 }

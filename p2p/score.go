@@ -12,11 +12,15 @@ import (
 )
 
 // Flood control defaults. A peer forwards us every message of every group
-// we share with it, so the per-peer limit is well above what one honest
-// group produces (the notes measure a node saturating near 1,000 msg/s).
+// we share with it, and a message throttled here is lost to gossip (pubsub
+// has already marked it seen; sync fetches it later), so the per-peer limit
+// sits above what a busy group's honest members produce: each pubsub
+// message is a send batch, and an author publishes at most one per commit
+// (about 1,000/s on this class of machine). What a junk flood costs before
+// refusal is one AEAD open; signature work needs the group key.
 const (
-	DefaultPeerRate  = 500  // messages per second, per forwarding peer
-	DefaultPeerBurst = 1000 // messages accepted at once above the rate
+	DefaultPeerRate  = 5000  // pubsub messages per second, per forwarding peer
+	DefaultPeerBurst = 10000 // messages accepted at once above the rate
 
 	// penaltyHalfLife is how fast a throttled peer's penalty fades.
 	penaltyHalfLife = 30 * time.Second
@@ -199,19 +203,37 @@ func (g *floodGuard) sweep(now time.Time) {
 // scoreBook keeps the latest router scores (refreshed by pubsub's inspector)
 // and which topics' meshes each peer is in (from the raw tracer).
 type scoreBook struct {
-	mu     sync.Mutex
-	scores map[peer.ID]float64
-	mesh   map[peer.ID]map[string]bool
+	mu      sync.Mutex
+	scores  map[peer.ID]float64
+	mesh    map[peer.ID]map[string]bool
+	updated chan struct{} // a new set of scores arrived (cutOffLoop)
 }
 
 func newScoreBook() *scoreBook {
-	return &scoreBook{scores: map[peer.ID]float64{}, mesh: map[peer.ID]map[string]bool{}}
+	return &scoreBook{scores: map[peer.ID]float64{}, mesh: map[peer.ID]map[string]bool{}, updated: make(chan struct{}, 1)}
 }
 
 func (b *scoreBook) inspect(s map[peer.ID]float64) {
 	b.mu.Lock()
 	b.scores = s
 	b.mu.Unlock()
+	select {
+	case b.updated <- struct{}{}:
+	default:
+	}
+}
+
+// below returns the peers whose latest score is under threshold.
+func (b *scoreBook) below(threshold float64) []peer.ID {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []peer.ID
+	for p, s := range b.scores {
+		if s < threshold {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (b *scoreBook) score(p peer.ID) (float64, bool) {
