@@ -10,8 +10,9 @@
 //	a/<gid><alen:1><author><seq:8><id>   -> lamport:8 time:8   per-author index (sync)
 //	v/<gid><alen:1><author>              -> seq:8 max:8        contiguous per-author prefix, highest held
 //	H/<gid>                              -> ids:32*n           heads: no known child (one value)
-//	r/<gid><id>                          -> -                  referenced as a parent
-//	w/<gid><id>                          -> -                  referenced but not held (gaps)
+//	w/<gid><id>                          -> -                  referenced but not held (gaps); its
+//	                                                               presence also says the id is no head
+//	r/<gid><id>                          (written by older versions, no longer read)
 //	n/<gid>                              -> count:8 maxlamport:8
 //	g/<gid>                              -> JSON Group
 //	p/<peer id>                          -> JSON Peer

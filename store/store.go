@@ -80,6 +80,7 @@ type Store struct {
 
 	syncEvery time.Duration
 	unsynced  atomic.Bool // AppendReceived wrote since the last fsync
+	lastSync  time.Time   // end of the last durable commit (committer only)
 }
 
 type options struct {
@@ -270,19 +271,41 @@ func (s *Store) committer() {
 		}
 		batch := []*commitReq{first}
 		n := len(first.msgs)
+		durable := first.durable
 	more:
 		for n < maxBatch {
 			select {
 			case r := <-s.commits:
 				batch = append(batch, r)
 				n += len(r.msgs)
+				durable = durable || r.durable
 			default:
 				break more
 			}
 		}
+		// An fsync costs about 100 us of CPU (the journal commit included),
+		// so under load durable commits are spaced at least minSyncGap
+		// apart, and what queues meanwhile shares the next one.
+		if wait := time.Until(s.lastSync.Add(minSyncGap)); durable && wait > 0 {
+			t := time.NewTimer(wait)
+		linger:
+			for n < maxBatch {
+				select {
+				case r := <-s.commits:
+					batch = append(batch, r)
+					n += len(r.msgs)
+				case <-t.C:
+					break linger
+				}
+			}
+			t.Stop()
+		}
 		s.commitBatch(batch)
 	}
 }
+
+// minSyncGap spaces durable commits under load (see committer).
+const minSyncGap = 2 * time.Millisecond
 
 func (s *Store) commitBatch(batch []*commitReq) {
 	err := s.writeBatch(batch)
@@ -294,6 +317,7 @@ func (s *Store) commitBatch(batch []*commitReq) {
 		if durable {
 			s.unsynced.Store(false) // this Sync covers every earlier write too
 			err = s.db.Sync()
+			s.lastSync = time.Now()
 		} else {
 			s.unsynced.Store(true)
 		}
@@ -556,25 +580,21 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	// Heads: a message is a head unless something already names it as parent.
-	if _, err := txn.Get(key('r', g, m.ID[:])); errors.Is(err, badger.ErrKeyNotFound) {
-		heads.add(m.ID)
-	} else if err != nil {
-		return false, err
-	}
-	// Delete the gap marker only if there is one: a delete always writes a
-	// tombstone, and Missing would scan past one per message ever stored.
+	// Heads: a message is a head unless an earlier message named it as a
+	// parent. A named parent we did not hold got a gap marker (w/), so the
+	// marker says exactly that: if there is one, delete it (only then: a
+	// delete always writes a tombstone, and Missing would scan past one per
+	// message ever stored) and the message is not a head.
 	if _, err := txn.Get(key('w', g, m.ID[:])); err == nil {
 		if err := txn.Delete(key('w', g, m.ID[:])); err != nil {
 			return false, err
 		}
-	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+	} else if errors.Is(err, badger.ErrKeyNotFound) {
+		heads.add(m.ID)
+	} else {
 		return false, err
 	}
 	for _, p := range m.Parents {
-		if err := txn.Set(key('r', g, p[:]), nil); err != nil {
-			return false, err
-		}
 		heads.remove(p)
 		if _, err := txn.Get(key('i', g, p[:])); errors.Is(err, badger.ErrKeyNotFound) {
 			if err := txn.Set(key('w', g, p[:]), nil); err != nil {
