@@ -314,3 +314,17 @@ func authorID(author []byte) (peer.ID, error) {
 	authorIDs.Store(string(author), id)
 	return id, nil
 }
+
+// authorStrings caches peer id -> its base58 text, which every delivered
+// message's event carries; encoding it each time showed in profiles. Like
+// authorIDs it holds one entry per author that passed verification.
+var authorStrings sync.Map
+
+func authorString(id peer.ID) string {
+	if s, ok := authorStrings.Load(id); ok {
+		return s.(string)
+	}
+	s := id.String()
+	authorStrings.Store(id, s)
+	return s
+}

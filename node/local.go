@@ -261,7 +261,7 @@ func decodeSigned(raw []byte) (*verified, error) {
 
 func toMessage(g store.GroupID, v *verified) Message {
 	m := Message{
-		ID: hex.EncodeToString(v.id[:]), Group: hex.EncodeToString(g[:]), Author: v.author.String(),
+		ID: hex.EncodeToString(v.id[:]), Group: hex.EncodeToString(g[:]), Author: authorString(v.author),
 		Seq: v.msg.Seq, Lamport: v.msg.Lamport, Time: time.UnixMilli(v.msg.TimestampMs),
 		Cursor: formatCursor(v.msg.Lamport, v.id),
 	}

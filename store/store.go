@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,6 +234,13 @@ const DefaultSyncEvery = time.Second
 // lazySyncer fsyncs what AppendReceived wrote, at most once per interval.
 func (s *Store) lazySyncer() {
 	defer s.wg.Done()
+	// A random phase: stores opened together (a test, a bench, several
+	// profiles) would otherwise all fsync in the same instant every period.
+	select {
+	case <-time.After(rand.N(s.syncEvery)):
+	case <-s.stop:
+		return
+	}
 	t := time.NewTicker(s.syncEvery)
 	defer t.Stop()
 	for {
