@@ -3,6 +3,8 @@ package node
 import (
 	"sort"
 	"time"
+
+	"github.com/parley-chat/parley/p2p"
 )
 
 // PeerInfo describes a connected peer for `parley peers`.
@@ -48,6 +50,7 @@ type Status struct {
 	Groups        int               `json:"groups"`
 	Drops         map[string]uint64 `json:"drops"` // refused network input, by reason
 	EventsDropped uint64            `json:"events_dropped"`
+	QueueDrops    p2p.QueueDrops    `json:"queue_drops"` // GossipSub queue-full drops (sync recovers them)
 	Sync          []SyncProgress    `json:"sync,omitempty"`
 }
 
@@ -55,7 +58,7 @@ type Status struct {
 func (n *Node) Status() Status {
 	s := Status{ID: n.self.String(), Reachability: string(n.host.Reachability()), DHTPeers: n.host.DHTPeers(),
 		Peers: len(n.host.Peers()), Groups: len(n.allGroups()),
-		Drops: n.drops.snapshot(), EventsDropped: n.events.dropped.Load(), Sync: n.sync.Progress()}
+		Drops: n.drops.snapshot(), EventsDropped: n.events.dropped.Load(), QueueDrops: n.host.QueueDrops(), Sync: n.sync.Progress()}
 	for _, a := range n.host.Addrs() {
 		s.Addrs = append(s.Addrs, a.String())
 	}

@@ -327,3 +327,17 @@ func BenchmarkFloodLatency(b *testing.B) {
 		})
 	}
 }
+
+// GossipSub drops what a full queue cannot take; the host counts it, so a
+// node can show that gossip lost something (sync recovers it).
+func TestQueueDropsAreCounted(t *testing.T) {
+	f := newFloodNet(t, 2, WithPeerRateLimit(0, 0))
+	a, b := f.topics[0], f.honest[1] // b never reads: its subscription and Topic buffers fill
+	ctx := context.Background()
+	for i := range 2*defaultQueue + 1000 {
+		if err := a.Publish(ctx, fmt.Appendf(nil, "ok:%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pollUntil(t, "b to count subscription drops", func() bool { return b.QueueDrops().Subscription > 0 })
+}

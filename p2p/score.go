@@ -3,6 +3,7 @@ package p2p
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -207,6 +208,7 @@ type scoreBook struct {
 	scores  map[peer.ID]float64
 	mesh    map[peer.ID]map[string]bool
 	updated chan struct{} // a new set of scores arrived (cutOffLoop)
+	drops   queueDrops
 }
 
 func newScoreBook() *scoreBook {
@@ -272,22 +274,45 @@ type meshTracer struct{ b *scoreBook }
 
 var _ pubsub.RawTracer = meshTracer{}
 
-func (t meshTracer) Graft(p peer.ID, topic string)                      { t.b.setMesh(p, topic, true) }
-func (t meshTracer) Prune(p peer.ID, topic string)                      { t.b.setMesh(p, topic, false) }
-func (meshTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
-func (meshTracer) OnClosedOutboundStream(peer.ID)                       {}
-func (meshTracer) Join(string)                                          {}
-func (meshTracer) Leave(string)                                         {}
-func (meshTracer) ValidateMessage(*pubsub.Message)                      {}
-func (meshTracer) DeliverMessage(*pubsub.Message)                       {}
-func (meshTracer) RejectMessage(*pubsub.Message, string)                {}
+func (t meshTracer) Graft(p peer.ID, topic string)          { t.b.setMesh(p, topic, true) }
+func (t meshTracer) Prune(p peer.ID, topic string)          { t.b.setMesh(p, topic, false) }
+func (meshTracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
+func (meshTracer) OnClosedOutboundStream(peer.ID)           {}
+func (meshTracer) Join(string)                              {}
+func (meshTracer) Leave(string)                             {}
+func (meshTracer) ValidateMessage(*pubsub.Message)          {}
+func (meshTracer) DeliverMessage(*pubsub.Message)           {}
+func (t meshTracer) RejectMessage(_ *pubsub.Message, reason string) {
+	if reason == pubsub.RejectValidationQueueFull || reason == pubsub.RejectValidationThrottled {
+		t.b.drops.validationQueue.Add(1)
+	}
+}
 func (meshTracer) DuplicateMessage(*pubsub.Message)                     {}
 func (meshTracer) ThrottlePeer(peer.ID)                                 {}
 func (meshTracer) RecvRPC(*pubsub.RPC)                                  {}
 func (meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
 func (meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
-func (meshTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
-func (meshTracer) UndeliverableMessage(*pubsub.Message)                 {}
+func (t meshTracer) DropRPC(*pubsub.RPC, peer.ID)                       { t.b.drops.outboundQueue.Add(1) }
+func (t meshTracer) UndeliverableMessage(*pubsub.Message)               { t.b.drops.subscription.Add(1) }
+
+// queueDrops counts what GossipSub dropped because a queue was full: such
+// a message reaches its peer (or us) only by another path or by sync.
+type queueDrops struct {
+	outboundQueue   atomic.Uint64 // RPCs to a peer dropped: its outbound queue was full
+	validationQueue atomic.Uint64 // messages dropped before validation: queue full or throttled
+	subscription    atomic.Uint64 // validated messages our subscriber was too slow to take
+}
+
+// QueueDrops is a snapshot of queueDrops.
+type QueueDrops struct {
+	OutboundRPCs, Validation, Subscription uint64
+}
+
+// QueueDrops reports GossipSub's queue-full drops since the host started.
+func (h *Host) QueueDrops() QueueDrops {
+	d := &h.scores.drops
+	return QueueDrops{OutboundRPCs: d.outboundQueue.Load(), Validation: d.validationQueue.Load(), Subscription: d.subscription.Load()}
+}
 
 // WithPeerRateLimit sets the per-peer message rate limit (messages per
 // second forwarded to us by one peer, and the burst above it); perSec <= 0

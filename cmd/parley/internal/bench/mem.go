@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -103,4 +104,18 @@ func loadAvg() float64 {
 	}
 	v, _ := strconv.ParseFloat(f[0], 64)
 	return v
+}
+
+// settleCPU waits (bounded by limit) until the process uses little more CPU
+// than the idle cluster does (idle, in cores).
+func settleCPU(ctx context.Context, idle float64, limit time.Duration) {
+	const window = 250 * time.Millisecond
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		c0 := cpuTime()
+		time.Sleep(window)
+		if used := float64(cpuTime()-c0) / float64(window); used < idle+0.1 {
+			return
+		}
+	}
 }

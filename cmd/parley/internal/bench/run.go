@@ -368,6 +368,10 @@ func search(ctx context.Context, cfg *Config, sys system, size int, idle float64
 			hi = rate
 			settleDeliveries(ctx, sys, 300*time.Millisecond, 5*time.Second)
 		}
+		// Each step starts from a quiet cluster: an overloaded step leaves
+		// work behind (stores flushing memtables, late syncs) that would
+		// otherwise be charged to the next, lower, rate.
+		settleCPU(ctx, idle, 10*time.Second)
 		switch {
 		case hi == 0 && rate >= cfg.MaxRate:
 			return best, steps, nil

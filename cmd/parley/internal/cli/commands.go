@@ -269,6 +269,9 @@ func (a *app) statusCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "groups:   %d\n", s.Groups)
 				fmt.Fprintf(a.stdout, "sync:     %s\n", syncSummary(s.Sync))
 				fmt.Fprintf(a.stdout, "drops:    %s\n", drops(s.Drops))
+				if q := s.QueueDrops; q.OutboundRPCs+q.Validation+q.Subscription > 0 {
+					fmt.Fprintf(a.stdout, "gossip queue drops: outbound %d, validation %d, subscription %d (sync recovers them)\n", q.OutboundRPCs, q.Validation, q.Subscription)
+				}
 				if s.EventsDropped > 0 {
 					fmt.Fprintf(a.stdout, "events dropped (slow subscribers): %d\n", s.EventsDropped)
 				}
