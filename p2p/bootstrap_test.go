@@ -1,8 +1,12 @@
 package p2p
 
 import (
+	"fmt"
+	"net"
 	"testing"
+	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -44,4 +48,49 @@ func TestBootstrapAddrsMerged(t *testing.T) {
 	ws := ma.StringCast("/ip4/192.0.2.1/tcp/4002/ws")
 	h.AddBootstrap(peer.AddrInfo{ID: p, Addrs: []ma.Multiaddr{quic, ws}}, peer.AddrInfo{ID: h.ID(), Addrs: []ma.Multiaddr{tcp}})
 	check("after AddBootstrap", h.bootstrapPeers(), tcp, quic, ws)
+}
+
+// Dead bootstrap peers (remembered ones may be long gone) do not hold up a
+// live one: the host dials a few at a time. Each dead one here accepts TCP
+// and then says nothing, so its dial runs to the full dial timeout. A
+// liveness check, not proof of the concurrency: kad-dht's own bootstrap
+// sometimes reaches the live peer first even with one dial at a time.
+func TestDeadBootstrapPeersDoNotBlockLiveOne(t *testing.T) {
+	var dead []peer.AddrInfo
+	for range 3 { // fewer than bootstrapDialers: the live one is dialled in the first round
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				t.Cleanup(func() { c.Close() })
+			}
+		}()
+		k, _, err := crypto.GenerateEd25519Key(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := peer.IDFromPrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		dead = append(dead, peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))}})
+	}
+	live := newLoopbackHost(t)
+	h := newLoopbackHost(t, WithDHT(DHTClient), WithBootstrap(append(dead, peer.AddrInfo{ID: live.ID(), Addrs: live.ListenAddrs()})...))
+	// Bounded by one dial timeout: reached without waiting out a dead dial.
+	deadline := time.Now().Add(dialTimeout - 2*time.Second)
+	for !h.IsConnected(live.ID()) {
+		if time.Now().After(deadline) {
+			t.Fatal("the live bootstrap peer waited behind the dead ones")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

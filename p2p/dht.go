@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
@@ -145,6 +146,9 @@ func (h *Host) bootstrapPeers() []peer.AddrInfo {
 
 // bootstrapLoop keeps connections to the bootstrap peers, with backoff, and
 // refreshes the DHT routing table once one is reached.
+// bootstrapDialers bounds concurrent bootstrap dials.
+const bootstrapDialers = 4
+
 func (h *Host) bootstrapLoop() {
 	defer h.wg.Done()
 	t := time.NewTicker(bootstrapEvery)
@@ -155,6 +159,7 @@ func (h *Host) bootstrapLoop() {
 	for {
 		now := time.Now()
 		connected := 0
+		var due []peer.AddrInfo
 		for _, ai := range h.bootstrapPeers() {
 			if h.IsConnected(ai.ID) {
 				// The DHT may have dialled it first.
@@ -165,10 +170,26 @@ func (h *Host) bootstrapLoop() {
 			if now.Before(next[ai.ID]) {
 				continue
 			}
-			ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
-			err := h.Connect(ctx, ai, SourceBootstrap)
-			cancel()
-			if err != nil {
+			due = append(due, ai)
+		}
+		// A few dials at a time: remembered peers may be long gone, and
+		// one at a time each dead one would hold the rest for dialTimeout.
+		errs := make([]error, len(due))
+		sem := make(chan struct{}, bootstrapDialers)
+		var wg sync.WaitGroup
+		for i, ai := range due {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
+				defer cancel()
+				errs[i] = h.Connect(ctx, ai, SourceBootstrap)
+			}()
+		}
+		wg.Wait()
+		for i, ai := range due {
+			if err := errs[i]; err != nil {
 				failures[ai.ID]++
 				next[ai.ID] = time.Now().Add(min(time.Duration(1<<min(failures[ai.ID], 10))*time.Second, maxBootBackoff))
 				h.log.Debug("bootstrap dial failed", "peer", ai.ID, "err", err)
