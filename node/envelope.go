@@ -245,11 +245,27 @@ func verifySigned(g store.GroupID, raw []byte) (*verified, error) {
 	if err != nil {
 		return nil, ErrBadAuthor
 	}
-	cleanRaw, err := proto.Marshal(clean)
-	if err != nil {
-		return nil, err
+	cleanRaw := raw
+	if !isClean(sm, raw) {
+		if cleanRaw, err = proto.Marshal(clean); err != nil {
+			return nil, err
+		}
 	}
 	return &verified{id: id, author: author, msg: m, raw: cleanRaw}, nil
+}
+
+// isClean reports whether raw, the encoding sm was decoded from, carries
+// nothing beyond sm's known fields: no unknown fields, and no bytes the
+// canonical size does not account for (a repeated or padded field).
+// Re-encoding such input would give back what it already is.
+func isClean(sm *wirepb.SignedMessage, raw []byte) bool {
+	if len(sm.ProtoReflect().GetUnknown()) > 0 {
+		return false
+	}
+	if sm.Batch != nil && len(sm.Batch.ProtoReflect().GetUnknown()) > 0 {
+		return false
+	}
+	return proto.Size(sm) == len(raw)
 }
 
 func checkFields(m *wirepb.Message) error {

@@ -242,6 +242,19 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 }
 
 func (n *Node) group(ref string) (*group, error) {
+	// The common case, a full group id (what the API and front ends pass),
+	// needs no store scan.
+	var id store.GroupID
+	if len(ref) == 2*len(id) {
+		if _, err := hex.Decode(id[:], []byte(strings.ToLower(ref))); err == nil {
+			n.mu.Lock()
+			g, ok := n.groups[id]
+			n.mu.Unlock()
+			if ok {
+				return g, nil
+			}
+		}
+	}
 	rec, err := n.resolve(ref)
 	if err != nil {
 		return nil, err
