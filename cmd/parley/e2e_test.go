@@ -175,7 +175,13 @@ func run(t *testing.T, bin, home string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	return runCmd(t, exec.CommandContext(ctx, bin, args...), home, fmt.Sprintf("parley %v", args))
+}
+
+// runCmd runs cmd with home's environment and returns its output and exit
+// code; a command that cannot run at all fails the test, named by what.
+func runCmd(t *testing.T, cmd *exec.Cmd, home, what string) result {
+	t.Helper()
 	cmd.Env = env(home)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -187,7 +193,7 @@ func run(t *testing.T, bin, home string, args ...string) result {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	default:
-		t.Fatalf("parley %v: %v", args, err)
+		t.Fatalf("%s: %v", what, err)
 	}
 	return r
 }

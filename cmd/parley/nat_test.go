@@ -49,7 +49,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -345,20 +344,7 @@ func (m *natMember) cli(t *testing.T, bin string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), natCmdLimit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", m.ns, bin}, args...)...)
-	cmd.Env = env(m.home)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	default:
-		t.Fatalf("%s: parley %v: %v", m.name, args, err)
-	}
-	return r
+	return runCmd(t, cmd, m.home, fmt.Sprintf("%s: parley %v", m.name, args))
 }
 
 func (m *natMember) mustCLI(t *testing.T, bin string, args ...string) string {
