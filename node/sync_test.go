@@ -118,6 +118,18 @@ func partition(t *testing.T, mn mocknet.Mocknet, left, right []*testNode) {
 			mn.DisconnectPeers(a.ID(), b.ID())
 		}
 	}
+	// Connections close asynchronously; a message sent before they are
+	// gone could still cross.
+	waitFor(t, "the partition to take effect", func() bool {
+		for _, a := range left {
+			for _, b := range right {
+				if a.Host().IsConnected(b.ID()) || b.Host().IsConnected(a.ID()) {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }
 
 func heal(t *testing.T, mn mocknet.Mocknet, left, right []*testNode) {
