@@ -120,6 +120,9 @@ func (s *Store) Get(g GroupID, id MessageID) (Stored, error) {
 
 // Has reports whether message id of group g is stored.
 func (s *Store) Has(g GroupID, id MessageID) (bool, error) {
+	if !s.ids.Load().mayContain(g, id) {
+		return false, nil
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
 		_, err := txn.Get(key('i', g[:], id[:]))
 		return err
@@ -317,6 +320,9 @@ func (s *Store) GetAt(g GroupID, lamport uint64, id MessageID) (Stored, error) {
 
 // Lamport returns the Lamport clock of a held message; ok is false if it is not held.
 func (s *Store) Lamport(g GroupID, id MessageID) (lamport uint64, ok bool, err error) {
+	if !s.ids.Load().mayContain(g, id) {
+		return 0, false, nil
+	}
 	err = s.db.View(func(txn *badger.Txn) error {
 		lamport, err = getU64(txn, key('i', g[:], id[:]))
 		return err

@@ -81,7 +81,10 @@ type Store struct {
 
 	syncEvery time.Duration
 	unsynced  atomic.Bool // AppendReceived wrote since the last fsync
-	lastSync  time.Time   // end of the last durable commit (committer only)
+
+	ids      atomic.Pointer[idFilter] // "certainly not stored" without Badger (filter.go)
+	gaps     *gapSet                  // ids under a gap marker (filter.go)
+	lastSync time.Time                // end of the last durable commit (committer only)
 }
 
 type options struct {
@@ -127,20 +130,35 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
+	ids, err := buildIDFilter(db)
+	if err == nil {
+		var gaps *gapSet
+		if gaps, err = loadGapSet(db); err == nil {
+			return start(db, o, ids, gaps), nil
+		}
+	}
+	db.Close()
+	return nil, fmt.Errorf("store: open %s: index: %w", dir, err)
+}
+
+// start wraps an open database and starts the writer goroutines.
+func start(db *badger.DB, o options, ids *idFilter, gaps *gapSet) *Store {
 	s := &Store{
 		db:        db,
 		log:       o.logger.With("component", "store"),
 		commits:   make(chan *commitReq, 256),
 		stop:      make(chan struct{}),
 		syncEvery: o.syncEvery,
+		gaps:      gaps,
 	}
+	s.ids.Store(ids)
 	if s.syncEvery <= 0 {
 		s.syncEvery = DefaultSyncEvery
 	}
 	s.wg.Add(2)
 	go s.committer()
 	go s.lazySyncer()
-	return s, nil
+	return s
 }
 
 // Close flushes and closes the store. It is safe to call more than once.
@@ -309,7 +327,23 @@ func (s *Store) committer() {
 			t.Stop()
 		}
 		s.commitBatch(batch)
+		if s.ids.Load().full() {
+			s.growIDFilter()
+		}
 	}
+}
+
+// growIDFilter rebuilds the id filter for twice the ids now stored. It runs
+// on the committer between batches, the only place ids are added, so the
+// scan sees every id the old filter holds (or a failed commit's, dropped).
+func (s *Store) growIDFilter() {
+	f, err := buildIDFilter(s.db)
+	if err != nil {
+		s.log.Warn("rebuild id filter; keeping the old one", "err", err)
+		s.ids.Load().capacity *= 2 // try again later, not on every batch
+		return
+	}
+	s.ids.Store(f)
 }
 
 // minSyncGap spaces durable commits under load (see committer).
@@ -401,6 +435,7 @@ type batchWriter struct {
 	counts            map[GroupID]*groupCounter
 	vectors           map[string]*vectorState
 	heads             map[GroupID]*headSet
+	gapsFilled        [][GroupIDLen + MessageIDLen]byte // gap markers this transaction deletes
 }
 
 // headSet is a group's heads, kept as one value (H/<gid>): a key per head
@@ -485,6 +520,7 @@ func (w *batchWriter) reset() {
 	w.counts = map[GroupID]*groupCounter{}
 	w.vectors = map[string]*vectorState{}
 	w.heads = map[GroupID]*headSet{}
+	w.gapsFilled = nil
 }
 
 func (w *batchWriter) commit() error {
@@ -512,6 +548,7 @@ func (w *batchWriter) commit() error {
 	if err := w.txn.Commit(); err != nil {
 		return err
 	}
+	w.s.gaps.remove(w.gapsFilled)
 	w.txn.Discard()
 	w.view.Discard()
 	w.reset()
@@ -564,11 +601,15 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 	txn := w.txn
 	g := m.Group[:]
 	idKey := key('i', g, m.ID[:])
-	if _, err := txn.Get(idKey); err == nil {
-		return false, nil
-	} else if !errors.Is(err, badger.ErrKeyNotFound) {
-		return false, err
+	ids := w.s.ids.Load()
+	if ids.mayContain(m.Group, m.ID) {
+		if _, err := txn.Get(idKey); err == nil {
+			return false, nil
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return false, err
+		}
 	}
+	ids.add(m.Group, m.ID) // before the commit: the filter stays a superset
 	c, err := w.counter(m.Group)
 	if err != nil {
 		return false, err
@@ -593,23 +634,36 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 	// marker says exactly that: if there is one, delete it (only then: a
 	// delete always writes a tombstone, and Missing would scan past one per
 	// message ever stored) and the message is not a head.
-	if _, err := txn.Get(key('w', g, m.ID[:])); err == nil {
-		if err := txn.Delete(key('w', g, m.ID[:])); err != nil {
+	named := false
+	if w.s.gaps.has(m.Group, m.ID) {
+		if _, err := txn.Get(key('w', g, m.ID[:])); err == nil {
+			if err := txn.Delete(key('w', g, m.ID[:])); err != nil {
+				return false, err
+			}
+			named = true
+			w.gapsFilled = append(w.gapsFilled, gapKey(m.Group, m.ID))
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return false, err
 		}
-	} else if errors.Is(err, badger.ErrKeyNotFound) {
+	}
+	if !named {
 		heads.add(m.ID)
-	} else {
-		return false, err
 	}
 	for _, p := range m.Parents {
 		heads.remove(p)
-		if _, err := txn.Get(key('i', g, p[:])); errors.Is(err, badger.ErrKeyNotFound) {
+		held := false
+		if ids.mayContain(m.Group, p) {
+			if _, err := txn.Get(key('i', g, p[:])); err == nil {
+				held = true
+			} else if !errors.Is(err, badger.ErrKeyNotFound) {
+				return false, err
+			}
+		}
+		if !held {
+			w.s.gaps.add(m.Group, p) // before the commit: the set stays a superset
 			if err := txn.Set(key('w', g, p[:]), nil); err != nil {
 				return false, err
 			}
-		} else if err != nil {
-			return false, err
 		}
 	}
 	if err := w.advanceVector(m); err != nil {
