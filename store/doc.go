@@ -20,6 +20,9 @@
 //	s/<name>                             -> setting bytes
 //	u/<gid><author>                      -> JSON Member
 //
+// In memory: a Bloom filter of stored ids and the set of gap markers answer
+// "certainly not held" without asking Badger (filter.go); a "maybe" asks it.
+//
 // Durability: Badger runs with SyncWrites off, and every message commit goes
 // through one committer goroutine that writes a batch in one transaction.
 // Append (own messages) then fsyncs (DB.Sync) before any caller in that batch
