@@ -70,23 +70,25 @@ func (f *idFilter) mayContain(g GroupID, id MessageID) bool {
 
 func (f *idFilter) full() bool { return f.added.Load() > f.capacity }
 
-// buildIDFilter sizes a filter for twice the ids stored and fills it.
+// buildIDFilter sizes a filter for twice the ids stored and fills it: two
+// key-only scans, so that no list of ids is held in memory.
 func buildIDFilter(db *badger.DB) (*idFilter, error) {
-	var ids []byte // group id + message id pairs, read once, added after sizing
-	err := scanKeys(db, 'i', func(k []byte) {
-		if len(k) == 2+GroupIDLen+MessageIDLen {
-			ids = append(ids, k[2:]...)
+	const idKeyLen = 2 + GroupIDLen + MessageIDLen
+	var n int64
+	if err := scanKeys(db, 'i', func(k []byte) {
+		if len(k) == idKeyLen {
+			n++
 		}
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
-	const pair = GroupIDLen + MessageIDLen
-	f := newIDFilter(int64(2 * len(ids) / pair))
-	for i := 0; i+pair <= len(ids); i += pair {
-		f.add(GroupID(ids[i:i+GroupIDLen]), MessageID(ids[i+GroupIDLen:i+pair]))
-	}
-	return f, nil
+	f := newIDFilter(2 * n)
+	err := scanKeys(db, 'i', func(k []byte) {
+		if len(k) == idKeyLen {
+			f.add(GroupID(k[2:2+GroupIDLen]), MessageID(k[2+GroupIDLen:]))
+		}
+	})
+	return f, err
 }
 
 // scanKeys calls fn with every key under prefix (keys only: no values read).
