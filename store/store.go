@@ -121,7 +121,11 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		WithValueThreshold(1 << 10).
 		WithNumCompactors(2).
 		WithBlockCacheSize(16 << 20).
-		WithIndexCacheSize(8 << 20)
+		WithIndexCacheSize(8 << 20).
+		// One goroutine (the committer) reads and writes message keys; every
+		// other write is a blind Set. No transaction can conflict with another,
+		// so Badger need not track every read to check.
+		WithDetectConflicts(false)
 	if o.inMemory {
 		// No value log in memory: values must stay inline in the LSM tree.
 		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen)
