@@ -65,35 +65,36 @@ func messageID(msgBytes []byte) store.MessageID {
 
 // signMessage serialises and signs m, returning the SignedMessage bytes.
 func signMessage(key crypto.PrivKey, m *wirepb.Message) (*verified, error) {
-	msgBytes, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	vs, err := signBatch(key, []*wirepb.Message{m})
 	if err != nil {
 		return nil, err
 	}
-	sig, err := key.Sign(append(append([]byte{}, signDomain...), msgBytes...))
-	if err != nil {
-		return nil, err
-	}
-	raw, err := proto.Marshal(&wirepb.SignedMessage{Message: msgBytes, Signature: sig})
-	if err != nil {
-		return nil, err
-	}
-	author, err := peer.IDFromPrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	return &verified{id: messageID(msgBytes), author: author, msg: m, raw: raw}, nil
+	return vs[0], nil
 }
 
 // signBatch serialises ms and signs them with one signature over the Merkle
 // root of their ids; a single message gets a plain signature.
 func signBatch(key crypto.PrivKey, ms []*wirepb.Message) ([]*verified, error) {
-	if len(ms) == 1 {
-		v, err := signMessage(key, ms[0])
-		if err != nil {
+	bodies := make([][]byte, len(ms))
+	ids := make([]store.MessageID, len(ms))
+	for i, m := range ms {
+		var err error
+		if bodies[i], err = marshalMessage(m); err != nil {
 			return nil, err
 		}
-		return []*verified{v}, nil
+		ids[i] = messageID(bodies[i])
 	}
+	return signBodies(key, ms, bodies, ids)
+}
+
+// marshalMessage is the one encoding of a Message that is hashed and signed.
+func marshalMessage(m *wirepb.Message) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+}
+
+// signBodies signs messages already serialised (bodies) with their ids, for
+// a sender that needed the ids before signing (to chain the messages).
+func signBodies(key crypto.PrivKey, ms []*wirepb.Message, bodies [][]byte, ids []store.MessageID) ([]*verified, error) {
 	if len(ms) == 0 || len(ms) > MaxBatchLeaves {
 		return nil, fmt.Errorf("%w: batch of %d", ErrInvalidInput, len(ms))
 	}
@@ -101,13 +102,16 @@ func signBatch(key crypto.PrivKey, ms []*wirepb.Message) ([]*verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	bodies := make([][]byte, len(ms))
-	ids := make([]store.MessageID, len(ms))
-	for i, m := range ms {
-		if bodies[i], err = (proto.MarshalOptions{Deterministic: true}).Marshal(m); err != nil {
+	if len(ms) == 1 {
+		sig, err := key.Sign(append(append([]byte{}, signDomain...), bodies[0]...))
+		if err != nil {
 			return nil, err
 		}
-		ids[i] = messageID(bodies[i])
+		raw, err := proto.Marshal(&wirepb.SignedMessage{Message: bodies[0], Signature: sig})
+		if err != nil {
+			return nil, err
+		}
+		return []*verified{{id: ids[0], author: author, msg: ms[0], raw: raw}}, nil
 	}
 	root, paths := merkleProofs(ids)
 	count := uint32(len(ms))

@@ -15,8 +15,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"
@@ -624,6 +622,8 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 	// A chain: each message's parent is the one before it, which needs its
 	// id, which is known only once the message is serialised.
 	ms := make([]*wirepb.Message, len(live))
+	bodies := make([][]byte, len(live))
+	ids := make([]store.MessageID, len(live))
 	now := n.cfg.now().UnixMilli()
 	for i, r := range live {
 		lamport++
@@ -631,15 +631,14 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 			Version: WireVersion, GroupId: g.rec.ID[:], Author: n.pub, Seq: g.nextSeq + uint64(i),
 			Lamport: lamport, TimestampMs: now, Parents: parents, Body: r.body,
 		}
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(ms[i])
-		if err != nil {
+		if bodies[i], err = marshalMessage(ms[i]); err != nil {
 			fail(err)
 			return
 		}
-		id := messageID(b)
-		parents = [][]byte{id[:]}
+		ids[i] = messageID(bodies[i])
+		parents = [][]byte{ids[i][:]}
 	}
-	vs, err := signBatch(n.key, ms)
+	vs, err := signBodies(n.key, ms, bodies, ids)
 	if err != nil {
 		fail(err)
 		return

@@ -293,22 +293,25 @@ func (s *Store) committer() {
 			for {
 				select {
 				case r := <-s.commits:
-					s.commitBatch([]*commitReq{r})
+					s.commitBatch([]*commitReq{r}, r.durable)
 				default:
 					return
 				}
 			}
 		}
-		batch := []*commitReq{first}
-		n := len(first.msgs)
-		durable := first.durable
+		var batch []*commitReq
+		n, durable := 0, false
+		take := func(r *commitReq) {
+			batch = append(batch, r)
+			n += len(r.msgs)
+			durable = durable || r.durable
+		}
+		take(first)
 	more:
 		for n < maxBatch {
 			select {
 			case r := <-s.commits:
-				batch = append(batch, r)
-				n += len(r.msgs)
-				durable = durable || r.durable
+				take(r)
 			default:
 				break more
 			}
@@ -322,15 +325,14 @@ func (s *Store) committer() {
 			for n < maxBatch {
 				select {
 				case r := <-s.commits:
-					batch = append(batch, r)
-					n += len(r.msgs)
+					take(r)
 				case <-t.C:
 					break linger
 				}
 			}
 			t.Stop()
 		}
-		s.commitBatch(batch)
+		s.commitBatch(batch, durable)
 		if s.ids.Load().full() {
 			s.growIDFilter()
 		}
@@ -353,13 +355,11 @@ func (s *Store) growIDFilter() {
 // minSyncGap spaces durable commits under load (see committer).
 const minSyncGap = 2 * time.Millisecond
 
-func (s *Store) commitBatch(batch []*commitReq) {
+// commitBatch writes batch; when durable (any request is), it fsyncs
+// before answering.
+func (s *Store) commitBatch(batch []*commitReq, durable bool) {
 	err := s.writeBatch(batch)
 	if err == nil {
-		durable := false
-		for _, r := range batch {
-			durable = durable || r.durable
-		}
 		if durable {
 			s.unsynced.Store(false) // this Sync covers every earlier write too
 			err = s.db.Sync()
