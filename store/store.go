@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,7 +92,15 @@ type options struct {
 	inMemory  bool
 	logger    *slog.Logger
 	syncEvery time.Duration
+	lockWait  time.Duration
 }
+
+// ErrLocked means another process has the store open (Badger allows one).
+var ErrLocked = errors.New("store: in use by another process")
+
+// WithLockWait makes Open wait up to d for another process to release the
+// store (a CLI command reading it briefly) before failing with ErrLocked.
+func WithLockWait(d time.Duration) Option { return func(o *options) { o.lockWait = d } }
 
 // WithSyncEvery sets how long a received message may wait for its fsync
 // (default DefaultSyncEvery). Own messages are always fsynced before Append
@@ -130,7 +139,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		// No value log in memory: values must stay inline in the LSM tree.
 		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen)
 	}
-	db, err := badger.Open(bo)
+	db, err := openBadger(bo, o.lockWait)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
@@ -143,6 +152,26 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	}
 	db.Close()
 	return nil, fmt.Errorf("store: open %s: index: %w", dir, err)
+}
+
+// openBadger opens the database, retrying for up to wait while another
+// process holds its directory lock. Badger reports the lock only in its error
+// text; this is the one place that reads it.
+func openBadger(bo badger.Options, wait time.Duration) (*badger.DB, error) {
+	deadline := time.Now().Add(wait)
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
+		db, err := badger.Open(bo)
+		if err == nil {
+			return db, nil
+		}
+		if !strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, err
+		}
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("%w: %v", ErrLocked, err)
+		}
+		time.Sleep(min(delay, time.Until(deadline)))
+	}
 }
 
 // start wraps an open database and starts the writer goroutines.

@@ -100,7 +100,7 @@ func (p *Profile) TokenFile() string { return filepath.Join(p.Dir, "token") }
 func (p *Profile) OpenStore(opts ...store.Option) (*store.Store, error) {
 	st, err := store.Open(p.StoreDir(), opts...)
 	if err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+		if errors.Is(err, store.ErrLocked) {
 			return nil, fmt.Errorf("%w (%s)", ErrLocked, p.StoreDir())
 		}
 		return nil, err
