@@ -1,0 +1,88 @@
+package store
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opts ...Option) (*Store, error) {
+	o := options{logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	bo := badger.DefaultOptions(dir).
+		WithLogger(nil).
+		WithSyncWrites(false). // we fsync once per commit batch instead
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(16 << 20).
+		WithValueThreshold(1 << 10).
+		WithNumCompactors(2).
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(8 << 20).
+		// One goroutine (the committer) reads and writes message keys; every
+		// other write is a blind Set. No transaction can conflict with another,
+		// so Badger need not track every read to check.
+		WithDetectConflicts(false)
+	if o.inMemory {
+		// No value log in memory: values must stay inline in the LSM tree.
+		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen)
+	}
+	db, err := openBadger(bo, o.lockWait)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	ids, err := buildIDFilter(db)
+	if err == nil {
+		var gaps *gapSet
+		if gaps, err = loadGapSet(db); err == nil {
+			return start(db, o, ids, gaps), nil
+		}
+	}
+	db.Close()
+	return nil, fmt.Errorf("store: open %s: index: %w", dir, err)
+}
+
+// openBadger opens the database, retrying for up to wait while another
+// process holds its directory lock. Badger reports the lock only in its error
+// text; this is the one place that reads it.
+func openBadger(bo badger.Options, wait time.Duration) (*badger.DB, error) {
+	deadline := time.Now().Add(wait)
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
+		db, err := badger.Open(bo)
+		if err == nil {
+			return db, nil
+		}
+		if !strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, err
+		}
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("%w: %v", ErrLocked, err)
+		}
+		time.Sleep(min(delay, time.Until(deadline)))
+	}
+}
+
+// start wraps an open database and starts the writer goroutines.
+func start(db *badger.DB, o options, ids *idFilter, gaps *gapSet) *Store {
+	s := &Store{
+		db:        db,
+		log:       o.logger.With("component", "store"),
+		commits:   make(chan *commitReq, 256),
+		stop:      make(chan struct{}),
+		syncEvery: o.syncEvery,
+		gaps:      gaps,
+	}
+	s.ids.Store(ids)
+	if s.syncEvery <= 0 {
+		s.syncEvery = DefaultSyncEvery
+	}
+	s.wg.Add(2)
+	go s.committer()
+	go s.lazySyncer()
+	return s
+}

@@ -1,0 +1,35 @@
+package store
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+type options struct {
+	inMemory  bool
+	logger    *slog.Logger
+	syncEvery time.Duration
+	lockWait  time.Duration
+}
+
+// ErrLocked means another process has the store open (Badger allows one).
+var ErrLocked = errors.New("store: in use by another process")
+
+// WithLockWait makes Open wait up to d for another process to release the
+// store (a CLI command reading it briefly) before failing with ErrLocked.
+func WithLockWait(d time.Duration) Option { return func(o *options) { o.lockWait = d } }
+
+// WithSyncEvery sets how long a received message may wait for its fsync
+// (default DefaultSyncEvery). Own messages are always fsynced before Append
+// returns.
+func WithSyncEvery(d time.Duration) Option { return func(o *options) { o.syncEvery = d } }
+
+// Option configures Open.
+type Option func(*options)
+
+// InMemory keeps everything in memory (tests and benchmarks only).
+func InMemory() Option { return func(o *options) { o.inMemory = true } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
