@@ -12,13 +12,25 @@
 //	H/<gid>                              -> ids:32*n           heads: no known child (one value)
 //	w/<gid><id>                          -> -                  referenced but not held (gaps); its
 //	                                                               presence also says the id is no head
-//	r/<gid><id>                          (written by older versions, no longer read)
+//	r/<gid><id>                          (written by schema 1 before aa9c8d3; deleted by the v2 migration)
 //	n/<gid>                              -> count:8 maxlamport:8
 //	g/<gid>                              -> JSON Group
 //	p/<peer id>                          -> JSON Peer
 //	b/                                   -> JSON []Peer            DHT bootstrap candidates (one value)
 //	s/<name>                             -> setting bytes
 //	u/<gid><author>                      -> JSON Member
+//	V/                                   -> version:8          schema version (schema.go)
+//
+// Schema versions: SchemaVersion is the layout above. Open migrates an older
+// store in place (each step idempotent, the version written in the same
+// transaction as the step's last write, so a crash mid-way only repeats
+// work) and refuses a newer one with ErrNewerSchema.
+//
+// Encryption at rest (crypt.go): with WithPassphrase, Badger encrypts
+// everything it writes (AES, data keys rotated by Badger, kept under a
+// master key). The master key comes from the passphrase through Argon2id and
+// HKDF; the salt, Argon2id costs and a check value sit in the clear file
+// parley-key.json, so a wrong passphrase is refused before Badger opens.
 //
 // In memory: a Bloom filter of stored ids and the set of gap markers answer
 // "certainly not held" without asking Badger (filter.go); a "maybe" asks it.

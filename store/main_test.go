@@ -8,5 +8,9 @@ import (
 
 // TestMain fails the package if any goroutine (ours or Badger's) outlives
 // the tests: every Store a test opens must be closed, and Close must stop
-// everything Open started.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// everything Open started. It also makes Argon2id cheap: the tests check
+// the key handling, not the cost.
+func TestMain(m *testing.M) {
+	kdfDefaults = keyFile{Time: 1, MemoryKiB: 64, Threads: 1}
+	goleak.VerifyTestMain(m)
+}

@@ -28,19 +28,42 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		// other write is a blind Set. No transaction can conflict with another,
 		// so Badger need not track every read to check.
 		WithDetectConflicts(false)
+	var dbKey []byte
+	var err error
 	if o.inMemory {
 		// No value log in memory: values must stay inline in the LSM tree.
 		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen)
+		if o.passphrase != "" { // nothing reaches a disk; only for tests of callers
+			_, dbKey, err = newKeyFile(o.passphrase)
+		}
+	} else {
+		dbKey, err = storeKey(dir, o.passphrase)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	if dbKey != nil {
+		// Badger encrypts every table, value log and WAL with data keys it
+		// keeps in KEYREGISTRY under this master key. Encryption needs the
+		// block and index caches set above (Badger panics without them).
+		bo = bo.WithEncryptionKey(dbKey).WithEncryptionKeyRotationDuration(keyRotation)
 	}
 	db, err := openBadger(bo, o.lockWait)
+	// dbKey is not cleared: Badger keeps using this slice (key rotation).
 	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	if err := migrate(db, o.logger); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
 	ids, err := buildIDFilter(db)
 	if err == nil {
 		var gaps *gapSet
 		if gaps, err = loadGapSet(db); err == nil {
-			return start(db, o, ids, gaps), nil
+			s := start(db, o, ids, gaps)
+			s.encrypted = dbKey != nil
+			return s, nil
 		}
 	}
 	db.Close()

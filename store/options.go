@@ -7,11 +7,19 @@ import (
 )
 
 type options struct {
-	inMemory  bool
-	logger    *slog.Logger
-	syncEvery time.Duration
-	lockWait  time.Duration
+	inMemory   bool
+	logger     *slog.Logger
+	syncEvery  time.Duration
+	lockWait   time.Duration
+	passphrase string
 }
+
+// WithPassphrase encrypts the store at rest with a key derived from p
+// (Argon2id, then Badger's AES encryption). A new store opened with it is
+// created encrypted; an encrypted store cannot be opened without it
+// (ErrPassphraseRequired, ErrWrongPassphrase); an unencrypted store opened
+// with it fails with ErrNotEncrypted. An empty p means no passphrase.
+func WithPassphrase(p string) Option { return func(o *options) { o.passphrase = p } }
 
 // ErrLocked means another process has the store open (Badger allows one).
 var ErrLocked = errors.New("store: in use by another process")

@@ -83,7 +83,12 @@ type Store struct {
 	ids      atomic.Pointer[idFilter] // "certainly not stored" without Badger (filter.go)
 	gaps     *gapSet                  // ids under a gap marker (filter.go)
 	lastSync time.Time                // end of the last durable commit (committer only)
+
+	encrypted bool
 }
+
+// Encrypted reports whether the store is encrypted at rest (WithPassphrase).
+func (s *Store) Encrypted() bool { return s.encrypted }
 
 // Close flushes and closes the store. It is safe to call more than once.
 func (s *Store) Close() error {
