@@ -28,6 +28,9 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		// other write is a blind Set. No transaction can conflict with another,
 		// so Badger need not track every read to check.
 		WithDetectConflicts(false)
+	if o.vlogSize > 0 {
+		bo = bo.WithValueLogFileSize(o.vlogSize)
+	}
 	var dbKey []byte
 	var err error
 	if o.inMemory {

@@ -12,6 +12,7 @@ type options struct {
 	syncEvery  time.Duration
 	lockWait   time.Duration
 	passphrase string
+	vlogSize   int64 // tests: Badger's value log file size (default 1 GiB, mapped at twice that)
 }
 
 // WithPassphrase encrypts the store at rest with a key derived from p
