@@ -58,8 +58,8 @@ const (
 	maxKDFTime     = 64
 )
 
-// kdfDefaults are the Argon2id costs of new stores (about a quarter second
-// here). Tests lower them.
+// kdfDefaults are the Argon2id costs of new stores (about 0.6 s on a busy
+// 2-core machine). Tests lower them.
 var kdfDefaults = keyFile{Time: 3, MemoryKiB: 64 << 10, Threads: 2}
 
 var errBadKeyFile = errors.New("store: malformed key file")
