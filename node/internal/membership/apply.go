@@ -70,11 +70,9 @@ func (s *State) apply(o *Op, id OpID) error {
 			return fmt.Errorf("%w: %s may not remove %s %s", ErrNotAuthorized, author.Role, subject.Role, o.Subject)
 		}
 		delete(s.members, o.Subject)
-		s.lastEnd[o.Subject] = s.pos
 		s.startEpoch(o, id)
 	case KindLeave:
 		delete(s.members, o.Author)
-		s.lastEnd[o.Author] = s.pos
 		if author.Role == RoleOwner {
 			s.passOwnership()
 		}

@@ -135,3 +135,36 @@ func (s *State) CheckInvite(req JoinRequest, challenge []byte, now time.Time) er
 	}
 	return nil
 }
+
+// InviteToken is the membership part of an invite code: the group and the
+// invite secret (the invite id derives from it). The node wraps it with the
+// inviter's addresses. It holds no epoch secret.
+type InviteToken struct {
+	Group  GroupID
+	Secret InviteSecret
+}
+
+const inviteTokenVersion = 1
+
+// InviteTokenLen is the encoded size of an InviteToken.
+const InviteTokenLen = 1 + 32 + 32
+
+// Bytes encodes the token: version byte, group id, secret.
+func (t InviteToken) Bytes() []byte {
+	b := append([]byte{inviteTokenVersion}, t.Group[:]...)
+	return append(b, t.Secret[:]...)
+}
+
+// ParseInviteToken decodes a token encoded by Bytes.
+func ParseInviteToken(b []byte) (InviteToken, error) {
+	var t InviteToken
+	if len(b) != InviteTokenLen || b[0] != inviteTokenVersion {
+		return t, fmt.Errorf("%w: %d bytes", ErrBadInviteCode, len(b))
+	}
+	copy(t.Group[:], b[1:33])
+	copy(t.Secret[:], b[33:])
+	if t.Group == (GroupID{}) || t.Secret == (InviteSecret{}) {
+		return InviteToken{}, fmt.Errorf("%w: zero group or secret", ErrBadInviteCode)
+	}
+	return t, nil
+}

@@ -67,20 +67,17 @@ type State struct {
 	epochs   []*Epoch
 	epochIDs map[OpID]*Epoch
 	invites  map[InviteID]*Invite
-	lastEnd  map[Key]int // order position of each key's latest removal or leave
 	dropped  []Dropped
 	pos      int // ops applied (applied and dropped)
 }
 
 func newState() *State {
-	return &State{members: map[Key]*Member{}, epochIDs: map[OpID]*Epoch{}, invites: map[InviteID]*Invite{},
-		lastEnd: map[Key]int{}}
+	return &State{members: map[Key]*Member{}, epochIDs: map[OpID]*Epoch{}, invites: map[InviteID]*Invite{}}
 }
 
 func (s *State) clone() *State {
 	c := &State{group: s.group, name: s.name, pos: s.pos, members: make(map[Key]*Member, len(s.members)),
-		epochIDs: make(map[OpID]*Epoch, len(s.epochs)), invites: make(map[InviteID]*Invite, len(s.invites)),
-		lastEnd: maps.Clone(s.lastEnd), dropped: slices.Clone(s.dropped)}
+		epochIDs: make(map[OpID]*Epoch, len(s.epochs)), invites: make(map[InviteID]*Invite, len(s.invites)), dropped: slices.Clone(s.dropped)}
 	for k, m := range s.members {
 		mc := *m
 		c.members[k] = &mc
@@ -176,19 +173,13 @@ func (s *State) BelongedTo(k Key, epoch OpID) bool {
 }
 
 // IsMemberAt is the predicate the node applies to a message from author
-// sealed under epoch: the author belonged to that epoch, and no removal or
-// leave of the author is ordered after the epoch started. So a message from a
-// removed member is accepted while the node has not learnt of the removal,
-// and rejected from the moment it has, whatever epoch it claims (a member
-// removed and later re-admitted is accepted again under the epochs of the new
-// membership only).
+// sealed under epoch: the author is a member now and was a member at some
+// point during that epoch. So a removed member's messages are accepted while
+// the node has not learnt of the removal and rejected from the moment it has,
+// whatever epoch they claim; a re-admitted member is accepted again.
 func (s *State) IsMemberAt(author Key, epoch OpID) bool {
-	e, ok := s.epochIDs[epoch]
-	if !ok || !e.members[author] {
-		return false
-	}
-	end, ended := s.lastEnd[author]
-	return !ended || end < e.start
+	_, member := s.members[author]
+	return member && s.BelongedTo(author, epoch)
 }
 
 // RotationNeeded reports whether someone who is no longer a member holds a
