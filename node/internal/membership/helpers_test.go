@@ -80,3 +80,21 @@ func secretOf(t testing.TB, l *Log, id Identity) []byte {
 	}
 	return s
 }
+
+// bothOrders runs a race scenario until both outcomes of the total order
+// have been seen (the order of two concurrent ops depends on their random
+// ids, each way with probability 1/2; 64 runs miss one with odds 2^-63).
+func bothOrders(t *testing.T, race func(*testing.T) bool) {
+	t.Helper()
+	var seen [2]bool
+	for i := 0; i < 64 && !(seen[0] && seen[1]); i++ {
+		if race(t) {
+			seen[1] = true
+		} else {
+			seen[0] = true
+		}
+	}
+	if !seen[0] || !seen[1] {
+		t.Fatal("one order never came up")
+	}
+}
