@@ -176,7 +176,9 @@ func TestCausalPastAuthorization(t *testing.T) {
 
 // An op whose author is removed concurrently is dropped if the removal is
 // ordered first.
-func TestOpOfConcurrentlyRemovedAuthor(t *testing.T) { bothOrders(t, raceOpOfConcurrentlyRemovedAuthor) }
+func TestOpOfConcurrentlyRemovedAuthor(t *testing.T) {
+	bothOrders(t, raceOpOfConcurrentlyRemovedAuthor)
+}
 
 func raceOpOfConcurrentlyRemovedAuthor(t *testing.T) bool {
 	owner, a, b := newID(t), newID(t), newID(t)
@@ -248,7 +250,9 @@ func raceRemoveRacesPromote(t *testing.T) bool {
 // The owner removes admin a while a removes member m: if the owner's removal
 // comes first, a's removal is dropped (a is gone), otherwise both take
 // effect.
-func TestRemovalByConcurrentlyRemovedAdmin(t *testing.T) { bothOrders(t, raceRemovalByConcurrentlyRemovedAdmin) }
+func TestRemovalByConcurrentlyRemovedAdmin(t *testing.T) {
+	bothOrders(t, raceRemovalByConcurrentlyRemovedAdmin)
+}
 
 func raceRemovalByConcurrentlyRemovedAdmin(t *testing.T) bool {
 	owner, a, m := newID(t), newID(t), newID(t)
