@@ -168,6 +168,43 @@ func peerInfo(h *Host, p peer.ID) (PeerInfo, bool) {
 	return peers[i], true
 }
 
+// watchPeerDrops samples each host's Peers() entry for p until the test
+// ends; shown(i) returns the highest drop counts host i reported for p.
+func watchPeerDrops(t testing.TB, hosts []*Host, p peer.ID) (shown func(i int) PeerInfo) {
+	var mu sync.Mutex
+	best := make([]PeerInfo, len(hosts))
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			for i, h := range hosts {
+				if pi, ok := peerInfo(h, p); ok {
+					mu.Lock()
+					if pi.Rejected+pi.Throttled > best[i].Rejected+best[i].Throttled {
+						best[i] = pi
+					}
+					mu.Unlock()
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); wg.Wait() })
+	return func(i int) PeerInfo {
+		mu.Lock()
+		defer mu.Unlock()
+		return best[i]
+	}
+}
+
 // A peer publishing junk flat out is refused, scored below the graylist and
 // pruned from the mesh, while honest messages keep flowing.
 func TestFlooderIsScoredDownAndPruned(t *testing.T) {
@@ -176,6 +213,9 @@ func TestFlooderIsScoredDownAndPruned(t *testing.T) {
 	for i, tp := range f.topics {
 		got[i] = collect(tp)
 	}
+	// The flooder leaves Peers() once it is cut off, so what Peers() says of
+	// it must be read while it is still there: sample from before the flood.
+	shown := watchPeerDrops(t, f.honest, f.flooder.ID())
 	f.flood(t, randomJunk)
 
 	const perHost = 30
@@ -216,18 +256,29 @@ func TestFlooderIsScoredDownAndPruned(t *testing.T) {
 			t.Errorf("host %d dialled the cut-off flooder", i)
 		}
 		cancel()
-		pi, ok := peerInfo(h, fid)
-		if ok && pi.Rejected+pi.Throttled == 0 {
-			t.Errorf("host %d counted none of the flooder's messages as dropped: %+v", i, pi)
+		if _, ok := peerInfo(h, fid); ok {
+			t.Errorf("host %d still lists the cut-off flooder in Peers()", i)
+		}
+		// Its counters outlive the connection (a returning flooder is judged
+		// on them), and Peers() showed them while it was connected.
+		if _, rejected := h.flood.stats(fid); rejected == 0 {
+			t.Errorf("host %d holds no rejected count for the cut-off flooder", i)
+		}
+		if got := shown(i); got.Rejected+got.Throttled == 0 {
+			t.Errorf("host %d: Peers() never showed a dropped message of the flooder while connected: %+v", i, got)
 		}
 		// Honest peers keep a non-negative score and stay in the mesh.
-		for _, o := range f.honest {
+		for j, o := range f.honest {
 			if o == h {
 				continue
 			}
-			if s, _ := h.PeerScore(o.ID()); s < 0 {
-				t.Errorf("host %d scores honest peer %s at %.1f", i, o.ID(), s)
+			if s, ok := h.PeerScore(o.ID()); !ok || s < 0 {
+				t.Errorf("host %d scores honest peer %s at %.1f (scored: %v)", i, o.ID(), s, ok)
 			}
+			// The mesh forms at heartbeats, so it may not hold them yet.
+			pollUntil(t, fmt.Sprintf("host %d to have honest host %d in its mesh", i, j), func() bool {
+				return f.topics[i].InMesh(o.ID())
+			})
 		}
 	}
 	f.stop()

@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -192,22 +190,12 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	hh.mu.Lock()
 	hh.h, hh.ctx, hh.cancel = h, hctx, cancel
 	hh.mu.Unlock()
-	ps, err := pubsub.NewGossipSub(hctx, h,
-		// Authorship and signatures live inside the encrypted envelope, so
-		// pubsub adds no author, seqno or second signature (see libp2p-notes).
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithNoAuthor(),
-		pubsub.WithMessageIdFn(contentID),
-		pubsub.WithMaxMessageSize(c.maxMessageSize),
-		pubsub.WithFloodPublish(true),
-		pubsub.WithPeerOutboundQueueSize(defaultQueue),
-		pubsub.WithValidateQueueSize(defaultQueue),
-		pubsub.WithPeerExchange(false),
+	ps, err := pubsub.NewGossipSub(hctx, h, append(PubSubOptions(c.maxMessageSize),
 		// GossipSub v1.1 scoring: see score.go.
 		pubsub.WithPeerScore(peerScoreParams(hh.flood.score), peerScoreThresholds()),
 		pubsub.WithPeerScoreInspect(hh.scores.inspect, time.Second),
 		pubsub.WithRawTracer(meshTracer{hh.scores}),
-	)
+	)...)
 	if err != nil {
 		cancel()
 		h.Close()
@@ -256,13 +244,6 @@ func (hh *Host) newLibp2pHost(c *config, listen []string) (host.Host, error) {
 		libp2p.ConnectionGater(hh.bans),
 	}, res...)
 	return libp2p.New(append(opts, hh.natOptions(c)...)...)
-}
-
-// contentID names a pubsub message by the hash of its bytes, so the same
-// envelope is recognised as a duplicate whoever forwards it.
-func contentID(m *pb.Message) string {
-	sum := sha256.Sum256(m.Data)
-	return string(sum[:])
 }
 
 // ID is this host's peer id.

@@ -345,6 +345,9 @@ func checkMDNSConnection(ctx context.Context, t *testing.T, start time.Time, h *
 	if dialer && info.Source != p2p.SourceMDNS {
 		t.Errorf("%s: peer %s source %q, want %q", h.ID(), p, info.Source, p2p.SourceMDNS)
 	}
+	if len(info.Addrs) == 0 {
+		t.Errorf("%s: Peers() lists %s with no connection address", h.ID(), p)
+	}
 	for _, a := range info.Addrs {
 		if ip, err := manet.ToIP(a); err != nil || !ip.Equal(peerIP) {
 			t.Errorf("%s: connection to %s from %v, want from %v", h.ID(), p, a, peerIP)

@@ -28,15 +28,27 @@ const ipTimeout = 60 * time.Second
 
 // requireNetnsAdmin skips the test unless it can create network namespaces:
 // root and iproute2's `ip` on PATH. (A permission failure of `ip netns add`
-// itself, as in an unprivileged container, is detected by newNetns.)
+// itself, as in an unprivileged container, is detected by newNetns.) With
+// CI=true it fails instead: CI must run these tests (.ci/run runs as root
+// and installs iproute2).
 func requireNetnsAdmin(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces (ip netns); CI runs this as root")
+		netnsUnavailable(t, "needs root to create network namespaces (ip netns)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2's `ip` on PATH to create network namespaces: ", err)
+		netnsUnavailable(t, "needs iproute2's `ip` on PATH to create network namespaces: %v", err)
 	}
+}
+
+// netnsUnavailable skips the test with a reason, or fails it under CI=true.
+func netnsUnavailable(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but this network namespace test cannot run: %s", msg)
+	}
+	t.Skipf("skipped: %s (with CI=true this fails instead)", msg)
 }
 
 // uniqueName returns prefix-<pid>-<random>, unique across concurrent runs.
@@ -72,7 +84,7 @@ func newNetns(t *testing.T, name string) uint64 {
 	out, err := runIP("netns", "add", name)
 	if err != nil {
 		if strings.Contains(out, "Operation not permitted") || strings.Contains(out, "Permission denied") {
-			t.Skipf("cannot create network namespaces here (no CAP_SYS_ADMIN?): %v", err)
+			netnsUnavailable(t, "cannot create network namespaces here (no CAP_SYS_ADMIN?): %v", err)
 		}
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func (h *Host) Join(name string, v Validator) (*Topic, error) {
 		h.ps.UnregisterTopicValidator(name)
 		return nil, fmt.Errorf("p2p: topic score: %w", err)
 	}
-	sub, err := t.Subscribe(pubsub.WithBufferSize(defaultQueue))
+	sub, err := t.Subscribe(SubscribeOptions()...)
 	if err != nil {
 		t.Close()
 		h.ps.UnregisterTopicValidator(name)

@@ -67,7 +67,6 @@ $PARLEY_HOME (default ~/.parley), one directory per --profile.`,
 
 	root.AddCommand(a.initCmd(), a.daemonCmd(), a.upCmd(), a.groupCmd(), a.groupsCmd(), a.sendCmd(),
 		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd(), a.webCmd())
-	root.AddCommand(a.benchCmd())
 	root.AddCommand(a.relayCmd())
 	return root
 }

@@ -1,27 +1,51 @@
-package cli
+package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/parley-chat/parley/cmd/parley/internal/bench"
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/bench"
 )
 
-func (a *app) benchCmd() *cobra.Command {
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run executes the command with args (without the program name) and returns
+// the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := benchCmd(stdout, stderr)
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "parley-bench:", err)
+		return 1
+	}
+	return 0
+}
+
+func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 	d := bench.Defaults()
 	cfg := d
-	var outDir, jsonPath, pngPath, cpuProfile, memProfile, blockProfile string
+	var outDir, jsonPath, pngPath, cpuProfile, memProfile, blockProfile, logLevel string
 	var noCatchUp, noThroughput bool
 	cmd := &cobra.Command{
-		Use:   "bench",
-		Short: "Measure latency, throughput, catch-up and memory of N nodes in one process, against raw GossipSub",
+		Use:           "parley-bench",
+		Short:         "Measure latency, throughput, catch-up and memory of N nodes in one process, against raw GossipSub",
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		Long: `Start N Parley nodes in this process on loopback (or libp2p's mocknet), put
 them in one group and measure: delivery latency from send to stored and
 visible on every member (p50/p90/p99/max) at --rate; the highest zero-loss
@@ -35,19 +59,21 @@ Writes a Markdown table to stdout, the raw figures to --json and a latency
 CDF to --png (both under --out by default). The defaults finish within about
 two minutes on a 2-core machine. Examples:
 
-  parley bench
-  parley bench --nodes 20 --rate 100 --sizes '' --catchup 0
-  parley bench --nodes 5 --sizes 256 --skip-latency --catchup 0
-  parley bench --catchup 100000 --nodes 2 --sizes '' --skip-latency
-  parley bench --idle-nodes 100 --sizes '' --skip-latency --catchup 0`,
+  go run ./cmd/parley-bench
+  go run ./cmd/parley-bench --nodes 20 --rate 100 --sizes '' --catchup 0
+  go run ./cmd/parley-bench --nodes 5 --sizes 256 --skip-latency --catchup 0
+  go run ./cmd/parley-bench --catchup 100000 --nodes 2 --sizes '' --skip-latency
+  go run ./cmd/parley-bench --idle-nodes 100 --sizes '' --skip-latency --catchup 0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := a.logger(slog.LevelError)
-			if err != nil {
-				return err
+			lvl := slog.LevelError
+			if logLevel != "" {
+				if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+					return fmt.Errorf("--log-level: %w", err)
+				}
 			}
-			cfg.Logger = log
-			cfg.Progress = a.stderr
+			cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+			cfg.Progress = stderr
 			if noCatchUp {
 				cfg.CatchUp = nil
 			}
@@ -92,20 +118,21 @@ two minutes on a 2-core machine. Examples:
 					return err
 				}
 			}
-			res.WriteMarkdown(a.stdout)
+			res.WriteMarkdown(stdout)
 			if err := res.WriteJSON(jsonPath); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "raw figures: %s\n", jsonPath)
+			fmt.Fprintf(stderr, "raw figures: %s\n", jsonPath)
 			if res.Latency != nil {
 				if err := res.WritePNG(pngPath); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "latency CDF: %s\n", pngPath)
+				fmt.Fprintf(stderr, "latency CDF: %s\n", pngPath)
 			}
 			return nil
 		},
 	}
+	cmd.CompletionOptions.DisableDefaultCmd = true
 	f := cmd.Flags()
 	f.IntVar(&cfg.Nodes, "nodes", d.Nodes, "number of nodes (N) for the latency and throughput runs")
 	f.IntVar(&cfg.Degree, "degree", d.Degree, "peers each node dials (full mesh when nodes <= degree+1)")
@@ -133,6 +160,7 @@ two minutes on a 2-core machine. Examples:
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (go tool pprof)")
 	f.StringVar(&memProfile, "memprofile", "", "write an allocation profile at the end")
 	f.StringVar(&blockProfile, "blockprofile", "", "write a blocking profile (and FILE.mutex, a mutex profile) at the end")
+	f.StringVar(&logLevel, "log-level", "", "node log level: debug, info, warn, error (default error)")
 	return cmd
 }
 

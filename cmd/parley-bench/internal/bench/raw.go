@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -22,11 +20,9 @@ import (
 	"github.com/parley-chat/parley/p2p"
 )
 
-// rawQueue matches package p2p's pubsub queue sizes.
-const rawQueue = 8192
-
-// rawCluster is the baseline: plain libp2p hosts running GossipSub with the
-// options package p2p uses, one topic, no validator, no encryption, no store.
+// rawCluster is the baseline: plain libp2p hosts running GossipSub with
+// package p2p's options (p2p.PubSubOptions, p2p.SubscribeOptions), one
+// topic, no validator, no peer scoring, no encryption, no store.
 type rawCluster struct {
 	hosts  []host.Host
 	topics []*pubsub.Topic
@@ -36,23 +32,6 @@ type rawCluster struct {
 	seq    atomic.Uint64
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-}
-
-// rawOptions are package p2p's GossipSub options (see p2p/host.go).
-func rawOptions() []pubsub.Option {
-	return []pubsub.Option{
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithNoAuthor(),
-		pubsub.WithMessageIdFn(func(m *pb.Message) string {
-			sum := sha256.Sum256(m.Data)
-			return string(sum[:])
-		}),
-		pubsub.WithMaxMessageSize(p2p.DefaultMaxMessageSize),
-		pubsub.WithFloodPublish(true),
-		pubsub.WithPeerOutboundQueueSize(rawQueue),
-		pubsub.WithValidateQueueSize(rawQueue),
-		pubsub.WithPeerExchange(false),
-	}
 }
 
 func startRawCluster(ctx context.Context, cfg *Config, n int, topo topology) (*rawCluster, error) {
@@ -79,7 +58,7 @@ func startRawCluster(ctx context.Context, cfg *Config, n int, topo topology) (*r
 			return nil, err
 		}
 		c.hosts = append(c.hosts, h)
-		ps, err := pubsub.NewGossipSub(pctx, h, rawOptions()...)
+		ps, err := pubsub.NewGossipSub(pctx, h, p2p.PubSubOptions(p2p.DefaultMaxMessageSize)...)
 		if err != nil {
 			c.close()
 			return nil, err
@@ -89,7 +68,7 @@ func startRawCluster(ctx context.Context, cfg *Config, n int, topo topology) (*r
 			c.close()
 			return nil, err
 		}
-		sub, err := t.Subscribe(pubsub.WithBufferSize(rawQueue))
+		sub, err := t.Subscribe(p2p.SubscribeOptions()...)
 		if err != nil {
 			c.close()
 			return nil, err

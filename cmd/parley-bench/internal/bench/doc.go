@@ -22,8 +22,9 @@
 //     under load, per node; CPU time (getrusage) per delivered message.
 //
 // The baseline is the same measurement on plain libp2p hosts running
-// pubsub.NewGossipSub with the options package p2p uses (StrictNoSign,
-// content-hash ids, flood publish, 8192-deep queues) and the same topology:
-// no encryption, no signatures, no store. Every figure is printed next to the
+// pubsub.NewGossipSub with the options package p2p builds its own GossipSub
+// from (p2p.PubSubOptions: StrictNoSign, content-hash ids, flood publish,
+// 8192-deep queues) and the same topology: no validator, no peer scoring, no
+// encryption, no signatures, no store. Every figure is printed next to the
 // baseline's and the ratio.
 package bench

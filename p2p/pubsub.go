@@ -1,0 +1,40 @@
+package p2p
+
+import (
+	"crypto/sha256"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+)
+
+// PubSubOptions returns the GossipSub options every Parley host starts with,
+// for messages of at most maxMessageSize bytes. New adds to them only what
+// belongs to one host (peer scoring fed by its rate limit, the mesh tracer);
+// a baseline that must behave like Parley's pubsub (cmd/parley-bench) uses
+// exactly these, so the two cannot drift apart.
+func PubSubOptions(maxMessageSize int) []pubsub.Option {
+	return []pubsub.Option{
+		// Authorship and signatures live inside the encrypted envelope, so
+		// pubsub adds no author, seqno or second signature (see libp2p-notes).
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(contentID),
+		pubsub.WithMaxMessageSize(maxMessageSize),
+		pubsub.WithFloodPublish(true),
+		pubsub.WithPeerOutboundQueueSize(defaultQueue),
+		pubsub.WithValidateQueueSize(defaultQueue),
+		pubsub.WithPeerExchange(false),
+	}
+}
+
+// SubscribeOptions returns the options a Topic subscribes with.
+func SubscribeOptions() []pubsub.SubOpt {
+	return []pubsub.SubOpt{pubsub.WithBufferSize(defaultQueue)}
+}
+
+// contentID names a pubsub message by the hash of its bytes, so the same
+// envelope is recognised as a duplicate whoever forwards it.
+func contentID(m *pb.Message) string {
+	sum := sha256.Sum256(m.Data)
+	return string(sum[:])
+}
