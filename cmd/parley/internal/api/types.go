@@ -21,11 +21,6 @@
 // loopback) or 500.
 package api
 
-import (
-	"context"
-
-	"github.com/parley-chat/parley/node"
-)
 
 // CreateGroupRequest is the body of POST /v1/groups.
 type CreateGroupRequest struct {
@@ -58,20 +53,3 @@ const MaxBodyBytes = 64 << 10
 
 // DefaultHistoryLimit is the page size when ?limit= is absent.
 const DefaultHistoryLimit = 50
-
-// Backend is what the server needs from a node; *node.Node implements it.
-type Backend interface {
-	Status() node.Status
-	Peers() []node.PeerInfo
-	Groups() ([]node.GroupInfo, error)
-	Group(ref string) (node.GroupInfo, error)
-	Members(ref string) ([]node.Member, error)
-	History(ref, before string, limit int) ([]node.Message, error)
-	CreateGroup(ctx context.Context, name string, historyFromJoin bool) (node.GroupInfo, error)
-	Invite(ref string) (string, error)
-	Join(ctx context.Context, code string) (node.GroupInfo, error)
-	Send(ctx context.Context, ref, text string) (node.Message, error)
-	Subscribe() (<-chan node.Event, func())
-}
-
-var _ Backend = (*node.Node)(nil)

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/parley-chat/parley/cmd/parley/internal/backend"
 	"github.com/parley-chat/parley/node"
 )
 
@@ -118,7 +119,7 @@ type modal struct {
 // Model is the bubbletea model of the chat.
 type Model struct {
 	ctx    context.Context
-	be     Backend
+	be     backend.Backend
 	opts   Options
 	events <-chan node.Event
 	tick   bool // refresh peers and sync state periodically (off in tests)
@@ -146,7 +147,7 @@ type Model struct {
 }
 
 // New builds the model and loads the group list, peers and sync state.
-func New(ctx context.Context, be Backend, opts Options) *Model {
+func New(ctx context.Context, be backend.Backend, opts Options) *Model {
 	if opts.PageSize <= 0 {
 		opts.PageSize = defaultPageSize
 	}

@@ -5,11 +5,11 @@ import (
 	"hash/fnv"
 	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
 )
 
@@ -56,27 +56,9 @@ func (m *Model) paneWidth() int {
 // paneHeight is the number of message rows: all but header, status and input.
 func (m *Model) paneHeight() int { return max(1, m.height-3) }
 
-// sanitize makes untrusted text safe to print: no control characters
-// (terminal escapes), no bidirectional overrides.
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t':
-			return ' '
-		case r == '\n':
-			return '\n'
-		case unicode.IsControl(r), r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F:
-			return '�'
-		}
-		return r
-	}, s)
-}
-
-func oneLine(s string) string { return strings.ReplaceAll(sanitize(s), "\n", " ") }
-
 func authorName(msg node.Message) string {
 	if msg.AuthorName != "" {
-		return ansi.Truncate(oneLine(msg.AuthorName), 20, "…")
+		return ansi.Truncate(termtext.OneLine(msg.AuthorName), 20, "…")
 	}
 	return shortID(msg.Author)
 }
@@ -125,11 +107,11 @@ func renderMessage(e *entry, w int) []string {
 	var prefix, body string
 	switch msg.Kind {
 	case "text":
-		prefix, body = tm+" "+name+": ", sanitize(msg.Text)
+		prefix, body = tm+" "+name+": ", termtext.Sanitize(msg.Text)
 	case "join":
 		prefix, body = tm+" * "+name+" joined", ""
 		if msg.Text != "" && msg.Text != msg.AuthorName {
-			body = " as " + oneLine(msg.Text)
+			body = " as " + termtext.OneLine(msg.Text)
 		}
 	default:
 		prefix, body = tm+" "+name+": ", "("+msg.Kind+" message)"
@@ -282,7 +264,7 @@ func (m *Model) paneLines(g *groupView, h int) []string {
 		case g.atStart && g.info.HistoryFromJoin:
 			take(dimStyle.Render("(history starts at your join)"))
 		case g.atStart:
-			take(dimStyle.Render("(start of " + oneLine(g.info.Name) + ")"))
+			take(dimStyle.Render("(start of " + termtext.OneLine(g.info.Name) + ")"))
 		}
 	}
 	for a, b := 0, len(out)-1; a < b; a, b = a+1, b-1 {
@@ -346,13 +328,13 @@ func (m *Model) headerView() string {
 	if m.width >= 50 {
 		who := m.opts.Profile
 		if m.opts.Name != "" {
-			who = oneLine(m.opts.Name) + "@" + who
+			who = termtext.OneLine(m.opts.Name) + "@" + who
 		}
 		right = " " + ansi.Truncate(who, 24, "…") + " │" + right
 	}
 	left := " parley"
 	if g := m.current(); g != nil {
-		left = fmt.Sprintf(" # %s · %s", oneLine(g.info.Name), plural(g.info.Members, "member"))
+		left = fmt.Sprintf(" # %s · %s", termtext.OneLine(g.info.Name), plural(g.info.Members, "member"))
 		if m.sidebarWidth() == 0 && len(m.groups) > 1 {
 			left += fmt.Sprintf(" (%d/%d)", m.cur+1, len(m.groups))
 		}
@@ -431,7 +413,7 @@ func (m *Model) sidebarLines(w, h int) []string {
 				badge = " 999+"
 			}
 		}
-		name := fit(" "+oneLine(g.info.Name), max(1, w-ansi.StringWidth(badge)-1))
+		name := fit(" "+termtext.OneLine(g.info.Name), max(1, w-ansi.StringWidth(badge)-1))
 		row := name + unreadStyle.Render(badge) + " "
 		if i == m.cur {
 			row = selStyle.Render(name + badge + " ")
@@ -501,9 +483,9 @@ func (m *Model) statusView() string {
 	case m.busy != "":
 		left = warnStyle.Render("⟳ " + m.busy)
 	case m.notice != "" && m.isErr:
-		left = errStyle.Render(oneLine(m.notice))
+		left = errStyle.Render(termtext.OneLine(m.notice))
 	case m.notice != "":
-		left = oneLine(m.notice)
+		left = termtext.OneLine(m.notice)
 	case g != nil && g.scroll > 0 && g.newBelow > 0:
 		left = warnStyle.Render(fmt.Sprintf("↓ %d new · esc to jump down", g.newBelow))
 	case g != nil && g.scroll > 0:
@@ -542,7 +524,7 @@ func (m *Model) modalView(h int) []string {
 	if md.offset > max(0, len(lines)-body) {
 		md.offset = max(0, len(lines)-body)
 	}
-	rows := []string{boldStyle.Render(fit(" "+oneLine(title), w))}
+	rows := []string{boldStyle.Render(fit(" "+termtext.OneLine(title), w))}
 	for i := 0; i < body; i++ {
 		j := md.offset + i
 		if j < len(lines) {
@@ -602,7 +584,7 @@ func (m *Model) showGroups() {
 		if g.unread > 0 {
 			unread = fmt.Sprintf(", %d unread", g.unread)
 		}
-		lines = append(lines, fmt.Sprintf("%s%s  %d members, %d messages%s  %s", mark, oneLine(g.info.Name), g.info.Members, g.info.Messages, unread, g.info.ID[:min(12, len(g.info.ID))]))
+		lines = append(lines, fmt.Sprintf("%s%s  %d members, %d messages%s  %s", mark, termtext.OneLine(g.info.Name), g.info.Members, g.info.Messages, unread, g.info.ID[:min(12, len(g.info.ID))]))
 	}
 	if len(lines) == 0 {
 		lines = []string{"no groups yet: /create NAME or /join CODE"}
