@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"hash/fnv"
-	"sort"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
@@ -515,7 +514,7 @@ func (m *Model) modalView(h int) []string {
 		lines, footer = m.inviteLines(w)
 	default:
 		for _, l := range md.lines {
-			for _, wl := range wrap(l, w-1, w-1) {
+			for _, wl := range wrap(termtext.Sanitize(l), w-1, w-1) {
 				lines = append(lines, " "+wl)
 			}
 		}
@@ -542,74 +541,4 @@ func (m *Model) modalView(h int) []string {
 		rows = rows[:max(0, h)]
 	}
 	return rows
-}
-
-func (m *Model) showHelp() {
-	lines := []string{
-		"Type a message and press enter to send it to the current group.",
-		"",
-		"/create NAME      create a group and switch to it",
-		"/join CODE        join a group with an invite code",
-		"/invite [GROUP]   show the invite code and its QR code",
-		"/switch GROUP     switch group by name or id prefix",
-		"/groups /members /peers   lists",
-		"/profile [NAME]   list profiles, or restart on another",
-		"/quit             stop the node and exit (or ctrl+c)",
-		"//text            send text that starts with /",
-		"",
-		"ctrl+n / ctrl+p   next / previous group (also alt+↓/↑)",
-		"pgup / pgdn       scroll history (shift+↑/↓: one line)",
-		"esc               back to the newest message",
-		"↑ / ↓             input history",
-		"",
-		"Marks on your messages: … sending, ✓ stored and sent to the",
-		"group, ◷ stored while no peer was online (sync delivers it",
-		"later), ✗ failed. Unread counts are for this session.",
-		"For a line-based chat (scripts, screen readers): parley up --plain",
-	}
-	if m.opts.LogFile != "" {
-		lines = append(lines, "Node log: "+m.opts.LogFile)
-	}
-	m.modal = &modal{kind: modalText, title: "Help", lines: lines}
-}
-
-func (m *Model) showGroups() {
-	var lines []string
-	for i, g := range m.groups {
-		mark := "  "
-		if i == m.cur {
-			mark = "* "
-		}
-		unread := ""
-		if g.unread > 0 {
-			unread = fmt.Sprintf(", %d unread", g.unread)
-		}
-		lines = append(lines, fmt.Sprintf("%s%s  %d members, %d messages%s  %s", mark, termtext.OneLine(g.info.Name), g.info.Members, g.info.Messages, unread, g.info.ID[:min(12, len(g.info.ID))]))
-	}
-	if len(lines) == 0 {
-		lines = []string{"no groups yet: /create NAME or /join CODE"}
-	}
-	m.modal = &modal{kind: modalText, title: fmt.Sprintf("Groups (%d)", len(m.groups)), lines: lines}
-}
-
-func (m *Model) showPeers() {
-	ps := m.be.Peers()
-	lines := make([]string, 0, len(ps))
-	for _, p := range ps {
-		lat := "-"
-		if p.LatencyMs > 0 {
-			lat = fmt.Sprintf("%.1fms", p.LatencyMs)
-		}
-		lines = append(lines, fmt.Sprintf("%s  via %s  %s  %s", p.ID, p.Via, lat, strings.Join(p.Addrs, " ")))
-	}
-	if len(lines) == 0 {
-		lines = []string{"no peers connected"}
-	}
-	st := m.be.Status()
-	lines = append(lines, "", "you: "+st.ID)
-	sort.Strings(st.Addrs)
-	for _, a := range st.Addrs {
-		lines = append(lines, "  listening on "+a)
-	}
-	m.modal = &modal{kind: modalText, title: fmt.Sprintf("Peers (%d connected)", len(ps)), lines: lines}
 }
