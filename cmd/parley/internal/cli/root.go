@@ -41,11 +41,19 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "parley:", err)
-		return 1
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
 	}
-	return 0
+	fmt.Fprintln(stderr, "parley:", err)
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprint(stderr, "\n"+ue.cmd.UsageString())
+	case isUnknownCommand(err):
+		fmt.Fprint(stderr, "\n"+cmd.UsageString())
+	}
+	return 1
 }
 
 func (a *app) rootCmd() *cobra.Command {
@@ -69,6 +77,7 @@ $PARLEY_HOME (default ~/.parley), one directory per --profile.`,
 		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd(), a.webCmd())
 	root.AddCommand(a.benchCmd())
 	root.AddCommand(a.relayCmd())
+	a.makeStrict(root)
 	return root
 }
 
