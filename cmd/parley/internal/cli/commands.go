@@ -80,7 +80,7 @@ func (a *app) groupCmd() *cobra.Command {
 		Short: "List a group's members",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.read(func(r reader) error {
+			return a.read(cmd.Context(), func(r reader) error {
 				ms, err := r.Members(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -112,7 +112,7 @@ func (a *app) groupsCmd() *cobra.Command {
 		Short: "List groups: name, id, members, message count, last message",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.read(func(r reader) error {
+			return a.read(cmd.Context(), func(r reader) error {
 				gs, err := r.Groups(cmd.Context())
 				if err != nil {
 					return err
@@ -166,7 +166,7 @@ func (a *app) historyCmd() *cobra.Command {
 		Short: "Print a group's messages, oldest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.read(func(r reader) error {
+			return a.read(cmd.Context(), func(r reader) error {
 				ms, err := r.History(cmd.Context(), args[0], before, limit)
 				if err != nil {
 					return err

@@ -18,7 +18,6 @@ import (
 
 	"github.com/parley-chat/parley/cmd/parley/internal/api"
 	"github.com/parley-chat/parley/cmd/parley/internal/profile"
-	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/store"
 )
 
@@ -145,55 +144,6 @@ func (a *app) call(fn func(c *api.Client) error) error {
 		return a.errNoNode("nothing answers at the address in api.json; it is stale")
 	}
 	return err
-}
-
-// reader is the read-only view shared by the API client and the local store.
-type reader interface {
-	Groups(ctx context.Context) ([]node.GroupInfo, error)
-	Members(ctx context.Context, group string) ([]node.Member, error)
-	History(ctx context.Context, group, before string, limit int) ([]node.Message, error)
-}
-
-type localReader struct{ l *node.Local }
-
-func (r localReader) Groups(context.Context) ([]node.GroupInfo, error) { return r.l.Groups() }
-func (r localReader) Members(_ context.Context, g string) ([]node.Member, error) {
-	return r.l.Members(g)
-}
-func (r localReader) History(_ context.Context, g, before string, limit int) ([]node.Message, error) {
-	return r.l.History(g, before, limit)
-}
-
-// read runs fn against the running node, or against the local store when
-// no node runs (with a note on stderr).
-func (a *app) read(fn func(r reader) error) error {
-	c, err := a.client()
-	if err == nil {
-		err = fn(c)
-		if !errors.Is(err, api.ErrNotRunning) {
-			return err
-		}
-	} else if !errors.Is(err, api.ErrNotRunning) {
-		return err
-	}
-	p, err := a.profile()
-	if err != nil {
-		return err
-	}
-	st, err := p.OpenStore(store.WithLogger(slog.New(slog.DiscardHandler)))
-	if errors.Is(err, profile.ErrLocked) {
-		return fmt.Errorf("%w: a parley node seems to be running (or starting) without publishing its control API (%s missing or stale); wait for it to finish starting, or stop it and retry", err, p.APIFile())
-	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	id, err := profile.Ensure(st, "")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stderr, "(node not running: reading local store)")
-	return fn(localReader{node.NewLocal(st, id.ID)})
 }
 
 func (a *app) initCmd() *cobra.Command {
