@@ -1,6 +1,3 @@
-// Package cli is the parley command line: the node (daemon, up) and the
-// client commands that talk to a running node over its control API, or read
-// the local store when no node runs.
 package cli
 
 import (

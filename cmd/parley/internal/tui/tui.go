@@ -1,10 +1,3 @@
-// Package tui is the full-screen terminal chat of `parley up`: a group list
-// with unread counts, a message pane that pages history from the store as
-// you scroll up, an input line with history and slash commands, and a status
-// bar with the connection state, peer count and history catch-up progress.
-//
-// The model talks to a backend.Backend, which the running *node.Node
-// satisfies; tests use a fake.
 package tui
 
 import (
