@@ -109,3 +109,26 @@ func (a *app) readLocal(p *profile.Profile, fn func(r reader) error) error {
 	_, _ = io.Copy(a.stderr, &errb)
 	return err
 }
+
+// callWhenUp runs fn against the node that holds the store, waiting
+// (bounded) for a starting node to publish its API.
+func (a *app) callWhenUp(ctx context.Context, fn func(c *api.Client) error) error {
+	deadline := time.Now().Add(lockedWait)
+	for {
+		c, err := a.client()
+		if err == nil {
+			err = fn(c)
+		}
+		if !errors.Is(err, api.ErrNotRunning) {
+			return err
+		}
+		if !time.Now().Before(deadline) {
+			return a.call(fn) // once more, for its advice
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(lockedPoll):
+		}
+	}
+}

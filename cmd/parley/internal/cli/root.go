@@ -159,8 +159,8 @@ func (a *app) initCmd() *cobra.Command {
 				if name != "" {
 					return fmt.Errorf("%w: stop the running node to change the name, or restart it with `parley up --name %s`", err, name)
 				}
-				// A node runs: ask it.
-				return a.call(func(c *api.Client) error {
+				// A node runs (or is starting): ask it.
+				return a.callWhenUp(cmd.Context(), func(c *api.Client) error {
 					s, err := c.Status(cmd.Context())
 					if err != nil {
 						return err
