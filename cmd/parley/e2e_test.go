@@ -372,11 +372,16 @@ func TestEndToEnd(t *testing.T) {
 func TestFreshProfile(t *testing.T) {
 	bin := parleyBinary(t)
 	home := t.TempDir()
+	// Client commands do not create a profile; they say how to.
 	r := run(t, bin, home, "groups")
+	if r.code == 0 || !strings.Contains(r.stderr, `no such profile "default"`) || !strings.Contains(r.stderr, "`parley init`") {
+		t.Fatalf("groups before init: exit %d, stderr %q", r.code, r.stderr)
+	}
+	id := strings.TrimSpace(mustRun(t, bin, home, "init", "--name", "carol"))
+	r = run(t, bin, home, "groups")
 	if r.code != 0 || !strings.Contains(r.stderr, "(node not running: reading local store)") {
 		t.Fatalf("groups on a fresh profile: exit %d, stderr %q", r.code, r.stderr)
 	}
-	id := strings.TrimSpace(mustRun(t, bin, home, "init", "--name", "carol"))
 	if !strings.HasPrefix(id, "12D3KooW") {
 		t.Fatalf("init printed %q", id)
 	}

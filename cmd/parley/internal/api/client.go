@@ -62,7 +62,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return wrapConnErr(err)
+		return wrapConnErr(method, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -78,8 +78,14 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
-func wrapConnErr(err error) error {
-	if errors.Is(err, syscall.ECONNREFUSED) {
+// wrapConnErr marks the errors that mean no node answers: a refused
+// connection, and, for a read (which nothing can have half done), a
+// connection closed before any answer, which is what a node that stops
+// while the request waits in its listen queue gives.
+func wrapConnErr(method string, err error) error {
+	gone := errors.Is(err, syscall.ECONNREFUSED) ||
+		(method == http.MethodGet && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)))
+	if gone {
 		return fmt.Errorf("%w: %v", ErrNotRunning, err)
 	}
 	return err
@@ -181,7 +187,7 @@ func (c *Client) Events(ctx context.Context, group string, ready func(), fn func
 		if ctx.Err() != nil {
 			return nil
 		}
-		return wrapConnErr(err)
+		return wrapConnErr(http.MethodGet, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

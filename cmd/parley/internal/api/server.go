@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-chat/parley/cmd/parley/internal/backend"
 	"github.com/parley-chat/parley/node"
 )
 
@@ -21,7 +22,7 @@ const DefaultHeartbeat = 15 * time.Second
 
 // Server is the control API's HTTP handler.
 type Server struct {
-	b         Backend
+	b         backend.Backend
 	token     []byte
 	log       *slog.Logger
 	mux       *http.ServeMux
@@ -46,7 +47,7 @@ func WithLogger(l *slog.Logger) ServerOption { return func(s *Server) { s.log = 
 func WithWebUI(h http.Handler) ServerOption { return func(s *Server) { s.web = h } }
 
 // NewServer returns a handler serving b to callers that present token.
-func NewServer(b Backend, token string, opts ...ServerOption) *Server {
+func NewServer(b backend.Backend, token string, opts ...ServerOption) *Server {
 	s := &Server{b: b, token: []byte(token), log: slog.Default(), mux: http.NewServeMux(), heartbeat: DefaultHeartbeat}
 	for _, o := range opts {
 		o(s)

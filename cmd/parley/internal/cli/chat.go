@@ -5,24 +5,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/parley-chat/parley/cmd/parley/internal/chatcmd"
+	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
 )
-
-const chatHelp = `commands:
-  /groups          list groups
-  /create NAME     create a group and switch to it
-  /join CODE       join a group with an invite code and switch to it
-  /invite          print an invite code for the current group
-  /switch GROUP    make GROUP (name or id) the current group
-  /peers           list connected peers
-  /history [N]     show the last N messages of the current group (default 20)
-  /quit            stop the node and exit
-anything else is sent to the current group (start a line with // to send a leading /)`
 
 // chatUI is the line-based chat of `parley up`.
 type chatUI struct {
@@ -40,13 +30,14 @@ type chatUI struct {
 func (c *chatUI) printf(format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fmt.Fprintf(c.a.stdout, format, args...)
+	// Names and texts come from other members: no raw control characters.
+	fmt.Fprint(c.a.stdout, termtext.Sanitize(fmt.Sprintf(format, args...)))
 }
 
 func (c *chatUI) errorf(format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fmt.Fprintf(c.a.stderr, "error: "+format+"\n", args...)
+	fmt.Fprint(c.a.stderr, termtext.Sanitize(fmt.Sprintf("error: "+format+"\n", args...)))
 }
 
 // groupName returns a group's name by id, caching it.
@@ -160,121 +151,21 @@ func (c *chatUI) line(ctx context.Context, line string) bool {
 	if line == "" {
 		return false
 	}
-	if strings.HasPrefix(line, "//") {
-		c.send(ctx, line[1:])
+	text, isCmd := chatcmd.Parse(line)
+	if !isCmd {
+		c.send(ctx, text)
 		return false
 	}
-	if !strings.HasPrefix(line, "/") {
-		c.send(ctx, line)
-		return false
+	f := &lineFront{c: c, ctx: ctx}
+	if err := chatcmd.Run(f, text); err != nil {
+		c.errorf("%v", err)
 	}
-	cmd, arg, _ := strings.Cut(line, " ")
-	arg = strings.TrimSpace(arg)
-	switch cmd {
-	case "/quit", "/exit":
-		return true
-	case "/help", "/?":
-		c.printf("%s\n", chatHelp)
-	case "/groups":
-		gs, err := c.n.Groups()
-		if err != nil {
-			c.errorf("%v", err)
-			return false
-		}
-		if len(gs) == 0 {
-			c.printf("no groups yet: /create NAME or /join CODE\n")
-		}
-		for _, g := range gs {
-			mark := " "
-			if g.ID == c.current {
-				mark = "*"
-			}
-			c.printf("%s %s  %s  %d members, %d messages\n", mark, g.Name, g.ID, g.Members, g.Messages)
-		}
-	case "/create":
-		if arg == "" {
-			c.errorf("usage: /create NAME")
-			return false
-		}
-		g, err := c.n.CreateGroup(ctx, arg, false)
-		if err != nil {
-			c.errorf("%v", err)
-			return false
-		}
-		c.current = g.ID
-		c.printf("created %s (%s); /invite prints a code for others\n", g.Name, g.ID)
-	case "/join":
-		if arg == "" {
-			c.errorf("usage: /join CODE")
-			return false
-		}
-		g, err := c.n.Join(ctx, arg)
-		if err != nil {
-			c.errorf("%v", err)
-			return false
-		}
-		c.current = g.ID
-		c.printf("joined %s (%s)\n", g.Name, g.ID)
-	case "/invite":
-		if !c.haveGroup() {
-			return false
-		}
-		code, err := c.n.Invite(c.current)
-		if err != nil {
-			c.errorf("%v", err)
-			return false
-		}
-		c.printf("invite code for %s (it grants access to the group; share it privately):\n%s\n", c.groupName(c.current), code)
-	case "/switch":
-		if arg == "" {
-			c.errorf("usage: /switch GROUP")
-			return false
-		}
-		g, err := c.n.Group(arg)
-		if err != nil {
-			c.errorf("%v", err)
-			return false
-		}
-		c.current = g.ID
-		c.printf("now in %s\n", g.Name)
-	case "/peers":
-		ps := c.n.Peers()
-		if len(ps) == 0 {
-			c.printf("no peers connected\n")
-		}
-		for _, p := range ps {
-			c.printf("%s  via %s  %s  %s  %s\n", p.ID, p.Via, latency(p.LatencyMs), syncSummary(p.Sync), strings.Join(p.Addrs, " "))
-		}
-	case "/history":
-		if !c.haveGroup() {
-			return false
-		}
-		limit := 20
-		if arg != "" {
-			v, err := strconv.Atoi(arg)
-			if err != nil || v <= 0 {
-				c.errorf("usage: /history [N]")
-				return false
-			}
-			limit = v
-		}
-		ms, err := c.n.History(c.current, "", limit)
-		if err != nil {
-			c.errorf("%v", err)
-			return false
-		}
-		for _, m := range ms {
-			c.printf("%s\n", formatLine(m, "01-02 15:04", ""))
-		}
-	default:
-		c.errorf("unknown command %s (type /help)", cmd)
-	}
-	return false
+	return f.quit
 }
 
 func (c *chatUI) haveGroup() bool {
 	if c.current == "" {
-		c.errorf("no current group: /create NAME, /join CODE or /switch GROUP")
+		c.errorf("%v", errNoGroup)
 		return false
 	}
 	return true

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-chat/parley/cmd/parley/internal/api"
+	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
 )
 
@@ -67,7 +68,7 @@ func (a *app) groupCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "joined %s (%s)\n", g.Name, g.ID)
+				fmt.Fprintf(a.stdout, "joined %s (%s)\n", termtext.OneLine(g.Name), g.ID)
 				return nil
 			})
 		},
@@ -79,7 +80,7 @@ func (a *app) groupCmd() *cobra.Command {
 		Short: "List a group's members",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.read(func(r reader) error {
+			return a.read(cmd.Context(), func(r reader) error {
 				ms, err := r.Members(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -92,7 +93,7 @@ func (a *app) groupCmd() *cobra.Command {
 					if m.Self {
 						self = " (you)"
 					}
-					fmt.Fprintf(a.stdout, "%s  %s%s\n", m.ID, orDash(m.Name), self)
+					fmt.Fprintf(a.stdout, "%s  %s%s\n", m.ID, orDash(termtext.OneLine(m.Name)), self)
 				}
 				return nil
 			})
@@ -111,7 +112,7 @@ func (a *app) groupsCmd() *cobra.Command {
 		Short: "List groups: name, id, members, message count, last message",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.read(func(r reader) error {
+			return a.read(cmd.Context(), func(r reader) error {
 				gs, err := r.Groups(cmd.Context())
 				if err != nil {
 					return err
@@ -130,7 +131,7 @@ func (a *app) groupsCmd() *cobra.Command {
 					if g.Last != nil {
 						last = fmt.Sprintf("%s %s: %s", g.Last.Time.Local().Format("2006-01-02 15:04"), authorName(*g.Last), clip(messageText(*g.Last), 40))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", g.Name, g.ID, g.Members, g.Messages, last)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", termtext.OneLine(g.Name), g.ID, g.Members, g.Messages, last)
 				}
 				return tw.Flush()
 			})
@@ -165,7 +166,7 @@ func (a *app) historyCmd() *cobra.Command {
 		Short: "Print a group's messages, oldest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.read(func(r reader) error {
+			return a.read(cmd.Context(), func(r reader) error {
 				ms, err := r.History(cmd.Context(), args[0], before, limit)
 				if err != nil {
 					return err
@@ -233,7 +234,7 @@ func (a *app) peersCmd() *cobra.Command {
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "PEER\tVIA\tPATH\tLATENCY\tSYNC\tADDRS")
 				for _, p := range ps {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Via, p.Path, latency(p.LatencyMs), syncSummary(p.Sync), strings.Join(p.Addrs, " "))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Via, p.Path, latency(p.LatencyMs), syncSummary(p.Sync), termtext.OneLine(strings.Join(p.Addrs, " ")))
 				}
 				return tw.Flush()
 			})

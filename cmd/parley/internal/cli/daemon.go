@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -83,7 +84,7 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 	if err != nil {
 		return err
 	}
-	st, err := p.OpenStore(store.WithLogger(log))
+	st, err := p.OpenStore(store.WithLogger(log), store.WithLockWait(10*time.Second)) // a CLI reader lets go soon
 	if errors.Is(err, profile.ErrLocked) {
 		return fmt.Errorf("%w: is a parley node already running for profile %q? (see `parley --profile %s status`)", err, p.Name, p.Name)
 	}

@@ -6,13 +6,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
 )
 
-// authorName is the author's display name, or a short form of the peer id.
+// authorName is the author's display name (on one line, safe to print),
+// or a short form of the peer id.
 func authorName(m node.Message) string {
 	if m.AuthorName != "" {
-		return m.AuthorName
+		return termtext.OneLine(m.AuthorName)
 	}
 	return shortID(m.Author)
 }
@@ -35,8 +37,14 @@ func messageText(m node.Message) string {
 	}
 }
 
-// formatLine renders "[time] (group) name: text" (group omitted when empty).
+// formatLine renders "[time] (group) name: text" (group omitted when empty),
+// safe to print: names and texts come from other members, so control
+// characters are replaced (see termtext) and names stay on one line.
 func formatLine(m node.Message, layout, group string) string {
+	return termtext.Sanitize(formatRaw(m, layout, termtext.OneLine(group)))
+}
+
+func formatRaw(m node.Message, layout, group string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%s] ", m.Time.Local().Format(layout))
 	if group != "" {
@@ -45,7 +53,7 @@ func formatLine(m node.Message, layout, group string) string {
 	if m.Kind == "join" {
 		fmt.Fprintf(&b, "* %s joined", authorName(m))
 		if m.Text != "" && m.Text != m.AuthorName {
-			fmt.Fprintf(&b, " as %q", m.Text)
+			fmt.Fprintf(&b, " as %q", termtext.OneLine(m.Text))
 		}
 		return b.String()
 	}
@@ -53,8 +61,9 @@ func formatLine(m node.Message, layout, group string) string {
 	return b.String()
 }
 
+// clip shortens s to n characters on one line, safe to print.
 func clip(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
+	s = termtext.OneLine(s)
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}

@@ -47,6 +47,9 @@ func TestFormatLine(t *testing.T) {
 func TestNoNodeAdvice(t *testing.T) {
 	t.Setenv("PARLEY_HOME", t.TempDir())
 	var out, errb bytes.Buffer
+	if code := Main([]string{"--profile", "work", "init"}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("init: exit %d, stderr %q", code, errb.String())
+	}
 	code := Main([]string{"--profile", "work", "status"}, strings.NewReader(""), &out, &errb)
 	if code == 0 || !strings.Contains(errb.String(), "`parley --profile work daemon` or `parley --profile work up`") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())

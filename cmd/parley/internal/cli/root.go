@@ -1,6 +1,3 @@
-// Package cli is the parley command line: the node (daemon, up) and the
-// client commands that talk to a running node over its control API, or read
-// the local store when no node runs.
 package cli
 
 import (
@@ -18,7 +15,6 @@ import (
 
 	"github.com/parley-chat/parley/cmd/parley/internal/api"
 	"github.com/parley-chat/parley/cmd/parley/internal/profile"
-	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/store"
 )
 
@@ -41,11 +37,19 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "parley:", err)
-		return 1
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
 	}
-	return 0
+	fmt.Fprintln(stderr, "parley:", err)
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprint(stderr, "\n"+ue.cmd.UsageString())
+	case isUnknownCommand(err):
+		fmt.Fprint(stderr, "\n"+cmd.UsageString())
+	}
+	return 1
 }
 
 func (a *app) rootCmd() *cobra.Command {
@@ -68,6 +72,7 @@ $PARLEY_HOME (default ~/.parley), one directory per --profile.`,
 	root.AddCommand(a.initCmd(), a.daemonCmd(), a.upCmd(), a.groupCmd(), a.groupsCmd(), a.sendCmd(),
 		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd(), a.webCmd())
 	root.AddCommand(a.relayCmd())
+	a.makeStrict(root)
 	return root
 }
 
@@ -137,55 +142,6 @@ func (a *app) call(fn func(c *api.Client) error) error {
 	return err
 }
 
-// reader is the read-only view shared by the API client and the local store.
-type reader interface {
-	Groups(ctx context.Context) ([]node.GroupInfo, error)
-	Members(ctx context.Context, group string) ([]node.Member, error)
-	History(ctx context.Context, group, before string, limit int) ([]node.Message, error)
-}
-
-type localReader struct{ l *node.Local }
-
-func (r localReader) Groups(context.Context) ([]node.GroupInfo, error) { return r.l.Groups() }
-func (r localReader) Members(_ context.Context, g string) ([]node.Member, error) {
-	return r.l.Members(g)
-}
-func (r localReader) History(_ context.Context, g, before string, limit int) ([]node.Message, error) {
-	return r.l.History(g, before, limit)
-}
-
-// read runs fn against the running node, or against the local store when
-// no node runs (with a note on stderr).
-func (a *app) read(fn func(r reader) error) error {
-	c, err := a.client()
-	if err == nil {
-		err = fn(c)
-		if !errors.Is(err, api.ErrNotRunning) {
-			return err
-		}
-	} else if !errors.Is(err, api.ErrNotRunning) {
-		return err
-	}
-	p, err := a.profile()
-	if err != nil {
-		return err
-	}
-	st, err := p.OpenStore(store.WithLogger(slog.New(slog.DiscardHandler)))
-	if errors.Is(err, profile.ErrLocked) {
-		return fmt.Errorf("%w: a parley node seems to be running (or starting) without publishing its control API (%s missing or stale); wait for it to finish starting, or stop it and retry", err, p.APIFile())
-	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	id, err := profile.Ensure(st, "")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stderr, "(node not running: reading local store)")
-	return fn(localReader{node.NewLocal(st, id.ID)})
-}
-
 func (a *app) initCmd() *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
@@ -202,8 +158,8 @@ func (a *app) initCmd() *cobra.Command {
 				if name != "" {
 					return fmt.Errorf("%w: stop the running node to change the name, or restart it with `parley up --name %s`", err, name)
 				}
-				// A node runs: ask it.
-				return a.call(func(c *api.Client) error {
+				// A node runs (or is starting): ask it.
+				return a.callWhenUp(cmd.Context(), func(c *api.Client) error {
 					s, err := c.Status(cmd.Context())
 					if err != nil {
 						return err

@@ -14,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
 )
 
@@ -463,7 +464,7 @@ func TestQRBitmapRoundTrip(t *testing.T) {
 }
 
 func TestSanitize(t *testing.T) {
-	got := sanitize("a\x1b[31mred\x07\u202eevil\tb")
+	got := termtext.Sanitize("a\x1b[31mred\x07\u202eevil\tb")
 	if strings.ContainsAny(got, "\x1b\x07\u202e\t") {
 		t.Errorf("sanitize left control characters: %q", got)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 )
 
 // The light margin drawn around the code, in modules. The standard asks
@@ -71,7 +73,7 @@ func qrLines(bm [][]bool) []string {
 }
 
 func (m *Model) showInvite(group, code string) {
-	md := &modal{kind: modalInvite, title: "Invite to " + oneLine(group), code: code, group: group}
+	md := &modal{kind: modalInvite, title: "Invite to " + termtext.OneLine(group), code: code, group: group}
 	if bm, err := qrBitmap(code); err != nil {
 		md.qrErr = err.Error()
 	} else {
@@ -90,7 +92,7 @@ func (m *Model) inviteLines(w int) ([]string, string) {
 			lines = append(lines, " "+l)
 		}
 	}
-	say("Anyone with this code can read and join " + oneLine(md.group) + ": share it privately.")
+	say("Anyone with this code can read and join " + termtext.OneLine(md.group) + ": share it privately.")
 	lines = append(lines, "")
 	// Hard-wrapped: /join ignores line breaks and spaces in a pasted code.
 	for c := md.code; c != ""; {
@@ -109,7 +111,7 @@ func (m *Model) inviteLines(w int) ([]string, string) {
 func (m *Model) qrScreen() []string {
 	md := m.modal
 	w, h := m.width, m.height
-	title := fit(boldStyle.Render(" Invite to "+oneLine(md.group)+" — scan with the other device"), w)
+	title := fit(boldStyle.Render(" Invite to "+termtext.OneLine(md.group)+" — scan with the other device"), w)
 	footer := dimStyle.Render(fit(" tab code text · esc close", w))
 	if md.qr == nil {
 		return pad([]string{title, fit(" no QR code: "+md.qrErr, w)}, h, w, footer)

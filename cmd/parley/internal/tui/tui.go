@@ -1,10 +1,3 @@
-// Package tui is the full-screen terminal chat of `parley up`: a group list
-// with unread counts, a message pane that pages history from the store as
-// you scroll up, an input line with history and slash commands, and a status
-// bar with the connection state, peer count and history catch-up progress.
-//
-// The model talks to a Backend, which the running *node.Node satisfies; tests
-// use a fake.
 package tui
 
 import (
@@ -14,25 +7,8 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/parley-chat/parley/node"
+	"github.com/parley-chat/parley/cmd/parley/internal/backend"
 )
-
-// Backend is what the chat needs from the node. *node.Node implements it.
-type Backend interface {
-	Status() node.Status
-	Peers() []node.PeerInfo
-	Groups() ([]node.GroupInfo, error)
-	Group(ref string) (node.GroupInfo, error)
-	Members(ref string) ([]node.Member, error)
-	History(ref, before string, limit int) ([]node.Message, error)
-	Send(ctx context.Context, ref, text string) (node.Message, error)
-	CreateGroup(ctx context.Context, name string, historyFromJoin bool) (node.GroupInfo, error)
-	Join(ctx context.Context, code string) (node.GroupInfo, error)
-	Invite(ref string) (string, error)
-	Subscribe() (<-chan node.Event, func())
-}
-
-var _ Backend = (*node.Node)(nil)
 
 // Profile describes one profile directory for the /profile panel.
 type Profile struct {
@@ -61,7 +37,7 @@ type Result struct {
 
 // Run shows the chat on the terminal (in, out) until the user quits, ctx
 // ends or the node closes.
-func Run(ctx context.Context, be Backend, in io.Reader, out io.Writer, opts Options) (Result, error) {
+func Run(ctx context.Context, be backend.Backend, in io.Reader, out io.Writer, opts Options) (Result, error) {
 	m := New(ctx, be, opts)
 	events, stop := be.Subscribe()
 	defer stop()

@@ -3,13 +3,12 @@ package tui
 import (
 	"fmt"
 	"hash/fnv"
-	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
 )
 
@@ -56,27 +55,9 @@ func (m *Model) paneWidth() int {
 // paneHeight is the number of message rows: all but header, status and input.
 func (m *Model) paneHeight() int { return max(1, m.height-3) }
 
-// sanitize makes untrusted text safe to print: no control characters
-// (terminal escapes), no bidirectional overrides.
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t':
-			return ' '
-		case r == '\n':
-			return '\n'
-		case unicode.IsControl(r), r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F:
-			return '�'
-		}
-		return r
-	}, s)
-}
-
-func oneLine(s string) string { return strings.ReplaceAll(sanitize(s), "\n", " ") }
-
 func authorName(msg node.Message) string {
 	if msg.AuthorName != "" {
-		return ansi.Truncate(oneLine(msg.AuthorName), 20, "…")
+		return ansi.Truncate(termtext.OneLine(msg.AuthorName), 20, "…")
 	}
 	return shortID(msg.Author)
 }
@@ -125,11 +106,11 @@ func renderMessage(e *entry, w int) []string {
 	var prefix, body string
 	switch msg.Kind {
 	case "text":
-		prefix, body = tm+" "+name+": ", sanitize(msg.Text)
+		prefix, body = tm+" "+name+": ", termtext.Sanitize(msg.Text)
 	case "join":
 		prefix, body = tm+" * "+name+" joined", ""
 		if msg.Text != "" && msg.Text != msg.AuthorName {
-			body = " as " + oneLine(msg.Text)
+			body = " as " + termtext.OneLine(msg.Text)
 		}
 	default:
 		prefix, body = tm+" "+name+": ", "("+msg.Kind+" message)"
@@ -282,7 +263,7 @@ func (m *Model) paneLines(g *groupView, h int) []string {
 		case g.atStart && g.info.HistoryFromJoin:
 			take(dimStyle.Render("(history starts at your join)"))
 		case g.atStart:
-			take(dimStyle.Render("(start of " + oneLine(g.info.Name) + ")"))
+			take(dimStyle.Render("(start of " + termtext.OneLine(g.info.Name) + ")"))
 		}
 	}
 	for a, b := 0, len(out)-1; a < b; a, b = a+1, b-1 {
@@ -346,13 +327,13 @@ func (m *Model) headerView() string {
 	if m.width >= 50 {
 		who := m.opts.Profile
 		if m.opts.Name != "" {
-			who = oneLine(m.opts.Name) + "@" + who
+			who = termtext.OneLine(m.opts.Name) + "@" + who
 		}
 		right = " " + ansi.Truncate(who, 24, "…") + " │" + right
 	}
 	left := " parley"
 	if g := m.current(); g != nil {
-		left = fmt.Sprintf(" # %s · %s", oneLine(g.info.Name), plural(g.info.Members, "member"))
+		left = fmt.Sprintf(" # %s · %s", termtext.OneLine(g.info.Name), plural(g.info.Members, "member"))
 		if m.sidebarWidth() == 0 && len(m.groups) > 1 {
 			left += fmt.Sprintf(" (%d/%d)", m.cur+1, len(m.groups))
 		}
@@ -431,7 +412,7 @@ func (m *Model) sidebarLines(w, h int) []string {
 				badge = " 999+"
 			}
 		}
-		name := fit(" "+oneLine(g.info.Name), max(1, w-ansi.StringWidth(badge)-1))
+		name := fit(" "+termtext.OneLine(g.info.Name), max(1, w-ansi.StringWidth(badge)-1))
 		row := name + unreadStyle.Render(badge) + " "
 		if i == m.cur {
 			row = selStyle.Render(name + badge + " ")
@@ -501,9 +482,9 @@ func (m *Model) statusView() string {
 	case m.busy != "":
 		left = warnStyle.Render("⟳ " + m.busy)
 	case m.notice != "" && m.isErr:
-		left = errStyle.Render(oneLine(m.notice))
+		left = errStyle.Render(termtext.OneLine(m.notice))
 	case m.notice != "":
-		left = oneLine(m.notice)
+		left = termtext.OneLine(m.notice)
 	case g != nil && g.scroll > 0 && g.newBelow > 0:
 		left = warnStyle.Render(fmt.Sprintf("↓ %d new · esc to jump down", g.newBelow))
 	case g != nil && g.scroll > 0:
@@ -533,7 +514,7 @@ func (m *Model) modalView(h int) []string {
 		lines, footer = m.inviteLines(w)
 	default:
 		for _, l := range md.lines {
-			for _, wl := range wrap(l, w-1, w-1) {
+			for _, wl := range wrap(termtext.Sanitize(l), w-1, w-1) {
 				lines = append(lines, " "+wl)
 			}
 		}
@@ -542,7 +523,7 @@ func (m *Model) modalView(h int) []string {
 	if md.offset > max(0, len(lines)-body) {
 		md.offset = max(0, len(lines)-body)
 	}
-	rows := []string{boldStyle.Render(fit(" "+oneLine(title), w))}
+	rows := []string{boldStyle.Render(fit(" "+termtext.OneLine(title), w))}
 	for i := 0; i < body; i++ {
 		j := md.offset + i
 		if j < len(lines) {
@@ -560,74 +541,4 @@ func (m *Model) modalView(h int) []string {
 		rows = rows[:max(0, h)]
 	}
 	return rows
-}
-
-func (m *Model) showHelp() {
-	lines := []string{
-		"Type a message and press enter to send it to the current group.",
-		"",
-		"/create NAME      create a group and switch to it",
-		"/join CODE        join a group with an invite code",
-		"/invite [GROUP]   show the invite code and its QR code",
-		"/switch GROUP     switch group by name or id prefix",
-		"/groups /members /peers   lists",
-		"/profile [NAME]   list profiles, or restart on another",
-		"/quit             stop the node and exit (or ctrl+c)",
-		"//text            send text that starts with /",
-		"",
-		"ctrl+n / ctrl+p   next / previous group (also alt+↓/↑)",
-		"pgup / pgdn       scroll history (shift+↑/↓: one line)",
-		"esc               back to the newest message",
-		"↑ / ↓             input history",
-		"",
-		"Marks on your messages: … sending, ✓ stored and sent to the",
-		"group, ◷ stored while no peer was online (sync delivers it",
-		"later), ✗ failed. Unread counts are for this session.",
-		"For a line-based chat (scripts, screen readers): parley up --plain",
-	}
-	if m.opts.LogFile != "" {
-		lines = append(lines, "Node log: "+m.opts.LogFile)
-	}
-	m.modal = &modal{kind: modalText, title: "Help", lines: lines}
-}
-
-func (m *Model) showGroups() {
-	var lines []string
-	for i, g := range m.groups {
-		mark := "  "
-		if i == m.cur {
-			mark = "* "
-		}
-		unread := ""
-		if g.unread > 0 {
-			unread = fmt.Sprintf(", %d unread", g.unread)
-		}
-		lines = append(lines, fmt.Sprintf("%s%s  %d members, %d messages%s  %s", mark, oneLine(g.info.Name), g.info.Members, g.info.Messages, unread, g.info.ID[:min(12, len(g.info.ID))]))
-	}
-	if len(lines) == 0 {
-		lines = []string{"no groups yet: /create NAME or /join CODE"}
-	}
-	m.modal = &modal{kind: modalText, title: fmt.Sprintf("Groups (%d)", len(m.groups)), lines: lines}
-}
-
-func (m *Model) showPeers() {
-	ps := m.be.Peers()
-	lines := make([]string, 0, len(ps))
-	for _, p := range ps {
-		lat := "-"
-		if p.LatencyMs > 0 {
-			lat = fmt.Sprintf("%.1fms", p.LatencyMs)
-		}
-		lines = append(lines, fmt.Sprintf("%s  via %s  %s  %s", p.ID, p.Via, lat, strings.Join(p.Addrs, " ")))
-	}
-	if len(lines) == 0 {
-		lines = []string{"no peers connected"}
-	}
-	st := m.be.Status()
-	lines = append(lines, "", "you: "+st.ID)
-	sort.Strings(st.Addrs)
-	for _, a := range st.Addrs {
-		lines = append(lines, "  listening on "+a)
-	}
-	m.modal = &modal{kind: modalText, title: fmt.Sprintf("Peers (%d connected)", len(ps)), lines: lines}
 }

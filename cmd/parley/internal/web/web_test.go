@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/parley-chat/parley/cmd/parley/internal/api"
+	"github.com/parley-chat/parley/cmd/parley/internal/backend"
 	"github.com/parley-chat/parley/cmd/parley/internal/web"
 	"github.com/parley-chat/parley/node"
 )
@@ -17,7 +18,7 @@ import (
 const token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 // stub answers Status; the tests call nothing else.
-type stub struct{ api.Backend }
+type stub struct{ backend.Backend }
 
 func (stub) Status() node.Status { return node.Status{ID: "12D3KooWtest"} }
 
