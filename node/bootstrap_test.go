@@ -134,7 +134,7 @@ func TestBootstrapFromRememberedRelay(t *testing.T) {
 	}
 	otherID, _ := peer.IDFromPrivateKey(other)
 	dir := t.TempDir()
-	st, err := store.Open(dir)
+	st, err := store.Open(StoreDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,4 +167,3 @@ func TestRendezvousBackoffAndWake(t *testing.T) {
 	waitFor(t, "the wake to advertise", func() bool { return n.reach.Advertised() > 0 })
 	waitFor(t, "rounds to succeed", func() bool { return !n.reach.RendezvousFailing() })
 }
-

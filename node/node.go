@@ -66,7 +66,9 @@ func New(dir string, opts ...Option) (*Node, error) {
 	sopts := append([]store.Option{store.WithLogger(c.logger)}, c.storeOpts...)
 	var st *store.Store
 	var err error
-	if c.inMemory {
+	if c.store != nil {
+		st = c.store
+	} else if c.inMemory {
 		st, err = store.Open("", append(sopts, store.InMemory())...)
 	} else {
 		if dir == "" {
@@ -77,14 +79,19 @@ func New(dir string, opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	closeStore := func() {
+		if c.store == nil {
+			st.Close()
+		}
+	}
 	id, err := ensureIdentity(st, c.displayName, c.key)
 	if err != nil {
-		st.Close()
+		closeStore()
 		return nil, err
 	}
 	pub, err := crypto.MarshalPublicKey(id.Key.GetPublic())
 	if err != nil {
-		st.Close()
+		closeStore()
 		return nil, err
 	}
 	c.displayName = id.Name
@@ -116,7 +123,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.mu.Unlock()
 
 	popts := []p2p.Option{p2p.WithIdentity(n.key), p2p.WithLogger(n.cfg.logger)}
-	if !n.cfg.inMemory {
+	if !n.cfg.inMemory && n.cfg.store == nil {
 		// The profile's port; a taken port falls back to a random one,
 		// except for a relay, whose address others are given.
 		var fallback []string
@@ -222,7 +229,9 @@ func (n *Node) Close() error {
 		}
 		n.wg.Wait()
 		n.events.close()
-		err = errors.Join(err, n.st.Close())
+		if n.cfg.store == nil { // opened by New
+			err = errors.Join(err, n.st.Close())
+		}
 	})
 	return err
 }

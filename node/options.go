@@ -14,6 +14,7 @@ type config struct {
 	displayName  string
 	key          crypto.PrivKey
 	inMemory     bool
+	store        *store.Store // WithStore: open already, owned by the caller
 	relay        bool
 	storeOpts    []store.Option
 	p2pOpts      []p2p.Option
@@ -44,6 +45,11 @@ func WithKey(key crypto.PrivKey) Option { return func(c *config) { c.key = key }
 // WithInMemoryStore keeps the store in memory (tests, benchmarks): New's
 // directory is then ignored and may be empty.
 func WithInMemoryStore() Option { return func(c *config) { c.inMemory = true } }
+
+// WithStore runs the node on an open store that the caller owns: New's
+// directory is ignored, and Close leaves the store open (close it after the
+// node). For tests and benchmarks that restart a node on the same store.
+func WithStore(st *store.Store) Option { return func(c *config) { c.store = st } }
 
 // WithStoreOptions passes options to the store New opens.
 func WithStoreOptions(opts ...store.Option) Option {

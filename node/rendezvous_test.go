@@ -98,4 +98,3 @@ func TestRendezvousThroughBootstrap(t *testing.T) {
 		t.Error("no connection was made from a rendezvous lookup")
 	}
 }
-

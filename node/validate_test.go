@@ -21,8 +21,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"

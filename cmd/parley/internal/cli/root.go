@@ -179,7 +179,7 @@ func (a *app) read(fn func(r reader) error) error {
 		return err
 	}
 	defer st.Close()
-	id, err := profile.Ensure(st, "")
+	id, err := node.EnsureIdentity(st, "")
 	if err != nil {
 		return err
 	}
@@ -217,7 +217,7 @@ func (a *app) initCmd() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			id, err := profile.Ensure(st, name)
+			id, err := node.EnsureIdentity(st, name)
 			if err != nil {
 				return err
 			}
