@@ -14,7 +14,7 @@ require (
 	google.golang.org/protobuf v1.36.12
 )
 
-require go.uber.org/goleak v1.3.0 // indirect
+require go.uber.org/goleak v1.3.0
 
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
