@@ -35,22 +35,3 @@ var (
 	// profile's store already holds.
 	ErrIdentityMismatch = errors.New("key differs from the profile's identity")
 )
-
-// Limits of the message format (see package envelope).
-const (
-	WireVersion       = envelope.WireVersion
-	EnvelopeVersion   = envelope.EnvelopeVersion
-	MaxEnvelopeSize   = envelope.MaxEnvelopeSize
-	MaxBundleMessages = envelope.MaxBundleMessages
-	MaxBatchLeaves    = envelope.MaxBatchLeaves
-	MaxTextLen        = envelope.MaxTextLen
-	MaxNameLen        = envelope.MaxNameLen
-	MaxParents        = envelope.MaxParents
-	SecretLen         = envelope.SecretLen
-)
-
-// SyncProtocol is the history sync stream protocol.
-const SyncProtocol = syncproto.Protocol
-
-// SyncProgress is the state of one history pull from one peer.
-type SyncProgress = syncproto.Progress

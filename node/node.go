@@ -109,7 +109,7 @@ func StoreDir(dir string) string { return filepath.Join(dir, "store") }
 
 // Start builds the host (listening, discovery), joins the stored groups and
 // starts sync and reachability. ctx bounds the start only.
-func (n *Node) Start(ctx context.Context) (err error) {
+func (n *Node) Start(ctx context.Context) error {
 	n.mu.Lock()
 	if n.closing {
 		n.mu.Unlock()
