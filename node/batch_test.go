@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/parley-chat/parley/node/internal/envelope"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"
@@ -68,7 +69,7 @@ func TestMerkleProofs(t *testing.T) {
 // A batch is signed once; each message verifies on its own (cold cache, as
 // a peer that gets one by sync), and keeps its proof in the stored form.
 func TestSignBatchVerifiesEachMessage(t *testing.T) {
-	g := vtKeys(t, 0x21).id
+	g := vtKeys(t, 0x21).ID
 	bob, mallory := vtKey(t, 1), vtKey(t, 2)
 	var ms []*wirepb.Message
 	for i := range 5 {
@@ -79,16 +80,16 @@ func TestSignBatchVerifiesEachMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, v := range vs {
-		clear(verifiedBatches.m)
-		got, err := verifySigned(g, v.raw)
+		envelope.ForgetVerifiedBatches()
+		got, err := verifySigned(g, v.Raw)
 		if err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
-		if got.id != v.id || got.author != vtPeer(t, bob) || !bytes.Equal(got.raw, v.raw) {
-			t.Fatalf("message %d: verified as %x by %s", i, got.id, got.author)
+		if got.ID != v.ID || got.Author != vtPeer(t, bob) || !bytes.Equal(got.Raw, v.Raw) {
+			t.Fatalf("message %d: verified as %x by %s", i, got.ID, got.Author)
 		}
 		var sm wirepb.SignedMessage
-		if err := proto.Unmarshal(got.raw, &sm); err != nil || sm.Batch.GetCount() != 5 || sm.Batch.GetIndex() != uint32(i) {
+		if err := proto.Unmarshal(got.Raw, &sm); err != nil || sm.Batch.GetCount() != 5 || sm.Batch.GetIndex() != uint32(i) {
 			t.Fatalf("message %d: stored form lost its proof: %v", i, err)
 		}
 	}
@@ -116,29 +117,29 @@ func TestSignBatchVerifiesEachMessage(t *testing.T) {
 		raw  []byte
 		want error
 	}{
-		{"signed by another key", forged[0].raw, ErrBadSignature},
-		{"wrong index", tamper(vs[1].raw, func(sm *wirepb.SignedMessage) { sm.Batch.Index = 2 }), ErrBadSignature},
-		{"wrong count", tamper(vs[1].raw, func(sm *wirepb.SignedMessage) { sm.Batch.Count = 6 }), ErrBadSignature},
-		{"index past count", tamper(vs[1].raw, func(sm *wirepb.SignedMessage) { sm.Batch.Index = 5 }), ErrMalformed},
-		{"count 1", tamper(vs[1].raw, func(sm *wirepb.SignedMessage) { sm.Batch.Count, sm.Batch.Index = 1, 0 }), ErrMalformed},
-		{"short sibling", tamper(vs[1].raw, func(sm *wirepb.SignedMessage) { sm.Batch.Path[0] = sm.Batch.Path[0][:31] }), ErrMalformed},
-		{"path cut", tamper(vs[1].raw, func(sm *wirepb.SignedMessage) { sm.Batch.Path = sm.Batch.Path[1:] }), ErrMalformed},
-		{"another batch's signature", tamper(vs[1].raw, func(sm *wirepb.SignedMessage) {
+		{"signed by another key", forged[0].Raw, ErrBadSignature},
+		{"wrong index", tamper(vs[1].Raw, func(sm *wirepb.SignedMessage) { sm.Batch.Index = 2 }), ErrBadSignature},
+		{"wrong count", tamper(vs[1].Raw, func(sm *wirepb.SignedMessage) { sm.Batch.Count = 6 }), ErrBadSignature},
+		{"index past count", tamper(vs[1].Raw, func(sm *wirepb.SignedMessage) { sm.Batch.Index = 5 }), ErrMalformed},
+		{"count 1", tamper(vs[1].Raw, func(sm *wirepb.SignedMessage) { sm.Batch.Count, sm.Batch.Index = 1, 0 }), ErrMalformed},
+		{"short sibling", tamper(vs[1].Raw, func(sm *wirepb.SignedMessage) { sm.Batch.Path[0] = sm.Batch.Path[0][:31] }), ErrMalformed},
+		{"path cut", tamper(vs[1].Raw, func(sm *wirepb.SignedMessage) { sm.Batch.Path = sm.Batch.Path[1:] }), ErrMalformed},
+		{"another batch's signature", tamper(vs[1].Raw, func(sm *wirepb.SignedMessage) {
 			var o wirepb.SignedMessage
-			if err := proto.Unmarshal(other[0].raw, &o); err != nil {
+			if err := proto.Unmarshal(other[0].Raw, &o); err != nil {
 				t.Fatal(err)
 			}
 			sm.Signature = o.Signature
 		}), ErrBadSignature},
-		{"proof dropped", tamper(vs[1].raw, func(sm *wirepb.SignedMessage) { sm.Batch = nil }), ErrBadSignature},
+		{"proof dropped", tamper(vs[1].Raw, func(sm *wirepb.SignedMessage) { sm.Batch = nil }), ErrBadSignature},
 	}
 	// With a warm cache too: the cache must never let a forgery through.
 	for _, warm := range []bool{false, true} {
 		for _, c := range cases {
-			clear(verifiedBatches.m)
+			envelope.ForgetVerifiedBatches()
 			if warm {
 				for _, v := range append(append([]*verified{}, vs...), other...) {
-					if _, err := verifySigned(g, v.raw); err != nil {
+					if _, err := verifySigned(g, v.Raw); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -176,13 +177,16 @@ func TestValidateBundles(t *testing.T) {
 	raws := func(vs ...*verified) [][]byte {
 		out := make([][]byte, len(vs))
 		for i, v := range vs {
-			out[i] = v.raw
+			out[i] = v.Raw
 		}
 		return out
 	}
 	fresh := func(dec any) int {
-		got, _ := dec.([]*verified)
-		return len(got)
+		got, _ := dec.(*received)
+		if got == nil {
+			return 0
+		}
+		return len(got.vs)
 	}
 
 	if verdict, dec := n.validate(g, from, vtSeal(t, &g.keys, raws(vs...)...)); verdict != p2p.Accept || fresh(dec) != 4 {
@@ -312,7 +316,7 @@ func TestBatchedSendsReachPeersAndSync(t *testing.T) {
 	}
 	t.Logf("%d of %d messages carried a batch proof", batched, want)
 
-	clear(verifiedBatches.m)
+	envelope.ForgetVerifiedBatches()
 	c := newTestNode(t, "carol", "")
 	code, err = b.Invite(gi.ID)
 	if err != nil {

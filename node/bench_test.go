@@ -53,7 +53,7 @@ func benchCatchUp(b *testing.B, missed, peers int) {
 		b.StopTimer()
 		// Close first so every pull has ended and counted its bytes.
 		recv.stop()
-		bytes += recv.sync.pulledBytes.Load()
+		bytes += recv.sync.PulledBytes()
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(missed)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
@@ -119,14 +119,14 @@ func BenchmarkNoopSync(b *testing.B) {
 			b.ResetTimer()
 			var bytes uint64
 			for range b.N {
-				r := &syncRun{}
-				if err := c.sync.pull(context.Background(), a.ID(), ga, r); err != nil {
+				pr, err := c.sync.Pull(context.Background(), a.ID(), ga.sync)
+				if err != nil {
 					b.Fatal(err)
 				}
-				if r.progress.Received != 0 {
-					b.Fatalf("no-op sync moved %d messages", r.progress.Received)
+				if pr.Received != 0 {
+					b.Fatalf("no-op sync moved %d messages", pr.Received)
 				}
-				bytes += r.progress.Bytes
+				bytes += pr.Bytes
 			}
 			b.ReportMetric(float64(bytes)/float64(b.N), "wire-B/op")
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/op")

@@ -40,13 +40,6 @@ func circuitVia(r peer.AddrInfo) ma.Multiaddr {
 	return r.Addrs[0].Encapsulate(ma.StringCast("/p2p/" + r.ID.String() + "/p2p-circuit"))
 }
 
-func (b *bootBook) has(p peer.ID) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	c, ok := b.peers[p]
-	return ok && len(c.addrs) > 0
-}
-
 func connectedVia(n *testNode, p peer.ID, via p2p.Source) bool {
 	for _, pi := range n.Peers() {
 		if pi.ID == p.String() {
@@ -99,7 +92,7 @@ func TestBootstrapPeersSurviveRestart(t *testing.T) {
 	// The first session works through the invite's relay: B meets A by
 	// rendezvous, and its DHT queries meet R2, another DHT server.
 	waitFor(t, "b to reach a", func() bool { return b.Host().IsConnected(a.ID()) })
-	waitFor(t, "b to learn r2", func() bool { return b.dialer.boot.has(r2.ID()) })
+	waitFor(t, "b to learn r2", func() bool { return b.reach.BootstrapKnows(r2.ID()) })
 	b.stop()
 	a.stop()   // the inviter is gone (B remembers it, but cannot redial it)
 	r1.Close() // and so is its relay
@@ -116,7 +109,7 @@ func TestBootstrapPeersSurviveRestart(t *testing.T) {
 	}
 
 	b = startTestNode(t, "b", dir, key, fast) // restart, still no flags
-	if !b.dialer.boot.has(r1.ID()) || !b.dialer.boot.has(r2.ID()) {
+	if !b.reach.BootstrapKnows(r1.ID()) || !b.reach.BootstrapKnows(r2.ID()) {
 		t.Fatal("remembered bootstrap peers not loaded")
 	}
 	waitFor(t, "b to bootstrap from r2", func() bool { return connectedVia(b, r2.ID(), p2p.SourceBootstrap) })
@@ -141,7 +134,7 @@ func TestBootstrapFromRememberedRelay(t *testing.T) {
 	}
 	otherID, _ := peer.IDFromPrivateKey(other)
 	dir := t.TempDir()
-	st, err := store.Open(dir)
+	st, err := store.Open(StoreDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,81 +154,16 @@ func TestRendezvousBackoffAndWake(t *testing.T) {
 	ctx := context.Background()
 	r := startDHTServer(t)
 	n := newTestNode(t, "n", "", WithRendezvousInterval(time.Hour))
-	n.rdv.mu.Lock()
-	n.rdv.retry = func(int) time.Duration { return time.Hour } // only a wake can retry in time
-	n.rdv.mu.Unlock()
+	n.reach.SetRetry(func(int) time.Duration { return time.Hour }) // only a wake can retry in time
 	if _, err := n.CreateGroup(ctx, "g", false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a failed round", n.rdv.failing.Load)
+	waitFor(t, "a failed round", n.reach.RendezvousFailing)
 	cctx, cancel := context.WithTimeout(ctx, testTimeout)
 	defer cancel()
 	if err := n.Host().Connect(cctx, hostInfo(r), p2p.SourceDirect); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the wake to advertise", func() bool {
-		n.rdv.mu.Lock()
-		defer n.rdv.mu.Unlock()
-		return len(n.rdv.advertised) > 0
-	})
-	waitFor(t, "rounds to succeed", func() bool { return !n.rdv.failing.Load() })
-}
-
-func TestRetryDelay(t *testing.T) {
-	var got []time.Duration
-	for f := 1; f <= 10; f++ {
-		got = append(got, retryDelay(time.Minute, f, false))
-	}
-	want := []time.Duration{5, 10, 20, 40, 80, 160, 300, 300, 300, 300}
-	for i := range want {
-		want[i] *= time.Second
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("no DHT peers: %v, want %v", got, want)
-	}
-	if d := retryDelay(time.Minute, 10, true); d != time.Minute {
-		t.Fatalf("with DHT peers: %v, want the interval", d)
-	}
-	if d := retryDelay(200*time.Millisecond, 1, false); d != 200*time.Millisecond {
-		t.Fatalf("short interval: first retry %v", d)
-	}
-	if d := retryDelay(time.Minute, 1000, false); d != maxRendezvousRetry {
-		t.Fatalf("many failures: %v", d)
-	}
-}
-
-// At most maxBootstrapPeers, with addresses, most recently seen first,
-// circuit addresses last.
-func TestBootstrapRanking(t *testing.T) {
-	b := newBootBook(&Node{})
-	t0 := time.Unix(1_700_000_000, 0)
-	var ids []peer.ID
-	direct := ma.StringCast("/ip4/192.0.2.1/tcp/4001")
-	circuit := ma.StringCast("/ip4/192.0.2.2/tcp/4001/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo/p2p-circuit")
-	for i := range 20 {
-		k, _, err := crypto.GenerateEd25519Key(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _ := peer.IDFromPrivateKey(k)
-		ids = append(ids, id)
-		b.learn(t0.Add(time.Duration(i)*time.Second), peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{circuit, direct}})
-	}
-	b.learn(t0.Add(time.Hour), peer.AddrInfo{ID: "no-addrs"})
-	got := b.rankedLocked()
-	if len(got) != maxBootstrapPeers {
-		t.Fatalf("%d ranked, want %d", len(got), maxBootstrapPeers)
-	}
-	for i, c := range got {
-		if want := ids[19-i]; c.ai.ID != want {
-			t.Fatalf("rank %d: %s, want %s (newest first)", i, c.ai.ID, want)
-		}
-		if !c.ai.Addrs[0].Equal(direct) || !c.ai.Addrs[1].Equal(circuit) {
-			t.Fatalf("addresses %v: circuit not last", c.ai.Addrs)
-		}
-	}
-	b.trimLocked()
-	if len(b.peers) != maxBootstrapPeers {
-		t.Fatalf("trim kept %d", len(b.peers))
-	}
+	waitFor(t, "the wake to advertise", func() bool { return n.reach.Advertised() > 0 })
+	waitFor(t, "rounds to succeed", func() bool { return !n.reach.RendezvousFailing() })
 }

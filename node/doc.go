@@ -13,7 +13,8 @@
 // validator: size bound, schema and version, AEAD open (a non-member's bytes
 // fail here, cheaply), bundle bounds, then per message group binding, field
 // ranges, signature (once per batch), and the replay check against the
-// store. A refusal is counted by reason (Status.Drops) and never stored.
+// store, then causality (the Lamport clock above that of every parent we
+// hold). A refusal is counted by reason (Status.Drops) and never stored.
 //
 // # Order
 //
@@ -23,20 +24,32 @@
 // same messages, and consistent with causality since a message's clock is
 // above its parents'.
 //
-// # Sync (/parley/sync/1.0.0)
+// # Sync
 //
-//	requester                               responder
-//	SyncHello{nonce, HMAC(sync key, req..)} ->
-//	                                        <- SyncHelloReply{ok, HMAC(sync key, resp..)}
-//	SyncRequest{per-author vector, want ids} ->
-//	                                        <- SyncBatch{messages, remaining} ... {done}
+// Members swap history over /parley/sync/1.0.0 (package syncproto): pulls
+// run when a peer connects or appears on a group's topic, when a received
+// message names a parent we lack, and periodically.
 //
-// The proofs bind both peer ids and the nonce, so they cannot be replayed
-// and do not name the group: the responder tries each of its groups. A peer
-// without the secret gets the same bare refusal whether or not the group
-// exists. The vector (per author, the highest seq up to which we hold every
-// message) makes a no-op sync cost one small round trip whatever the history
-// size. Batches are stored as they arrive, so an interrupted sync resumes
-// from what was stored. Pulls run when a peer connects, when a
-// received message names a parent we lack, and periodically.
+// # Parts
+//
+// The node is a facade (lifecycle, options, events, status, the group
+// registry and the send and receive paths) over parts that do not know it:
+//
+//   - internal/envelope: the message format (keys, ids, signatures, Merkle
+//     batch proofs, sealed envelopes, every validity check);
+//   - internal/syncproto: the sync protocol, over a small store interface
+//     and an ingest callback;
+//   - internal/reach: redial, DHT bootstrap book and rendezvous, given
+//     namespace strings, never group secrets.
+//
+// A sent message goes Send -> sender -> sendBatch (send.go); a received
+// one goes validate -> receive -> commit (receive.go). Every check that
+// decides validity, causality included, runs in the pubsub validator, so
+// an invalid message is rejected: never forwarded, its sender scored down.
+//
+// # Lifecycle
+//
+// New opens a profile directory's store and identity (identity.go) and
+// starts nothing; Start builds the host and runs the node; Close stops
+// everything and closes the store New opened.
 package node

@@ -1,27 +1,37 @@
 package node
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/syncproto"
+)
 
 // Reasons a message or request from the network is refused. Each one is
 // counted (see Status.Drops) and never reaches the store.
 var (
-	ErrOversized    = errors.New("oversized")
-	ErrMalformed    = errors.New("malformed")
-	ErrVersion      = errors.New("unsupported version")
-	ErrNotMember    = errors.New("not a member: cannot decrypt")
-	ErrWrongGroup   = errors.New("message belongs to another group")
-	ErrBadSignature = errors.New("bad signature")
-	ErrBadAuthor    = errors.New("unsupported author key")
+	ErrOversized    = envelope.ErrOversized
+	ErrMalformed    = envelope.ErrMalformed
+	ErrVersion      = envelope.ErrVersion
+	ErrNotMember    = envelope.ErrNotMember
+	ErrWrongGroup   = envelope.ErrWrongGroup
+	ErrBadSignature = envelope.ErrBadSignature
+	ErrBadAuthor    = envelope.ErrBadAuthor
 	ErrDuplicate    = errors.New("duplicate (replay)")
-	ErrBadField     = errors.New("field out of range")
+	ErrBadField     = envelope.ErrBadField
 )
 
 // Errors returned to callers of the API.
 var (
-	ErrInvalidInput  = errors.New("invalid input")
+	ErrInvalidInput  = envelope.ErrInvalidInput
 	ErrGroupNotFound = errors.New("group not found")
 	ErrAmbiguous     = errors.New("ambiguous group name")
 	ErrBadInvite     = errors.New("invalid invite code")
 	ErrClosed        = errors.New("node closed")
-	ErrSyncDenied    = errors.New("sync denied: peer is not a member of the group")
+	ErrSyncDenied    = syncproto.ErrDenied
+	// ErrNotStarted is returned by what needs the network before Start.
+	ErrNotStarted = errors.New("node not started")
+	// ErrIdentityMismatch means WithKey names a key other than the one the
+	// profile's store already holds.
+	ErrIdentityMismatch = errors.New("key differs from the profile's identity")
 )

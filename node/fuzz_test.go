@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/store"
 )
@@ -63,8 +64,8 @@ func fzSignedSeeds(t testing.TB, g store.GroupID) [][]byte {
 	}
 	return [][]byte{
 		textRaw,
-		batch[0].raw, // signed once for the batch, with a Merkle proof
-		batch[2].raw,
+		batch[0].Raw, // signed once for the batch, with a Merkle proof
+		batch[2].Raw,
 		vtSign(t, bob, join),
 		vtSign(t, bob, withParents),
 		vtSign(t, bob, future),
@@ -72,26 +73,22 @@ func fzSignedSeeds(t testing.TB, g store.GroupID) [][]byte {
 		outerPadded,
 		vtSign(t, mallory, text), // forged
 		vtSign(t, bob, vtText(t, g, bob, 0, 1, "s0")), // seq 0
-		vtSign(t, bob, vtText(t, vtKeys(t, 0x99).id, bob, 1, 1, "other group")),
+		vtSign(t, bob, vtText(t, vtKeys(t, 0x99).ID, bob, 1, 1, "other group")),
 	}
 }
 
 func FuzzOpenEnvelope(f *testing.F) {
 	keys := vtKeys(f, 0x11)
-	for i, raw := range fzSignedSeeds(f, keys.id) {
+	for i, raw := range fzSignedSeeds(f, keys.ID) {
 		nonce := bytes.Repeat([]byte{byte(i)}, chacha20poly1305.NonceSizeX)
 		f.Add(vtSealNonce(f, &keys, EnvelopeVersion, nonce, raw))
 	}
 	f.Add(vtSeal(f, &keys, nil))                                                      // a bundle of one empty message
-	f.Add(vtSeal(f, &keys, fzSignedSeeds(f, keys.id)[:3]...))                         // a bundle of three
+	f.Add(vtSeal(f, &keys, fzSignedSeeds(f, keys.ID)[:3]...))                         // a bundle of three
 	f.Add(vtSealNonce(f, &keys, 1, make([]byte, 24), []byte("v1")))                   // old version
 	f.Add(vtMarshal(f, &wirepb.Envelope{Version: EnvelopeVersion, Nonce: []byte{1}})) // short nonce
 	f.Add([]byte{})
 	f.Add([]byte("\x08\x01\x12\x18aaaaaaaaaaaaaaaaaaaaaaaa\x1a\x05junk!"))
-	aead, err := chacha20poly1305.NewX(keys.msgKey)
-	if err != nil {
-		f.Fatal(err)
-	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, err := openEnvelope(&keys, data)
@@ -113,7 +110,7 @@ func FuzzOpenEnvelope(f *testing.F) {
 		if env.Version != EnvelopeVersion || len(env.Nonce) != chacha20poly1305.NonceSizeX {
 			t.Fatalf("opened version %d, nonce %d bytes", env.Version, len(env.Nonce))
 		}
-		plain, err := aead.Open(nil, env.Nonce, env.Ciphertext, keys.envelopeAD())
+		plain, err := keys.Open(env.Nonce, env.Ciphertext)
 		if err != nil {
 			t.Fatal("opened a ciphertext that does not authenticate")
 		}
@@ -133,7 +130,7 @@ func FuzzOpenEnvelope(f *testing.F) {
 }
 
 func FuzzVerifySigned(f *testing.F) {
-	g := vtKeys(f, 0x11).id
+	g := vtKeys(f, 0x11).ID
 	for _, raw := range fzSignedSeeds(f, g) {
 		f.Add(raw)
 	}
@@ -152,49 +149,49 @@ func FuzzVerifySigned(f *testing.F) {
 			t.Fatal("accepted an oversized message")
 		}
 		// What is kept is a clean re-encoding: verifying it again is a fixed point.
-		again, err := verifySigned(g, v.raw)
-		if err != nil || again.id != v.id || !bytes.Equal(again.raw, v.raw) {
+		again, err := verifySigned(g, v.Raw)
+		if err != nil || again.ID != v.ID || !bytes.Equal(again.Raw, v.Raw) {
 			t.Fatalf("stored form does not re-verify to itself: %v", err)
 		}
 		var sm wirepb.SignedMessage
 		if err := proto.Unmarshal(data, &sm); err != nil {
 			t.Fatal(err)
 		}
-		if v.id != messageID(sm.Message) {
+		if v.ID != messageID(sm.Message) {
 			t.Fatal("id is not the hash of the signed bytes")
 		}
-		if v.msg.Version != WireVersion || !bytes.Equal(v.msg.GroupId, g[:]) || checkFields(v.msg) != nil {
+		if v.Msg.Version != WireVersion || !bytes.Equal(v.Msg.GroupId, g[:]) || checkFields(v.Msg) != nil {
 			t.Fatal("accepted a message that fails its own field checks")
 		}
-		if id, err := authorID(v.msg.Author); err != nil || id != v.author {
-			t.Fatalf("author %s does not match the key (%v)", v.author, err)
+		if id, err := authorID(v.Msg.Author); err != nil || id != v.Author {
+			t.Fatalf("author %s does not match the key (%v)", v.Author, err)
 		}
 		// It re-verifies, from its bytes and from a canonical wrapper, with the same id.
-		for _, raw := range [][]byte{v.raw, vtMarshal(t, &wirepb.SignedMessage{Message: sm.Message, Signature: sm.Signature, Batch: sm.Batch})} {
+		for _, raw := range [][]byte{v.Raw, vtMarshal(t, &wirepb.SignedMessage{Message: sm.Message, Signature: sm.Signature, Batch: sm.Batch})} {
 			v2, err := verifySigned(g, raw)
-			if err != nil || v2.id != v.id || v2.author != v.author {
+			if err != nil || v2.ID != v.ID || v2.Author != v.Author {
 				t.Fatalf("re-verify: %v", err)
 			}
 		}
 		// The trusted decoder used for stored bytes agrees.
 		d, err := decodeSigned(data)
-		if err != nil || d.id != v.id || d.author != v.author {
+		if err != nil || d.ID != v.ID || d.Author != v.Author {
 			t.Fatalf("decodeSigned disagrees: %v", err)
 		}
 		// What the validator admits, the store must take (else a whole
 		// received batch would fail to commit).
-		sm2 := v.storeMessage(g)
-		if len(sm2.Author) == 0 || len(sm2.Author) > 255 || sm2.Seq == 0 || len(sm2.Raw) == 0 || len(sm2.Parents) != len(v.msg.Parents) {
+		sm2 := v.StoreMessage(g)
+		if len(sm2.Author) == 0 || len(sm2.Author) > 255 || sm2.Seq == 0 || len(sm2.Raw) == 0 || len(sm2.Parents) != len(v.Msg.Parents) {
 			t.Fatalf("accepted message the store refuses: %+v", sm2)
 		}
-		if m := toMessage(g, v); m.ID != hex.EncodeToString(v.id[:]) {
+		if m := toMessage(g, v); m.ID != hex.EncodeToString(v.ID[:]) {
 			t.Fatal("toMessage id")
 		}
 	})
 }
 
 func FuzzDecodeStored(f *testing.F) {
-	g := vtKeys(f, 0x11).id
+	g := vtKeys(f, 0x11).ID
 	for _, raw := range fzSignedSeeds(f, g) {
 		f.Add(raw)
 	}
@@ -209,7 +206,7 @@ func FuzzDecodeStored(f *testing.F) {
 		if (err == nil) != (derr == nil) {
 			t.Fatalf("decodeStored %v, decodeSigned %v", err, derr)
 		}
-		if v, verr := verifySigned(g, data); verr == nil && (derr != nil || d.id != v.id || d.author != v.author) {
+		if v, verr := verifySigned(g, data); verr == nil && (derr != nil || d.ID != v.ID || d.Author != v.Author) {
 			t.Fatalf("verified message does not decode from storage: %v", derr)
 		}
 		if err != nil {
@@ -218,18 +215,18 @@ func FuzzDecodeStored(f *testing.F) {
 			}
 			return
 		}
-		if m.ID != hex.EncodeToString(d.id[:]) || m.Author != d.author.String() || m.Group != hex.EncodeToString(g[:]) ||
-			m.Seq != d.msg.Seq || m.Lamport != d.msg.Lamport || len(m.Parents) != len(d.msg.Parents) {
+		if m.ID != hex.EncodeToString(d.ID[:]) || m.Author != d.Author.String() || m.Group != hex.EncodeToString(g[:]) ||
+			m.Seq != d.Msg.Seq || m.Lamport != d.Msg.Lamport || len(m.Parents) != len(d.Msg.Parents) {
 			t.Fatalf("decoded %+v", m)
 		}
-		if m.AuthorName != names[d.author] {
+		if m.AuthorName != names[d.Author] {
 			t.Fatalf("author name %q", m.AuthorName)
 		}
 		if !slices.Contains([]string{"text", "join", "unsupported"}, m.Kind) {
 			t.Fatalf("kind %q", m.Kind)
 		}
 		c, err := parseCursor(m.Cursor)
-		if err != nil || c.Lamport != d.msg.Lamport || c.ID != d.id {
+		if err != nil || c.Lamport != d.Msg.Lamport || c.ID != d.ID {
 			t.Fatalf("cursor %q does not round-trip: %v", m.Cursor, err)
 		}
 	})
@@ -275,7 +272,7 @@ func FuzzDecodeInvite(f *testing.F) {
 			t.Fatalf("accepted group name %q", d.GroupName)
 		}
 		keys, err := deriveKeys(d.secret)
-		if err != nil || d.GroupID != hex.EncodeToString(keys.id[:]) {
+		if err != nil || d.GroupID != hex.EncodeToString(keys.ID[:]) {
 			t.Fatalf("secret %d bytes, group id %s: %v", len(d.secret), d.GroupID, err)
 		}
 		if len(d.Inviter.Addrs) > maxInviteAddr {
@@ -365,7 +362,7 @@ func newSyncFixture(t testing.TB) *fzSyncFixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fx.entries[v.id] = fzEntry{author: string(v.author), seq: v.msg.Seq, timeMs: v.msg.TimestampMs}
+		fx.entries[v.ID] = fzEntry{author: string(v.Author), seq: v.Msg.Seq, timeMs: v.Msg.TimestampMs}
 		fx.raws = append(fx.raws, raw)
 	}
 	if len(fx.entries) != 7 {
@@ -377,7 +374,7 @@ func newSyncFixture(t testing.TB) *fzSyncFixture {
 // checkPlan checks plan's answer to req against the fixture: exactly the
 // messages past the requester's vector (and not older than since) plus the
 // wanted ones it holds, each once, in (lamport, id) order.
-func (fx *fzSyncFixture) checkPlan(t testing.TB, req *wirepb.SyncRequest, out []planEntry) {
+func (fx *fzSyncFixture) checkPlan(t testing.TB, req *wirepb.SyncRequest, out []syncproto.PlanEntry) {
 	t.Helper()
 	have := map[string]uint64{}
 	for _, a := range req.Have {
@@ -393,20 +390,20 @@ func (fx *fzSyncFixture) checkPlan(t testing.TB, req *wirepb.SyncRequest, out []
 	}
 	got := map[store.MessageID]bool{}
 	for i, e := range out {
-		if got[e.id] {
-			t.Fatalf("%x planned twice", e.id[:4])
+		if got[e.ID] {
+			t.Fatalf("%x planned twice", e.ID[:4])
 		}
-		got[e.id] = true
+		got[e.ID] = true
 		if i > 0 {
 			p := out[i-1]
-			if p.lamport > e.lamport || (p.lamport == e.lamport && bytes.Compare(p.id[:], e.id[:]) >= 0) {
+			if p.Lamport > e.Lamport || (p.Lamport == e.Lamport && bytes.Compare(p.ID[:], e.ID[:]) >= 0) {
 				t.Fatal("plan not in (lamport, id) order")
 			}
 		}
-		if _, ok := fx.entries[e.id]; !ok {
-			t.Fatalf("planned %x, which is not stored", e.id[:4])
+		if _, ok := fx.entries[e.ID]; !ok {
+			t.Fatalf("planned %x, which is not stored", e.ID[:4])
 		}
-		if _, err := fx.n.st.GetAt(fx.g.rec.ID, e.lamport, e.id); err != nil {
+		if _, err := fx.n.st.GetAt(fx.g.rec.ID, e.Lamport, e.ID); err != nil {
 			t.Fatalf("planned entry cannot be read: %v", err)
 		}
 	}
@@ -444,8 +441,8 @@ func FuzzSyncMessages(f *testing.F) {
 	f.Add(vtMarshal(f, partial))
 	f.Add(vtMarshal(f, &wirepb.SyncRequest{}))
 	nonce := bytes.Repeat([]byte{3}, 32)
-	f.Add(vtMarshal(f, &wirepb.SyncHello{Version: WireVersion, Nonce: nonce, Proof: g.keys.syncProof("req", []byte("requester"), []byte(n.ID()), nonce)}))
-	f.Add(vtMarshal(f, &wirepb.SyncHelloReply{Version: WireVersion, Ok: true, Proof: g.keys.syncProof("resp", []byte("requester"), []byte(n.ID()), nonce)}))
+	f.Add(vtMarshal(f, &wirepb.SyncHello{Version: WireVersion, Nonce: nonce, Proof: g.keys.SyncProof("req", []byte("requester"), []byte(n.ID()), nonce)}))
+	f.Add(vtMarshal(f, &wirepb.SyncHelloReply{Version: WireVersion, Ok: true, Proof: g.keys.SyncProof("resp", []byte("requester"), []byte(n.ID()), nonce)}))
 	f.Add(vtMarshal(f, &wirepb.SyncBatch{Messages: fx.raws, Remaining: 3}))
 	f.Add(vtMarshal(f, &wirepb.SyncBatch{Messages: fzSignedSeeds(f, g.rec.ID), Done: true}))
 	f.Add([]byte{})
@@ -453,9 +450,9 @@ func FuzzSyncMessages(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Hello, as the responder reads it: it tries each of its groups.
 		var hello wirepb.SyncHello
-		if proto.Unmarshal(data, &hello) == nil && len(data) <= maxHelloSize {
+		if proto.Unmarshal(data, &hello) == nil && len(data) <= syncproto.MaxHelloSize {
 			for _, cand := range n.allGroups() {
-				_ = hmac.Equal(hello.Proof, cand.keys.syncProof("req", []byte("requester"), []byte(n.ID()), hello.Nonce))
+				_ = hmac.Equal(hello.Proof, cand.keys.SyncProof("req", []byte("requester"), []byte(n.ID()), hello.Nonce))
 			}
 		}
 		var reply wirepb.SyncHelloReply
@@ -463,9 +460,9 @@ func FuzzSyncMessages(f *testing.F) {
 
 		// A batch, as the requester verifies it.
 		var batch wirepb.SyncBatch
-		if proto.Unmarshal(data, &batch) == nil && len(batch.Messages) <= maxBatchMessages {
-			for _, v := range n.sync.verifyBatch(g, batch.Messages) {
-				if _, err := verifySigned(g.rec.ID, v.raw); err != nil {
+		if proto.Unmarshal(data, &batch) == nil && len(batch.Messages) <= syncproto.MaxBatchMessages {
+			for _, v := range n.sync.VerifyBatch(g.sync, batch.Messages) {
+				if _, err := verifySigned(g.rec.ID, v.Raw); err != nil {
 					t.Fatalf("verifyBatch kept a message that does not verify: %v", err)
 				}
 			}
@@ -473,10 +470,10 @@ func FuzzSyncMessages(f *testing.F) {
 
 		// A request, as the responder plans its answer.
 		var req wirepb.SyncRequest
-		if proto.Unmarshal(data, &req) != nil || len(req.Have) > maxHave || len(req.Want) > maxWant {
+		if proto.Unmarshal(data, &req) != nil || len(req.Have) > syncproto.MaxHave || len(req.Want) > syncproto.MaxWant {
 			return
 		}
-		out, err := n.sync.plan(g, &req)
+		out, err := n.sync.Plan(g.sync, &req)
 		if err != nil {
 			t.Fatalf("plan: %v", err)
 		}
@@ -497,7 +494,7 @@ func TestSyncPlanHaveMaxSeq(t *testing.T) {
 	for _, a := range vec {
 		req.Have = append(req.Have, &wirepb.AuthorSeq{Author: a.Author, Seq: math.MaxUint64})
 	}
-	out, err := fx.n.sync.plan(fx.g, req)
+	out, err := fx.n.sync.Plan(fx.g.sync, req)
 	if err != nil {
 		t.Fatal(err)
 	}

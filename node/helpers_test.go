@@ -9,14 +9,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/parley-chat/parley/p2p"
-	"github.com/parley-chat/parley/store"
 )
 
 const testTimeout = 30 * time.Second
 
 type testNode struct {
 	*Node
-	st  *store.Store
 	key crypto.PrivKey
 	dir string
 }
@@ -34,34 +32,28 @@ func newTestNode(t testing.TB, name, dir string, opts ...Option) *testNode {
 
 func startTestNode(t testing.TB, name, dir string, key crypto.PrivKey, opts ...Option) *testNode {
 	t.Helper()
-	var st *store.Store
-	var err error
-	if dir == "" {
-		st, err = store.Open("", store.InMemory())
-	} else {
-		st, err = store.Open(dir)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	base := []Option{
+		WithKey(key),
 		WithDisplayName(name),
 		WithP2P(p2p.WithListenAddrs([]string{"/ip4/127.0.0.1/tcp/0"}, nil), p2p.WithMDNS(false)),
 	}
-	n, err := New(context.Background(), st, key, append(base, opts...)...)
+	if dir == "" {
+		base = append(base, WithInMemoryStore())
+	}
+	n, err := New(dir, append(base, opts...)...)
 	if err != nil {
-		st.Close()
 		t.Fatal(err)
 	}
-	tn := &testNode{Node: n, st: st, key: key, dir: dir}
+	tn := &testNode{Node: n, key: key, dir: dir}
 	t.Cleanup(tn.stop)
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return tn
 }
 
-func (tn *testNode) stop() {
-	tn.Node.Close()
-	tn.st.Close()
-}
+// stop closes the node and its store (idempotent).
+func (tn *testNode) stop() { tn.Node.Close() }
 
 func (tn *testNode) addrInfo() peer.AddrInfo {
 	return peer.AddrInfo{ID: tn.ID(), Addrs: tn.Host().ListenAddrs()}

@@ -13,6 +13,8 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/reach"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"
@@ -42,8 +44,8 @@ func (n *Node) Invite(ref string) (string, error) {
 	}
 	// Relay (/p2p-circuit) addresses first, so the cap never drops them: a
 	// joiner behind another NAT reaches us, and the DHT, through the relay.
-	addrs := n.host.ListenAddrs()
-	slices.SortStableFunc(addrs, func(a, b ma.Multiaddr) int { return cmpBool(isCircuit(b), isCircuit(a)) })
+	addrs := n.host.ListenAddrs() // a group exists only once started
+	slices.SortStableFunc(addrs, func(a, b ma.Multiaddr) int { return reach.CmpBool(reach.IsCircuit(b), reach.IsCircuit(a)) })
 	for i, a := range addrs {
 		if i == maxInviteAddr {
 			break
@@ -87,11 +89,11 @@ func DecodeInvite(code string) (DecodedInvite, error) {
 	if err := checkName(inv.GroupName); err != nil {
 		return DecodedInvite{}, fmt.Errorf("%w: %v", ErrBadInvite, err)
 	}
-	keys, err := deriveKeys(inv.Secret)
+	keys, err := envelope.DeriveKeys(inv.Secret)
 	if err != nil {
 		return DecodedInvite{}, fmt.Errorf("%w: %v", ErrBadInvite, err)
 	}
-	d := DecodedInvite{GroupName: inv.GroupName, GroupID: hex.EncodeToString(keys.id[:]), HistoryFromJoin: inv.HistoryFromJoin, lamport: min(inv.Lamport, maxLamport/2), secret: inv.Secret}
+	d := DecodedInvite{GroupName: inv.GroupName, GroupID: hex.EncodeToString(keys.ID[:]), HistoryFromJoin: inv.HistoryFromJoin, lamport: min(inv.Lamport, envelope.MaxLamport/2), secret: inv.Secret}
 	if len(inv.Inviter) > 0 {
 		id, err := peer.IDFromBytes(inv.Inviter)
 		if err != nil {
@@ -121,20 +123,20 @@ func (n *Node) Join(ctx context.Context, code string) (GroupInfo, error) {
 }
 
 func (n *Node) joinDecoded(ctx context.Context, inv DecodedInvite) (GroupInfo, error) {
-	keys, _ := deriveKeys(inv.secret)
-	if rec, err := n.st.GetGroup(keys.id); err == nil {
+	keys, _ := envelope.DeriveKeys(inv.secret)
+	if rec, err := n.st.GetGroup(keys.ID); err == nil {
 		return n.groupInfo(rec)
 	}
 	now := n.cfg.now().UnixMilli()
-	rec := store.Group{ID: keys.id, Name: inv.GroupName, Secret: inv.secret, CreatedMs: now, JoinedMs: now, HistoryFromJoin: inv.HistoryFromJoin}
+	rec := store.Group{ID: keys.ID, Name: inv.GroupName, Secret: inv.secret, CreatedMs: now, JoinedMs: now, HistoryFromJoin: inv.HistoryFromJoin}
 	gi, err := n.addGroup(ctx, rec, func(g *group) { g.minLamport = inv.lamport })
 	if err != nil {
 		return GroupInfo{}, err
 	}
 	if inv.Inviter.ID != "" && inv.Inviter.ID != n.self {
 		// The inviter's relays are bootstrap peers, also after a restart.
-		n.dialer.boot.learnInvite(relayPeers(inv.Inviter.Addrs))
-		n.dialer.remember(inv.Inviter)
+		n.reach.LearnInvite(reach.RelayPeers(inv.Inviter.Addrs))
+		n.reach.Remember(inv.Inviter)
 		n.goOwned(func() {
 			cctx, cancel := context.WithTimeout(n.ctx, 20*time.Second)
 			defer cancel()
@@ -143,7 +145,7 @@ func (n *Node) joinDecoded(ctx context.Context, inv DecodedInvite) (GroupInfo, e
 				return
 			}
 			if g, err := n.group(gi.ID); err == nil {
-				n.sync.request(inv.Inviter.ID, g)
+				n.sync.Request(inv.Inviter.ID, g.sync)
 			}
 		})
 	}

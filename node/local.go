@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/parley-chat/parley/node/internal/envelope"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/store"
 )
@@ -237,38 +239,25 @@ func parseCursor(s string) (store.Cursor, error) {
 // decodeStored turns stored bytes back into a Message. Stored bytes were
 // verified on the way in; they are decoded (not re-verified) here.
 func decodeStored(g store.GroupID, s store.Stored, names map[peer.ID]string) (Message, error) {
-	v, err := decodeSigned(s.Raw)
+	v, err := envelope.DecodeSigned(s.Raw)
 	if err != nil {
 		return Message{}, err
 	}
 	m := toMessage(g, v)
-	m.AuthorName = names[v.author]
+	m.AuthorName = names[v.Author]
 	return m, nil
 }
 
-// decodeSigned decodes trusted (already verified) SignedMessage bytes.
-func decodeSigned(raw []byte) (*verified, error) {
-	sm, m, err := unmarshalSigned(raw)
-	if err != nil {
-		return nil, err
-	}
-	pid, perr := authorID(m.Author)
-	if perr != nil {
-		return nil, perr
-	}
-	return &verified{id: messageID(sm.Message), author: pid, msg: m, raw: raw}, nil
-}
-
-func toMessage(g store.GroupID, v *verified) Message {
+func toMessage(g store.GroupID, v *envelope.Verified) Message {
 	m := Message{
-		ID: hex.EncodeToString(v.id[:]), Group: hex.EncodeToString(g[:]), Author: authorString(v.author),
-		Seq: v.msg.Seq, Lamport: v.msg.Lamport, Time: time.UnixMilli(v.msg.TimestampMs),
-		Cursor: formatCursor(v.msg.Lamport, v.id),
+		ID: hex.EncodeToString(v.ID[:]), Group: hex.EncodeToString(g[:]), Author: authorString(v.Author),
+		Seq: v.Msg.Seq, Lamport: v.Msg.Lamport, Time: time.UnixMilli(v.Msg.TimestampMs),
+		Cursor: formatCursor(v.Msg.Lamport, v.ID),
 	}
-	for _, p := range v.msg.Parents {
+	for _, p := range v.Msg.Parents {
 		m.Parents = append(m.Parents, hex.EncodeToString(p))
 	}
-	switch b := v.msg.Body.GetKind().(type) {
+	switch b := v.Msg.Body.GetKind().(type) {
 	case *wirepb.Body_Text:
 		m.Kind, m.Text = "text", b.Text.Text
 	case *wirepb.Body_Join:
@@ -277,4 +266,18 @@ func toMessage(g store.GroupID, v *verified) Message {
 		m.Kind = "unsupported"
 	}
 	return m
+}
+
+// authorStrings caches peer id -> its base58 text, which every delivered
+// message's event carries; encoding it each time showed in profiles. It
+// holds one entry per author that passed verification.
+var authorStrings sync.Map
+
+func authorString(id peer.ID) string {
+	if s, ok := authorStrings.Load(id); ok {
+		return s.(string)
+	}
+	s := id.String()
+	authorStrings.Store(id, s)
+	return s
 }

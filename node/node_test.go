@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/wirepb"
 )
 
@@ -38,7 +39,7 @@ func TestTwoMembersAndAnOutsider(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := ga.keys
-	raw, err := c.Host().Join(keys.topic, nil)
+	raw, err := c.Host().Join(keys.Topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,9 +88,9 @@ func TestTwoMembersAndAnOutsider(t *testing.T) {
 	}
 
 	// C cannot pull history either.
-	cg := &group{keys: groupKeys{syncKey: []byte("guessed-key-guessed-key-guessed!")}}
-	cg.rec.ID = keys.id
-	err = c.sync.pull(ctx, a.ID(), cg, &syncRun{})
+	guessed := vtKeys(t, 0x5a) // another secret's sync key, under the group's id
+	guessed.ID = keys.ID
+	_, err = c.sync.Pull(ctx, a.ID(), &syncproto.Group{ID: keys.ID, Keys: &guessed})
 	if !errors.Is(err, ErrSyncDenied) {
 		t.Fatalf("outsider sync: %v, want ErrSyncDenied", err)
 	}
@@ -130,7 +131,7 @@ func TestLamportMustExceedParents(t *testing.T) {
 	if got := a.Drops()[ErrBadField.Error()]; got != before+1 {
 		t.Fatalf("bad-field drops %d -> %d, want +1", before, got)
 	}
-	if has, _ := a.st.Has(g.rec.ID, v.id); has {
+	if has, _ := a.st.Has(g.rec.ID, v.ID); has {
 		t.Fatal("message with a clock below its parent's was stored")
 	}
 	// The same message with a proper clock is accepted.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/parley-chat/parley/p2p"
 )
@@ -97,48 +96,5 @@ func TestRendezvousThroughBootstrap(t *testing.T) {
 	}
 	if viaDHT == 0 {
 		t.Error("no connection was made from a rendezvous lookup")
-	}
-}
-
-func TestRendezvousNamespace(t *testing.T) {
-	a, b := newSecret(), newSecret()
-	if first, again := rendezvousNS(a, 7), rendezvousNS(a, 7); first != again {
-		t.Fatal("not deterministic")
-	}
-	if rendezvousNS(a, 7) == rendezvousNS(a, 8) || rendezvousNS(a, 7) == rendezvousNS(b, 7) {
-		t.Fatal("namespace does not depend on epoch and secret")
-	}
-	keys, _ := deriveKeys(a)
-	ns := rendezvousNS(a, 7)
-	for _, leak := range []string{keys.topic[len("/parley/1/g/"):], fmt.Sprintf("%x", keys.id[:])} {
-		if len(leak) > 8 && contains(ns, leak[:8]) {
-			t.Fatalf("namespace %q shares bytes with a group identifier", ns)
-		}
-	}
-	day := time.Date(2030, 1, 2, 23, 59, 59, 0, time.UTC)
-	if rendezvousEpochOf(day)+1 != rendezvousEpochOf(day.Add(time.Second)) {
-		t.Fatal("epoch does not roll over at midnight UTC")
-	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
-}
-
-func TestRelayPeersFromCircuitAddrs(t *testing.T) {
-	relayID := "12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo"
-	a := ma.StringCast("/ip4/203.0.113.7/tcp/4001/p2p/" + relayID + "/p2p-circuit")
-	direct := ma.StringCast("/ip4/127.0.0.1/tcp/4001")
-	got := relayPeers([]ma.Multiaddr{direct, a})
-	if len(got) != 1 || got[0].ID.String() != relayID || got[0].Addrs[0].String() != "/ip4/203.0.113.7/tcp/4001" {
-		t.Fatalf("relayPeers = %v", got)
-	}
-	if !isCircuit(a) || isCircuit(direct) {
-		t.Fatal("isCircuit")
 	}
 }

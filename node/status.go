@@ -21,9 +21,16 @@ type PeerInfo struct {
 
 // Peers lists connected peers with how they are reached, latency and sync state.
 func (n *Node) Peers() []PeerInfo {
-	progress := n.sync.Progress()
+	h := n.Host()
+	if h == nil {
+		return nil
+	}
+	var progress []SyncProgress
+	if n.sync != nil {
+		progress = n.sync.Progress()
+	}
 	var out []PeerInfo
-	for _, p := range n.host.Peers() {
+	for _, p := range h.Peers() {
 		pi := PeerInfo{ID: p.ID.String(), Via: string(p.Source), Path: string(p.Path), Score: p.Score, Throttled: p.Throttled,
 			LatencyMs: float64(p.Latency) / float64(time.Millisecond)}
 		for _, a := range p.Addrs {
@@ -56,10 +63,16 @@ type Status struct {
 
 // Status reports the node's identity, addresses, counters and sync state.
 func (n *Node) Status() Status {
-	s := Status{ID: n.self.String(), Reachability: string(n.host.Reachability()), DHTPeers: n.host.DHTPeers(),
-		Peers: len(n.host.Peers()), Groups: len(n.allGroups()),
-		Drops: n.drops.snapshot(), EventsDropped: n.events.dropped.Load(), QueueDrops: n.host.QueueDrops(), Sync: n.sync.Progress()}
-	for _, a := range n.host.Addrs() {
+	s := Status{ID: n.self.String(), Groups: len(n.allGroups()), Drops: n.drops.snapshot(), EventsDropped: n.events.dropped.Load()}
+	h := n.Host()
+	if h == nil {
+		return s
+	}
+	s.Reachability, s.DHTPeers, s.Peers, s.QueueDrops = string(h.Reachability()), h.DHTPeers(), len(h.Peers()), h.QueueDrops()
+	if n.sync != nil {
+		s.Sync = n.sync.Progress()
+	}
+	for _, a := range h.Addrs() {
 		s.Addrs = append(s.Addrs, a.String())
 	}
 	return s

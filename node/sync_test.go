@@ -278,7 +278,7 @@ func TestSyncResumesAfterDroppedConnection(t *testing.T) {
 
 	cut := make(chan struct{})
 	var once sync.Once
-	b.sync.afterBatch = func(p peer.ID, _ uint64) {
+	b.sync.AfterBatch = func(p peer.ID, _ uint64) {
 		once.Do(func() {
 			// Drop the link in the middle of the transfer.
 			mn.UnlinkPeers(a.ID(), b.ID())

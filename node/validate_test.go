@@ -21,6 +21,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"
@@ -78,7 +80,7 @@ func vtMarshal(t testing.TB, m proto.Message) []byte {
 // bytes that proto.Marshal would refuse to produce (invalid UTF-8, say).
 func vtSignBytes(t testing.TB, key crypto.PrivKey, msgBytes []byte) []byte {
 	t.Helper()
-	sig, err := key.Sign(append(append([]byte{}, signDomain...), msgBytes...))
+	sig, err := key.Sign(envelope.SingleSigned(msgBytes))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,7 @@ func vtSign(t testing.TB, key crypto.PrivKey, m *wirepb.Message) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v.raw
+	return v.Raw
 }
 
 func vtSeal(t testing.TB, k *groupKeys, raws ...[]byte) []byte {
@@ -107,12 +109,8 @@ func vtSeal(t testing.TB, k *groupKeys, raws ...[]byte) []byte {
 // envelopes, and envelopes the package would never produce).
 func vtSealNonce(t testing.TB, k *groupKeys, version uint32, nonce, raw []byte) []byte {
 	t.Helper()
-	aead, err := chacha20poly1305.NewX(k.msgKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	plain := vtMarshal(t, &wirepb.Bundle{Messages: [][]byte{raw}})
-	return vtMarshal(t, &wirepb.Envelope{Version: version, Nonce: nonce, Ciphertext: aead.Seal(nil, nonce, plain, k.envelopeAD())})
+	return vtMarshal(t, &wirepb.Envelope{Version: version, Nonce: nonce, Ciphertext: k.SealNonce(nonce, plain)})
 }
 
 func vtKeys(t testing.TB, secretByte byte) groupKeys {
@@ -196,7 +194,7 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storedEnv := vtSeal(t, keys, storedV.raw)
+	storedEnv := vtSeal(t, keys, storedV.Raw)
 	if verdict, dec := n.validate(g, from, storedEnv); verdict != p2p.Accept || dec == nil {
 		t.Fatalf("fresh valid envelope: verdict %v", verdict)
 	}
@@ -319,12 +317,12 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 
 		// Replayed.
 		{name: "replay: same envelope again", verdict: p2p.Ignore, reason: ErrDuplicate, data: func() []byte { return storedEnv }},
-		{name: "replay: stored message under a new nonce", verdict: p2p.Ignore, reason: ErrDuplicate, data: func() []byte { return vtSeal(t, keys, storedV.raw) }},
+		{name: "replay: stored message under a new nonce", verdict: p2p.Ignore, reason: ErrDuplicate, data: func() []byte { return vtSeal(t, keys, storedV.Raw) }},
 		{name: "replay: our own stored join, resealed", verdict: p2p.Ignore, reason: ErrDuplicate, data: func() []byte { return vtSeal(t, keys, own[0]) }},
 		{name: "replay: stored message, outer wrapper padded", verdict: p2p.Ignore, reason: ErrDuplicate, data: func() []byte {
 			// Unknown fields in the unsigned SignedMessage wrapper: a new raw,
 			// the same message id.
-			raw := protowire.AppendTag(append([]byte(nil), storedV.raw...), 15, protowire.BytesType)
+			raw := protowire.AppendTag(append([]byte(nil), storedV.Raw...), 15, protowire.BytesType)
 			return vtSeal(t, keys, protowire.AppendBytes(raw, []byte("junk")))
 		}},
 
@@ -365,7 +363,7 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 			return e
 		}},
 		{name: "message for another group, sealed with this key", verdict: p2p.Reject, reason: ErrWrongGroup, data: func() []byte {
-			return sealMsg(vtText(t, other.id, bob, 2, 3, "cross-group replay"))
+			return sealMsg(vtText(t, other.ID, bob, 2, 3, "cross-group replay"))
 		}},
 		{name: "message without group id", verdict: p2p.Reject, reason: ErrWrongGroup, data: func() []byte { m := text(2, 3, "x"); m.GroupId = nil; return sealMsg(m) }},
 
@@ -408,8 +406,8 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 				t.Fatalf("verdict %v, want %v (drops %v)", verdict, tc.verdict, delta)
 			}
 			if verdict == p2p.Accept {
-				vs, ok := decoded.([]*verified)
-				if !ok || len(vs) != 1 || vs[0] == nil {
+				r, ok := decoded.(*received)
+				if !ok || len(r.vs) != 1 || r.vs[0] == nil {
 					t.Fatalf("accepted without one decoded message: %T", decoded)
 				}
 				if len(delta) != 0 {
@@ -494,8 +492,8 @@ func TestValidateLocalPublishPath(t *testing.T) {
 
 // verifySigned is what messages arriving by sync go through (no envelope).
 func TestValidateVerifySignedSyncInput(t *testing.T) {
-	g := vtKeys(t, 0x42).id
-	other := vtKeys(t, 0x43).id
+	g := vtKeys(t, 0x42).ID
+	other := vtKeys(t, 0x43).ID
 	bob, mallory := vtKey(t, 1), vtKey(t, 2)
 	text := func(seq, lamport uint64, s string) *wirepb.Message { return vtText(t, g, bob, seq, lamport, s) }
 
@@ -530,7 +528,7 @@ func TestValidateVerifySignedSyncInput(t *testing.T) {
 		{"truncated", validRaw[:len(validRaw)-10], ErrMalformed},
 		// An Envelope's ciphertext (field 3) lands in SignedMessage's batch
 		// proof field and does not parse as one.
-		{"an envelope, not a signed message", vtSeal(t, &groupKeys{msgKey: make([]byte, 32)}, validRaw), ErrMalformed},
+		{"an envelope, not a signed message", func() []byte { k := vtKeys(t, 0x42); return vtSeal(t, &k, validRaw) }(), ErrMalformed},
 		{"other group", vtSign(t, bob, vtText(t, other, bob, 3, 7, "x")), ErrWrongGroup},
 		{"seq 0", vtSign(t, bob, text(0, 7, "x")), ErrBadField},
 		{"lamport 0", vtSign(t, bob, text(3, 0, "x")), ErrBadField},
@@ -547,8 +545,8 @@ func TestValidateVerifySignedSyncInput(t *testing.T) {
 				if err := proto.Unmarshal(tc.raw, &sm); err != nil {
 					t.Fatal(err)
 				}
-				if v.id != messageID(sm.Message) || v.author != vtPeer(t, bob) || !bytes.Equal(v.raw, tc.raw) {
-					t.Fatalf("verified %x by %s", v.id, v.author)
+				if v.ID != messageID(sm.Message) || v.Author != vtPeer(t, bob) || !bytes.Equal(v.Raw, tc.raw) {
+					t.Fatalf("verified %x by %s", v.ID, v.Author)
 				}
 				return
 			}
@@ -582,8 +580,8 @@ func TestValidateVerifySignedSyncInput(t *testing.T) {
 		good2,
 	}
 	before := n.Drops()
-	vs := n.sync.verifyBatch(grp, batch)
-	if len(vs) != 2 || !bytes.Equal(vs[0].raw, good1) || !bytes.Equal(vs[1].raw, good2) {
+	vs := n.sync.VerifyBatch(grp.sync, batch)
+	if len(vs) != 2 || !bytes.Equal(vs[0].Raw, good1) || !bytes.Equal(vs[1].Raw, good2) {
 		t.Fatalf("verifyBatch kept %d messages", len(vs))
 	}
 	want := map[string]uint64{ErrBadSignature.Error(): 1, ErrMalformed.Error(): 1, ErrWrongGroup.Error(): 1, ErrBadField.Error(): 1}
@@ -633,7 +631,7 @@ func TestForgedAndReplayedOverNetwork(t *testing.T) {
 	// C holds the group key (a member gone rogue) but runs no validator: its
 	// raw topic handle publishes whatever it is given.
 	c := newTestNode(t, "carol", "")
-	raw, err := c.Host().Join(ga.keys.topic, nil)
+	raw, err := c.Host().Join(ga.keys.Topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -659,7 +657,7 @@ func TestForgedAndReplayedOverNetwork(t *testing.T) {
 			}
 			if inner, err := openEnvelope(&ga.keys, m.Data); err == nil {
 				for _, raw := range inner {
-					if v, err := verifySigned(ga.rec.ID, raw); err == nil && hex.EncodeToString(v.id[:]) == sent.ID {
+					if v, err := verifySigned(ga.rec.ID, raw); err == nil && hex.EncodeToString(v.ID[:]) == sent.ID {
 						captured = m.Data
 					}
 				}
@@ -774,7 +772,7 @@ func TestForgedAndReplayedViaSync(t *testing.T) {
 	batch := [][]byte{
 		vtSign(t, c.key, forged),
 		vtSign(t, c.key, mk(c.key, 0, "seq 0")),
-		vtSign(t, c.key, vtText(t, vtKeys(t, 7).id, c.key, 1, 2, "other group")),
+		vtSign(t, c.key, vtText(t, vtKeys(t, 7).ID, c.key, 1, 2, "other group")),
 		[]byte("\x0a\xff"),
 		bJoin, // replayed: b's own stored join
 		legit,
@@ -784,14 +782,14 @@ func TestForgedAndReplayedViaSync(t *testing.T) {
 		defer st.Close()
 		remote := st.Conn().RemotePeer()
 		st.SetDeadline(time.Now().Add(testTimeout))
-		r := pbio.NewDelimitedReader(st, maxRequestSize)
+		r := pbio.NewDelimitedReader(st, syncproto.MaxRequestSize)
 		w := pbio.NewDelimitedWriter(st)
 		var hello wirepb.SyncHello
 		if r.ReadMsg(&hello) != nil {
 			return
 		}
 		if w.WriteMsg(&wirepb.SyncHelloReply{Version: WireVersion, Ok: true,
-			Proof: keys.syncProof("resp", []byte(remote), []byte(c.ID()), hello.Nonce)}) != nil {
+			Proof: keys.SyncProof("resp", []byte(remote), []byte(c.ID()), hello.Nonce)}) != nil {
 			return
 		}
 		var req wirepb.SyncRequest

@@ -71,14 +71,21 @@ func hostOpts(cfg *Config, mn mocknet.Mocknet, key crypto.PrivKey, i int) ([]p2p
 	return []p2p.Option{p2p.WithHost(h), p2p.WithMDNS(false)}, nil
 }
 
-// startParley starts one node on st with key; events go to the cluster's recorder as node i.
+// startNode starts one node on st (which outlives it: a catch-up restarts
+// a node on its store) with key; events go to the cluster's recorder as node i.
 func (c *parleyCluster) startNode(ctx context.Context, i int, st *store.Store, key crypto.PrivKey, opts []p2p.Option, extra ...node.Option) (*parleyNode, error) {
-	n, err := node.New(ctx, st, key, append([]node.Option{
+	n, err := node.New("", append([]node.Option{
+		node.WithStore(st),
+		node.WithKey(key),
 		node.WithDisplayName(fmt.Sprintf("bench%d", i)),
 		node.WithLogger(c.cfg.Logger),
 		node.WithP2P(opts...),
 	}, extra...)...)
 	if err != nil {
+		return nil, err
+	}
+	if err := n.Start(ctx); err != nil {
+		n.Close()
 		return nil, err
 	}
 	pn := &parleyNode{Node: n, st: st, key: key, done: make(chan struct{})}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,11 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-
 	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/p2p"
-	"github.com/parley-chat/parley/store"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -29,30 +25,22 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // newNode starts a real node on an in-memory store, loopback only, no mDNS.
 func newNode(t *testing.T) *node.Node {
 	t.Helper()
-	st, err := store.Open("", store.InMemory(), store.WithLogger(quietLogger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := node.New(ctx, st, key,
+	n, err := node.New("",
+		node.WithInMemoryStore(),
 		node.WithDisplayName("tester"),
 		node.WithLogger(quietLogger()),
 		node.WithSyncInterval(0),
 		node.WithP2P(p2p.WithListenAddrs([]string{"/ip4/127.0.0.1/tcp/0"}, nil), p2p.WithMDNS(false)),
 	)
 	if err != nil {
-		st.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		n.Close()
-		st.Close()
-	})
+	t.Cleanup(func() { n.Close() })
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return n
 }
 

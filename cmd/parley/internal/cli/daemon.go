@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -84,41 +83,28 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 	if err != nil {
 		return err
 	}
-	st, err := p.OpenStore(store.WithLogger(log), store.WithLockWait(10*time.Second)) // a CLI reader lets go soon
-	if errors.Is(err, profile.ErrLocked) {
+	popts := append(f.net.options(), p2p.WithMDNS(f.mdns))
+	if len(f.listen) > 0 {
+		// Without --listen the node listens on the profile's port (a taken
+		// port falls back to a random one).
+		popts = append(popts, p2p.WithListenAddrs(f.listen, nil))
+	}
+	n, err := node.New(p.Dir, node.WithDisplayName(f.name), node.WithLogger(log), node.WithP2P(popts...))
+	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("%w: is a parley node already running for profile %q? (see `parley --profile %s status`)", err, p.Name, p.Name)
 	}
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			log.Error("close store", "err", err)
-		}
-	}()
-	id, err := profile.Ensure(st, f.name)
-	if err != nil {
-		return err
-	}
-
-	listen, fallback := f.listen, []string(nil)
-	if len(listen) == 0 {
-		// A taken port is not fatal: p2p falls back to a random one.
-		listen, fallback = p2p.DefaultListenAddrs(id.Port), p2p.DefaultListenAddrs(0)
-	}
-	n, err := node.New(ctx, st, id.Key,
-		node.WithDisplayName(id.Name),
-		node.WithLogger(log),
-		node.WithP2P(append(f.net.options(), p2p.WithListenAddrs(listen, fallback), p2p.WithMDNS(f.mdns))...),
-	)
-	if err != nil {
-		return fmt.Errorf("start node: %w", err)
-	}
-	defer func() {
+	defer func() { // closes the store too
 		if err := n.Close(); err != nil {
 			log.Error("close node", "err", err)
 		}
 	}()
+	if err := n.Start(ctx); err != nil {
+		return fmt.Errorf("start node: %w", err)
+	}
+	id := n.Identity()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -163,6 +149,6 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 		<-ctx.Done()
 	}
 	log.Info("shutting down")
-	// Deferred, in order: runtime files, control API, node, store.
+	// Deferred, in order: runtime files, control API, node (and its store).
 	return err
 }

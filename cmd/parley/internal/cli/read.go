@@ -94,7 +94,7 @@ func (a *app) readLocal(p *profile.Profile, fn func(r reader) error) error {
 	stdout, stderr := a.stdout, a.stderr
 	a.stdout, a.stderr = &out, &errb
 	err = func() error {
-		id, err := profile.Ensure(st, "")
+		id, err := node.EnsureIdentity(st, "")
 		if err != nil {
 			return err
 		}

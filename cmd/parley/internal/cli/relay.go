@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/parley-chat/parley/cmd/parley/internal/profile"
+	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"
 )
@@ -78,32 +78,25 @@ addresses too). It joins no group and reads no messages.`,
 			if err != nil {
 				return err
 			}
-			st, err := p.OpenStore(store.WithLogger(log))
-			if errors.Is(err, profile.ErrLocked) {
+			popts := []p2p.Option{p2p.WithBootstrap(boot.infos...)}
+			if len(listen) > 0 { // else the profile's port, no fallback
+				popts = append(popts, p2p.WithListenAddrs(listen, nil))
+			}
+			n, err := node.New(p.Dir, node.WithRelayMode(), node.WithLogger(log), node.WithP2P(popts...))
+			if errors.Is(err, store.ErrLocked) {
 				return fmt.Errorf("%w: profile %q is in use; run the relay with its own --profile", err, p.Name)
 			}
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			id, err := profile.Ensure(st, "")
-			if err != nil {
-				return err
-			}
-			if len(listen) == 0 {
-				listen = p2p.DefaultListenAddrs(id.Port)
-			}
-			h, err := p2p.New(cmd.Context(), p2p.WithIdentity(id.Key), p2p.WithLogger(log),
-				p2p.WithListenAddrs(listen, nil), p2p.WithMDNS(false),
-				p2p.WithRelayService(true), p2p.WithBootstrap(boot.infos...))
-			if err != nil {
+			defer n.Close()
+			if err := n.Start(cmd.Context()); err != nil {
 				return fmt.Errorf("start relay: %w", err)
 			}
-			defer h.Close()
-			for _, ad := range h.Addrs() {
+			for _, ad := range n.Host().Addrs() {
 				fmt.Fprintln(a.stdout, ad)
 			}
-			log.Info("relay running", "profile", p.Name, "peer", h.ID().String())
+			log.Info("relay running", "profile", p.Name, "peer", n.ID().String())
 			<-cmd.Context().Done()
 			log.Info("shutting down")
 			return nil

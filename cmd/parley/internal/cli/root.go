@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-chat/parley/cmd/parley/internal/api"
 	"github.com/parley-chat/parley/cmd/parley/internal/profile"
+	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/store"
 )
 
@@ -172,7 +173,7 @@ func (a *app) initCmd() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			id, err := profile.Ensure(st, name)
+			id, err := node.EnsureIdentity(st, name)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/parley-chat/parley/cmd/parley/internal/profile"
 	"github.com/parley-chat/parley/cmd/parley/internal/tui"
 	"github.com/parley-chat/parley/node"
+	"github.com/parley-chat/parley/store"
 )
 
 // upLogFile is where `parley up` writes the node's log while the
@@ -43,7 +44,7 @@ func (a *app) runUp(ctx context.Context, f nodeFlags, plain bool) error {
 			failed := a.profileName
 			a.profileName, fallback = fallback, ""
 			notice = fmt.Sprintf("could not open profile %s: %v", failed, err)
-			if errors.Is(err, profile.ErrLocked) {
+			if errors.Is(err, store.ErrLocked) {
 				notice = fmt.Sprintf("profile %s is in use by another parley node", failed)
 			}
 			continue
@@ -86,10 +87,7 @@ func (a *app) runTUIOnce(ctx context.Context, f nodeFlags, notice string) (tuiEx
 	}
 	front := func(ctx context.Context, n *node.Node) error {
 		ex.started = true
-		name := f.name
-		if id, err := profile.Ensure(n.Store(), ""); err == nil {
-			name = id.Name
-		}
+		name := n.Identity().Name
 		res, err := tui.Run(ctx, n, a.stdin, a.stdout, tui.Options{
 			Profile: p.Name, Name: name, Notice: notice, LogFile: logPath,
 			Profiles: func() ([]tui.Profile, error) { return listProfiles(p.Name) },

@@ -1,7 +1,8 @@
-// Package profile manages a Parley profile on disk: its directory under
-// $PARLEY_HOME, the Badger store inside it, the identity key and settings kept
-// in that store, and the runtime files (api.json, token) that a running node
-// leaves for client commands.
+// Package profile manages a Parley profile on disk for the CLI: its
+// directory under $PARLEY_HOME, the paths inside it, and the runtime files
+// (api.json, token) that a running node leaves for client commands. The
+// store and the identity kept in it belong to package node (node.New,
+// node.EnsureIdentity).
 package profile
 
 import (
@@ -11,30 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/parley-chat/parley/store"
-)
-
-// Setting names kept in the store.
-const (
-	SettingIdentity = "identity"
-	SettingName     = "name"
-	SettingPort     = "port"
-)
-
-// Port range a new profile picks its listen port from.
-const (
-	MinPort = 20000
-	MaxPort = 45000
 )
 
 // DefaultName is the profile used when --profile is not given.
@@ -86,7 +69,7 @@ func Open(name string) (*Profile, error) {
 	return &Profile{Name: name, Dir: dir}, nil
 }
 
-// StoreDir is the Badger directory.
+// StoreDir is the Badger directory (node.StoreDir of the profile directory).
 func (p *Profile) StoreDir() string { return filepath.Join(p.Dir, "store") }
 
 // APIFile is the path of api.json, written while a node runs.
@@ -106,96 +89,6 @@ func (p *Profile) OpenStore(opts ...store.Option) (*store.Store, error) {
 		return nil, err
 	}
 	return st, nil
-}
-
-// Identity is a profile's key and settings.
-type Identity struct {
-	Key  crypto.PrivKey
-	ID   peer.ID
-	Name string // display name
-	Port int    // preferred listen port
-}
-
-// Ensure loads the identity and settings from st, creating any that are
-// missing: a fresh Ed25519 key, a display name ($USER or the host name) and
-// a random listen port in [MinPort, MaxPort]. A non-empty name overrides and
-// is saved.
-func Ensure(st *store.Store, name string) (Identity, error) {
-	var id Identity
-	raw, err := st.Setting(SettingIdentity)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		k, _, gerr := crypto.GenerateEd25519Key(rand.Reader)
-		if gerr != nil {
-			return id, gerr
-		}
-		b, merr := crypto.MarshalPrivateKey(k)
-		if merr != nil {
-			return id, merr
-		}
-		if err := st.PutSetting(SettingIdentity, b); err != nil {
-			return id, fmt.Errorf("save identity: %w", err)
-		}
-		id.Key = k
-	case err != nil:
-		return id, fmt.Errorf("read identity: %w", err)
-	default:
-		k, uerr := crypto.UnmarshalPrivateKey(raw)
-		if uerr != nil {
-			return id, fmt.Errorf("identity setting is corrupt: %w", uerr)
-		}
-		id.Key = k
-	}
-	if id.ID, err = peer.IDFromPrivateKey(id.Key); err != nil {
-		return id, err
-	}
-
-	name = strings.TrimSpace(name)
-	if name == "" {
-		b, err := st.Setting(SettingName)
-		switch {
-		case err == nil:
-			name = string(b)
-		case !errors.Is(err, store.ErrNotFound):
-			return id, err
-		}
-	} else if err := st.PutSetting(SettingName, []byte(name)); err != nil {
-		return id, err
-	}
-	if name == "" {
-		name = DefaultDisplayName()
-		if err := st.PutSetting(SettingName, []byte(name)); err != nil {
-			return id, err
-		}
-	}
-	id.Name = name
-
-	b, err := st.Setting(SettingPort)
-	switch {
-	case err == nil:
-		if id.Port, err = strconv.Atoi(string(b)); err != nil || id.Port < 0 || id.Port > 65535 {
-			return id, fmt.Errorf("port setting %q is invalid", b)
-		}
-	case errors.Is(err, store.ErrNotFound):
-		id.Port = MinPort + mrand.IntN(MaxPort-MinPort+1)
-		if err := st.PutSetting(SettingPort, []byte(strconv.Itoa(id.Port))); err != nil {
-			return id, err
-		}
-	default:
-		return id, err
-	}
-	return id, nil
-}
-
-// DefaultDisplayName is $USER, else the host name, else "anonymous".
-func DefaultDisplayName() string {
-	if u := strings.TrimSpace(os.Getenv("USER")); u != "" {
-		return u
-	}
-	if h, err := os.Hostname(); err == nil && h != "" {
-		return h
-	}
-	return "anonymous"
 }
 
 // Runtime is what a running node publishes in api.json.

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/parley-chat/parley/store"
@@ -30,9 +29,9 @@ func TestOpenCreatesPrivateDir(t *testing.T) {
 	}
 }
 
-func TestEnsureIdentity(t *testing.T) {
+// Locked while open: a second open fails with ErrLocked.
+func TestOpenStoreLocked(t *testing.T) {
 	t.Setenv("PARLEY_HOME", t.TempDir())
-	t.Setenv("USER", "zed")
 	p, err := Open(DefaultName)
 	if err != nil {
 		t.Fatal(err)
@@ -41,38 +40,9 @@ func TestEnsureIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id1, err := Ensure(st, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if id1.Name != "zed" || id1.Port < MinPort || id1.Port > MaxPort || id1.ID == "" {
-		t.Fatalf("identity %+v", id1)
-	}
-	if raw, err := st.Setting(SettingPort); err != nil || string(raw) != strconv.Itoa(id1.Port) {
-		t.Fatalf("port setting %q %v", raw, err)
-	}
-	// Locked while open: a second open fails with ErrLocked.
+	defer st.Close()
 	if _, err := p.OpenStore(quiet()); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second open: %v, want ErrLocked", err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	st, err = p.OpenStore(quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	id2, err := Ensure(st, "Zed Z")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if id2.ID != id1.ID || id2.Port != id1.Port || id2.Name != "Zed Z" {
-		t.Fatalf("reopened identity %+v, was %+v", id2, id1)
-	}
-	if id3, _ := Ensure(st, ""); id3.Name != "Zed Z" {
-		t.Fatalf("name not kept: %q", id3.Name)
 	}
 }
 

@@ -1,7 +1,8 @@
-package node
+package envelope
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sync"
 	"unicode/utf8"
@@ -26,35 +27,51 @@ const (
 	MaxTextLen        = 16 << 10
 	MaxNameLen        = 128
 	MaxParents        = 16
-	// maxLamport keeps a hostile member from pushing the clock to overflow.
-	maxLamport = 1 << 62
+	// MaxLamport keeps a hostile member from pushing the clock to overflow.
+	MaxLamport = 1 << 62
+)
+
+// Reasons a message is refused. The node counts each (Status.Drops).
+var (
+	ErrOversized    = errors.New("oversized")
+	ErrMalformed    = errors.New("malformed")
+	ErrVersion      = errors.New("unsupported version")
+	ErrNotMember    = errors.New("not a member: cannot decrypt")
+	ErrWrongGroup   = errors.New("message belongs to another group")
+	ErrBadSignature = errors.New("bad signature")
+	ErrBadAuthor    = errors.New("unsupported author key")
+	ErrBadField     = errors.New("field out of range")
+	// ErrInvalidInput is a caller's mistake (a bad secret or batch size).
+	ErrInvalidInput = errors.New("invalid input")
 )
 
 var signDomain = []byte("parley/msg/v1")
 
-// verified is a message that passed every check: its fields decoded, its
+// Verified is a message that passed every check: its fields decoded, its
 // signature checked, its raw SignedMessage bytes kept for storage and sync.
-type verified struct {
-	id     store.MessageID
-	author peer.ID
-	msg    *wirepb.Message
-	raw    []byte // SignedMessage bytes
+type Verified struct {
+	ID     store.MessageID
+	Author peer.ID
+	Msg    *wirepb.Message
+	Raw    []byte // SignedMessage bytes
 }
 
-func (v *verified) storeMessage(g store.GroupID) store.Message {
-	parents := make([]store.MessageID, 0, len(v.msg.Parents))
-	for _, p := range v.msg.Parents {
+// StoreMessage is v as the store keeps it in group g.
+func (v *Verified) StoreMessage(g store.GroupID) store.Message {
+	parents := make([]store.MessageID, 0, len(v.Msg.Parents))
+	for _, p := range v.Msg.Parents {
 		var id store.MessageID
 		copy(id[:], p)
 		parents = append(parents, id)
 	}
 	return store.Message{
-		Group: g, ID: v.id, Author: []byte(v.author), Seq: v.msg.Seq, Lamport: v.msg.Lamport,
-		TimeMs: v.msg.TimestampMs, Parents: parents, Raw: v.raw,
+		Group: g, ID: v.ID, Author: []byte(v.Author), Seq: v.Msg.Seq, Lamport: v.Msg.Lamport,
+		TimeMs: v.Msg.TimestampMs, Parents: parents, Raw: v.Raw,
 	}
 }
 
-func messageID(msgBytes []byte) store.MessageID {
+// MessageID is the id of a serialised Message: a domain-separated SHA-256.
+func MessageID(msgBytes []byte) store.MessageID {
 	h := sha256.New()
 	h.Write([]byte("parley/id/v1"))
 	h.Write(msgBytes)
@@ -63,38 +80,38 @@ func messageID(msgBytes []byte) store.MessageID {
 	return id
 }
 
-// signMessage serialises and signs m, returning the SignedMessage bytes.
-func signMessage(key crypto.PrivKey, m *wirepb.Message) (*verified, error) {
-	vs, err := signBatch(key, []*wirepb.Message{m})
+// SignMessage serialises and signs m, returning the SignedMessage bytes.
+func SignMessage(key crypto.PrivKey, m *wirepb.Message) (*Verified, error) {
+	vs, err := SignBatch(key, []*wirepb.Message{m})
 	if err != nil {
 		return nil, err
 	}
 	return vs[0], nil
 }
 
-// signBatch serialises ms and signs them with one signature over the Merkle
+// SignBatch serialises ms and signs them with one signature over the Merkle
 // root of their ids; a single message gets a plain signature.
-func signBatch(key crypto.PrivKey, ms []*wirepb.Message) ([]*verified, error) {
+func SignBatch(key crypto.PrivKey, ms []*wirepb.Message) ([]*Verified, error) {
 	bodies := make([][]byte, len(ms))
 	ids := make([]store.MessageID, len(ms))
 	for i, m := range ms {
 		var err error
-		if bodies[i], err = marshalMessage(m); err != nil {
+		if bodies[i], err = MarshalMessage(m); err != nil {
 			return nil, err
 		}
-		ids[i] = messageID(bodies[i])
+		ids[i] = MessageID(bodies[i])
 	}
-	return signBodies(key, ms, bodies, ids)
+	return SignBodies(key, ms, bodies, ids)
 }
 
-// marshalMessage is the one encoding of a Message that is hashed and signed.
-func marshalMessage(m *wirepb.Message) ([]byte, error) {
+// MarshalMessage is the one encoding of a Message that is hashed and signed.
+func MarshalMessage(m *wirepb.Message) ([]byte, error) {
 	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
 }
 
-// signBodies signs messages already serialised (bodies) with their ids, for
+// SignBodies signs messages already serialised (bodies) with their ids, for
 // a sender that needed the ids before signing (to chain the messages).
-func signBodies(key crypto.PrivKey, ms []*wirepb.Message, bodies [][]byte, ids []store.MessageID) ([]*verified, error) {
+func SignBodies(key crypto.PrivKey, ms []*wirepb.Message, bodies [][]byte, ids []store.MessageID) ([]*Verified, error) {
 	if len(ms) == 0 || len(ms) > MaxBatchLeaves {
 		return nil, fmt.Errorf("%w: batch of %d", ErrInvalidInput, len(ms))
 	}
@@ -111,22 +128,22 @@ func signBodies(key crypto.PrivKey, ms []*wirepb.Message, bodies [][]byte, ids [
 		if err != nil {
 			return nil, err
 		}
-		return []*verified{{id: ids[0], author: author, msg: ms[0], raw: raw}}, nil
+		return []*Verified{{ID: ids[0], Author: author, Msg: ms[0], Raw: raw}}, nil
 	}
-	root, paths := merkleProofs(ids)
+	root, paths := MerkleProofs(ids)
 	count := uint32(len(ms))
-	sig, err := key.Sign(batchSigned(count, root))
+	sig, err := key.Sign(BatchSigned(count, root))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*verified, len(ms))
+	out := make([]*Verified, len(ms))
 	for i, m := range ms {
 		raw, err := proto.Marshal(&wirepb.SignedMessage{Message: bodies[i], Signature: sig,
 			Batch: &wirepb.BatchProof{Count: count, Index: uint32(i), Path: paths[i]}})
 		if err != nil {
 			return nil, err
 		}
-		out[i] = &verified{id: ids[i], author: author, msg: m, raw: raw}
+		out[i] = &Verified{ID: ids[i], Author: author, Msg: m, Raw: raw}
 	}
 	return out, nil
 }
@@ -135,9 +152,9 @@ func signBodies(key crypto.PrivKey, ms []*wirepb.Message, bodies [][]byte, ids [
 // framing add to the SignedMessages they carry.
 const bundleOverhead = 24 + 16 + 32
 
-// sealEnvelope encrypts SignedMessages (at most MaxBundleMessages) as one
+// SealEnvelope encrypts SignedMessages (at most MaxBundleMessages) as one
 // Bundle for the group's topic.
-func sealEnvelope(k *groupKeys, raws ...[]byte) ([]byte, error) {
+func SealEnvelope(k *GroupKeys, raws ...[]byte) ([]byte, error) {
 	plain, err := proto.Marshal(&wirepb.Bundle{Messages: raws})
 	if err != nil {
 		return nil, err
@@ -146,9 +163,9 @@ func sealEnvelope(k *groupKeys, raws ...[]byte) ([]byte, error) {
 	return proto.Marshal(&wirepb.Envelope{Version: EnvelopeVersion, Nonce: nonce, Ciphertext: ct})
 }
 
-// bundles packs raws, in order, into as few envelopes' worth as the size
+// Bundles packs raws, in order, into as few envelopes' worth as the size
 // and count bounds allow.
-func bundles(raws [][]byte) [][][]byte {
+func Bundles(raws [][]byte) [][][]byte {
 	var out [][][]byte
 	var cur [][]byte
 	size := 0
@@ -167,10 +184,10 @@ func bundles(raws [][]byte) [][][]byte {
 	return out
 }
 
-// openEnvelope checks size and schema, then decrypts: the cheap checks that
+// OpenEnvelope checks size and schema, then decrypts: the cheap checks that
 // stop a non-member's junk before any signature work. It returns the
 // bundle's SignedMessage bytes, not yet checked.
-func openEnvelope(k *groupKeys, data []byte) ([][]byte, error) {
+func OpenEnvelope(k *GroupKeys, data []byte) ([][]byte, error) {
 	if len(data) > MaxEnvelopeSize {
 		return nil, ErrOversized
 	}
@@ -198,13 +215,13 @@ func openEnvelope(k *groupKeys, data []byte) ([][]byte, error) {
 	return b.Messages, nil
 }
 
-// verifySigned decodes SignedMessage bytes and checks every field and the
+// VerifySigned decodes SignedMessage bytes and checks every field and the
 // signature. It is used for pubsub and sync input alike.
-func verifySigned(g store.GroupID, raw []byte) (*verified, error) {
+func VerifySigned(g store.GroupID, raw []byte) (*Verified, error) {
 	if len(raw) > MaxEnvelopeSize {
 		return nil, ErrOversized
 	}
-	sm, m, err := unmarshalSigned(raw)
+	sm, m, err := UnmarshalSigned(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -214,11 +231,11 @@ func verifySigned(g store.GroupID, raw []byte) (*verified, error) {
 	if string(m.GroupId) != string(g[:]) {
 		return nil, ErrWrongGroup
 	}
-	if err := checkFields(m); err != nil {
+	if err := CheckFields(m); err != nil {
 		return nil, err
 	}
 	// The author's key is parsed only to check a signature: the rest of a
-	// batch whose signature is already verified does without.
+	// batch whose signature is already Verified does without.
 	verify := func(data []byte) error {
 		pub, err := crypto.UnmarshalPublicKey(m.Author)
 		if err != nil || pub.Type() != crypto.Ed25519 {
@@ -229,7 +246,7 @@ func verifySigned(g store.GroupID, raw []byte) (*verified, error) {
 		}
 		return nil
 	}
-	id := messageID(sm.Message)
+	id := MessageID(sm.Message)
 	// Keep a clean re-encoding: unsigned extras in the wrapper are not
 	// stored or served on.
 	clean := &wirepb.SignedMessage{Message: sm.Message, Signature: sm.Signature}
@@ -238,20 +255,20 @@ func verifySigned(g store.GroupID, raw []byte) (*verified, error) {
 			return nil, err
 		}
 	} else {
-		root, ok := merkleRoot(id, b.Index, b.Count, b.Path)
+		root, ok := MerkleRoot(id, b.Index, b.Count, b.Path)
 		if !ok {
 			return nil, fmt.Errorf("%w: batch proof", ErrMalformed)
 		}
 		key := sigCacheKey(m.Author, b.Count, root, sm.Signature)
 		if !verifiedBatches.has(key) {
-			if err := verify(batchSigned(b.Count, root)); err != nil {
+			if err := verify(BatchSigned(b.Count, root)); err != nil {
 				return nil, err
 			}
 			verifiedBatches.add(key)
 		}
 		clean.Batch = &wirepb.BatchProof{Count: b.Count, Index: b.Index, Path: b.Path}
 	}
-	author, err := authorID(m.Author)
+	author, err := AuthorID(m.Author)
 	if err != nil {
 		return nil, ErrBadAuthor
 	}
@@ -261,7 +278,7 @@ func verifySigned(g store.GroupID, raw []byte) (*verified, error) {
 			return nil, err
 		}
 	}
-	return &verified{id: id, author: author, msg: m, raw: cleanRaw}, nil
+	return &Verified{ID: id, Author: author, Msg: m, Raw: cleanRaw}, nil
 }
 
 // isClean reports whether raw, the encoding sm was decoded from, carries
@@ -278,11 +295,12 @@ func isClean(sm *wirepb.SignedMessage, raw []byte) bool {
 	return proto.Size(sm) == len(raw)
 }
 
-func checkFields(m *wirepb.Message) error {
+// CheckFields checks a message's fields against the wire bounds.
+func CheckFields(m *wirepb.Message) error {
 	switch {
 	case m.Seq == 0:
 		return fmt.Errorf("%w: seq 0", ErrBadField)
-	case m.Lamport == 0 || m.Lamport > maxLamport:
+	case m.Lamport == 0 || m.Lamport > MaxLamport:
 		return fmt.Errorf("%w: lamport %d", ErrBadField, m.Lamport)
 	case len(m.Parents) > MaxParents:
 		return fmt.Errorf("%w: %d parents", ErrBadField, len(m.Parents))
@@ -309,7 +327,8 @@ func checkFields(m *wirepb.Message) error {
 	return nil
 }
 
-func unmarshalSigned(raw []byte) (*wirepb.SignedMessage, *wirepb.Message, error) {
+// UnmarshalSigned decodes SignedMessage bytes and the Message inside.
+func UnmarshalSigned(raw []byte) (*wirepb.SignedMessage, *wirepb.Message, error) {
 	var sm wirepb.SignedMessage
 	if err := proto.Unmarshal(raw, &sm); err != nil {
 		return nil, nil, fmt.Errorf("%w: signed message: %v", ErrMalformed, err)
@@ -325,7 +344,8 @@ func unmarshalSigned(raw []byte) (*wirepb.SignedMessage, *wirepb.Message, error)
 // for every message read would dominate history paging.
 var authorIDs sync.Map
 
-func authorID(author []byte) (peer.ID, error) {
+// AuthorID is the peer id of an author key (Ed25519 only).
+func AuthorID(author []byte) (peer.ID, error) {
 	if id, ok := authorIDs.Load(string(author)); ok {
 		return id.(peer.ID), nil
 	}
@@ -341,16 +361,21 @@ func authorID(author []byte) (peer.ID, error) {
 	return id, nil
 }
 
-// authorStrings caches peer id -> its base58 text, which every delivered
-// message's event carries; encoding it each time showed in profiles. Like
-// authorIDs it holds one entry per author that passed verification.
-var authorStrings sync.Map
-
-func authorString(id peer.ID) string {
-	if s, ok := authorStrings.Load(id); ok {
-		return s.(string)
+// DecodeSigned decodes trusted (already verified, e.g. stored) SignedMessage
+// bytes without checking them again.
+func DecodeSigned(raw []byte) (*Verified, error) {
+	sm, m, err := UnmarshalSigned(raw)
+	if err != nil {
+		return nil, err
 	}
-	s := id.String()
-	authorStrings.Store(id, s)
-	return s
+	pid, err := AuthorID(m.Author)
+	if err != nil {
+		return nil, err
+	}
+	return &Verified{ID: MessageID(sm.Message), Author: pid, Msg: m, Raw: raw}, nil
+}
+
+// SingleSigned is the byte string a single message's signature covers.
+func SingleSigned(msgBytes []byte) []byte {
+	return append(append([]byte{}, signDomain...), msgBytes...)
 }

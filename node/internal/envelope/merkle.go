@@ -1,4 +1,4 @@
-package node
+package envelope
 
 import (
 	"crypto/sha256"
@@ -31,8 +31,9 @@ func nodeHash(left, right []byte) []byte {
 	return h.Sum(nil)
 }
 
-// merkleProofs returns the root over leaves and, per leaf, its sibling path.
-func merkleProofs(leaves []store.MessageID) (root []byte, paths [][][]byte) {
+// MerkleProofs returns the root over leaves and, per leaf, its sibling path.
+// MerkleProofs returns the root over leaves and, per leaf, its sibling path.
+func MerkleProofs(leaves []store.MessageID) (root []byte, paths [][][]byte) {
 	level := make([][]byte, len(leaves))
 	for i := range leaves {
 		level[i] = leaves[i][:]
@@ -66,9 +67,9 @@ func merkleProofs(leaves []store.MessageID) (root []byte, paths [][][]byte) {
 	return level[0], paths
 }
 
-// merkleRoot recomputes the root from a leaf and its proof; ok is false when
+// MerkleRoot recomputes the root from a leaf and its proof; ok is false when
 // the path does not have exactly the shape (index, count) implies.
-func merkleRoot(leaf store.MessageID, index, count uint32, path [][]byte) (root []byte, ok bool) {
+func MerkleRoot(leaf store.MessageID, index, count uint32, path [][]byte) (root []byte, ok bool) {
 	if count < 2 || count > MaxBatchLeaves || index >= count {
 		return nil, false
 	}
@@ -91,8 +92,8 @@ func merkleRoot(leaf store.MessageID, index, count uint32, path [][]byte) (root 
 	return h, k == len(path)
 }
 
-// batchSigned is the byte string a batch signature covers.
-func batchSigned(count uint32, root []byte) []byte {
+// BatchSigned is the byte string a batch signature covers.
+func BatchSigned(count uint32, root []byte) []byte {
 	b := make([]byte, 0, len(batchDomain)+4+len(root))
 	b = append(b, batchDomain...)
 	b = binary.BigEndian.AppendUint32(b, count)
@@ -134,4 +135,12 @@ func (c *sigCache) add(k string) {
 		clear(c.m) // bounded; a miss only costs a verification
 	}
 	c.m[k] = struct{}{}
+}
+
+// ForgetVerifiedBatches empties the cache of checked batch signatures
+// (tests: make the next verification check the signature again).
+func ForgetVerifiedBatches() {
+	verifiedBatches.mu.Lock()
+	defer verifiedBatches.mu.Unlock()
+	clear(verifiedBatches.m)
 }

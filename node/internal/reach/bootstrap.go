@@ -1,7 +1,8 @@
-package node
+package reach
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -47,7 +48,7 @@ const (
 var dhtProtocol = protocol.ID(p2p.DHTProtocolPrefix + "/kad/1.0.0")
 
 type bootBook struct {
-	n *Node
+	r *Reach
 
 	saveMu sync.Mutex // one save at a time, so an older list never lands last
 
@@ -61,27 +62,26 @@ type bootCand struct {
 	seen  time.Time
 }
 
-func newBootBook(n *Node) *bootBook { return &bootBook{n: n, peers: map[peer.ID]*bootCand{}} }
+func newBootBook(r *Reach) *bootBook { return &bootBook{r: r, peers: map[peer.ID]*bootCand{}} }
 
-// start loads the candidates (and the relays that remembered peers'
-// addresses name), hands the best to the host as bootstrap peers and
-// watches for DHT servers.
-func (b *bootBook) start(remembered []store.Peer) {
-	recs, err := b.n.st.BootstrapPeers()
+// load reads the candidates (and the relays that remembered peers'
+// addresses name) and hands the best to the host as bootstrap peers.
+func (b *bootBook) load(remembered []store.Peer) {
+	recs, err := b.r.cfg.Store.BootstrapPeers()
 	if err != nil {
-		b.n.log.Warn("load bootstrap peers", "err", err)
+		b.r.log.Warn("load bootstrap peers", "err", err)
 	}
 	b.mu.Lock()
 	for _, rec := range recs {
 		id, err := peer.IDFromBytes(rec.ID)
-		if err != nil || id == b.n.self {
+		if err != nil || id == b.r.cfg.Self {
 			continue
 		}
 		b.peers[id] = &bootCand{addrs: parseAddrs(rec.Addrs), seen: time.UnixMilli(rec.LastSeenMs)}
 	}
 	for _, rec := range remembered {
-		for _, ai := range relayPeers(parseAddrs(rec.Addrs)) {
-			if _, ok := b.peers[ai.ID]; ok || ai.ID == b.n.self {
+		for _, ai := range RelayPeers(parseAddrs(rec.Addrs)) {
+			if _, ok := b.peers[ai.ID]; ok || ai.ID == b.r.cfg.Self {
 				continue
 			}
 			b.peers[ai.ID] = &bootCand{addrs: ai.Addrs, seen: time.UnixMilli(rec.LastSeenMs)}
@@ -95,20 +95,23 @@ func (b *bootBook) start(remembered []store.Peer) {
 		for i, c := range best {
 			infos[i] = c.ai
 		}
-		b.n.host.AddBootstrap(infos...)
+		b.r.cfg.Host.AddBootstrap(infos...)
 	}
-	bus := b.n.host.Libp2p().EventBus()
-	sub, err := bus.Subscribe([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerProtocolsUpdated)})
-	if err != nil {
-		b.n.log.Warn("watch for DHT peers", "err", err)
-		sub = nil
-	}
-	b.n.wg.Add(1)
-	go b.loop(sub)
 }
 
-func (b *bootBook) loop(sub event.Subscription) {
-	defer b.n.wg.Done()
+// subscribe watches for DHT servers (the subscription is made before any
+// goroutine runs, so no identification is missed).
+func (b *bootBook) subscribe() event.Subscription {
+	bus := b.r.cfg.Host.Libp2p().EventBus()
+	sub, err := bus.Subscribe([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerProtocolsUpdated)})
+	if err != nil {
+		b.r.log.Warn("watch for DHT peers", "err", err)
+		return nil
+	}
+	return sub
+}
+
+func (b *bootBook) loop(ctx context.Context, sub event.Subscription) {
 	var evs <-chan any
 	if sub != nil {
 		defer sub.Close()
@@ -118,8 +121,8 @@ func (b *bootBook) loop(sub event.Subscription) {
 	defer t.Stop()
 	for {
 		select {
-		case <-b.n.ctx.Done():
-			b.save() // the node does not own the store: it is still open
+		case <-ctx.Done():
+			b.save() // the store closes only after Reach.Close
 			return
 		case <-t.C:
 			b.save()
@@ -142,8 +145,8 @@ func (b *bootBook) loop(sub event.Subscription) {
 			if p == "" {
 				continue
 			}
-			b.learn(time.Now(), peer.AddrInfo{ID: p, Addrs: b.n.host.PeerAddrs(p)})
-			b.n.rdv.wake()
+			b.learn(time.Now(), peer.AddrInfo{ID: p, Addrs: b.r.cfg.Host.PeerAddrs(p)})
+			b.r.rdv.wake()
 		}
 	}
 }
@@ -154,7 +157,7 @@ func (b *bootBook) learnInvite(relays []peer.AddrInfo) {
 	if len(relays) == 0 {
 		return
 	}
-	b.n.host.AddBootstrap(relays...)
+	b.r.cfg.Host.AddBootstrap(relays...)
 	b.learn(time.Now(), relays...)
 	b.save()
 }
@@ -163,7 +166,7 @@ func (b *bootBook) learn(now time.Time, ais ...peer.AddrInfo) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, ai := range ais {
-		if ai.ID == "" || ai.ID == b.n.self {
+		if ai.ID == "" || ai.ID == b.r.cfg.Self {
 			continue
 		}
 		c, ok := b.peers[ai.ID]
@@ -190,9 +193,9 @@ func (b *bootBook) save() {
 	now := time.Now()
 	b.mu.Lock()
 	for id, c := range b.peers {
-		if b.n.host.IsConnected(id) {
+		if b.r.cfg.Host.IsConnected(id) {
 			c.seen = now
-			if a := b.n.host.PeerAddrs(id); len(a) > 0 {
+			if a := b.r.cfg.Host.PeerAddrs(id); len(a) > 0 {
 				c.addrs = a
 			}
 			b.dirty = true
@@ -213,8 +216,8 @@ func (b *bootBook) save() {
 		}
 		recs = append(recs, rec)
 	}
-	if err := b.n.st.PutBootstrapPeers(recs); err != nil {
-		b.n.log.Warn("save bootstrap peers", "err", err)
+	if err := b.r.cfg.Store.PutBootstrapPeers(recs); err != nil {
+		b.r.log.Warn("save bootstrap peers", "err", err)
 		b.mu.Lock()
 		b.dirty = true
 		b.mu.Unlock()
@@ -236,7 +239,7 @@ func (b *bootBook) rankedLocked() []rankedCand {
 			continue
 		}
 		addrs := slices.Clone(c.addrs)
-		slices.SortStableFunc(addrs, func(a, b ma.Multiaddr) int { return cmpBool(isCircuit(a), isCircuit(b)) })
+		slices.SortStableFunc(addrs, func(a, b ma.Multiaddr) int { return CmpBool(IsCircuit(a), IsCircuit(b)) })
 		out = append(out, rankedCand{peer.AddrInfo{ID: id, Addrs: addrs[:min(len(addrs), maxRememberAddrs)]}, c.seen})
 	}
 	slices.SortFunc(out, func(x, y rankedCand) int {
@@ -264,4 +267,11 @@ func parseAddrs(bs [][]byte) []ma.Multiaddr {
 		}
 	}
 	return out
+}
+
+func (b *bootBook) has(p peer.ID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.peers[p]
+	return ok && len(c.addrs) > 0
 }

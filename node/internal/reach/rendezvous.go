@@ -1,13 +1,9 @@
-package node
+package reach
 
 import (
 	"cmp"
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/parley-chat/parley/node/internal/envelope"
 	"github.com/parley-chat/parley/p2p"
 )
 
@@ -34,7 +31,7 @@ import (
 // the current and the previous epoch, so members whose clocks straddle
 // midnight still meet.
 const (
-	rendezvousEpoch   = 24 * time.Hour
+	rendezvousEpoch   = envelope.RendezvousEpoch
 	readvertiseEvery  = time.Hour
 	rendezvousTTL     = 2 * rendezvousEpoch
 	rendezvousOpLimit = 30 * time.Second
@@ -52,19 +49,16 @@ const (
 	rendezvousDials       = 8
 )
 
-func rendezvousEpochOf(t time.Time) int64 { return t.Unix() / int64(rendezvousEpoch/time.Second) }
-
-// rendezvousNS is the rendezvous string for a group secret and epoch.
-func rendezvousNS(secret []byte, epoch int64) string {
-	k, err := hkdf.Key(sha256.New, secret, nil, fmt.Sprintf("parley/v1/rendezvous/%d", epoch), 32)
-	if err != nil {
-		panic(err)
-	}
-	return "parley-rdv/" + hex.EncodeToString(k)
+// Target is one group as rendezvous sees it: no secret, only the strings
+// to provide and look up.
+type Target struct {
+	Key        string   // stable and unique per group (when it was last looked up)
+	Namespaces []string // this epoch's and the previous one's (envelope.RendezvousNS)
+	Connected  bool     // a member is connected: look up less often
 }
 
 type rendezvous struct {
-	n     *Node
+	r     *Reach
 	every time.Duration
 	now   func() time.Time
 	kickc chan struct{}
@@ -78,18 +72,9 @@ type rendezvous struct {
 	retry      func(failures int) time.Duration // tests; nil: retryDelay
 }
 
-func newRendezvous(n *Node, every time.Duration) *rendezvous {
-	return &rendezvous{n: n, every: every, now: time.Now, kickc: make(chan struct{}, 1),
+func newRendezvous(rc *Reach, every time.Duration) *rendezvous {
+	return &rendezvous{r: rc, every: every, now: time.Now, kickc: make(chan struct{}, 1),
 		advertised: map[string]time.Time{}, looked: map[string]time.Time{}}
-}
-
-// start runs the rendezvous loop (nothing when the interval is 0).
-func (r *rendezvous) start() {
-	if r == nil || r.every <= 0 {
-		return
-	}
-	r.n.wg.Add(1)
-	go r.loop()
 }
 
 // kick runs a round now (a group was added).
@@ -111,7 +96,7 @@ func (r *rendezvous) wake() {
 	if r == nil || !r.failing.Load() || !r.waking.CompareAndSwap(false, true) {
 		return
 	}
-	started := r.n.goOwned(func() {
+	started := r.r.goOwned(func(ctx context.Context) {
 		defer r.waking.Store(false)
 		// kad-dht adds the server to its routing table on its own goroutine,
 		// after the identify event that woke us: give it a moment rather
@@ -119,9 +104,9 @@ func (r *rendezvous) wake() {
 		t := time.NewTicker(25 * time.Millisecond)
 		defer t.Stop()
 		deadline := time.Now().Add(wakeWait)
-		for r.n.host.DHTPeers() == 0 && time.Now().Before(deadline) {
+		for r.r.cfg.Host.DHTPeers() == 0 && time.Now().Before(deadline) {
 			select {
-			case <-r.n.ctx.Done():
+			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
@@ -133,14 +118,13 @@ func (r *rendezvous) wake() {
 	}
 }
 
-func (r *rendezvous) loop() {
-	defer r.n.wg.Done()
+func (r *rendezvous) loop(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	failures := 0
 	for {
 		select {
-		case <-r.n.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-r.kickc:
@@ -149,9 +133,9 @@ func (r *rendezvous) loop() {
 			failures = 0
 		}
 		next := r.every
-		ok, err := r.round()
+		ok, err := r.round(ctx)
 		if errors.Is(err, p2p.ErrNoDHT) {
-			r.n.log.Debug("no DHT: rendezvous off")
+			r.r.log.Debug("no DHT: rendezvous off")
 			return
 		}
 		if ok {
@@ -172,7 +156,7 @@ func (r *rendezvous) retryAfter(failures int) time.Duration {
 	if f != nil {
 		return f(failures)
 	}
-	return retryDelay(r.every, failures, r.n.host.DHTPeers() > 0)
+	return retryDelay(r.every, failures, r.r.cfg.Host.DHTPeers() > 0)
 }
 
 // retryDelay is the wait after the given number of failed rounds in a row.
@@ -192,31 +176,29 @@ func retryDelay(every time.Duration, failures int, havePeers bool) time.Duration
 // round advertises and looks up every group whose time has come. It
 // reports whether every advertisement is in place, and an advertising
 // error.
-func (r *rendezvous) round() (bool, error) {
+func (r *rendezvous) round(ctx context.Context) (bool, error) {
 	now := r.now()
-	epoch := rendezvousEpochOf(now)
 	sem := make(chan struct{}, rendezvousParallel)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ok := true
 	var firstErr error
-	for _, g := range r.n.allGroups() {
+	for _, g := range r.r.cfg.Targets(now) {
 		lookup := r.lookupDue(g, now)
-		for _, e := range []int64{epoch, epoch - 1} {
-			ns := rendezvousNS(g.rec.Secret, e)
+		for _, ns := range g.Namespaces {
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if err := r.advertise(ns, now); err != nil {
+				if err := r.advertise(ctx, ns, now); err != nil {
 					mu.Lock()
 					ok = false
 					firstErr = cmp.Or(firstErr, err)
 					mu.Unlock()
 				}
 				if lookup {
-					r.lookup(ns)
+					r.lookup(ctx, ns)
 				}
 			}()
 		}
@@ -225,31 +207,31 @@ func (r *rendezvous) round() (bool, error) {
 	return ok, firstErr
 }
 
-func (r *rendezvous) lookupDue(g *group, now time.Time) bool {
+func (r *rendezvous) lookupDue(g Target, now time.Time) bool {
 	every := r.every
-	if len(g.topic.ListPeers()) > 0 {
+	if g.Connected {
 		every *= connectedLookupFactor
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if now.Sub(r.looked[g.keys.topic]) < every {
+	if now.Sub(r.looked[g.Key]) < every {
 		return false
 	}
-	r.looked[g.keys.topic] = now
+	r.looked[g.Key] = now
 	return true
 }
 
-func (r *rendezvous) advertise(ns string, now time.Time) error {
+func (r *rendezvous) advertise(ctx context.Context, ns string, now time.Time) error {
 	r.mu.Lock()
 	last, done := r.advertised[ns]
 	r.mu.Unlock()
 	if done && now.Sub(last) < readvertiseEvery {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(r.n.ctx, rendezvousOpLimit)
+	ctx, cancel := context.WithTimeout(ctx, rendezvousOpLimit)
 	defer cancel()
-	if err := r.n.host.Advertise(ctx, ns, rendezvousTTL); err != nil {
-		r.n.log.Debug("rendezvous advertise", "err", err)
+	if err := r.r.cfg.Host.Advertise(ctx, ns, rendezvousTTL); err != nil {
+		r.r.log.Debug("rendezvous advertise", "err", err)
 		return err
 	}
 	r.mu.Lock()
@@ -264,14 +246,14 @@ func (r *rendezvous) advertise(ns string, now time.Time) error {
 }
 
 // lookup dials the providers of ns that we are not connected to. Once
-// connected, a member is synced with like any other (onConnectionChange).
-func (r *rendezvous) lookup(ns string) {
-	ctx, cancel := context.WithTimeout(r.n.ctx, rendezvousOpLimit)
+// connected, a member is synced with like any other (the node syncs on connect).
+func (r *rendezvous) lookup(life context.Context, ns string) {
+	ctx, cancel := context.WithTimeout(life, rendezvousOpLimit)
 	defer cancel()
 	sem := make(chan struct{}, rendezvousDials)
 	var wg sync.WaitGroup
-	err := r.n.host.FindPeers(ctx, ns, func(ai peer.AddrInfo) {
-		if r.n.host.IsConnected(ai.ID) || len(ai.Addrs) == 0 {
+	err := r.r.cfg.Host.FindPeers(ctx, ns, func(ai peer.AddrInfo) {
+		if r.r.cfg.Host.IsConnected(ai.ID) || len(ai.Addrs) == 0 {
 			return
 		}
 		sem <- struct{}{}
@@ -279,21 +261,21 @@ func (r *rendezvous) lookup(ns string) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := r.n.host.Connect(ctx, ai, p2p.SourceDHT); err != nil {
-				r.n.log.Debug("rendezvous dial failed", "peer", ai.ID, "err", err)
+			if err := r.r.cfg.Host.Connect(ctx, ai, p2p.SourceDHT); err != nil {
+				r.r.log.Debug("rendezvous dial failed", "peer", ai.ID, "err", err)
 			}
 		}()
 	})
 	wg.Wait()
-	if err != nil && r.n.ctx.Err() == nil {
-		r.n.log.Debug("rendezvous lookup", "err", err)
+	if err != nil && life.Err() == nil {
+		r.r.log.Debug("rendezvous lookup", "err", err)
 	}
 }
 
-// relayPeers returns the relays named in circuit addresses
+// RelayPeers returns the relays named in circuit addresses
 // (<relay addr>/p2p/<relay>/p2p-circuit/...): an invite's relay addresses
 // make the relay a bootstrap peer for the joiner.
-func relayPeers(addrs []ma.Multiaddr) []peer.AddrInfo {
+func RelayPeers(addrs []ma.Multiaddr) []peer.AddrInfo {
 	var out []peer.AddrInfo
 	for _, a := range addrs {
 		s := a.String()
@@ -314,12 +296,14 @@ func relayPeers(addrs []ma.Multiaddr) []peer.AddrInfo {
 	return out
 }
 
-func isCircuit(a ma.Multiaddr) bool {
+// IsCircuit reports whether a is a relayed (/p2p-circuit) address.
+func IsCircuit(a ma.Multiaddr) bool {
 	_, err := a.ValueForProtocol(ma.P_CIRCUIT)
 	return err == nil
 }
 
-func cmpBool(a, b bool) int {
+// CmpBool orders false before true.
+func CmpBool(a, b bool) int {
 	switch {
 	case a == b:
 		return 0

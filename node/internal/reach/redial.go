@@ -1,4 +1,4 @@
-package node
+package reach
 
 import (
 	"context"
@@ -24,9 +24,7 @@ const (
 // restarts and redials them: at start, periodically with backoff, and at
 // once when our own addresses change (a new network).
 type redialer struct {
-	n *Node
-
-	boot *bootBook // DHT bootstrap candidates (bootstrap.go)
+	r *Reach
 
 	mu    sync.Mutex
 	peers map[peer.ID]*dialState
@@ -40,14 +38,15 @@ type dialState struct {
 	saved    time.Time
 }
 
-func newRedialer(n *Node) *redialer {
-	return &redialer{n: n, boot: newBootBook(n), peers: map[peer.ID]*dialState{}, kick: make(chan struct{}, 1)}
+func newRedialer(rc *Reach) *redialer {
+	return &redialer{r: rc, peers: map[peer.ID]*dialState{}, kick: make(chan struct{}, 1)}
 }
 
-func (r *redialer) start() {
-	recs, err := r.n.st.Peers()
+// load reads the remembered peers; start dials them.
+func (r *redialer) load() []store.Peer {
+	recs, err := r.r.cfg.Store.Peers()
 	if err != nil {
-		r.n.log.Warn("load remembered peers", "err", err)
+		r.r.log.Warn("load remembered peers", "err", err)
 	}
 	r.mu.Lock()
 	for _, rec := range recs {
@@ -58,14 +57,12 @@ func (r *redialer) start() {
 		r.peers[id] = &dialState{addrs: parseAddrs(rec.Addrs), saved: time.UnixMilli(rec.LastSeenMs)}
 	}
 	r.mu.Unlock()
-	r.boot.start(recs)
-	r.n.wg.Add(1)
-	go r.loop()
+	return recs
 }
 
 // remember records a peer and its addresses (inviter, or a member we synced with).
 func (r *redialer) remember(ai peer.AddrInfo) {
-	if ai.ID == r.n.self || ai.ID == "" {
+	if ai.ID == r.r.cfg.Self || ai.ID == "" {
 		return
 	}
 	now := time.Now()
@@ -93,33 +90,32 @@ func (r *redialer) remember(ai peer.AddrInfo) {
 		}
 		rec.Addrs = append(rec.Addrs, a.Bytes())
 	}
-	if err := r.n.st.PutPeer(rec); err != nil {
-		r.n.log.Warn("remember peer", "peer", ai.ID, "err", err)
+	if err := r.r.cfg.Store.PutPeer(rec); err != nil {
+		r.r.log.Warn("remember peer", "peer", ai.ID, "err", err)
 	}
 }
 
 func (r *redialer) rememberConnected(p peer.ID) {
-	r.remember(peer.AddrInfo{ID: p, Addrs: r.n.host.PeerAddrs(p)})
+	r.remember(peer.AddrInfo{ID: p, Addrs: r.r.cfg.Host.PeerAddrs(p)})
 }
 
-func (r *redialer) loop() {
-	defer r.n.wg.Done()
-	sub, err := r.n.host.Libp2p().EventBus().Subscribe(new(event.EvtLocalAddressesUpdated))
+func (r *redialer) loop(ctx context.Context) {
+	sub, err := r.r.cfg.Host.Libp2p().EventBus().Subscribe(new(event.EvtLocalAddressesUpdated))
 	var addrChanged <-chan any
 	if err == nil {
 		defer sub.Close()
 		addrChanged = sub.Out()
 	}
-	every := r.n.cfg.redialEvery
+	every := r.r.cfg.RedialEvery
 	if every <= 0 {
 		every = 30 * time.Second
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	r.round()
+	r.round(ctx)
 	for {
 		select {
-		case <-r.n.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-r.kick:
@@ -135,11 +131,11 @@ func (r *redialer) loop() {
 			}
 			r.mu.Unlock()
 		}
-		r.round()
+		r.round(ctx)
 	}
 }
 
-func (r *redialer) round() {
+func (r *redialer) round(ctx context.Context) {
 	now := time.Now()
 	type target struct {
 		ai peer.AddrInfo
@@ -148,7 +144,7 @@ func (r *redialer) round() {
 	var todo []target
 	r.mu.Lock()
 	for id, ds := range r.peers {
-		if len(ds.addrs) == 0 || now.Before(ds.next) || r.n.host.IsConnected(id) {
+		if len(ds.addrs) == 0 || now.Before(ds.next) || r.r.cfg.Host.IsConnected(id) {
 			continue
 		}
 		todo = append(todo, target{peer.AddrInfo{ID: id, Addrs: ds.addrs}, ds})
@@ -162,8 +158,8 @@ func (r *redialer) round() {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(r.n.ctx, 15*time.Second)
-			err := r.n.host.Connect(ctx, t.ai, p2p.SourceDirect)
+			ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			err := r.r.cfg.Host.Connect(ctx, t.ai, p2p.SourceDirect)
 			cancel()
 			r.mu.Lock()
 			if err != nil {

@@ -1,0 +1,188 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/syncproto"
+	"github.com/parley-chat/parley/node/wirepb"
+	"github.com/parley-chat/parley/p2p"
+	"github.com/parley-chat/parley/store"
+)
+
+// group is one joined group: its keys, topic, send pipeline and members.
+type group struct {
+	rec   store.Group
+	keys  envelope.GroupKeys
+	topic *p2p.Topic
+	sync  *syncproto.Group
+
+	sendQ   chan *sendReq // to the group's sender goroutine
+	sendMu  sync.Mutex    // held while seqs are assigned and stored
+	nextSeq uint64
+	// minLamport is the clock an invite said the group had reached, so a
+	// joiner's first message sorts after the history it joins (under sendMu).
+	minLamport uint64
+
+	membersMu sync.Mutex
+	members   map[peer.ID]string
+}
+
+// openGroup joins a stored group's topic and starts receiving and sending.
+func (n *Node) openGroup(rec store.Group) (*group, error) {
+	keys, err := envelope.DeriveKeys(rec.Secret)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if g, ok := n.groups[rec.ID]; ok {
+		return g, nil
+	}
+	if n.closing {
+		return nil, ErrClosed
+	}
+	if n.host == nil || n.sync == nil {
+		return nil, ErrNotStarted
+	}
+	g := &group{rec: rec, keys: keys, members: map[peer.ID]string{}, sendQ: make(chan *sendReq, sendQueue)}
+	members, err := n.st.Members(rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		g.members[peer.ID(m.Author)] = m.DisplayName
+	}
+	var maxSeq uint64
+	if err := n.st.AuthorAfter(rec.ID, []byte(n.self), 0, func(e store.AuthorIndexEntry) bool {
+		maxSeq = max(maxSeq, e.Seq)
+		return true
+	}); err != nil {
+		return nil, err
+	}
+	g.nextSeq = maxSeq + 1
+	t, err := n.host.Join(keys.Topic, func(ctx context.Context, from peer.ID, data []byte) (p2p.Verdict, any) {
+		return n.validate(g, from, data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.topic = t
+	g.sync = &syncproto.Group{ID: rec.ID, Keys: &g.keys, Peers: t.ListPeers}
+	if rec.HistoryFromJoin {
+		g.sync.SinceMs = rec.JoinedMs
+	}
+	// A member appearing on the topic is the moment to swap history with it.
+	if err := t.OnPeerJoin(func(p peer.ID) { n.sync.Request(p, g.sync) }); err != nil {
+		t.Close()
+		return nil, err
+	}
+	n.groups[rec.ID] = g
+	n.wg.Add(2)
+	go n.receive(g)
+	go n.sender(g)
+	return g, nil
+}
+
+func (n *Node) group(ref string) (*group, error) {
+	// The common case, a full group id (what the API and front ends pass),
+	// needs no store scan.
+	var id store.GroupID
+	if len(ref) == 2*len(id) {
+		if _, err := hex.Decode(id[:], []byte(strings.ToLower(ref))); err == nil {
+			if g := n.groupByID(id); g != nil {
+				return g, nil
+			}
+		}
+	}
+	rec, err := n.resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	if g := n.groupByID(rec.ID); g != nil {
+		return g, nil
+	}
+	if n.Host() == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNotStarted, ref)
+	}
+	return nil, fmt.Errorf("%w: %q", ErrGroupNotFound, ref)
+}
+
+func (n *Node) groupByID(id store.GroupID) *group {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.groups[id]
+}
+
+func (n *Node) allGroups() []*group {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]*group, 0, len(n.groups))
+	for _, g := range n.groups {
+		out = append(out, g)
+	}
+	return out
+}
+
+func (n *Node) syncGroups() []*syncproto.Group {
+	gs := n.allGroups()
+	out := make([]*syncproto.Group, len(gs))
+	for i, g := range gs {
+		out[i] = g.sync
+	}
+	return out
+}
+
+// CreateGroup creates a group with a fresh secret and announces us in it.
+func (n *Node) CreateGroup(ctx context.Context, name string, historyFromJoin bool) (GroupInfo, error) {
+	if err := checkName(name); err != nil {
+		return GroupInfo{}, err
+	}
+	secret := envelope.NewSecret()
+	keys, _ := envelope.DeriveKeys(secret)
+	now := n.cfg.now().UnixMilli()
+	rec := store.Group{ID: keys.ID, Name: name, Secret: secret, CreatedMs: now, JoinedMs: now, HistoryFromJoin: historyFromJoin}
+	return n.addGroup(ctx, rec, nil)
+}
+
+func (n *Node) addGroup(ctx context.Context, rec store.Group, after func(*group)) (GroupInfo, error) {
+	if n.Host() == nil || n.sync == nil {
+		return GroupInfo{}, ErrNotStarted
+	}
+	if err := n.st.PutGroup(rec); err != nil {
+		return GroupInfo{}, err
+	}
+	g, err := n.openGroup(rec)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	if after != nil {
+		after(g)
+	}
+	n.reach.Kick()
+	n.events.publish(Event{Type: EventGroup, Group: hex.EncodeToString(rec.ID[:])})
+	if _, err := n.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_Join{Join: &wirepb.Join{DisplayName: n.cfg.displayName}}}); err != nil {
+		return GroupInfo{}, err
+	}
+	return n.groupInfo(rec)
+}
+
+func checkName(name string) error {
+	if strings.TrimSpace(name) == "" || len(name) > MaxNameLen || !utf8.ValidString(name) {
+		return fmt.Errorf("%w: a group name is 1 to %d bytes of UTF-8", ErrInvalidInput, MaxNameLen)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: control character in group name", ErrInvalidInput)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,131 @@
+package node
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/parley-chat/parley/store"
+)
+
+// Setting names of a profile's identity, kept in its store.
+const (
+	SettingIdentity = "identity"
+	SettingName     = "name"
+	SettingPort     = "port"
+)
+
+// Port range a new profile picks its listen port from.
+const (
+	MinPort = 20000
+	MaxPort = 45000
+)
+
+// Identity is a profile's key and settings.
+type Identity struct {
+	Key  crypto.PrivKey
+	ID   peer.ID
+	Name string // display name
+	Port int    // preferred listen port
+}
+
+// EnsureIdentity loads the identity and settings from st, creating any that
+// are missing: a fresh Ed25519 key, a display name ($USER or the host name)
+// and a random listen port in [MinPort, MaxPort]. A non-empty name overrides
+// and is saved.
+func EnsureIdentity(st *store.Store, name string) (Identity, error) {
+	return ensureIdentity(st, name, nil)
+}
+
+// ensureIdentity is EnsureIdentity; a non-nil key is saved as the identity
+// when the store has none and must match the one it has.
+func ensureIdentity(st *store.Store, name string, key crypto.PrivKey) (Identity, error) {
+	var id Identity
+	raw, err := st.Setting(SettingIdentity)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		k := key
+		if k == nil {
+			var gerr error
+			if k, _, gerr = crypto.GenerateEd25519Key(rand.Reader); gerr != nil {
+				return id, gerr
+			}
+		}
+		b, merr := crypto.MarshalPrivateKey(k)
+		if merr != nil {
+			return id, merr
+		}
+		if err := st.PutSetting(SettingIdentity, b); err != nil {
+			return id, fmt.Errorf("save identity: %w", err)
+		}
+		id.Key = k
+	case err != nil:
+		return id, fmt.Errorf("read identity: %w", err)
+	default:
+		k, uerr := crypto.UnmarshalPrivateKey(raw)
+		if uerr != nil {
+			return id, fmt.Errorf("identity setting is corrupt: %w", uerr)
+		}
+		if key != nil && !k.Equals(key) {
+			return id, ErrIdentityMismatch
+		}
+		id.Key = k
+	}
+	if id.ID, err = peer.IDFromPrivateKey(id.Key); err != nil {
+		return id, err
+	}
+
+	name = strings.TrimSpace(name)
+	if name == "" {
+		b, err := st.Setting(SettingName)
+		switch {
+		case err == nil:
+			name = string(b)
+		case !errors.Is(err, store.ErrNotFound):
+			return id, err
+		}
+	} else if err := st.PutSetting(SettingName, []byte(name)); err != nil {
+		return id, err
+	}
+	if name == "" {
+		name = DefaultDisplayName()
+		if err := st.PutSetting(SettingName, []byte(name)); err != nil {
+			return id, err
+		}
+	}
+	id.Name = name
+
+	b, err := st.Setting(SettingPort)
+	switch {
+	case err == nil:
+		if id.Port, err = strconv.Atoi(string(b)); err != nil || id.Port < 0 || id.Port > 65535 {
+			return id, fmt.Errorf("port setting %q is invalid", b)
+		}
+	case errors.Is(err, store.ErrNotFound):
+		id.Port = MinPort + mrand.IntN(MaxPort-MinPort+1)
+		if err := st.PutSetting(SettingPort, []byte(strconv.Itoa(id.Port))); err != nil {
+			return id, err
+		}
+	default:
+		return id, err
+	}
+	return id, nil
+}
+
+// DefaultDisplayName is $USER, else the host name, else "anonymous".
+func DefaultDisplayName() string {
+	if u := strings.TrimSpace(os.Getenv("USER")); u != "" {
+		return u
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "anonymous"
+}

@@ -1,0 +1,23 @@
+// Package syncproto is Parley's history sync (/parley/sync/1.0.0): a
+// member pulls what it lacks of a group from another member and serves its
+// own history in turn.
+//
+//	requester                               responder
+//	SyncHello{nonce, HMAC(sync key, req..)} ->
+//	                                        <- SyncHelloReply{ok, HMAC(sync key, resp..)}
+//	SyncRequest{per-author vector, want ids} ->
+//	                                        <- SyncBatch{messages, remaining} ... {done}
+//
+// The proofs bind both peer ids and the nonce, so they cannot be replayed
+// and do not name the group: the responder tries each of its groups. A peer
+// without the secret gets the same bare refusal whether or not the group
+// exists. The vector (per author, the highest seq up to which we hold every
+// message) makes a no-op sync cost one small round trip whatever the history
+// size. Batches are verified (signatures, on all cores) and handed to the
+// Ingest callback as they arrive, so an interrupted sync resumes from what
+// was stored.
+//
+// The package knows neither the node nor the store's implementation: it is
+// given a small Store interface (reads), the host's streams (Net), the
+// groups it may serve (each with its keys) and an Ingest callback.
+package syncproto

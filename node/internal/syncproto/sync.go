@@ -1,0 +1,548 @@
+package syncproto
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-msgio/pbio"
+
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/wirepb"
+	"github.com/parley-chat/parley/store"
+)
+
+// Protocol is the history sync stream protocol (see doc.go for the flow).
+const Protocol = protocol.ID("/parley/sync/1.0.0")
+
+// Bounds on the sync protocol.
+const (
+	MaxHelloSize     = 1 << 10
+	MaxRequestSize   = 1 << 20
+	maxBatchWire     = 4 << 20
+	MaxBatchMessages = 1024
+	maxBatchBytes    = 1 << 20
+	MaxWant          = 4096
+	MaxHave          = 50000
+	helloTimeout     = 10 * time.Second
+	batchTimeout     = 30 * time.Second
+	maxServing       = 16
+	peersPerRound    = 3
+)
+
+// ErrDenied means the peer does not hold the group secret (or we do not).
+var ErrDenied = errors.New("sync denied: peer is not a member of the group")
+
+// Progress is the state of one pull from one peer.
+type Progress struct {
+	Peer     string    `json:"peer"`
+	Group    string    `json:"group"`
+	Received uint64    `json:"received"` // messages received in this pull
+	Total    uint64    `json:"total"`    // received + still to come, as the peer last said
+	Bytes    uint64    `json:"bytes"`    // sync stream bytes both ways, framing included
+	Done     bool      `json:"done"`
+	Err      string    `json:"error,omitempty"`
+	Started  time.Time `json:"started"`
+}
+
+// Store is what sync reads of a group's history.
+type Store interface {
+	Vector(g store.GroupID) ([]store.AuthorSeq, error)
+	Missing(g store.GroupID, limit int) ([]store.MessageID, error)
+	AuthorAfter(g store.GroupID, author []byte, seq uint64, fn func(store.AuthorIndexEntry) bool) error
+	Get(g store.GroupID, id store.MessageID) (store.Stored, error)
+	GetAt(g store.GroupID, lamport uint64, id store.MessageID) (store.Stored, error)
+	After(g store.GroupID, c *store.Cursor, fn func(store.Stored) bool) error
+	GroupStats(g store.GroupID) (store.Stats, error)
+}
+
+// Net is the part of the host sync uses.
+type Net interface {
+	IsConnected(p peer.ID) bool
+	NewStream(ctx context.Context, p peer.ID, id protocol.ID) (network.Stream, error)
+}
+
+// Group is one group as sync sees it.
+type Group struct {
+	ID   store.GroupID
+	Keys *envelope.GroupKeys
+	// SinceMs, when set, asks peers only for messages from then on (a group
+	// joined with history from the join only).
+	SinceMs int64
+	// Peers lists the members connected on the group's topic (periodic sync).
+	Peers func() []peer.ID
+
+	pullMu sync.Mutex // one pull at a time
+}
+
+// Config wires a Syncer to the rest of the node.
+type Config struct {
+	Self  peer.ID
+	Store Store
+	Net   Net
+	// Groups lists the groups we hold (the responder tries each one's proof).
+	Groups func() []*Group
+	// Ingest stores verified messages pulled from a peer (in order, parents
+	// first); an error ends the pull.
+	Ingest func(g *Group, vs []*envelope.Verified) error
+	// OnProgress, OnDrop and OnMember are told of progress, of refused
+	// input and of a peer that proved membership. Each may be nil.
+	OnProgress func(Progress)
+	OnDrop     func(error)
+	OnMember   func(peer.ID)
+	// Interval is the periodic re-sync (0: off).
+	Interval time.Duration
+	Log      *slog.Logger
+}
+
+type syncKey struct {
+	p peer.ID
+	g store.GroupID
+}
+
+type syncRun struct {
+	again    bool
+	progress Progress
+}
+
+// Syncer pulls missing history from members and serves ours to them.
+type Syncer struct {
+	cfg     Config
+	log     *slog.Logger
+	serving chan struct{}
+
+	// pulledBytes counts sync stream bytes of every pull, both ways.
+	pulledBytes atomic.Uint64
+
+	// AfterBatch, when set (tests, before Start), runs after each stored batch of a pull.
+	AfterBatch func(p peer.ID, received uint64)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu         sync.Mutex
+	closing    bool
+	gapPending map[syncKey]bool
+	runs       map[syncKey]*syncRun
+	last       map[syncKey]Progress // finished pulls, for status
+}
+
+// New returns a Syncer; nothing runs until Start.
+func New(cfg Config) *Syncer {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // not started: requests are no-ops until Start
+	return &Syncer{cfg: cfg, log: cfg.Log, serving: make(chan struct{}, maxServing), ctx: ctx, cancel: cancel,
+		runs: map[syncKey]*syncRun{}, gapPending: map[syncKey]bool{}, last: map[syncKey]Progress{}}
+}
+
+// Start runs periodic sync until Close and accepts requests.
+func (s *Syncer) Start() {
+	s.mu.Lock()
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mu.Unlock()
+	s.goOwned(s.periodic)
+}
+
+// Close stops every pull and serve and waits for them.
+func (s *Syncer) Close() {
+	s.mu.Lock()
+	s.closing = true
+	s.cancel()
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// PulledBytes is the sync stream bytes of every pull so far, both ways.
+func (s *Syncer) PulledBytes() uint64 { return s.pulledBytes.Load() }
+
+// goOwned runs fn on a goroutine that Close waits for, unless closing:
+// checking and registering under one lock keeps Add from racing Wait.
+// enterServe registers a serve with Close's WaitGroup unless closing.
+func (s *Syncer) enterServe() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Syncer) goOwned(fn func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || s.ctx.Err() != nil {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+func (s *Syncer) drop(err error) {
+	if s.cfg.OnDrop != nil {
+		s.cfg.OnDrop(err)
+	}
+}
+
+func (s *Syncer) progress(p Progress) {
+	if s.cfg.OnProgress != nil {
+		s.cfg.OnProgress(p)
+	}
+}
+
+func (s *Syncer) member(p peer.ID) {
+	if s.cfg.OnMember != nil {
+		s.cfg.OnMember(p)
+	}
+}
+
+func (s *Syncer) context() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ctx
+}
+
+// Request pulls g from p soon; a pull already running is run once more after.
+func (s *Syncer) Request(p peer.ID, g *Group) {
+	ctx := s.context()
+	if p == s.cfg.Self || ctx.Err() != nil {
+		return
+	}
+	k := syncKey{p, g.ID}
+	s.mu.Lock()
+	if r, ok := s.runs[k]; ok {
+		r.again = true
+		s.mu.Unlock()
+		return
+	}
+	r := &syncRun{progress: Progress{Peer: p.String(), Group: hex.EncodeToString(g.ID[:]), Started: time.Now()}}
+	s.runs[k] = r
+	s.mu.Unlock()
+	started := s.goOwned(func() {
+		for {
+			err := s.pull(ctx, p, g, r)
+			s.mu.Lock()
+			r.progress.Done = true
+			if err != nil {
+				r.progress.Err = err.Error()
+			}
+			s.last[k] = r.progress
+			if !r.again || ctx.Err() != nil {
+				delete(s.runs, k)
+				s.mu.Unlock()
+				s.progress(r.progress)
+				return
+			}
+			r.again = false
+			r.progress = Progress{Peer: p.String(), Group: r.progress.Group, Started: time.Now()}
+			s.mu.Unlock()
+		}
+	})
+	if !started {
+		s.mu.Lock()
+		delete(s.runs, k)
+		s.mu.Unlock()
+	}
+}
+
+// gapDelay is how long a missing parent may stay missing before we pull:
+// under live traffic gossip often delivers it by itself a moment later.
+const gapDelay = time.Second
+
+// RequestGap pulls g from p if, after gapDelay, a referenced parent is still missing.
+func (s *Syncer) RequestGap(p peer.ID, g *Group) {
+	k := syncKey{p, g.ID}
+	s.mu.Lock()
+	if s.gapPending[k] {
+		s.mu.Unlock()
+		return
+	}
+	s.gapPending[k] = true
+	s.mu.Unlock()
+	ctx := s.context()
+	s.goOwned(func() {
+		defer func() {
+			s.mu.Lock()
+			delete(s.gapPending, k)
+			s.mu.Unlock()
+		}()
+		t := time.NewTimer(gapDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+		if missing, err := s.cfg.Store.Missing(g.ID, 1); err == nil && len(missing) > 0 {
+			s.Request(p, g)
+		}
+	})
+}
+
+// Progress lists running pulls and the last finished one per peer and group.
+func (s *Syncer) Progress() []Progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Progress
+	for _, r := range s.runs {
+		out = append(out, r.progress)
+	}
+	for k, p := range s.last {
+		if _, running := s.runs[k]; !running {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Group != out[j].Group {
+			return out[i].Group < out[j].Group
+		}
+		return out[i].Peer < out[j].Peer
+	})
+	return out
+}
+
+// periodic re-syncs each group with a few connected members, so nodes
+// converge even when no new message reveals a gap.
+func (s *Syncer) periodic() {
+	if s.cfg.Interval <= 0 {
+		return
+	}
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	ctx := s.context()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, g := range s.cfg.Groups() {
+			peers := g.Peers()
+			mrand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+			for i, p := range peers {
+				if i == peersPerRound {
+					break
+				}
+				s.Request(p, g)
+			}
+		}
+	}
+}
+
+func (s *Syncer) update(r *syncRun, received, remaining, bytes uint64) {
+	s.mu.Lock()
+	r.progress.Bytes = bytes
+	r.progress.Received += received
+	r.progress.Total = r.progress.Received + remaining
+	p := r.progress
+	s.mu.Unlock()
+	s.progress(p)
+}
+
+// countingStream counts the bytes of a sync stream, both ways.
+type countingStream struct {
+	io.ReadWriter
+	n atomic.Uint64
+}
+
+func (c *countingStream) Read(p []byte) (int, error) {
+	k, err := c.ReadWriter.Read(p)
+	c.n.Add(uint64(k))
+	return k, err
+}
+
+func (c *countingStream) Write(p []byte) (int, error) {
+	k, err := c.ReadWriter.Write(p)
+	c.n.Add(uint64(k))
+	return k, err
+}
+
+// pull runs the requester side of one sync with p for g. Pulls of one group
+// run one at a time: after one peer has filled us in, the next pull is a
+// cheap no-op instead of a second copy of the same history.
+func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) error {
+	g.pullMu.Lock()
+	defer g.pullMu.Unlock()
+	if !s.cfg.Net.IsConnected(p) {
+		return errors.New("not connected")
+	}
+	ctx, cancel := context.WithTimeout(life, helloTimeout)
+	st, err := s.cfg.Net.NewStream(ctx, p, Protocol)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	stop := context.AfterFunc(life, func() { st.Reset() })
+	defer stop()
+	cs := &countingStream{ReadWriter: st}
+	defer func() {
+		s.mu.Lock()
+		r.progress.Bytes = cs.n.Load()
+		s.mu.Unlock()
+		s.pulledBytes.Add(cs.n.Load())
+	}()
+	w := pbio.NewDelimitedWriter(cs)
+	rd := pbio.NewDelimitedReader(cs, maxBatchWire)
+
+	nonce := make([]byte, 32)
+	rand.Read(nonce)
+	st.SetDeadline(time.Now().Add(helloTimeout))
+	if err := w.WriteMsg(&wirepb.SyncHello{Version: envelope.WireVersion, Nonce: nonce, Proof: g.Keys.SyncProof("req", []byte(s.cfg.Self), []byte(p), nonce)}); err != nil {
+		return err
+	}
+	var reply wirepb.SyncHelloReply
+	if err := pbio.NewDelimitedReader(cs, MaxHelloSize).ReadMsg(&reply); err != nil {
+		return err
+	}
+	if !reply.Ok {
+		return ErrDenied
+	}
+	if !hmac.Equal(reply.Proof, g.Keys.SyncProof("resp", []byte(s.cfg.Self), []byte(p), nonce)) {
+		s.drop(ErrDenied)
+		return fmt.Errorf("%w: bad proof", ErrDenied)
+	}
+	s.member(p)
+
+	vec, err := s.cfg.Store.Vector(g.ID)
+	if err != nil {
+		return err
+	}
+	want, err := s.cfg.Store.Missing(g.ID, MaxWant)
+	if err != nil {
+		return err
+	}
+	req := &wirepb.SyncRequest{}
+	for _, a := range vec {
+		req.Have = append(req.Have, &wirepb.AuthorSeq{Author: a.Author, Seq: a.Seq})
+	}
+	for _, id := range want {
+		req.Want = append(req.Want, append([]byte(nil), id[:]...))
+	}
+	req.SinceMs = g.SinceMs
+	st.SetDeadline(time.Now().Add(batchTimeout))
+	if err := w.WriteMsg(req); err != nil {
+		return err
+	}
+
+	// Reading and storing overlap: the next batch arrives while this one is
+	// verified and committed.
+	batches := make(chan *wirepb.SyncBatch, 2)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		for {
+			st.SetReadDeadline(time.Now().Add(batchTimeout))
+			var b wirepb.SyncBatch
+			if err := rd.ReadMsg(&b); err != nil {
+				readErr <- err
+				return
+			}
+			if len(b.Messages) > MaxBatchMessages {
+				readErr <- fmt.Errorf("%w: sync batch of %d", envelope.ErrOversized, len(b.Messages))
+				return
+			}
+			select {
+			case batches <- &b:
+			case <-life.Done():
+				readErr <- life.Err()
+				return
+			}
+			if b.Done {
+				readErr <- nil
+				return
+			}
+		}
+	}()
+	// A third stage verifies the next batch while this one is committed.
+	type checked struct {
+		vs        []*envelope.Verified
+		remaining uint64
+	}
+	verifiedCh := make(chan checked, 1)
+	go func() {
+		defer close(verifiedCh)
+		for b := range batches {
+			verifiedCh <- checked{s.VerifyBatch(g, b.Messages), b.Remaining}
+		}
+	}()
+	for c := range verifiedCh {
+		if err := s.cfg.Ingest(g, c.vs); err != nil {
+			st.Reset()
+			for range verifiedCh {
+			}
+			<-readErr
+			return err
+		}
+		s.update(r, uint64(len(c.vs)), c.remaining, cs.n.Load())
+		if s.AfterBatch != nil {
+			s.AfterBatch(p, uint64(len(c.vs)))
+		}
+	}
+	if err := <-readErr; err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("peer closed the stream before the end")
+		}
+		return err
+	}
+	return nil
+}
+
+// VerifyBatch checks signatures on all cores; bad messages are counted and skipped.
+func (s *Syncer) VerifyBatch(g *Group, raws [][]byte) []*envelope.Verified {
+	out := make([]*envelope.Verified, len(raws))
+	errs := make([]error, len(raws))
+	workers := min(runtime.GOMAXPROCS(0), len(raws))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(raws); i += workers {
+				out[i], errs[i] = envelope.VerifySigned(g.ID, raws[i])
+			}
+		}()
+	}
+	wg.Wait()
+	vs := out[:0]
+	for i, v := range out {
+		if errs[i] != nil {
+			s.drop(errs[i])
+			continue
+		}
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+// Pull runs one pull of g from p now, on the caller's goroutine, and
+// returns its progress (tests and benchmarks).
+func (s *Syncer) Pull(ctx context.Context, p peer.ID, g *Group) (Progress, error) {
+	r := &syncRun{progress: Progress{Peer: p.String(), Group: hex.EncodeToString(g.ID[:]), Started: time.Now()}}
+	err := s.pull(ctx, p, g, r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return r.progress, err
+}

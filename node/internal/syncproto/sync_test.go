@@ -1,0 +1,132 @@
+package syncproto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/goleak"
+
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/wirepb"
+	"github.com/parley-chat/parley/p2p"
+	"github.com/parley-chat/parley/store"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// side is one end of a sync: a host, a store and a Syncer serving one group.
+type side struct {
+	h  *p2p.Host
+	st *store.Store
+	s  *Syncer
+	g  *Group
+}
+
+func newSide(t *testing.T, secret []byte) *side {
+	t.Helper()
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := p2p.New(context.Background(), p2p.WithIdentity(key), p2p.WithLogger(quiet),
+		p2p.WithListenAddrs([]string{"/ip4/127.0.0.1/tcp/0"}, nil), p2p.WithMDNS(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open("", store.InMemory(), store.WithLogger(quiet))
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	keys, err := envelope.DeriveKeys(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := &side{h: h, st: st, g: &Group{ID: keys.ID, Keys: &keys, Peers: func() []peer.ID { return nil }}}
+	sd.s = New(Config{
+		Self: h.ID(), Store: st, Net: h, Log: quiet,
+		Groups: func() []*Group { return []*Group{sd.g} },
+		Ingest: func(g *Group, vs []*envelope.Verified) error {
+			msgs := make([]store.Message, len(vs))
+			for i, v := range vs {
+				msgs[i] = v.StoreMessage(g.ID)
+			}
+			_, err := st.AppendReceived(context.Background(), msgs...)
+			return err
+		},
+	})
+	h.SetStreamHandler(Protocol, sd.s.Handle)
+	sd.s.Start()
+	t.Cleanup(func() {
+		sd.s.Close()
+		h.Close()
+		st.Close()
+	})
+	return sd
+}
+
+// seed stores n chained messages of one author in the side's group.
+func (sd *side) seed(t *testing.T, n int) {
+	t.Helper()
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	author, _ := crypto.MarshalPublicKey(key.GetPublic())
+	ms := make([]*wirepb.Message, n)
+	for i := range ms {
+		ms[i] = &wirepb.Message{Version: envelope.WireVersion, GroupId: sd.g.ID[:], Author: author, Seq: uint64(i + 1),
+			Lamport: uint64(i + 1), TimestampMs: 1000, Body: &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: fmt.Sprint(i)}}}}
+	}
+	vs, err := envelope.SignBatch(key, ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := make([]store.Message, len(vs))
+	for i, v := range vs {
+		msgs[i] = v.StoreMessage(sd.g.ID)
+	}
+	if _, err := sd.st.Append(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Sync alone, no node: a member pulls a history it lacks, a second pull is
+// a no-op, and a peer without the secret is refused.
+func TestPullWithoutNode(t *testing.T) {
+	secret := envelope.NewSecret()
+	a, b := newSide(t, secret), newSide(t, secret)
+	a.seed(t, 40)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.h.Connect(ctx, peer.AddrInfo{ID: a.h.ID(), Addrs: a.h.ListenAddrs()}, p2p.SourceDirect); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := b.s.Pull(ctx, a.h.ID(), b.g)
+	if err != nil || pr.Received != 40 {
+		t.Fatalf("pull: %+v %v", pr, err)
+	}
+	if stats, err := b.st.GroupStats(b.g.ID); err != nil || stats.Count != 40 {
+		t.Fatalf("b holds %+v %v", stats, err)
+	}
+	if pr, err := b.s.Pull(ctx, a.h.ID(), b.g); err != nil || pr.Received != 0 {
+		t.Fatalf("second pull: %+v %v", pr, err)
+	}
+
+	outsider := newSide(t, envelope.NewSecret())
+	outsider.g.ID = a.g.ID // it knows the id, not the secret
+	if err := outsider.h.Connect(ctx, peer.AddrInfo{ID: a.h.ID(), Addrs: a.h.ListenAddrs()}, p2p.SourceDirect); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := outsider.s.Pull(ctx, a.h.ID(), outsider.g); !errors.Is(err, ErrDenied) {
+		t.Fatalf("outsider pull: %v, want ErrDenied", err)
+	}
+}

@@ -1,0 +1,88 @@
+package node
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/parley-chat/parley/p2p"
+	"github.com/parley-chat/parley/store"
+)
+
+type config struct {
+	displayName  string
+	key          crypto.PrivKey
+	inMemory     bool
+	store        *store.Store // WithStore: open already, owned by the caller
+	relay        bool
+	storeOpts    []store.Option
+	p2pOpts      []p2p.Option
+	syncInterval time.Duration
+	redialEvery  time.Duration
+	rendezvous   time.Duration
+	logger       *slog.Logger
+	now          func() time.Time
+}
+
+func defaultConfig() config {
+	return config{syncInterval: 30 * time.Second, redialEvery: 30 * time.Second, rendezvous: time.Minute,
+		logger: slog.Default(), now: time.Now}
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithDisplayName sets the name announced when creating or joining a group.
+// A non-empty name is saved in the profile; empty keeps the saved one.
+func WithDisplayName(name string) Option { return func(c *config) { c.displayName = name } }
+
+// WithKey makes key the node's identity instead of the profile's stored (or
+// a fresh) one. A profile without an identity saves it; one with another
+// key fails New with ErrIdentityMismatch.
+func WithKey(key crypto.PrivKey) Option { return func(c *config) { c.key = key } }
+
+// WithInMemoryStore keeps the store in memory (tests, benchmarks): New's
+// directory is then ignored and may be empty.
+func WithInMemoryStore() Option { return func(c *config) { c.inMemory = true } }
+
+// WithStore runs the node on an open store that the caller owns: New's
+// directory is ignored, and Close leaves the store open (close it after the
+// node). For tests and benchmarks that restart a node on the same store.
+func WithStore(st *store.Store) Option { return func(c *config) { c.store = st } }
+
+// WithStoreOptions passes options to the store New opens.
+func WithStoreOptions(opts ...store.Option) Option {
+	return func(c *config) { c.storeOpts = append(c.storeOpts, opts...) }
+}
+
+// WithRelayMode runs the node as a relay: a DHT server, circuit relay and
+// AutoNAT service (p2p.WithRelayService) with mDNS off, which joins no group
+// and runs no sync, redial or rendezvous. Its default listen addresses have
+// no random-port fallback: a relay's address must stay the same.
+func WithRelayMode() Option { return func(c *config) { c.relay = true } }
+
+// WithP2P passes options to the network layer (listen addresses, mDNS, a
+// mocknet host). They apply after the node's defaults (the profile's listen
+// port), so they override them.
+func WithP2P(opts ...p2p.Option) Option {
+	return func(c *config) { c.p2pOpts = append(c.p2pOpts, opts...) }
+}
+
+// WithSyncInterval sets how often groups are re-synced with connected members
+// (default 30 s; 0 turns periodic sync off, leaving sync on connect and on gaps).
+func WithSyncInterval(d time.Duration) Option { return func(c *config) { c.syncInterval = d } }
+
+// WithRedialInterval sets how often remembered peers that are not connected are redialled.
+func WithRedialInterval(d time.Duration) Option { return func(c *config) { c.redialEvery = d } }
+
+// WithRendezvousInterval sets how often groups are looked up in the DHT to
+// find members beyond the LAN (default 1 min, ten times less often while a
+// member is connected; 0 turns DHT rendezvous off). See package reach.
+func WithRendezvousInterval(d time.Duration) Option { return func(c *config) { c.rendezvous = d } }
+
+// WithLogger sets the logger (the node's, the store's and the host's).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithClock sets the wall clock (message timestamps only).
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }

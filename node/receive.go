@@ -1,0 +1,213 @@
+package node
+
+import (
+	"encoding/hex"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/syncproto"
+	"github.com/parley-chat/parley/node/wirepb"
+	"github.com/parley-chat/parley/p2p"
+	"github.com/parley-chat/parley/store"
+)
+
+// A received message's path: validate (every check, on the pubsub
+// validator's goroutines) -> receive (batches what validated) -> commit
+// (durable store, then members and events). Sync's path joins at ingest,
+// which runs the causality check that validate runs for gossip.
+
+// received is what validate decodes an envelope to: the bundle's messages
+// that are new to us, and whether any names a parent we lack.
+type received struct {
+	vs  []*envelope.Verified
+	gap bool
+}
+
+// validate is the pubsub validator: every message on a group topic passes
+// here before it is delivered or forwarded (our own publishes trivially).
+// A bundle is accepted only whole: an honest member never bundles a message
+// that fails a check, so one bad message rejects it (never forwarded, the
+// sender scored down).
+func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) {
+	if from == n.self {
+		// Our own publish: only sendBatch publishes on our topic handles,
+		// and what it publishes it has just signed and stored. Checking it
+		// again would spend a signature verification per message sent.
+		return p2p.Accept, nil
+	}
+	raws, err := envelope.OpenEnvelope(&g.keys, data)
+	if err != nil {
+		return n.reject(from, err)
+	}
+	fresh := make([]*envelope.Verified, 0, len(raws))
+	for _, raw := range raws {
+		v, err := envelope.VerifySigned(g.rec.ID, raw)
+		if err != nil {
+			return n.reject(from, err)
+		}
+		has, err := n.st.Has(g.rec.ID, v.ID)
+		switch {
+		case err != nil:
+			n.log.Warn("validator store lookup", "err", err)
+			return p2p.Ignore, nil
+		case has:
+			n.drops.count(ErrDuplicate)
+		default:
+			fresh = append(fresh, v)
+		}
+	}
+	if len(fresh) == 0 {
+		return p2p.Ignore, nil // an honest peer may re-forward: no penalty
+	}
+	// Causality: a clock not above a parent's we hold breaks the order
+	// every node shows, so it is a member's misbehaviour, not noise.
+	kept, gap, bad := envelope.CheckCausality(fresh, n.lamportOf(g))
+	if bad > 0 {
+		return n.reject(from, envelope.ErrCausality)
+	}
+	return p2p.Accept, &received{vs: kept, gap: gap}
+}
+
+func (n *Node) reject(from peer.ID, err error) (p2p.Verdict, any) {
+	n.drops.count(err)
+	n.log.Debug("dropped pubsub message", "from", from, "reason", err)
+	return p2p.Reject, nil
+}
+
+func (n *Node) lamportOf(g *group) envelope.LamportOf {
+	return func(id store.MessageID) (uint64, bool, error) {
+		lam, held, err := n.st.Lamport(g.rec.ID, id)
+		if err != nil {
+			n.log.Warn("parent lookup", "err", err)
+		}
+		return lam, held, err
+	}
+}
+
+// receive stores validated messages from the topic, batching whatever has
+// queued into one durable commit.
+func (n *Node) receive(g *group) {
+	defer n.wg.Done()
+	in := g.topic.Messages()
+	for {
+		first, ok := <-in
+		if !ok {
+			return
+		}
+		batch := []p2p.Message{first}
+	drain:
+		for len(batch) < 512 {
+			select {
+			case m, ok := <-in:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		var vs []*envelope.Verified
+		var from peer.ID
+		gap := false
+		for _, m := range batch {
+			r, ok := m.Decoded.(*received)
+			if !ok || m.Local {
+				continue
+			}
+			vs = append(vs, r.vs...)
+			gap = gap || r.gap
+			from = m.From
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		if _, err := n.commit(g, vs, from, gap); err != nil {
+			n.log.Error("store received messages", "err", err)
+		}
+	}
+}
+
+// ingestSynced is sync's Ingest: messages pulled from a peer.
+func (n *Node) ingestSynced(sg *syncproto.Group, vs []*envelope.Verified) error {
+	g := n.groupByID(sg.ID)
+	if g == nil {
+		return ErrGroupNotFound
+	}
+	_, err := n.ingest(g, vs, "")
+	return err
+}
+
+// ingest checks causality (what validate does for gossip) and commits what
+// passes. from is "" for history sync. It returns how many were new.
+func (n *Node) ingest(g *group, vs []*envelope.Verified, from peer.ID) (int, error) {
+	kept, gap, bad := envelope.CheckCausality(vs, n.lamportOf(g))
+	for range bad {
+		n.drops.count(envelope.ErrCausality)
+	}
+	if len(kept) == 0 {
+		return 0, nil
+	}
+	return n.commit(g, kept, from, gap)
+}
+
+// commit durably stores verified messages, then updates members, tells
+// subscribers and asks for any parents we lack. It returns how many were new.
+func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool) (int, error) {
+	msgs := make([]store.Message, len(vs))
+	for i, v := range vs {
+		msgs[i] = v.StoreMessage(g.rec.ID)
+	}
+	inserted, err := n.st.AppendReceived(n.ctx, msgs...)
+	if err != nil {
+		return 0, err
+	}
+	added := 0
+	listening := n.events.active()
+	for i, v := range vs {
+		if !inserted[i] {
+			continue
+		}
+		added++
+		n.noteMember(g, v)
+		if listening {
+			n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v), Backfill: from == ""})
+		}
+	}
+	if gap && from != "" && from != n.self {
+		n.sync.RequestGap(from, g.sync)
+	}
+	return added, nil
+}
+
+func (n *Node) toMessage(g *group, v *envelope.Verified) *Message {
+	m := toMessage(g.rec.ID, v)
+	g.membersMu.Lock()
+	m.AuthorName = g.members[v.Author]
+	g.membersMu.Unlock()
+	return &m
+}
+
+// noteMember records the author as a member, with its announced name.
+func (n *Node) noteMember(g *group, v *envelope.Verified) {
+	name, isJoin := "", false
+	if j, ok := v.Msg.Body.GetKind().(*wirepb.Body_Join); ok {
+		name, isJoin = j.Join.DisplayName, true
+	}
+	g.membersMu.Lock()
+	old, known := g.members[v.Author]
+	if known && (!isJoin || old == name) {
+		g.membersMu.Unlock()
+		return
+	}
+	if !isJoin {
+		name = old
+	}
+	g.members[v.Author] = name
+	g.membersMu.Unlock()
+	err := n.st.PutMember(g.rec.ID, store.Member{Author: []byte(v.Author), DisplayName: name, FirstSeenMs: n.cfg.now().UnixMilli()})
+	if err != nil {
+		n.log.Warn("record member", "err", err)
+	}
+}

@@ -1,0 +1,184 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/wirepb"
+	"github.com/parley-chat/parley/store"
+)
+
+// A sent message's path: Send -> publish (queue to the group's sender) ->
+// sender (collects a batch) -> sendBatch (chain, sign, store durably, seal,
+// publish, answer). The peer's side is in receive.go.
+
+const (
+	sendQueue = 1024
+	sendBatch = 256
+)
+
+type sendReq struct {
+	ctx  context.Context
+	body *wirepb.Body
+	done chan sendResult
+}
+
+type sendResult struct {
+	msg *Message
+	err error
+}
+
+// Send posts a text message to a group. It returns once the message is
+// durably stored; delivery to others follows (gossip now, sync later).
+func (n *Node) Send(ctx context.Context, ref, text string) (Message, error) {
+	if strings.TrimSpace(text) == "" || len(text) > MaxTextLen || !utf8.ValidString(text) {
+		return Message{}, fmt.Errorf("%w: a message is 1 to %d bytes of UTF-8", ErrInvalidInput, MaxTextLen)
+	}
+	g, err := n.group(ref)
+	if err != nil {
+		return Message{}, err
+	}
+	m, err := n.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: text}}})
+	if err != nil {
+		return Message{}, err
+	}
+	return *m, nil
+}
+
+func (n *Node) publish(ctx context.Context, g *group, body *wirepb.Body) (*Message, error) {
+	req := &sendReq{ctx: ctx, body: body, done: make(chan sendResult, 1)}
+	select {
+	case g.sendQ <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-n.ctx.Done():
+		return nil, ErrClosed
+	}
+	select {
+	case r := <-req.done:
+		return r.msg, r.err
+	case <-n.ctx.Done():
+		return nil, ErrClosed
+	}
+}
+
+// sender writes the group's outgoing messages: whatever is queued becomes
+// one chain (each message the parent of the next) stored with one durable
+// commit, then published in order. A failed commit fails the whole batch and
+// consumes no seq, so our per-author sequence never has a gap.
+func (n *Node) sender(g *group) {
+	defer n.wg.Done()
+	for {
+		var first *sendReq
+		select {
+		case first = <-g.sendQ:
+		case <-n.ctx.Done():
+			return
+		}
+		batch := []*sendReq{first}
+	more:
+		for len(batch) < sendBatch {
+			select {
+			case r := <-g.sendQ:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		n.sendBatch(g, batch)
+	}
+}
+
+func (n *Node) sendBatch(g *group, batch []*sendReq) {
+	live := batch[:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- sendResult{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	fail := func(err error) {
+		for _, r := range live {
+			r.done <- sendResult{err: err}
+		}
+	}
+	g.sendMu.Lock()
+	defer g.sendMu.Unlock()
+	// Heads first, then the clock: every head's Lamport is then <= the max read.
+	heads, err := n.st.Heads(g.rec.ID, MaxParents)
+	if err != nil {
+		fail(err)
+		return
+	}
+	stats, err := n.st.GroupStats(g.rec.ID)
+	if err != nil {
+		fail(err)
+		return
+	}
+	lamport := max(stats.MaxLamport, g.minLamport)
+	parents := make([][]byte, 0, len(heads))
+	for _, h := range heads {
+		parents = append(parents, append([]byte(nil), h[:]...))
+	}
+	// A chain: each message's parent is the one before it, which needs its
+	// id, which is known only once the message is serialised.
+	ms := make([]*wirepb.Message, len(live))
+	bodies := make([][]byte, len(live))
+	ids := make([]store.MessageID, len(live))
+	now := n.cfg.now().UnixMilli()
+	for i, r := range live {
+		lamport++
+		ms[i] = &wirepb.Message{
+			Version: WireVersion, GroupId: g.rec.ID[:], Author: n.pub, Seq: g.nextSeq + uint64(i),
+			Lamport: lamport, TimestampMs: now, Parents: parents, Body: r.body,
+		}
+		if bodies[i], err = envelope.MarshalMessage(ms[i]); err != nil {
+			fail(err)
+			return
+		}
+		ids[i] = envelope.MessageID(bodies[i])
+		parents = [][]byte{ids[i][:]}
+	}
+	vs, err := envelope.SignBodies(n.key, ms, bodies, ids)
+	if err != nil {
+		fail(err)
+		return
+	}
+	msgs := make([]store.Message, len(vs))
+	for i, v := range vs {
+		msgs[i] = v.StoreMessage(g.rec.ID)
+	}
+	if _, err := n.st.Append(n.ctx, msgs...); err != nil {
+		fail(fmt.Errorf("store message: %w", err))
+		return
+	}
+	g.nextSeq += uint64(len(live))
+	raws := make([][]byte, len(vs))
+	for i, v := range vs {
+		raws[i] = v.Raw
+	}
+	for _, b := range envelope.Bundles(raws) {
+		env, err := envelope.SealEnvelope(&g.keys, b...)
+		if err == nil {
+			err = g.topic.Publish(n.ctx, env)
+		}
+		if err != nil {
+			// Stored already: sync delivers it when peers are reachable.
+			n.log.Warn("publish failed; messages will be delivered by sync", "count", len(b), "err", err)
+		}
+	}
+	for i, r := range live {
+		v := vs[i]
+		n.noteMember(g, v)
+		out := n.toMessage(g, v)
+		n.events.publish(Event{Type: EventMessage, Group: out.Group, Message: out})
+		r.done <- sendResult{msg: out}
+	}
+}
