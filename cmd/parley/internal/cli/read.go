@@ -31,15 +31,23 @@ const (
 // reader is the read-only view shared by the API client and the local store.
 type reader interface {
 	Groups(ctx context.Context) ([]node.GroupInfo, error)
-	Members(ctx context.Context, group string) ([]node.Member, error)
+	MemberList(ctx context.Context, group string) ([]api.Member, error)
 	History(ctx context.Context, group, before string, limit int) ([]node.Message, error)
 }
 
 type localReader struct{ l *node.Local }
 
 func (r localReader) Groups(context.Context) ([]node.GroupInfo, error) { return r.l.Groups() }
-func (r localReader) Members(_ context.Context, g string) ([]node.Member, error) {
-	return r.l.Members(g)
+func (r localReader) MemberList(_ context.Context, g string) ([]api.Member, error) {
+	ms, err := r.l.Members(g)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Member, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, api.MemberFromLegacy(m)) // roles need the running node
+	}
+	return out, nil
 }
 func (r localReader) History(_ context.Context, g, before string, limit int) ([]node.Message, error) {
 	return r.l.History(g, before, limit)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-chat/parley/cmd/parley/internal/api"
 	"github.com/parley-chat/parley/cmd/parley/internal/profile"
+	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/store"
 )
@@ -42,7 +43,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "parley:", err)
+	fmt.Fprintln(stderr, "parley:", termtext.Sanitize(err.Error())) // node errors may quote names
 	var ue *usageError
 	switch {
 	case errors.As(err, &ue):
@@ -71,7 +72,7 @@ $PARLEY_HOME (default ~/.parley), one directory per --profile.`,
 	pf.StringVar(&a.logLevel, "log-level", "", "log level: debug, info, warn, error (default: info for daemon, warn otherwise)")
 
 	root.AddCommand(a.initCmd(), a.daemonCmd(), a.upCmd(), a.groupCmd(), a.groupsCmd(), a.sendCmd(),
-		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd(), a.webCmd())
+		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd(), a.webCmd(), a.nameCmd())
 	root.AddCommand(a.relayCmd())
 	a.makeStrict(root)
 	return root
