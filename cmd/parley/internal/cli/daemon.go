@@ -89,12 +89,16 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 		// port falls back to a random one).
 		popts = append(popts, p2p.WithListenAddrs(f.listen, nil))
 	}
-	n, err := node.New(p.Dir, node.WithDisplayName(f.name), node.WithLogger(log), node.WithP2P(popts...))
+	sopts, err := a.storeOptions(p)
+	if err != nil {
+		return err
+	}
+	n, err := node.New(p.Dir, node.WithDisplayName(f.name), node.WithLogger(log), node.WithP2P(popts...), node.WithStoreOptions(sopts...))
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("%w: is a parley node already running for profile %q? (see `parley --profile %s status`)", err, p.Name, p.Name)
 	}
 	if err != nil {
-		return err
+		return storeError(err, p)
 	}
 	defer func() { // closes the store too
 		if err := n.Close(); err != nil {

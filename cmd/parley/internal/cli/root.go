@@ -146,6 +146,7 @@ func (a *app) call(fn func(c *api.Client) error) error {
 
 func (a *app) initCmd() *cobra.Command {
 	var name string
+	var encrypt bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the profile and its identity (if needed) and print the peer id",
@@ -155,7 +156,11 @@ func (a *app) initCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := p.OpenStore(store.WithLogger(slog.New(slog.DiscardHandler)))
+			opts, err := a.initStoreOptions(p, encrypt)
+			if err != nil {
+				return err
+			}
+			st, err := p.OpenStore(append(opts, store.WithLogger(slog.New(slog.DiscardHandler)))...)
 			if errors.Is(err, profile.ErrLocked) {
 				if name != "" {
 					return fmt.Errorf("%w: stop the running node to change the name, or restart it with `parley up --name %s`", err, name)
@@ -171,7 +176,7 @@ func (a *app) initCmd() *cobra.Command {
 				})
 			}
 			if err != nil {
-				return err
+				return storeError(err, p)
 			}
 			defer st.Close()
 			id, err := node.EnsureIdentity(st, name)
@@ -179,11 +184,12 @@ func (a *app) initCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(a.stdout, id.ID)
-			fmt.Fprintf(a.stderr, "profile %q at %s, name %q, port %d\n", p.Name, p.Dir, id.Name, id.Port)
+			fmt.Fprintf(a.stderr, "profile %q at %s, name %q, port %d, %s\n", p.Name, p.Dir, id.Name, id.Port, storeState(st.Encrypted()))
 			return st.Close()
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "display name shown to other members (default $USER or host name)")
+	cmd.Flags().BoolVar(&encrypt, "passphrase", false, "encrypt a new profile's store with a passphrase (asked twice, or $"+PassphraseEnv+")")
 	return cmd
 }
 
