@@ -258,13 +258,16 @@ func runInvite(f Front, arg string) error {
 	return mf.InviteLimited(strings.Join(group, " "), expires, uses)
 }
 
+// maxDays bounds "Nd" durations (and keeps them from overflowing).
+const maxDays = 3650
+
 // ParseDuration parses a Go duration ("24h", "90m") or whole days ("7d").
 // It must be positive.
 func ParseDuration(s string) (time.Duration, error) {
 	var d time.Duration
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		days, err := strconv.Atoi(n)
-		if err != nil {
+		if err != nil || days > maxDays {
 			return 0, fmt.Errorf("bad duration %q: use e.g. 24h or 7d", s)
 		}
 		d = time.Duration(days) * 24 * time.Hour

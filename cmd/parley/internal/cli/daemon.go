@@ -63,7 +63,8 @@ func (a *app) upCmd() *cobra.Command {
 invites with QR codes; /help inside); the node's log goes to up.log in the profile.
 With --plain, or when standard input or output is not a terminal, it is a line-based
 chat: lines are sent to the current group; commands: /groups /join CODE /create NAME
-/invite /switch GROUP /peers /history [N] /help /quit.
+/invite [--expires D] [--uses N] /switch GROUP /members /name NEW /remove MEMBER
+/leave /peers /history [N] /help /quit.
 When standard input ends (a script, /dev/null), the node keeps running until a signal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
