@@ -146,6 +146,10 @@ func TestPassphraseEncryptedProfile(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustRun(t, bin, home, "status", "--json")), &sj); err != nil || !sj.Encrypted {
 		t.Fatalf("status --json: encrypted %v, %v", sj.Encrypted, err)
 	}
+	// init without the passphrase asks the running node for its id.
+	if r := runEnv(t, bin, home, nil, "init"); r.code != 0 || !strings.HasPrefix(r.stdout, "12D3KooW") {
+		t.Fatalf("init beside the running node: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 	marker := "secret-" + rand.Text()
 	mustRun(t, bin, home, "group", "create", "General")
 	mustRun(t, bin, home, "send", "General", "the", marker, "is here")

@@ -158,6 +158,13 @@ func (a *app) initCmd() *cobra.Command {
 			}
 			opts, err := a.initStoreOptions(p, encrypt)
 			if err != nil {
+				// No passphrase here, but a running node knows its id.
+				if c, cerr := a.client(); cerr == nil && name == "" {
+					if s, serr := c.Status(cmd.Context()); serr == nil {
+						fmt.Fprintln(a.stdout, s.ID)
+						return nil
+					}
+				}
 				return err
 			}
 			st, err := p.OpenStore(append(opts, store.WithLogger(slog.New(slog.DiscardHandler)))...)
