@@ -59,11 +59,13 @@ type Status struct {
 	EventsDropped uint64            `json:"events_dropped"`
 	QueueDrops    p2p.QueueDrops    `json:"queue_drops"` // GossipSub queue-full drops (sync recovers them)
 	Sync          []SyncProgress    `json:"sync,omitempty"`
+	Encrypted     bool              `json:"encrypted"` // the store is encrypted at rest (a passphrase)
 }
 
 // Status reports the node's identity, addresses, counters and sync state.
 func (n *Node) Status() Status {
-	s := Status{ID: n.self.String(), Groups: len(n.allGroups()), Drops: n.drops.snapshot(), EventsDropped: n.events.dropped.Load()}
+	s := Status{ID: n.self.String(), Groups: len(n.allGroups()), Drops: n.drops.snapshot(), EventsDropped: n.events.dropped.Load(),
+		Encrypted: n.st.Encrypted()}
 	h := n.Host()
 	if h == nil {
 		return s

@@ -94,9 +94,15 @@ func env(home string) []string {
 
 func startDaemon(t *testing.T, bin, name, home string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, bin, name, home)
+}
+
+// startDaemonEnv is startDaemon with extra environment variables (KEY=VALUE).
+func startDaemonEnv(t *testing.T, bin, name, home string, extra ...string) *daemon {
+	t.Helper()
 	d := &daemon{name: name, home: home, stderr: &syncBuffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(bin, "daemon", "--mdns=false", "--listen", "/ip4/127.0.0.1/tcp/0", "--name", name, "--log-level", "debug")
-	d.cmd.Env = env(home)
+	d.cmd.Env = append(env(home), extra...)
 	d.cmd.Stdout = d.stderr
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {

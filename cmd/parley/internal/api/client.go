@@ -25,10 +25,15 @@ var ErrNotRunning = errors.New("node not running")
 type Error struct {
 	Status  int
 	Message string
+	Code    string // the node error's code (ErrorResponse.Code), if any
 }
 
 // Error returns the node's message verbatim.
 func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the node's sentinel error the code stands for (e.g.
+// node.ErrNotAuthorized), so errors.Is works across the API.
+func (e *Error) Unwrap() error { return sentinelFor(e.Code) }
 
 // Client calls a node's control API.
 type Client struct {
@@ -95,7 +100,7 @@ func readError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes))
 	var er ErrorResponse
 	if json.Unmarshal(b, &er) == nil && er.Error != "" {
-		return &Error{Status: resp.StatusCode, Message: er.Error}
+		return &Error{Status: resp.StatusCode, Message: er.Error, Code: er.Code}
 	}
 	return &Error{Status: resp.StatusCode, Message: fmt.Sprintf("node answered %s", resp.Status)}
 }

@@ -59,12 +59,11 @@ func NewServer(b backend.Backend, token string, opts ...ServerOption) *Server {
 	s.mux.HandleFunc("GET /v1/groups", s.groups)
 	s.mux.HandleFunc("POST /v1/groups", s.createGroup)
 	s.mux.HandleFunc("GET /v1/groups/{ref}", s.group)
-	s.mux.HandleFunc("GET /v1/groups/{ref}/members", s.members)
-	s.mux.HandleFunc("POST /v1/groups/{ref}/invite", s.invite)
 	s.mux.HandleFunc("POST /v1/join", s.join)
 	s.mux.HandleFunc("GET /v1/groups/{ref}/messages", s.history)
 	s.mux.HandleFunc("POST /v1/groups/{ref}/messages", s.send)
 	s.mux.HandleFunc("GET /v1/events", s.events)
+	s.routeMembership()
 	return s
 }
 
@@ -180,23 +179,6 @@ func isLoopback(remote string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// StatusFor maps a node error to an HTTP status.
-func StatusFor(err error) int {
-	switch {
-	case errors.Is(err, node.ErrInvalidInput), errors.Is(err, node.ErrBadInvite), errors.Is(err, node.ErrAmbiguous):
-		return http.StatusBadRequest
-	case errors.Is(err, node.ErrGroupNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, node.ErrClosed):
-		return http.StatusServiceUnavailable
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusInternalServerError
-}
-
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -214,7 +196,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if code >= 500 {
 		s.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeError(w, code, err.Error())
+	writeJSON(w, code, ErrorResponse{Error: err.Error(), Code: codeFor(err)})
 }
 
 // decode reads a bounded JSON body into v.
@@ -274,27 +256,6 @@ func (s *Server) group(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, gi)
-}
-
-func (s *Server) members(w http.ResponseWriter, r *http.Request) {
-	ms, err := s.b.Members(r.PathValue("ref"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if ms == nil {
-		ms = []node.Member{}
-	}
-	writeJSON(w, http.StatusOK, ms)
-}
-
-func (s *Server) invite(w http.ResponseWriter, r *http.Request) {
-	code, err := s.b.Invite(r.PathValue("ref"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, InviteResponse{Code: code})
 }
 
 func (s *Server) join(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,25 @@ type Backend interface {
 	Join(ctx context.Context, code string) (node.GroupInfo, error)
 	Invite(ref string) (string, error)
 	Subscribe() (<-chan node.Event, func())
+	Membership
+}
+
+// Membership is the part of Backend that manages members, roles, invites
+// and names.
+type Membership interface {
+	// MemberList lists members with roles and safety numbers; for a group
+	// without roles it fails with node.ErrLegacyGroup (use Members).
+	MemberList(ref string) ([]node.MemberInfo, error)
+	RemoveMember(ctx context.Context, ref, member string) error
+	Leave(ctx context.Context, ref string) error
+	Promote(ctx context.Context, ref, member string) error
+	Demote(ctx context.Context, ref, member string) error
+	RenameGroup(ctx context.Context, ref, name string) error
+	SetDisplayName(ctx context.Context, name string) error
+	CreateInvite(ctx context.Context, ref string, o node.InviteOptions) (string, node.InviteInfo, error)
+	Invites(ref string) ([]node.InviteInfo, error)
+	RevokeInvite(ctx context.Context, ref, inviteID string) error
+	SafetyNumber() string
 }
 
 var _ Backend = (*node.Node)(nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Front is what every chat front end does for the commands.
@@ -31,6 +32,19 @@ type HistoryFront interface {
 type ProfileFront interface {
 	Profile(name string) error // name "" lists
 }
+
+// MemberFront is a front end that manages membership (both chats): display
+// name, removing members, leaving, limited invites.
+type MemberFront interface {
+	SetName(name string) error
+	Remove(member string) error // from the current group
+	Leave() error               // the current group
+	// InviteLimited makes a limited invite for the current group (or
+	// group): expires 0 is the node's default, uses 0 unlimited.
+	InviteLimited(group string, expires time.Duration, uses int) error
+}
+
+func isMemberFront(f Front) bool { _, ok := f.(MemberFront); return ok }
 
 // Errors of Run, wrapped with the detail.
 var (
@@ -85,16 +99,25 @@ func init() {
 				// A code pasted across lines or with spaces is still one code.
 				return f.Join(strings.Join(strings.Fields(arg), ""))
 			}},
-		{Name: "invite", Args: "[GROUP]",
-			Help: "show an invite code for the current group (or GROUP)",
-			Run:  func(f Front, arg string) error { return f.Invite(arg) }},
+		{Name: "invite", Args: "[GROUP] [--expires D] [--uses N]",
+			Help: "show an invite code for the current group (or GROUP), optionally limited",
+			Run:  runInvite},
 		{Name: "switch", Aliases: []string{"s", "go"}, Args: "GROUP", NeedArg: true,
 			Help: "make GROUP (name or id prefix) the current group",
 			Run:  func(f Front, arg string) error { return f.Switch(arg) }},
 		{Name: "groups", Help: "list groups",
 			Run: func(f Front, _ string) error { return f.ListGroups() }},
-		{Name: "members", Help: "list the current group's members",
+		{Name: "members", Help: "list the current group's members with roles and safety numbers",
 			Run: func(f Front, _ string) error { return f.ListMembers() }},
+		{Name: "name", Args: "NEWNAME", NeedArg: true, offered: isMemberFront,
+			Help: "change your display name in every group",
+			Run:  func(f Front, arg string) error { return f.(MemberFront).SetName(arg) }},
+		{Name: "remove", Aliases: []string{"kick"}, Args: "MEMBER", NeedArg: true, offered: isMemberFront,
+			Help: "remove MEMBER (name, safety number or peer id prefix) from the current group",
+			Run:  func(f Front, arg string) error { return f.(MemberFront).Remove(arg) }},
+		{Name: "leave", offered: isMemberFront,
+			Help: "leave the current group",
+			Run:  func(f Front, _ string) error { return f.(MemberFront).Leave() }},
 		{Name: "peers", Help: "list connected peers",
 			Run: func(f Front, _ string) error { return f.ListPeers() }},
 		{Name: "history", Args: "[N]", offered: isHistoryFront,
@@ -189,4 +212,73 @@ func HelpLines(f Front) []string {
 		lines = append(lines, fmt.Sprintf("%-*s  %s", w, c.Usage(), c.Help))
 	}
 	return append(lines, fmt.Sprintf("%-*s  %s", w, "//text", "send text that starts with /"))
+}
+
+// runInvite parses "/invite [GROUP] [--expires D] [--uses N]".
+func runInvite(f Front, arg string) error {
+	var (
+		group   []string
+		expires time.Duration
+		uses    int
+		limited bool
+	)
+	fields := strings.Fields(arg)
+	for i := 0; i < len(fields); i++ {
+		flag, val, hasVal := strings.Cut(fields[i], "=")
+		switch flag {
+		case "--expires", "--uses":
+			if !hasVal {
+				if i+1 >= len(fields) {
+					return Lookup("invite").UsageError()
+				}
+				i++
+				val = fields[i]
+			}
+			limited = true
+			var err error
+			if flag == "--expires" {
+				expires, err = ParseDuration(val)
+			} else if uses, err = strconv.Atoi(val); err == nil && uses < 0 {
+				err = errors.New("negative")
+			}
+			if err != nil {
+				return fmt.Errorf("%w: %s %s: %v", ErrUsage, flag, val, err)
+			}
+		default:
+			group = append(group, fields[i])
+		}
+	}
+	if !limited {
+		return f.Invite(strings.Join(group, " "))
+	}
+	mf, ok := f.(MemberFront)
+	if !ok {
+		return fmt.Errorf("%w: this chat cannot make limited invites", ErrUsage)
+	}
+	return mf.InviteLimited(strings.Join(group, " "), expires, uses)
+}
+
+// maxDays bounds "Nd" durations (and keeps them from overflowing).
+const maxDays = 3650
+
+// ParseDuration parses a Go duration ("24h", "90m") or whole days ("7d").
+// It must be positive.
+func ParseDuration(s string) (time.Duration, error) {
+	var d time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days > maxDays {
+			return 0, fmt.Errorf("bad duration %q: use e.g. 24h or 7d", s)
+		}
+		d = time.Duration(days) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("bad duration %q: use e.g. 24h or 7d", s)
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("bad duration %q: must be positive", s)
+	}
+	return d, nil
 }

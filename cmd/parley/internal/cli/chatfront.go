@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
+	"github.com/parley-chat/parley/cmd/parley/internal/api"
+	"github.com/parley-chat/parley/cmd/parley/internal/backend"
 	"github.com/parley-chat/parley/cmd/parley/internal/chatcmd"
 	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
+	"github.com/parley-chat/parley/node"
 )
 
 // lineFront is the chat commands' view of the line chat: each action talks
@@ -20,6 +24,7 @@ type lineFront struct {
 var (
 	_ chatcmd.Front        = (*lineFront)(nil)
 	_ chatcmd.HistoryFront = (*lineFront)(nil)
+	_ chatcmd.MemberFront  = (*lineFront)(nil)
 )
 
 // errNoGroup is the advice when a command needs a current group.
@@ -107,7 +112,7 @@ func (f *lineFront) ListMembers() error {
 	if f.c.current == "" {
 		return errNoGroup
 	}
-	ms, err := f.c.n.Members(f.c.current)
+	ms, err := backend.MemberRows(f.c.n, f.c.current)
 	if err != nil {
 		return err
 	}
@@ -116,7 +121,8 @@ func (f *lineFront) ListMembers() error {
 		if m.Self {
 			self = " (you)"
 		}
-		f.c.printf("%s  %s%s\n", m.ID, orDash(termtext.OneLine(m.Name)), self)
+		f.c.printf("%s%s  %s  %s  %s\n", orDash(termtext.OneLine(m.Name)), self, orDash(termtext.OneLine(m.Role)),
+			orDash(termtext.OneLine(m.SafetyNumber)), termtext.OneLine(m.PeerID))
 	}
 	return nil
 }
@@ -143,5 +149,59 @@ func (f *lineFront) ShowHistory(n int) error {
 	for _, m := range ms {
 		f.c.printf("%s\n", formatLine(m, "01-02 15:04", ""))
 	}
+	return nil
+}
+
+func (f *lineFront) SetName(name string) error {
+	if err := f.c.n.SetDisplayName(f.ctx, name); err != nil {
+		return err
+	}
+	f.c.printf("your name is now %s\n", termtext.OneLine(name))
+	return nil
+}
+
+func (f *lineFront) Remove(member string) error {
+	if f.c.current == "" {
+		return errNoGroup
+	}
+	if err := f.c.n.RemoveMember(f.ctx, f.c.current, member); err != nil {
+		return memberHint(err, f.c.current)
+	}
+	f.c.printf("removed %s from %s\n", termtext.OneLine(member), termtext.OneLine(f.c.groupName(f.c.current)))
+	return nil
+}
+
+func (f *lineFront) Leave() error {
+	if f.c.current == "" {
+		return errNoGroup
+	}
+	name := f.c.groupName(f.c.current)
+	if err := f.c.n.Leave(f.ctx, f.c.current); err != nil {
+		return memberHint(err, f.c.current)
+	}
+	f.c.current = ""
+	f.c.printf("left %s; /switch GROUP to chat in another\n", termtext.OneLine(name))
+	return nil
+}
+
+func (f *lineFront) InviteLimited(group string, expires time.Duration, uses int) error {
+	id := f.c.current
+	if group != "" {
+		g, err := f.c.n.Group(group)
+		if err != nil {
+			return err
+		}
+		id = g.ID
+	}
+	if id == "" {
+		return errNoGroup
+	}
+	code, info, err := f.c.n.CreateInvite(f.ctx, id, node.InviteOptions{Expires: expires, Uses: uses})
+	if err != nil {
+		return memberHint(err, id)
+	}
+	inv := api.InviteFromNode(info)
+	f.c.printf("invite %s for %s (expires %s, uses %s; share it privately):\n%s\n", termtext.OneLine(inv.ID),
+		termtext.OneLine(f.c.groupName(id)), inviteTime(inv.Expires), inviteUses(inv), code)
 	return nil
 }

@@ -42,22 +42,6 @@ func (a *app) groupCmd() *cobra.Command {
 	}
 	create.Flags().BoolVar(&fromJoin, "from-join", false, "new members see history only from when they joined")
 
-	invite := &cobra.Command{
-		Use:   "invite GROUP",
-		Short: "Print an invite code for a group (it grants read access: share it privately)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.call(func(c *api.Client) error {
-				code, err := c.Invite(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(a.stdout, code)
-				return nil
-			})
-		},
-	}
-
 	join := &cobra.Command{
 		Use:   "join CODE",
 		Short: "Join a group with an invite code",
@@ -74,34 +58,8 @@ func (a *app) groupCmd() *cobra.Command {
 		},
 	}
 
-	var membersJSON bool
-	members := &cobra.Command{
-		Use:   "members GROUP",
-		Short: "List a group's members",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.read(cmd.Context(), func(r reader) error {
-				ms, err := r.Members(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				if membersJSON {
-					return a.printJSON(ms)
-				}
-				for _, m := range ms {
-					self := ""
-					if m.Self {
-						self = " (you)"
-					}
-					fmt.Fprintf(a.stdout, "%s  %s%s\n", m.ID, orDash(termtext.OneLine(m.Name)), self)
-				}
-				return nil
-			})
-		},
-	}
-	members.Flags().BoolVar(&membersJSON, "json", false, "print JSON")
-
-	cmd.AddCommand(create, invite, join, members)
+	cmd.AddCommand(create, a.inviteCmd(), join, a.membersCmd())
+	a.addMembershipCmds(cmd)
 	return cmd
 }
 
@@ -261,6 +219,7 @@ func (a *app) statusCmd() *cobra.Command {
 				}
 				fmt.Fprintf(a.stdout, "peer id:  %s\n", s.ID)
 				fmt.Fprintf(a.stdout, "profile:  %s\n", a.profileName)
+				fmt.Fprintln(a.stdout, storeState(s.Encrypted))
 				fmt.Fprintln(a.stdout, "addresses:")
 				for _, ad := range s.Addrs {
 					fmt.Fprintf(a.stdout, "  %s\n", ad)

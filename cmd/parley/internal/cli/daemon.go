@@ -63,7 +63,8 @@ func (a *app) upCmd() *cobra.Command {
 invites with QR codes; /help inside); the node's log goes to up.log in the profile.
 With --plain, or when standard input or output is not a terminal, it is a line-based
 chat: lines are sent to the current group; commands: /groups /join CODE /create NAME
-/invite /switch GROUP /peers /history [N] /help /quit.
+/invite [--expires D] [--uses N] /switch GROUP /members /name NEW /remove MEMBER
+/leave /peers /history [N] /help /quit.
 When standard input ends (a script, /dev/null), the node keeps running until a signal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -89,12 +90,16 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 		// port falls back to a random one).
 		popts = append(popts, p2p.WithListenAddrs(f.listen, nil))
 	}
-	n, err := node.New(p.Dir, node.WithDisplayName(f.name), node.WithLogger(log), node.WithP2P(popts...))
+	sopts, err := a.storeOptions(p)
+	if err != nil {
+		return err
+	}
+	n, err := node.New(p.Dir, node.WithDisplayName(f.name), node.WithLogger(log), node.WithP2P(popts...), node.WithStoreOptions(sopts...))
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("%w: is a parley node already running for profile %q? (see `parley --profile %s status`)", err, p.Name, p.Name)
 	}
 	if err != nil {
-		return err
+		return storeError(err, p)
 	}
 	defer func() { // closes the store too
 		if err := n.Close(); err != nil {

@@ -31,15 +31,23 @@ const (
 // reader is the read-only view shared by the API client and the local store.
 type reader interface {
 	Groups(ctx context.Context) ([]node.GroupInfo, error)
-	Members(ctx context.Context, group string) ([]node.Member, error)
+	MemberList(ctx context.Context, group string) ([]api.Member, error)
 	History(ctx context.Context, group, before string, limit int) ([]node.Message, error)
 }
 
 type localReader struct{ l *node.Local }
 
 func (r localReader) Groups(context.Context) ([]node.GroupInfo, error) { return r.l.Groups() }
-func (r localReader) Members(_ context.Context, g string) ([]node.Member, error) {
-	return r.l.Members(g)
+func (r localReader) MemberList(_ context.Context, g string) ([]api.Member, error) {
+	ms, err := r.l.Members(g)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Member, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, api.MemberFromLegacy(m)) // roles need the running node
+	}
+	return out, nil
 }
 func (r localReader) History(_ context.Context, g, before string, limit int) ([]node.Message, error) {
 	return r.l.History(g, before, limit)
@@ -48,7 +56,10 @@ func (r localReader) History(_ context.Context, g, before string, limit int) ([]
 // read runs fn against the running node, or against the local store when
 // no node runs (with a note on stderr).
 func (a *app) read(ctx context.Context, fn func(r reader) error) error {
-	var p *profile.Profile
+	var (
+		p     *profile.Profile
+		sopts []store.Option // asked once, not at every try
+	)
 	deadline := time.Now().Add(lockedWait)
 	for {
 		// The node's API, if it publishes one and answers.
@@ -63,8 +74,11 @@ func (a *app) read(ctx context.Context, fn func(r reader) error) error {
 			if p, err = a.profile(); err != nil {
 				return err
 			}
+			if sopts, err = a.storeOptions(p); err != nil {
+				return err
+			}
 		}
-		err = a.readLocal(p, fn)
+		err = a.readLocal(p, sopts, fn)
 		if !errors.Is(err, profile.ErrLocked) {
 			return err
 		}
@@ -85,10 +99,10 @@ func (a *app) read(ctx context.Context, fn func(r reader) error) error {
 
 // readLocal runs fn against the store, holding it only while fn reads:
 // fn's output is buffered and written once the store is closed.
-func (a *app) readLocal(p *profile.Profile, fn func(r reader) error) error {
-	st, err := p.OpenStore(store.WithLogger(slog.New(slog.DiscardHandler)))
+func (a *app) readLocal(p *profile.Profile, sopts []store.Option, fn func(r reader) error) error {
+	st, err := p.OpenStore(append(sopts, store.WithLogger(slog.New(slog.DiscardHandler)))...)
 	if err != nil {
-		return err
+		return storeError(err, p)
 	}
 	var out, errb bytes.Buffer
 	stdout, stderr := a.stdout, a.stderr

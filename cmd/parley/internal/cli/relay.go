@@ -82,12 +82,16 @@ addresses too). It joins no group and reads no messages.`,
 			if len(listen) > 0 { // else the profile's port, no fallback
 				popts = append(popts, p2p.WithListenAddrs(listen, nil))
 			}
-			n, err := node.New(p.Dir, node.WithRelayMode(), node.WithLogger(log), node.WithP2P(popts...))
+			sopts, err := a.storeOptions(p)
+			if err != nil {
+				return err
+			}
+			n, err := node.New(p.Dir, node.WithRelayMode(), node.WithLogger(log), node.WithP2P(popts...), node.WithStoreOptions(sopts...))
 			if errors.Is(err, store.ErrLocked) {
 				return fmt.Errorf("%w: profile %q is in use; run the relay with its own --profile", err, p.Name)
 			}
 			if err != nil {
-				return err
+				return storeError(err, p)
 			}
 			defer n.Close()
 			if err := n.Start(cmd.Context()); err != nil {

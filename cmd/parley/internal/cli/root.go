@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-chat/parley/cmd/parley/internal/api"
 	"github.com/parley-chat/parley/cmd/parley/internal/profile"
+	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/store"
 )
@@ -42,7 +43,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "parley:", err)
+	fmt.Fprintln(stderr, "parley:", termtext.Sanitize(err.Error())) // node errors may quote names
 	var ue *usageError
 	switch {
 	case errors.As(err, &ue):
@@ -71,7 +72,7 @@ $PARLEY_HOME (default ~/.parley), one directory per --profile.`,
 	pf.StringVar(&a.logLevel, "log-level", "", "log level: debug, info, warn, error (default: info for daemon, warn otherwise)")
 
 	root.AddCommand(a.initCmd(), a.daemonCmd(), a.upCmd(), a.groupCmd(), a.groupsCmd(), a.sendCmd(),
-		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd(), a.webCmd())
+		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd(), a.webCmd(), a.nameCmd())
 	root.AddCommand(a.relayCmd())
 	a.makeStrict(root)
 	return root
@@ -145,6 +146,7 @@ func (a *app) call(fn func(c *api.Client) error) error {
 
 func (a *app) initCmd() *cobra.Command {
 	var name string
+	var encrypt bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the profile and its identity (if needed) and print the peer id",
@@ -154,7 +156,18 @@ func (a *app) initCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := p.OpenStore(store.WithLogger(slog.New(slog.DiscardHandler)))
+			opts, err := a.initStoreOptions(p, encrypt)
+			if err != nil {
+				// No passphrase here, but a running node knows its id.
+				if c, cerr := a.client(); cerr == nil && name == "" {
+					if s, serr := c.Status(cmd.Context()); serr == nil {
+						fmt.Fprintln(a.stdout, s.ID)
+						return nil
+					}
+				}
+				return err
+			}
+			st, err := p.OpenStore(append(opts, store.WithLogger(slog.New(slog.DiscardHandler)))...)
 			if errors.Is(err, profile.ErrLocked) {
 				if name != "" {
 					return fmt.Errorf("%w: stop the running node to change the name, or restart it with `parley up --name %s`", err, name)
@@ -170,7 +183,7 @@ func (a *app) initCmd() *cobra.Command {
 				})
 			}
 			if err != nil {
-				return err
+				return storeError(err, p)
 			}
 			defer st.Close()
 			id, err := node.EnsureIdentity(st, name)
@@ -178,11 +191,12 @@ func (a *app) initCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(a.stdout, id.ID)
-			fmt.Fprintf(a.stderr, "profile %q at %s, name %q, port %d\n", p.Name, p.Dir, id.Name, id.Port)
+			fmt.Fprintf(a.stderr, "profile %q at %s, name %q, port %d, %s\n", p.Name, p.Dir, id.Name, id.Port, storeState(st.Encrypted()))
 			return st.Close()
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "display name shown to other members (default $USER or host name)")
+	cmd.Flags().BoolVar(&encrypt, "passphrase", false, "encrypt a new profile's store with a passphrase (asked twice, or $"+PassphraseEnv+")")
 	return cmd
 }
 

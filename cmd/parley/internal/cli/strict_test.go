@@ -29,12 +29,12 @@ func TestUnknownSubcommandFails(t *testing.T) {
 			continue
 		}
 		groups++
-		for _, args := range [][]string{{c.Name(), "remove"}, {c.Name()}} {
+		for _, args := range [][]string{{c.Name(), "frobnicate"}, {c.Name()}} {
 			code, out, errb := runMain(args...)
 			if code == 0 || !strings.Contains(errb, "Usage:") || !strings.Contains(errb, "parley "+c.Name()) {
 				t.Errorf("%v: exit %d\nstdout %q\nstderr %q", args, code, out, errb)
 			}
-			if len(args) == 2 && !strings.Contains(errb, `unknown command "remove" for "parley `+c.Name()+`"`) {
+			if len(args) == 2 && !strings.Contains(errb, `unknown command "frobnicate" for "parley `+c.Name()+`"`) {
 				t.Errorf("%v: stderr %q", args, errb)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/parley-chat/parley/cmd/parley/internal/backend"
 	"github.com/parley-chat/parley/cmd/parley/internal/chatcmd"
 	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
@@ -119,7 +120,7 @@ func (f *front) ListMembers() error {
 	if g == nil {
 		return fmt.Errorf("no current group")
 	}
-	ms, err := m.be.Members(g.info.ID)
+	ms, err := backend.MemberRows(m.be, g.info.ID)
 	if err != nil {
 		return err
 	}
@@ -129,7 +130,8 @@ func (f *front) ListMembers() error {
 		if mb.Self {
 			self = " (you)"
 		}
-		lines = append(lines, fmt.Sprintf("%s%s  %s", orDash(termtext.OneLine(mb.Name)), self, mb.ID))
+		lines = append(lines, fmt.Sprintf("%s%s  %s  %s  %s", orDash(termtext.OneLine(mb.Name)), self, orDash(termtext.OneLine(mb.Role)),
+			orDash(termtext.OneLine(mb.SafetyNumber)), termtext.OneLine(mb.PeerID)))
 	}
 	m.modal = &modal{kind: modalText, title: fmt.Sprintf("Members of %s (%d)", g.info.Name, len(ms)), lines: lines}
 	return nil

@@ -251,6 +251,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		return m, nil
+	case doneMsg:
+		return m, m.onDone(msg)
 	case groupInfoMsg:
 		if g := m.groupByID(msg.info.ID); g != nil {
 			g.info = msg.info

@@ -28,6 +28,8 @@ type fake struct {
 	syncs   []node.SyncProgress
 	history int // History calls
 	sendErr error
+	calls   []string // membership calls, "verb args"
+	callErr error    // what membership calls return
 }
 
 type fakeGroup struct {

@@ -647,6 +647,12 @@
         li.append(el('span', 'avatar c' + colour(m.id), initials(name)));
         const text = el('span', 'member-text');
         text.append(el('span', '', name + (m.self ? ' (you)' : '')));
+        if (m.role) text.append(el('span', 'member-role', m.role));
+        if (m.safety_number) {
+          const sn = el('code', 'member-safety', m.safety_number);
+          sn.title = 'Safety number: compare it with ' + name + ' in person to be sure';
+          text.append(sn);
+        }
         const idEl = el('code', 'member-id', m.id);
         idEl.title = m.id;
         text.append(idEl);
