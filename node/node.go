@@ -51,6 +51,8 @@ type Node struct {
 	drops  dropCounters
 	sync   *syncproto.Syncer // nil until Start (and in relay mode)
 	reach  *reach.Reach      // nil until Start (and in relay mode)
+
+	counters counters // totals for metrics (counters.go)
 }
 
 // New composes a node from a profile directory: it opens the store in

@@ -175,6 +175,7 @@ func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool)
 			n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v), Backfill: from == ""})
 		}
 	}
+	n.counters.receivedN(len(vs), added, from == "")
 	if gap && from != "" && from != n.self {
 		n.sync.RequestGap(from, g.sync)
 	}

@@ -160,6 +160,7 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		return
 	}
 	g.nextSeq += uint64(len(live))
+	n.counters.sentN(len(live))
 	raws := make([][]byte, len(vs))
 	for i, v := range vs {
 		raws[i] = v.Raw

@@ -61,6 +61,8 @@ type config struct {
 	connHigh     int
 	peerRate     float64
 	peerBurst    int
+
+	metrics metricsConfig // metrics.go
 }
 
 // Option configures New.
@@ -243,7 +245,7 @@ func (hh *Host) newLibp2pHost(c *config, listen []string) (host.Host, error) {
 		libp2p.WithDialTimeout(dialTimeout),
 		libp2p.ConnectionGater(hh.bans),
 	}, res...)
-	return libp2p.New(append(opts, hh.natOptions(c)...)...)
+	return libp2p.New(append(append(opts, hh.natOptions(c)...), metricsOptions(c)...)...)
 }
 
 // ID is this host's peer id.

@@ -127,6 +127,8 @@ type Syncer struct {
 
 	// pulledBytes counts sync stream bytes of every pull, both ways.
 	pulledBytes atomic.Uint64
+	// pulls counts pulls that opened a stream (finished or failed).
+	pulls atomic.Uint64
 
 	// AfterBatch, when set (tests, before Start), runs after each stored batch of a pull.
 	AfterBatch func(p peer.ID, received uint64)
@@ -172,6 +174,9 @@ func (s *Syncer) Close() {
 
 // PulledBytes is the sync stream bytes of every pull so far, both ways.
 func (s *Syncer) PulledBytes() uint64 { return s.pulledBytes.Load() }
+
+// Pulls is how many pulls have opened a stream so far (finished or failed).
+func (s *Syncer) Pulls() uint64 { return s.pulls.Load() }
 
 // goOwned runs fn on a goroutine that Close waits for, unless closing:
 // checking and registering under one lock keeps Add from racing Wait.
@@ -403,6 +408,7 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 		r.progress.Bytes = cs.n.Load()
 		s.mu.Unlock()
 		s.pulledBytes.Add(cs.n.Load())
+		s.pulls.Add(1)
 	}()
 	w := pbio.NewDelimitedWriter(cs)
 	rd := pbio.NewDelimitedReader(cs, maxBatchWire)

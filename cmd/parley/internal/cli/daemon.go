@@ -25,6 +25,7 @@ type nodeFlags struct {
 	name   string
 	web    bool // print the web chat's URL and open a browser (up --web)
 	net    netFlags
+	met    metricsFlag
 }
 
 func (f *nodeFlags) register(cmd *cobra.Command) {
@@ -33,6 +34,7 @@ func (f *nodeFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.mdns, "mdns", true, "discover peers on the local network with mDNS")
 	fl.StringVar(&f.name, "name", "", "display name shown to other members (saved in the profile)")
 	f.net.register(fl)
+	f.met.register(fl)
 }
 
 func (a *app) daemonCmd() *cobra.Command {
@@ -84,7 +86,7 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 	if err != nil {
 		return err
 	}
-	popts := append(f.net.options(), p2p.WithMDNS(f.mdns))
+	popts := append(append(f.net.options(), p2p.WithMDNS(f.mdns)), f.met.p2pOptions()...)
 	if len(f.listen) > 0 {
 		// Without --listen the node listens on the profile's port (a taken
 		// port falls back to a random one).
@@ -109,6 +111,11 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 	if err := n.Start(ctx); err != nil {
 		return fmt.Errorf("start node: %w", err)
 	}
+	stopMetrics, err := f.met.start(n, node.StoreDir(p.Dir), log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	id := n.Identity()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -154,6 +161,6 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 		<-ctx.Done()
 	}
 	log.Info("shutting down")
-	// Deferred, in order: runtime files, control API, node (and its store).
+	// Deferred, in order: runtime files, control API, metrics, node (and its store).
 	return err
 }

@@ -54,6 +54,7 @@ func (f *netFlags) options() []p2p.Option {
 func (a *app) relayCmd() *cobra.Command {
 	var listen []string
 	var boot peersFlag
+	var met metricsFlag
 	cmd := &cobra.Command{
 		Use:   "relay",
 		Short: "Run a public bootstrap, DHT server and circuit relay node (no chat)",
@@ -78,7 +79,7 @@ addresses too). It joins no group and reads no messages.`,
 			if err != nil {
 				return err
 			}
-			popts := []p2p.Option{p2p.WithBootstrap(boot.infos...)}
+			popts := append([]p2p.Option{p2p.WithBootstrap(boot.infos...)}, met.p2pOptions()...)
 			if len(listen) > 0 { // else the profile's port, no fallback
 				popts = append(popts, p2p.WithListenAddrs(listen, nil))
 			}
@@ -97,6 +98,11 @@ addresses too). It joins no group and reads no messages.`,
 			if err := n.Start(cmd.Context()); err != nil {
 				return fmt.Errorf("start relay: %w", err)
 			}
+			stopMetrics, err := met.start(n, node.StoreDir(p.Dir), log)
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 			for _, ad := range n.Host().Addrs() {
 				fmt.Fprintln(a.stdout, ad)
 			}
@@ -108,5 +114,6 @@ addresses too). It joins no group and reads no messages.`,
 	}
 	cmd.Flags().StringArrayVar(&listen, "listen", nil, "listen multiaddr (repeatable; default: the profile's port, TCP and QUIC, all interfaces)")
 	cmd.Flags().Var(&boot, "bootstrap", "another bootstrap or relay node to join (repeatable)")
+	met.register(cmd.Flags())
 	return cmd
 }
