@@ -80,11 +80,17 @@ func hasPrefixKey(m map[string]float64, prefix string) bool {
 }
 
 // parleyLines is the page's parley_* samples (for failure messages).
-func parleyLines(page string) string {
+func parleyLines(page string) string { return samples(page, "parley_") }
+
+// samples is the page's samples whose names start with one of prefixes.
+func samples(page string, prefixes ...string) string {
 	var out []string
 	for _, l := range strings.Split(page, "\n") {
-		if strings.HasPrefix(l, "parley_") {
-			out = append(out, l)
+		for _, p := range prefixes {
+			if strings.HasPrefix(l, p) {
+				out = append(out, l)
+				break
+			}
 		}
 	}
 	return strings.Join(out, "\n")
@@ -134,12 +140,16 @@ func TestMetrics(t *testing.T) {
 		return m["parley_messages_sent_total"] >= 2 && received >= 2 && m["parley_messages_stored_total"] >= 4 &&
 			m[`parley_peers{path="direct"}`] >= 2, parleyLines(page)
 	})
-	t.Logf("alice's parley_* metrics:\n%s", parleyLines(page))
+	t.Logf("alice's metrics (parley_* and some of libp2p's):\n%s\n%s", parleyLines(page),
+		samples(page, "libp2p_rcmgr_connections", "libp2p_swarm_connections_opened_total", "libp2p_identify_protocols_count"))
 	for _, k := range []string{`parley_refusals_total{reason="bad signature"}`, `parley_refusals_total{reason="other"}`,
 		"parley_sync_pulls_total", "parley_sync_bytes_total", "parley_sync_backlog_messages", `parley_peers{path="relayed"}`} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("alice: %s missing", k)
 		}
+	}
+	if strings.Contains(page, "12D3KooW") {
+		t.Errorf("alice's metrics show a peer id:\n%s", samples(page, ""))
 	}
 	if m["parley_groups"] != 1 {
 		t.Errorf("alice: parley_groups = %v, want 1", m["parley_groups"])
