@@ -19,7 +19,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
@@ -117,7 +116,6 @@ type Host struct {
 	h    host.Host
 	ps   *pubsub.PubSub
 	log  *slog.Logger
-	mdns mdns.Service
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -215,14 +213,10 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 		hh.Close()
 		return nil, err
 	}
-	if c.mdns {
-		hh.mdns = mdns.NewMdnsService(h, c.mdnsService, (*mdnsNotifee)(hh))
-		if err := hh.mdns.Start(); err != nil {
-			hh.Close()
-			return nil, fmt.Errorf("p2p: start mdns: %w", err)
-		}
-	}
-	hh.wg.Add(2)
+	// Discovery never stops the host from starting: mDNS comes and goes
+	// with the network interfaces (lanwatch.go).
+	hh.wg.Add(3)
+	go hh.lanWatch(c.mdns, c.mdnsService)
 	go hh.pingLoop()
 	go hh.cutOffLoop()
 	return hh, nil
@@ -429,9 +423,6 @@ func (h *Host) pingAll() {
 func (h *Host) Close() error {
 	var err error
 	h.once.Do(func() {
-		if h.mdns != nil {
-			h.mdns.Close()
-		}
 		h.mu.Lock()
 		topics := make([]*Topic, 0, len(h.topics))
 		for _, t := range h.topics {
