@@ -113,9 +113,9 @@ const (
 
 // Host is a running libp2p node with pubsub.
 type Host struct {
-	h    host.Host
-	ps   *pubsub.PubSub
-	log  *slog.Logger
+	h   host.Host
+	ps  *pubsub.PubSub
+	log *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc

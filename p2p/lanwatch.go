@@ -6,7 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // ifacePollInterval is how often the host looks at the machine's network
@@ -28,8 +32,8 @@ func (h *Host) lanWatch(mdnsOn bool, service string) {
 	defer t.Stop()
 	var (
 		svc     mdns.Service
-		last    string // interface key mDNS was last started (or tried) for
-		running string // interface key of the running service
+		last    string // interface key at the previous poll
+		running string // interface key of the running mDNS service
 	)
 	stop := func() {
 		if svc != nil {
@@ -41,24 +45,25 @@ func (h *Host) lanWatch(mdnsOn bool, service string) {
 	first := true
 	for {
 		key := multicastKey()
-		if key != last {
-			if !first {
-				h.log.Info("network interfaces changed", "multicast", key)
-				h.kickBootstrap()
-			}
-			last = key
-			if mdnsOn && key != running {
-				stop()
-				if key != "" {
-					s := mdns.NewMdnsService(h.h, service, (*mdnsNotifee)(h))
-					if err := s.Start(); err != nil {
-						// Tried again when the interfaces change.
-						h.log.Info("mdns not started", "err", err, "interfaces", key)
-						s.Close()
-					} else {
-						svc, running = s, key
-						h.log.Debug("mdns started", "interfaces", key)
+		changed := key != last
+		if changed && !first {
+			h.log.Info("network interfaces changed", "multicast", key)
+			h.kickBootstrap()
+		}
+		last = key
+		if mdnsOn && key != running {
+			stop()
+			if key != "" {
+				s := mdns.NewMdnsService(freshAddrsHost{h.h}, service, (*mdnsNotifee)(h))
+				if err := s.Start(); err != nil {
+					// Tried again at the next poll; logged once per change.
+					if changed {
+						h.log.Info("mdns not started yet", "err", err, "interfaces", key)
 					}
+					s.Close()
+				} else {
+					svc, running = s, key
+					h.log.Debug("mdns started", "interfaces", key)
 				}
 			}
 		}
@@ -104,4 +109,18 @@ func (h *Host) kickBootstrap() {
 	case h.bootKick <- struct{}{}:
 	default:
 	}
+}
+
+// freshAddrsHost is the host as mDNS sees it: the swarm caches the
+// interface expansion of its wildcard listen addresses for a minute, so an
+// mDNS service started just after a network came up would announce the
+// old (often empty) set. This view resolves them afresh.
+type freshAddrsHost struct{ host.Host }
+
+func (f freshAddrsHost) Network() network.Network { return freshAddrsNetwork{f.Host.Network()} }
+
+type freshAddrsNetwork struct{ network.Network }
+
+func (n freshAddrsNetwork) InterfaceListenAddresses() ([]ma.Multiaddr, error) {
+	return manet.ResolveUnspecifiedAddresses(n.ListenAddresses(), nil)
 }
