@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,7 @@ type config struct {
 	fallbackListen []string
 	mdns           bool
 	mdnsService    string
+	tlsCert        *tls.Certificate // for /tls/ws listeners (websocket.go)
 	host           host.Host
 	maxMessageSize int
 	logger         *slog.Logger
@@ -227,11 +229,15 @@ func (hh *Host) newLibp2pHost(c *config, listen []string) (host.Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	tpts, err := transportOptions(c, listen)
+	if err != nil {
+		return nil, err
+	}
 	opts := append([]libp2p.Option{
 		libp2p.Identity(c.identity),
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.DefaultSecurity,
-		libp2p.DefaultTransports,
+		libp2p.ChainOptions(tpts...),
 		libp2p.DefaultMuxers,
 		libp2p.Ping(true),
 		libp2p.WithDialTimeout(dialTimeout),
