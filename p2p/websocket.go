@@ -51,7 +51,7 @@ func transportOptions(c *config, listen []string) ([]libp2p.Option, error) {
 		ws.WithTLSClientConfig(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}),
 	}
 	cert := c.tlsCert
-	if cert == nil && listensTLSWS(listen) {
+	if cert == nil && ListensTLSWebSocket(listen) {
 		gen, err := SelfSignedCert()
 		if err != nil {
 			return nil, err
@@ -70,9 +70,9 @@ func transportOptions(c *config, listen []string) ([]libp2p.Option, error) {
 	}, nil
 }
 
-// listensTLSWS reports whether an address is a secure WebSocket (/tls/ws or
-// the older /wss).
-func listensTLSWS(listen []string) bool {
+// ListensTLSWebSocket reports whether any of the multiaddrs is a secure
+// WebSocket (/tls/ws or the older /wss).
+func ListensTLSWebSocket(listen []string) bool {
 	for _, s := range listen {
 		a, err := ma.NewMultiaddr(s)
 		if err != nil {

@@ -145,4 +145,4 @@ func TestParseBridgeLine(t *testing.T) {
 }
 
 // isTLSWS: libp2p reports a /tls/ws connection's remote address as /wss.
-func isTLSWS(a ma.Multiaddr) bool { return listensTLSWS([]string{a.String()}) }
+func isTLSWS(a ma.Multiaddr) bool { return ListensTLSWebSocket([]string{a.String()}) }
