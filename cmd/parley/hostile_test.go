@@ -21,26 +21,36 @@ import (
 	"time"
 )
 
-// TestDaemonStartsOffline: a namespace with only loopback up, not
-// multicast-capable and with no route: "airplane mode". (Loopback must be up
-// for the local API: the CLI reaches the daemon over 127.0.0.1, and a machine
-// in airplane mode still has it.) Before issue 15 the daemon exited with
-// "start mdns: no supported interface" unless --mdns=false was given.
+// TestDaemonStartsOffline: a daemon with default flags (mDNS on, all
+// interfaces) starts in a namespace with no interface up at all, not even
+// loopback. Before issue 15 it exited with "start mdns: ..." unless
+// --mdns=false was given. The CLI reaches the daemon's API over 127.0.0.1,
+// so loopback then comes up (still not multicast-capable, no route: a
+// machine in airplane mode) and the same daemon answers and chats offline.
 func TestDaemonStartsOffline(t *testing.T) {
-	natTools(t)
+	hostileTools(t)
 	removeStaleNATNetns(t)
 	bin := parleyBinary(t)
 	n := &natNet{t: t, prefix: fmt.Sprintf("%s%d-", natNSPrefix, os.Getpid())}
 	ns := n.add("offline")
-	if out := mustSh(t, "ip", "-n", ns, "-o", "link", "show"); strings.Contains(out, "MULTICAST") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+	n.ip(ns, "link", "set", "lo", "down") // add brings it up
+	if out := mustSh(t, "ip", "-n", ns, "-o", "link", "show"); strings.Contains(out, "MULTICAST") || strings.Contains(out, "LOWER_UP") ||
+		strings.Count(strings.TrimSpace(out), "\n") != 0 {
 		t.Fatalf("namespace is not offline: %s", out)
 	}
 
 	ann := &natMember{name: "ann", ns: ns, home: t.TempDir()}
 	ann.proc = startInNetns(t, "ann", ns, ann.home, nil, bin, "daemon", "--name", "ann", "--log-level", "debug")
-	poll(t, 30*time.Second, "ann's status with no network", func() (bool, string) {
+	poll(t, 30*time.Second, "ann running with no interface up", func() (bool, string) {
 		if ann.proc.exited() {
 			t.Fatalf("daemon with default flags exited with no network: %v\n%s", ann.proc.err, ann.proc.stderr.String())
+		}
+		return strings.Contains(ann.proc.stderr.String(), "node running"), ann.proc.stderr.String()
+	})
+	n.ip(ns, "link", "set", "lo", "up")
+	poll(t, 30*time.Second, "ann's status with loopback only", func() (bool, string) {
+		if ann.proc.exited() {
+			t.Fatalf("ann exited: %v\n%s", ann.proc.err, ann.proc.stderr.String())
 		}
 		s, ok := ann.status(t, bin)
 		ann.id = s.ID
@@ -87,7 +97,7 @@ func TestDaemonStartsOffline(t *testing.T) {
 // relay over /tls/ws on 443 (the TCP and QUIC addresses are dropped), finds
 // itself unreachable, reserves a slot, and the two chat through the relay.
 func TestRelayThroughHTTPSOnlyFirewall(t *testing.T) {
-	natTools(t)
+	hostileTools(t)
 	removeStaleNATNetns(t)
 	bin := parleyBinary(t)
 	begin := time.Now()
@@ -185,4 +195,14 @@ func TestRelayThroughHTTPSOnlyFirewall(t *testing.T) {
 		t.Errorf("alice -> bob: %+v (connected %v), want relayed", p, ok)
 	}
 	t.Logf("alice and bob chatted through the relay after %v; alice -> bob %s %v", time.Since(begin).Round(time.Millisecond), p.Path, p.Addrs)
+}
+
+// hostileTools is natTools, except that with CI=true a run without root
+// fails instead of skipping.
+func hostileTools(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 && os.Getenv("CI") == "true" {
+		t.Fatal("CI=true but this network namespace test cannot run: needs root")
+	}
+	natTools(t)
 }
