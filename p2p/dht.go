@@ -63,7 +63,11 @@ func ParseAddrInfos(addrs []string) ([]peer.AddrInfo, error) {
 	var mas []ma.Multiaddr
 	for _, line := range addrs {
 		// A bridge line (BridgeLine) is several addresses in one string.
-		for _, s := range strings.FieldsFunc(line, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		fields := strings.FieldsFunc(line, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+		if len(fields) == 0 {
+			return nil, fmt.Errorf("p2p: empty address %q", line)
+		}
+		for _, s := range fields {
 			a, err := ma.NewMultiaddr(s)
 			if err != nil {
 				return nil, fmt.Errorf("p2p: address %q: %w", s, err)

@@ -142,6 +142,9 @@ func TestParseBridgeLine(t *testing.T) {
 	if _, err := ParseAddrInfos([]string{"/ip4/11.0.113.1/tcp/443/tls/ws/p2p/" + id + ",/ip4/11.0.113.1/tcp/4001"}); err == nil {
 		t.Fatal("a bridge line with an address lacking /p2p/ was accepted")
 	}
+	if _, err := ParseAddrInfos([]string{" , "}); err == nil {
+		t.Fatal("an empty bridge line was accepted")
+	}
 }
 
 // isTLSWS: libp2p reports a /tls/ws connection's remote address as /wss.
