@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/discovery"
@@ -54,16 +56,24 @@ func WithBootstrap(peers ...peer.AddrInfo) Option {
 	return func(c *config) { c.bootstrap = append(c.bootstrap, peers...) }
 }
 
-// ParseAddrInfos parses full multiaddrs (with /p2p/<id>) into peers,
+// ParseAddrInfos parses full multiaddrs (with /p2p/<id>) into peers; a
+// string may hold several, separated by commas or spaces (a bridge line),
 // merging addresses of the same peer.
 func ParseAddrInfos(addrs []string) ([]peer.AddrInfo, error) {
 	var mas []ma.Multiaddr
-	for _, s := range addrs {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("p2p: address %q: %w", s, err)
+	for _, line := range addrs {
+		// A bridge line (BridgeLine) is several addresses in one string.
+		fields := strings.FieldsFunc(line, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+		if len(fields) == 0 {
+			return nil, fmt.Errorf("p2p: empty address %q", line)
 		}
-		mas = append(mas, a)
+		for _, s := range fields {
+			a, err := ma.NewMultiaddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("p2p: address %q: %w", s, err)
+			}
+			mas = append(mas, a)
+		}
 	}
 	out, err := peer.AddrInfosFromP2pAddrs(mas...)
 	if err != nil {

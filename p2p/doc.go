@@ -1,5 +1,7 @@
 // Package p2p is Parley's network layer: a libp2p host (TCP and QUIC, Noise
-// or TLS), local discovery by mDNS, a Kademlia DHT on a private /parley
+// or TLS; WebSocket plain and over TLS for censored networks, see
+// websocket.go), local discovery by mDNS that follows the network interfaces
+// (lanwatch.go: a host starts with no network), a Kademlia DHT on a private /parley
 // prefix (bootstrap peers only from config, flags or invites; never a public
 // list), NAT traversal (AutoNAT v2, circuit relay v2 client, hole punching),
 // an optional relay/bootstrap service mode, connection and resource limits,

@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,7 +20,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
@@ -48,6 +48,7 @@ type config struct {
 	fallbackListen []string
 	mdns           bool
 	mdnsService    string
+	tlsCert        *tls.Certificate // for /tls/ws listeners (websocket.go)
 	host           host.Host
 	maxMessageSize int
 	logger         *slog.Logger
@@ -116,10 +117,9 @@ const (
 
 // Host is a running libp2p node with pubsub.
 type Host struct {
-	h    host.Host
-	ps   *pubsub.PubSub
-	log  *slog.Logger
-	mdns mdns.Service
+	h   host.Host
+	ps  *pubsub.PubSub
+	log *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -217,14 +217,10 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 		hh.Close()
 		return nil, err
 	}
-	if c.mdns {
-		hh.mdns = mdns.NewMdnsService(h, c.mdnsService, (*mdnsNotifee)(hh))
-		if err := hh.mdns.Start(); err != nil {
-			hh.Close()
-			return nil, fmt.Errorf("p2p: start mdns: %w", err)
-		}
-	}
-	hh.wg.Add(2)
+	// Discovery never stops the host from starting: mDNS comes and goes
+	// with the network interfaces (lanwatch.go).
+	hh.wg.Add(3)
+	go hh.lanWatch(c.mdns, c.mdnsService)
 	go hh.pingLoop()
 	go hh.cutOffLoop()
 	return hh, nil
@@ -235,11 +231,15 @@ func (hh *Host) newLibp2pHost(c *config, listen []string) (host.Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	tpts, err := transportOptions(c, listen)
+	if err != nil {
+		return nil, err
+	}
 	opts := append([]libp2p.Option{
 		libp2p.Identity(c.identity),
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.DefaultSecurity,
-		libp2p.DefaultTransports,
+		libp2p.ChainOptions(tpts...),
 		libp2p.DefaultMuxers,
 		libp2p.Ping(true),
 		libp2p.WithDialTimeout(dialTimeout),
@@ -431,9 +431,6 @@ func (h *Host) pingAll() {
 func (h *Host) Close() error {
 	var err error
 	h.once.Do(func() {
-		if h.mdns != nil {
-			h.mdns.Close()
-		}
 		h.mu.Lock()
 		topics := make([]*Topic, 0, len(h.topics))
 		for _, t := range h.topics {

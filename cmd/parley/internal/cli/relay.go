@@ -1,9 +1,11 @@
 package cli
 
 import (
+	stdtls "crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -15,7 +17,8 @@ import (
 	"github.com/parley-chat/parley/store"
 )
 
-// peersFlag is a repeatable flag of full multiaddrs (ending in /p2p/<id>),
+// peersFlag is a repeatable flag of full multiaddrs (ending in /p2p/<id>), or
+// of comma-separated bridge lines of them (p2p.BridgeLine),
 // checked when parsed.
 type peersFlag struct {
 	raw   []string
@@ -43,8 +46,8 @@ type netFlags struct {
 }
 
 func (f *netFlags) register(fl *pflag.FlagSet) {
-	fl.Var(&f.bootstrap, "bootstrap", "bootstrap peer multiaddr with /p2p/<id>, e.g. a `parley relay` (repeatable); none by default")
-	fl.Var(&f.relays, "relay", "circuit relay multiaddr with /p2p/<id> to use when behind a NAT (repeatable)")
+	fl.Var(&f.bootstrap, "bootstrap", "bootstrap peer multiaddr with /p2p/<id>, e.g. a `parley relay`, or its comma-separated bridge line (repeatable); none by default")
+	fl.Var(&f.relays, "relay", "circuit relay multiaddr with /p2p/<id>, or a bridge line, to use when behind a NAT (repeatable)")
 }
 
 func (f *netFlags) options() []p2p.Option {
@@ -55,6 +58,8 @@ func (a *app) relayCmd() *cobra.Command {
 	var listen []string
 	var boot peersFlag
 	var met metricsFlag
+	var printBridge bool
+	var tls tlsFlags
 	cmd := &cobra.Command{
 		Use:   "relay",
 		Short: "Run a public bootstrap, DHT server and circuit relay node (no chat)",
@@ -68,7 +73,19 @@ across restarts), e.g.
 
 It prints its full multiaddrs, one a line, on standard output: give them to
 members with "parley daemon --bootstrap ADDR" (invites then carry relay
-addresses too). It joins no group and reads no messages.`,
+addresses too). With --print-bridge it prints them as one comma-separated
+"bridge line" instead, which --bootstrap accepts whole. It joins no group and
+reads no messages.
+
+Behind a censoring firewall that passes only HTTPS, listen on WebSocket over
+TLS on port 443:
+
+  parley --profile relay relay --listen /ip4/0.0.0.0/tcp/443/tls/ws --print-bridge
+
+with --cert FILE --key FILE for a real certificate, or without them a
+self-signed one made at the first start and kept in the profile directory.
+Members accept any certificate there: the connection is authenticated by the
+relay's peer id, which every address ends in (docs/transports.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := a.logger(slog.LevelInfo)
@@ -83,6 +100,11 @@ addresses too). It joins no group and reads no messages.`,
 			if len(listen) > 0 { // else the profile's port, no fallback
 				popts = append(popts, p2p.WithListenAddrs(listen, nil))
 			}
+			topt, err := tls.option(p.Dir, listen)
+			if err != nil {
+				return err
+			}
+			popts = append(popts, topt...)
 			sopts, err := a.storeOptions(p)
 			if err != nil {
 				return err
@@ -103,17 +125,62 @@ addresses too). It joins no group and reads no messages.`,
 				return err
 			}
 			defer stopMetrics()
-			for _, ad := range n.Host().Addrs() {
-				fmt.Fprintln(a.stdout, ad)
+			bridge := p2p.BridgeLine(n.Host().Addrs())
+			if printBridge {
+				fmt.Fprintln(a.stdout, bridge)
+			} else {
+				for _, ad := range n.Host().Addrs() {
+					fmt.Fprintln(a.stdout, ad)
+				}
 			}
-			log.Info("relay running", "profile", p.Name, "peer", n.ID().String())
+			log.Info("relay running", "profile", p.Name, "peer", n.ID().String(), "bridge", bridge)
 			<-cmd.Context().Done()
 			log.Info("shutting down")
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&listen, "listen", nil, "listen multiaddr (repeatable; default: the profile's port, TCP and QUIC, all interfaces)")
+	cmd.Flags().StringArrayVar(&listen, "listen", nil, "listen multiaddr (repeatable; default: the profile's port, TCP and QUIC, all interfaces), e.g. /ip4/0.0.0.0/tcp/443/tls/ws to look like HTTPS")
+	cmd.Flags().BoolVar(&printBridge, "print-bridge", false, "print the relay's addresses as one comma-separated bridge line (for --bootstrap) instead of one a line")
+	tls.register(cmd.Flags())
 	cmd.Flags().Var(&boot, "bootstrap", "another bootstrap or relay node to join (repeatable)")
 	met.register(cmd.Flags())
 	return cmd
+}
+
+// tlsFlags: the certificate a relay serves on /tls/ws addresses.
+type tlsFlags struct{ cert, key string }
+
+func (f *tlsFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&f.cert, "cert", "", "PEM certificate (chain) for /tls/ws listen addresses; default: a self-signed one kept in the profile directory")
+	fl.StringVar(&f.key, "key", "", "PEM private key for --cert")
+}
+
+// relayCertFile and relayKeyFile hold the relay's self-signed certificate in
+// its profile directory.
+const (
+	relayCertFile = "relay-tls.crt"
+	relayKeyFile  = "relay-tls.key"
+)
+
+// option loads --cert/--key, or, when a /tls/ws address is to be listened
+// on without them, the profile's self-signed pair (made on first use).
+func (f *tlsFlags) option(profileDir string, listen []string) ([]p2p.Option, error) {
+	if (f.cert == "") != (f.key == "") {
+		return nil, errors.New("--cert and --key go together")
+	}
+	if f.cert != "" {
+		c, err := stdtls.LoadX509KeyPair(f.cert, f.key)
+		if err != nil {
+			return nil, fmt.Errorf("load --cert/--key: %w", err)
+		}
+		return []p2p.Option{p2p.WithTLSCertificate(c)}, nil
+	}
+	if !p2p.ListensTLSWebSocket(listen) {
+		return nil, nil
+	}
+	c, err := p2p.LoadOrCreateCert(filepath.Join(profileDir, relayCertFile), filepath.Join(profileDir, relayKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	return []p2p.Option{p2p.WithTLSCertificate(c)}, nil
 }
