@@ -18,8 +18,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/internal/membership"
+	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/store"
 )
@@ -84,9 +84,9 @@ func FuzzOpenEnvelope(f *testing.F) {
 		nonce := bytes.Repeat([]byte{byte(i)}, chacha20poly1305.NonceSizeX)
 		f.Add(vtSealNonce(f, &keys, LegacyEnvelopeVersion, nonce, raw))
 	}
-	f.Add(vtSeal(f, &keys, nil))                                                      // a bundle of one empty message
-	f.Add(vtSeal(f, &keys, fzSignedSeeds(f, keys.ID)[:3]...))                         // a bundle of three
-	f.Add(vtSealNonce(f, &keys, 1, make([]byte, 24), []byte("v1")))                   // old version
+	f.Add(vtSeal(f, &keys, nil))                                                            // a bundle of one empty message
+	f.Add(vtSeal(f, &keys, fzSignedSeeds(f, keys.ID)[:3]...))                               // a bundle of three
+	f.Add(vtSealNonce(f, &keys, 1, make([]byte, 24), []byte("v1")))                         // old version
 	f.Add(vtMarshal(f, &wirepb.Envelope{Version: LegacyEnvelopeVersion, Nonce: []byte{1}})) // short nonce
 	f.Add([]byte{})
 	f.Add([]byte("\x08\x01\x12\x18aaaaaaaaaaaaaaaaaaaaaaaa\x1a\x05junk!"))

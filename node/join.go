@@ -122,7 +122,10 @@ func (n *Node) admitJoiner(remote peer.ID, req *wirepb.JoinRequest, challenge []
 	}
 	ops := m.log.Ops()
 	m.mu.Unlock()
-	n.publishOp(g, op, cur)
+	if err := n.sendOp(n.ctx, g, op, cur); err != nil {
+		// Stored: sync spreads it; the joiner is admitted all the same.
+		n.log.Warn("publish join op", "err", err)
+	}
 	n.react(g)
 	rep := &wirepb.JoinReply{Version: joinVersion, Ok: true, GroupSecret: g.rec.Secret, GroupName: g.rec.Name,
 		HistoryFromJoin: g.rec.HistoryFromJoin, CreatedMs: g.rec.CreatedMs}
@@ -156,8 +159,8 @@ func (n *Node) requestJoin(ctx context.Context, p peer.ID, tok membership.Invite
 	if err := pbio.NewDelimitedReader(s, maxJoinChallenge).ReadMsg(&ch); err != nil {
 		return nil, nil, fmt.Errorf("join: read challenge: %w", err)
 	}
-	if ch.Version != joinVersion || len(ch.Challenge) == 0 || len(ch.Challenge) > maxJoinChallenge {
-		return nil, nil, fmt.Errorf("join: %w: challenge", ErrMalformed)
+	if err := checkJoinChallenge(&ch); err != nil {
+		return nil, nil, err
 	}
 	self, err := n.id.memberIdentity()
 	if err != nil {
@@ -241,4 +244,11 @@ func trimReason(s string) string {
 		s = s[:200]
 	}
 	return s
+}
+
+func checkJoinChallenge(ch *wirepb.JoinChallenge) error {
+	if ch.Version != joinVersion || len(ch.Challenge) == 0 || len(ch.Challenge) > maxJoinChallenge {
+		return fmt.Errorf("join: %w: challenge", ErrMalformed)
+	}
+	return nil
 }

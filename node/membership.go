@@ -160,18 +160,13 @@ func (n *Node) change(ref string, build func(l *membership.Log, self membership.
 	}
 	g.mem.mu.Unlock()
 	if err != nil {
-		return wrapMembership(err)
+		return err // membership sentinels (ErrNotAuthorized is node's too)
 	}
-	n.publishOp(g, op, cur)
+	if err := n.sendOp(n.ctx, g, op, cur); err != nil {
+		return err
+	}
 	n.react(g)
 	return nil
-}
-
-func wrapMembership(err error) error {
-	if errors.Is(err, membership.ErrNotAuthorized) {
-		return err // ErrNotAuthorized is the same sentinel
-	}
-	return err
 }
 
 // RemoveMember removes a member and starts a new key epoch without it: the

@@ -2,6 +2,7 @@ package node
 
 import (
 	"cmp"
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -222,18 +223,25 @@ func (n *Node) keepSecretLocked(g *group, epoch membership.OpID, secret []byte) 
 	}
 }
 
-// publishOp stores and broadcasts an op made here, in a message sealed
-// under epoch (the epoch current before the op: a removal's message must
-// reach the members it leaves behind, a leave's must be sendable by the
-// leaver). It runs in the background; sync delivers what gossip misses.
-func (n *Node) publishOp(g *group, o *membership.Op, epoch membership.OpID) {
+// sendOp stores and broadcasts an op made here, in a message sealed under
+// epoch (the epoch current before the op: a removal's message must reach the
+// members it leaves behind, a leave's must be sendable by the leaver). It
+// returns once the message is stored and published.
+func (n *Node) sendOp(ctx context.Context, g *group, o *membership.Op, epoch membership.OpID) error {
 	raw := o.Encode()
 	if err := n.st.PutMembershipOp(g.rec.ID, o.ID(), raw); err != nil {
-		n.log.Warn("store membership op", "err", err)
+		return fmt.Errorf("store membership op: %w", err)
 	}
+	body := &wirepb.Body{Kind: &wirepb.Body_Membership{Membership: &wirepb.Membership{Op: raw}}}
+	_, err := n.publishIn(ctx, g, body, &epoch)
+	return err
+}
+
+// publishOp is sendOp in the background (from the receive path, which
+// must not wait for the sender); sync delivers what gossip misses.
+func (n *Node) publishOp(g *group, o *membership.Op, epoch membership.OpID) {
 	n.goOwned(func() {
-		body := &wirepb.Body{Kind: &wirepb.Body_Membership{Membership: &wirepb.Membership{Op: raw}}}
-		if _, err := n.publishIn(n.ctx, g, body, &epoch); err != nil && !errors.Is(err, ErrClosed) {
+		if err := n.sendOp(n.ctx, g, o, epoch); err != nil && !errors.Is(err, ErrClosed) {
 			n.log.Warn("publish membership op", "kind", o.Kind, "err", err)
 		}
 	})

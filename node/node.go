@@ -38,7 +38,7 @@ type Node struct {
 	// memberKey is our key in membership logs (the Ed25519 identity).
 	memberKey membership.Key
 	st        *store.Store
-	host *p2p.Host // nil until Start
+	host      *p2p.Host // nil until Start
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc

@@ -22,8 +22,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
-	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/internal/membership"
+	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"

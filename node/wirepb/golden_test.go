@@ -59,7 +59,7 @@ func goldenCases() []goldenCase {
 		{"join", &wirepb.Join{DisplayName: "Bob Ünder"}},
 		{"invite", &wirepb.Invite{Version: 1, GroupName: "friends", Secret: pattern(0x50, 32), Inviter: pattern(0x00, 38),
 			InviterAddrs: [][]byte{{0x04, 127, 0, 0, 1, 0x06, 0x0f, 0xa1}, {0x04, 192, 0, 2, 7, 0x91, 0x02, 0x0f, 0xa1, 0xcc, 0x03}},
-			CreatedMs: 1_767_225_600_000, HistoryFromJoin: true, Lamport: 42}},
+			CreatedMs:    1_767_225_600_000, HistoryFromJoin: true, Lamport: 42}},
 		{"invite_v2", &wirepb.Invite{Version: 2, GroupName: "friends", Inviter: pattern(0x00, 38),
 			InviterAddrs: [][]byte{{0x04, 127, 0, 0, 1, 0x06, 0x0f, 0xa1}}, CreatedMs: 1_767_225_600_000, HistoryFromJoin: true,
 			Lamport: 42, Token: pattern(0x01, 65)}},

@@ -25,7 +25,7 @@ const (
 	// LegacyEnvelopeVersion seals a Bundle under the group key: groups
 	// created before membership (read only).
 	LegacyEnvelopeVersion = 2
-	MaxEnvelopeSize = 64 << 10
+	MaxEnvelopeSize       = 64 << 10
 	// MaxBundleMessages bounds the messages one envelope carries.
 	MaxBundleMessages = MaxBatchLeaves
 	MaxTextLen        = 16 << 10
