@@ -40,7 +40,7 @@ func (n *Node) Invite(ref string) (string, error) {
 // inviteCode wraps a membership invite token with our addresses.
 func (n *Node) inviteCode(g *group, tok membership.InviteToken) (string, error) {
 	inv := &wirepb.Invite{
-		Version: InviteVersion, GroupName: g.rec.Name, Token: tok.Bytes(), Inviter: []byte(n.self),
+		Version: InviteVersion, GroupName: g.name(), Token: tok.Bytes(), Inviter: []byte(n.self),
 		CreatedMs: n.cfg.now().UnixMilli(), HistoryFromJoin: g.rec.HistoryFromJoin,
 	}
 	if stats, err := n.st.GroupStats(g.rec.ID); err == nil {

@@ -127,7 +127,7 @@ func (n *Node) admitJoiner(remote peer.ID, req *wirepb.JoinRequest, challenge []
 		n.log.Warn("publish join op", "err", err)
 	}
 	n.react(g)
-	rep := &wirepb.JoinReply{Version: joinVersion, Ok: true, GroupSecret: g.rec.Secret, GroupName: g.rec.Name,
+	rep := &wirepb.JoinReply{Version: joinVersion, Ok: true, GroupSecret: g.rec.Secret, GroupName: g.name(),
 		HistoryFromJoin: g.rec.HistoryFromJoin, CreatedMs: g.rec.CreatedMs}
 	if stats, err := n.st.GroupStats(g.rec.ID); err == nil {
 		rep.Lamport = stats.MaxLamport

@@ -232,26 +232,41 @@ func (n *Node) RenameGroup(ctx context.Context, ref, name string) error {
 	return nil
 }
 
-// syncGroupName saves the log's group name in the group record.
+// syncGroupName saves the log's group name in the stored group record
+// (what group lists show). The open group's rec keeps the name it was
+// opened with; membership paths read the name from the log.
 func (n *Node) syncGroupName(g *group) {
 	g.mem.mu.Lock()
 	name := ""
 	if g.mem.log != nil {
 		name = g.mem.log.State().Name()
 	}
+	changed := name != "" && name != g.mem.savedName
+	if changed {
+		g.mem.savedName = name
+	}
 	g.mem.mu.Unlock()
-	n.mu.Lock()
-	changed := name != "" && name != g.rec.Name
-	if changed {
-		g.rec.Name = name
+	if !changed {
+		return
 	}
-	rec := g.rec
-	n.mu.Unlock()
-	if changed {
-		if err := n.st.PutGroup(rec); err != nil {
-			n.log.Warn("save group name", "err", err)
-		}
+	rec, err := n.st.GetGroup(g.rec.ID)
+	if err != nil || rec.Name == name {
+		return
 	}
+	rec.Name = name
+	if err := n.st.PutGroup(rec); err != nil {
+		n.log.Warn("save group name", "err", err)
+	}
+}
+
+// groupName is the group's current name: the log's, else the record's.
+func (g *group) name() string {
+	g.mem.mu.Lock()
+	defer g.mem.mu.Unlock()
+	if g.mem.log != nil {
+		return g.mem.log.State().Name()
+	}
+	return g.rec.Name
 }
 
 // SetDisplayName changes our display name: a profile op in every group we

@@ -84,6 +84,46 @@ func TestSilentMemberListed(t *testing.T) {
 	waitFor(t, "a sees the new name", func() bool {
 		return slices.Contains(memberNames(t, a, gi.ID), "caroline:member")
 	})
+	// Roles: promote, demote; a member may not rename, an admin may.
+	if err := b.RenameGroup(ctx, gi.ID, "Loud"); !errors.Is(err, ErrNotAuthorized) {
+		t.Fatalf("member renames: %v, want ErrNotAuthorized", err)
+	}
+	makeAdmin(t, a, b, gi.ID)
+	if err := b.RenameGroup(ctx, gi.ID, "Loud"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "everyone sees the new group name", func() bool {
+		for _, n := range []*testNode{a, b, c} {
+			if g, err := n.Group(gi.ID); err != nil || g.Name != "Loud" {
+				return false
+			}
+		}
+		return true
+	})
+	if err := a.Demote(ctx, gi.ID, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RemoveMember(ctx, gi.ID, "nobody"); !errors.Is(err, ErrNoSuchMember) {
+		t.Fatalf("remove nobody: %v", err)
+	}
+	// C leaves: the rotator (the owner) starts a new epoch without it, and
+	// C can no longer send.
+	waitFor(t, "c sees every op", func() bool { return slices.Equal(memberNames(t, c, gi.ID), memberNames(t, a, gi.ID)) })
+	before := currentEpoch(a, gi.ID)
+	if err := c.Leave(ctx, gi.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a rotates after the leave", func() bool {
+		return currentEpoch(a, gi.ID) != before && len(mustList(t, a, gi.ID)) == 2
+	})
+	waitFor(t, "b follows", func() bool { return currentEpoch(b, gi.ID) == currentEpoch(a, gi.ID) })
+	if _, err := c.Send(ctx, gi.ID, "still here?"); !errors.Is(err, ErrNotGroupMember) {
+		t.Fatalf("send after leaving: %v", err)
+	}
+	if _, err := b.Send(ctx, gi.ID, "after the leave"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a reads b", func() bool { return slices.Contains(texts(t, a, gi.ID), "after the leave") })
 }
 
 func mustList(t *testing.T, n *testNode, group string) []MemberInfo {
@@ -347,5 +387,43 @@ func TestPartitionedMembershipConverges(t *testing.T) {
 		if tx == "after heal" {
 			t.Fatal("removed member read a message sent after its removal")
 		}
+	}
+}
+
+// Epochs rotate on a timer, and the secrets of past epochs are deleted
+// from the store after the grace period (forward secrecy for captured
+// traffic); history stays readable (stored as verified plaintext).
+func TestEpochTimerRotationAndSecretDeletion(t *testing.T) {
+	ctx := context.Background()
+	a := newTestNode(t, "alice", "", WithEpochRotation(300*time.Millisecond), WithEpochGrace(200*time.Millisecond),
+		WithMaintenanceInterval(50*time.Millisecond))
+	gi, err := a.CreateGroup(ctx, "Timer", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Send(ctx, gi.ID, "epoch zero"); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := a.group(gi.ID)
+	first := epochOf(g)
+	var id [32]byte
+	copy(id[:], first)
+	waitFor(t, "a timer rotation", func() bool { return string(epochOf(g)) != string(first) })
+	waitFor(t, "the old epoch's secret deleted", func() bool {
+		secrets, err := a.st.EpochSecrets(g.rec.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, kept := secrets[id]
+		return !kept && len(secrets) >= 1
+	})
+	if g.mem.key(first) != nil {
+		t.Fatal("old epoch key still in memory")
+	}
+	if !slices.Contains(texts(t, a, gi.ID), "epoch zero") {
+		t.Fatal("history lost")
+	}
+	if _, err := a.Send(ctx, gi.ID, "later epoch"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -32,6 +32,8 @@ type gmem struct {
 	current membership.OpID // current epoch when last looked
 	since   time.Time       // when current became current (here)
 	retired map[membership.OpID]time.Time
+	// savedName is the group name last saved to the group record.
+	savedName string
 }
 
 // legacy reports a group created before membership (no log).
