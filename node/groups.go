@@ -160,7 +160,7 @@ func (n *Node) CreateGroup(ctx context.Context, name string, historyFromJoin boo
 	if err != nil {
 		return GroupInfo{}, err
 	}
-	l, genesis, err := membership.Create(self, n.displayName(), name, now)
+	l, genesis, err := membership.Create(self, memberName(n.displayName()), name, now)
 	if err != nil {
 		return GroupInfo{}, err
 	}

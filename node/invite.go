@@ -40,7 +40,7 @@ func (n *Node) Invite(ref string) (string, error) {
 // inviteCode wraps a membership invite token with our addresses.
 func (n *Node) inviteCode(g *group, tok membership.InviteToken) (string, error) {
 	inv := &wirepb.Invite{
-		Version: InviteVersion, GroupName: g.name(), Token: tok.Bytes(), Inviter: []byte(n.self),
+		Version: InviteVersion, GroupName: g.name(), Token: tok.Bytes(), GroupId: g.rec.ID[:], Inviter: []byte(n.self),
 		CreatedMs: n.cfg.now().UnixMilli(), HistoryFromJoin: g.rec.HistoryFromJoin,
 	}
 	if stats, err := n.st.GroupStats(g.rec.ID); err == nil {
@@ -66,8 +66,8 @@ func (n *Node) inviteCode(g *group, tok membership.InviteToken) (string, error) 
 // DecodedInvite is an invite's content.
 type DecodedInvite struct {
 	GroupName string
-	// GroupID is the membership group id (the genesis op's), hex; the
-	// store's group id derives from the group secret the admitter sends.
+	// GroupID is the local group id (hex), as GroupInfo.ID; the joiner
+	// checks it against the group secret the admitting member sends.
 	GroupID         string
 	Inviter         peer.AddrInfo
 	HistoryFromJoin bool
@@ -102,7 +102,10 @@ func DecodeInvite(code string) (DecodedInvite, error) {
 	if err != nil {
 		return DecodedInvite{}, fmt.Errorf("%w: %v", ErrBadInvite, err)
 	}
-	d := DecodedInvite{GroupName: inv.GroupName, GroupID: hex.EncodeToString(tok.Group[:]), HistoryFromJoin: inv.HistoryFromJoin, lamport: min(inv.Lamport, envelope.MaxLamport/2), token: tok}
+	if len(inv.GroupId) != store.GroupIDLen {
+		return DecodedInvite{}, fmt.Errorf("%w: group id of %d bytes", ErrBadInvite, len(inv.GroupId))
+	}
+	d := DecodedInvite{GroupName: inv.GroupName, GroupID: hex.EncodeToString(inv.GroupId), HistoryFromJoin: inv.HistoryFromJoin, lamport: min(inv.Lamport, envelope.MaxLamport/2), token: tok}
 	if len(inv.Inviter) > 0 {
 		id, err := peer.IDFromBytes(inv.Inviter)
 		if err != nil {
@@ -135,6 +138,9 @@ func (n *Node) joinDecoded(ctx context.Context, inv DecodedInvite) (GroupInfo, e
 	if g := n.groupByLog(inv.token.Group); g != nil {
 		return n.groupInfo(g.rec)
 	}
+	if rec, err := n.resolve(inv.GroupID); err == nil && len(inv.GroupID) == 2*store.GroupIDLen {
+		return n.groupInfo(rec) // held already (a legacy copy, or not open)
+	}
 	if n.Host() == nil {
 		return GroupInfo{}, ErrNotStarted
 	}
@@ -160,6 +166,9 @@ func (n *Node) joinDecoded(ctx context.Context, inv DecodedInvite) (GroupInfo, e
 	keys, err := envelope.DeriveKeys(rep.GroupSecret)
 	if err != nil {
 		return GroupInfo{}, fmt.Errorf("join: %w", err)
+	}
+	if hex.EncodeToString(keys.ID[:]) != inv.GroupID {
+		return GroupInfo{}, fmt.Errorf("join: %w: the group secret is not the invite's group", ErrMalformed)
 	}
 	if err := n.keepLog(keys.ID, l, self); err != nil {
 		return GroupInfo{}, fmt.Errorf("join: %w", err)

@@ -167,7 +167,7 @@ func (n *Node) requestJoin(ctx context.Context, p peer.ID, tok membership.Invite
 		return nil, nil, err
 	}
 	hpub := membership.HPKEPublic(self.HPKE)
-	jr, err := membership.ProveInvite(tok.Secret, tok.Group, self.Key(), hpub, n.displayName(), ch.Challenge)
+	jr, err := membership.ProveInvite(tok.Secret, tok.Group, self.Key(), hpub, memberName(n.displayName()), ch.Challenge)
 	if err != nil {
 		return nil, nil, fmt.Errorf("join: %w", err)
 	}

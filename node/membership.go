@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parley-chat/parley/node/internal/membership"
 )
@@ -290,7 +291,7 @@ func (n *Node) SetDisplayName(ctx context.Context, name string) error {
 		}
 		ref := hex.EncodeToString(g.rec.ID[:])
 		err := n.change(ref, func(l *membership.Log, self membership.Identity, _ *membership.State) (*membership.Op, []byte, error) {
-			o, err := l.SetProfile(self, name, n.cfg.now())
+			o, err := l.SetProfile(self, memberName(name), n.cfg.now())
 			return o, nil, err
 		})
 		if err != nil {
@@ -425,4 +426,23 @@ func (m *gmem) groupID() membership.GroupID {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.log.Group()
+}
+
+// memberName is a display name as membership ops may carry it: printable
+// UTF-8 of at most membership's 128 bytes (control characters dropped).
+func memberName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.TrimSpace(s) {
+		if r < 0x20 || r == 0x7F || r == utf8.RuneError || (r >= 0x80 && r < 0xA0) {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > MaxNameLen {
+			break
+		}
+		b.WriteRune(r)
+	}
+	if b.Len() == 0 {
+		return "anonymous"
+	}
+	return b.String()
 }

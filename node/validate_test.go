@@ -834,7 +834,7 @@ func vtToken() []byte {
 }
 
 func vtInvite() *wirepb.Invite {
-	return &wirepb.Invite{Version: InviteVersion, GroupName: "Family", Token: vtToken(), CreatedMs: 1}
+	return &wirepb.Invite{Version: InviteVersion, GroupName: "Family", Token: vtToken(), GroupId: bytes.Repeat([]byte{5}, 16), CreatedMs: 1}
 }
 
 func TestDecodeInviteRefuses(t *testing.T) {
@@ -888,6 +888,7 @@ func TestDecodeInviteRefuses(t *testing.T) {
 		{"no token", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Token = nil }))},
 		{"short token", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Token = i.Token[:len(i.Token)-1] }))},
 		{"long token", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Token = append(i.Token, 0) }))},
+		{"no group id", vtInviteCode(t, with(func(i *wirepb.Invite) { i.GroupId = nil }))},
 		{"zero token secret", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Token = append(vtToken()[:33], make([]byte, 32)...) }))},
 		{"bad inviter", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Inviter = []byte("nope") }))},
 	}
@@ -941,7 +942,7 @@ func TestDecodeInviteRoundTrip(t *testing.T) {
 				t.Fatalf("decode own invite: %v", err)
 			}
 			gid := g.mem.groupID()
-			if d.GroupName != name || d.GroupID != hex.EncodeToString(gid[:]) || d.HistoryFromJoin != hfj || d.token.Group != gid {
+			if d.GroupName != name || d.GroupID != gi.ID || d.HistoryFromJoin != hfj || d.token.Group != gid {
 				t.Fatalf("decoded %+v", d)
 			}
 			if d.Inviter.ID != a.ID() {

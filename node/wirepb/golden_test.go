@@ -62,7 +62,7 @@ func goldenCases() []goldenCase {
 			CreatedMs:    1_767_225_600_000, HistoryFromJoin: true, Lamport: 42}},
 		{"invite_v2", &wirepb.Invite{Version: 2, GroupName: "friends", Inviter: pattern(0x00, 38),
 			InviterAddrs: [][]byte{{0x04, 127, 0, 0, 1, 0x06, 0x0f, 0xa1}}, CreatedMs: 1_767_225_600_000, HistoryFromJoin: true,
-			Lamport: 42, Token: pattern(0x01, 65)}},
+			Lamport: 42, Token: pattern(0x01, 65), GroupId: pattern(0x01, 16)}},
 		{"join_challenge", &wirepb.JoinChallenge{Version: 1, Challenge: pattern(0x55, 32)}},
 		{"join_request", &wirepb.JoinRequest{Version: 1, Group: pattern(0x01, 32), InviteId: pattern(0x21, 16), Key: pattern(0x31, 32),
 			HpkeKey: pattern(0x41, 32), Name: "carol", Challenge: pattern(0x55, 32), Proof: pattern(0x61, 64)}},

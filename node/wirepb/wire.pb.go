@@ -630,6 +630,7 @@ type Invite struct {
 	HistoryFromJoin bool                   `protobuf:"varint,7,opt,name=history_from_join,json=historyFromJoin,proto3" json:"history_from_join,omitempty"` // group setting: joiners only get history from their join onward
 	Lamport         uint64                 `protobuf:"varint,8,opt,name=lamport,proto3" json:"lamport,omitempty"`                                          // inviter's clock: the joiner's first message sorts after what it was invited into
 	Token           []byte                 `protobuf:"bytes,9,opt,name=token,proto3" json:"token,omitempty"`                                               // version 2: membership.InviteToken (group genesis id, invite secret), 65 bytes
+	GroupId         []byte                 `protobuf:"bytes,10,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`                           // version 2: the 16-byte local group id (HKDF of the group secret; reveals nothing of it)
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -723,6 +724,13 @@ func (x *Invite) GetLamport() uint64 {
 func (x *Invite) GetToken() []byte {
 	if x != nil {
 		return x.Token
+	}
+	return nil
+}
+
+func (x *Invite) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
 	}
 	return nil
 }
@@ -1346,7 +1354,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x04Text\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\")\n" +
 	"\x04Join\x12!\n" +
-	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\"\x93\x02\n" +
+	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\"\xae\x02\n" +
 	"\x06Invite\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
 	"\n" +
@@ -1358,7 +1366,9 @@ const file_wire_proto_rawDesc = "" +
 	"created_ms\x18\x06 \x01(\x03R\tcreatedMs\x12*\n" +
 	"\x11history_from_join\x18\a \x01(\bR\x0fhistoryFromJoin\x12\x18\n" +
 	"\alamport\x18\b \x01(\x04R\alamport\x12\x14\n" +
-	"\x05token\x18\t \x01(\fR\x05token\"G\n" +
+	"\x05token\x18\t \x01(\fR\x05token\x12\x19\n" +
+	"\bgroup_id\x18\n" +
+	" \x01(\fR\agroupId\"G\n" +
 	"\rJoinChallenge\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1c\n" +
 	"\tchallenge\x18\x02 \x01(\fR\tchallenge\"\xcf\x01\n" +
