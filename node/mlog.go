@@ -314,8 +314,10 @@ func (n *Node) maintain(g *group) {
 	}
 }
 
-// sendEpoch is the epoch and key a message of ours goes out under.
-func (m *gmem) sendEpoch(self membership.Key, override *membership.OpID) (*envelope.EpochKey, error) {
+// sendEpoch is the epoch key a message of ours in g goes out under: the
+// current epoch's (opened here if react has not yet), or override's.
+func (n *Node) sendEpoch(g *group, override *membership.OpID) (*envelope.EpochKey, error) {
+	m := g.mem
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.log == nil {
@@ -325,14 +327,22 @@ func (m *gmem) sendEpoch(self membership.Key, override *membership.OpID) (*envel
 	epoch := st.Current().ID
 	if override != nil {
 		epoch = *override
-	} else if _, ok := st.Member(self); !ok {
+	} else if _, ok := st.Member(n.memberKey); !ok {
 		return nil, ErrNotGroupMember
 	}
-	k := m.keys[epoch]
-	if k == nil {
-		return nil, fmt.Errorf("%w: no key for the current epoch yet", ErrNotGroupMember)
+	if k := m.keys[epoch]; k != nil {
+		return k, nil
 	}
-	return k, nil
+	self, err := n.id.memberIdentity()
+	if err != nil {
+		return nil, err
+	}
+	secret, err := st.OpenEpochSecret(epoch, self.Key(), self.HPKE)
+	if err != nil {
+		return nil, fmt.Errorf("%w: no key for the epoch: %w", ErrNotGroupMember, err)
+	}
+	n.keepSecretLocked(g, epoch, secret)
+	return m.keys[epoch], nil
 }
 
 // memberVerdict is what the membership says about a message.

@@ -129,7 +129,7 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		fail(fmt.Errorf("%w: %s", ErrLegacyGroup, g.rec.Name))
 		return
 	}
-	ekey, err := g.mem.sendEpoch(n.memberKey, live[0].epoch)
+	ekey, err := n.sendEpoch(g, live[0].epoch)
 	if err != nil {
 		fail(err)
 		return
