@@ -346,11 +346,11 @@ func TestPartitionedMembershipConverges(t *testing.T) {
 		waitFor(t, "four members", func() bool { return len(mustList(t, n, gi.ID)) == 4 })
 	}
 	partition(t, mn, []*testNode{a}, []*testNode{b, c, d})
-	if err := a.RemoveMember(ctx, gi.ID, "n2"); err != nil {
+	if err := a.RemoveMember(ctx, gi.ID, c.ID().String()); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Promote(ctx, gi.ID, "n2"); err != nil {
-		t.Fatal(err)
+	if err := b.Promote(ctx, gi.ID, c.ID().String()); err != nil {
+		t.Fatalf("%v (b lists %v)", err, memberNames(t, b, gi.ID))
 	}
 	if _, err := b.Send(ctx, gi.ID, "during split"); err != nil {
 		t.Fatal(err)

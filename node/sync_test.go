@@ -89,12 +89,19 @@ func waitConverged(t *testing.T, group string, want int, nodes ...*testNode) {
 			}
 		}
 	}()
-	// Membership op messages (joins, invites) ride along; want counts the rest.
+	// Membership op messages (joins, invites) ride along; want counts the
+	// rest. Cheap checks first: the store counts agree and reach want.
 	waitFor(t, fmt.Sprintf("%d messages on %d nodes, same order", want, len(nodes)), func() bool {
-		for _, n := range nodes {
-			if visible(t, n, group) != want {
+		var count uint64
+		for i, n := range nodes {
+			gi, err := n.Group(group)
+			if err != nil || gi.Messages < uint64(want) || (i > 0 && gi.Messages != count) {
 				return false
 			}
+			count = gi.Messages
+		}
+		if visible(t, nodes[0], group) != want {
+			return false
 		}
 		first := ids(t, nodes[0], group)
 		for _, n := range nodes[1:] {
