@@ -73,7 +73,9 @@ func TestBootstrapPeersSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv.Inviter.Addrs = []ma.Multiaddr{circuitVia(hostInfo(r1))} // A is NATed: reachable through R1 only
+	// A is NATed: reachable through R1 only, but for the join itself (A
+	// must admit B; here over its direct address).
+	inv.Inviter.Addrs = append([]ma.Multiaddr{circuitVia(hostInfo(r1))}, a.Host().ListenAddrs()...)
 
 	key, _, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {
@@ -93,17 +95,17 @@ func TestBootstrapPeersSurviveRestart(t *testing.T) {
 	// rendezvous, and its DHT queries meet R2, another DHT server.
 	waitFor(t, "b to reach a", func() bool { return b.Host().IsConnected(a.ID()) })
 	waitFor(t, "b to learn r2", func() bool { return b.reach.BootstrapKnows(r2.ID()) })
+	// C joins while A can admit it (joining takes a member online), with
+	// R2 as its only bootstrap peer.
+	c := newTestNode(t, "c", "", fast, WithP2P(p2p.WithBootstrap(hostInfo(r2))))
+	if _, err := c.joinDecoded(ctx, inv); err != nil {
+		t.Fatal(err)
+	}
 	b.stop()
 	a.stop()   // the inviter is gone (B remembers it, but cannot redial it)
 	r1.Close() // and so is its relay
 
-	// C joins later, through R2: B never met it.
-	c := newTestNode(t, "c", "", fast, WithP2P(p2p.WithBootstrap(hostInfo(r2))))
-	stripped := inv
-	stripped.Inviter = peer.AddrInfo{}
-	if _, err := c.joinDecoded(ctx, stripped); err != nil {
-		t.Fatal(err)
-	}
+	// C posts once A and B are gone: B gets it after its restart, through R2.
 	if _, err := c.Send(ctx, gi.ID, "from c"); err != nil {
 		t.Fatal(err)
 	}

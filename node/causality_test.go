@@ -32,6 +32,7 @@ func TestCausalityRejectedAtValidation(t *testing.T) {
 	if _, err := b.Join(ctx, code); err != nil {
 		t.Fatal(err)
 	}
+	makeAdmin(t, a, b, gi.ID) // inviting takes an admin
 	if code, err = b.Invite(gi.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestCausalityRejectedAtValidation(t *testing.T) {
 	for _, n := range []*testNode{a, b, c} {
 		g, _ := n.group(gi.ID)
 		waitFor(t, n.cfg.displayName+" to hold the three joins", func() bool {
-			if gi, err := n.Group(gi.ID); err == nil && gi.Messages == 3 {
+			if visible(t, n, gi.ID) == 3 {
 				return true
 			}
 			for _, p := range g.topic.ListPeers() {
@@ -76,7 +77,7 @@ func TestCausalityRejectedAtValidation(t *testing.T) {
 		parents[i] = h[:]
 	}
 	// Signed by a, a member, and well formed: only the clock is wrong.
-	bad := vtText(t, ga.rec.ID, a.key, 1000, 1, "back in time")
+	bad := withEpoch(ga, vtText(t, ga.rec.ID, a.key, 1000, 1, "back in time"))
 	bad.Parents = parents
 	badRaw := vtSign(t, a.key, bad)
 	badV, err := verifySigned(ga.rec.ID, badRaw)
@@ -86,7 +87,7 @@ func TestCausalityRejectedAtValidation(t *testing.T) {
 
 	// The verdict itself, on b: reject (p2p never forwards it and scores the sender down).
 	before := b.Drops()[ErrBadField.Error()]
-	if verdict, dec := b.validate(gb, a.ID(), vtSeal(t, &ga.keys, badRaw)); verdict != p2p.Reject || dec != nil {
+	if verdict, dec := b.validate(gb, a.ID(), vtSealEpoch(t, ga, badRaw)); verdict != p2p.Reject || dec != nil {
 		t.Fatalf("validator: %v %v, want reject", verdict, dec)
 	}
 	if got := b.Drops()[ErrBadField.Error()]; got != before+1 {
@@ -107,7 +108,7 @@ func TestCausalityRejectedAtValidation(t *testing.T) {
 			return false
 		}
 		last = time.Now()
-		good := vtText(t, ga.rec.ID, a.key, seq, stats.MaxLamport+seq, "in order")
+		good := withEpoch(ga, vtText(t, ga.rec.ID, a.key, seq, stats.MaxLamport+seq, "in order"))
 		good.Parents = parents
 		seq++
 		raw := vtSign(t, a.key, good)
@@ -116,14 +117,14 @@ func TestCausalityRejectedAtValidation(t *testing.T) {
 			t.Fatal(err)
 		}
 		goodID = v.ID
-		if err := ga.topic.Publish(ctx, vtSeal(t, &ga.keys, raw)); err != nil {
+		if err := ga.topic.Publish(ctx, vtSealEpoch(t, ga, raw)); err != nil {
 			t.Fatal(err)
 		}
 		return false
 	})
 	// Then the invalid one: b rejects it (and, scoring a down, may ignore a
 	// from then on).
-	if err := ga.topic.Publish(ctx, vtSeal(t, &ga.keys, badRaw)); err != nil {
+	if err := ga.topic.Publish(ctx, vtSealEpoch(t, ga, badRaw)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "b to reject the invalid one", func() bool { return b.Drops()[ErrBadField.Error()] >= before+2 })

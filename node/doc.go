@@ -7,14 +7,25 @@
 // A message is a wirepb.Message signed by its author's Ed25519 key
 // (wirepb.SignedMessage; a send batch shares one signature over the Merkle
 // root of its ids, see merkle.go). A batch is published as one
-// wirepb.Bundle sealed with the group's XChaCha20-Poly1305 key
-// (wirepb.Envelope), so gossip, encryption and validation are paid per
-// batch. Every node runs each envelope it receives through the topic
-// validator: size bound, schema and version, AEAD open (a non-member's bytes
-// fail here, cheaply), bundle bounds, then per message group binding, field
-// ranges, signature (once per batch), and the replay check against the
-// store, then causality (the Lamport clock above that of every parent we
-// hold). A refusal is counted by reason (Status.Drops) and never stored.
+// wirepb.Bundle sealed with the current key epoch's XChaCha20-Poly1305 key
+// (wirepb.Envelope version 3), so gossip, encryption and validation are
+// paid per batch. Every node runs each envelope it receives through the
+// topic validator: size bound, schema and version, epoch (unknown: ignored),
+// AEAD open (a non-member's bytes fail here, cheaply), bundle bounds, then
+// per message group binding, field ranges, signature (once per batch), and
+// the replay check against the store, then causality (the Lamport clock
+// above that of every parent we hold), then membership (the author a member
+// at the message's epoch). A refusal is counted by reason (Status.Drops)
+// and never stored.
+//
+// # Membership
+//
+// Each group has a signed membership log (internal/membership; mlog.go
+// keeps it, membership.go is the API, join.go the join protocol): members,
+// roles, invites and key epochs. Ops travel as group messages; a removal
+// or leave starts a new epoch the departed member cannot open. Groups from
+// before membership are legacy: readable, not writable. See
+// docs/membership.md and docs/crypto.md.
 //
 // # Order
 //
@@ -35,8 +46,10 @@
 // The node is a facade (lifecycle, options, events, status, the group
 // registry and the send and receive paths) over parts that do not know it:
 //
-//   - internal/envelope: the message format (keys, ids, signatures, Merkle
-//     batch proofs, sealed envelopes, every validity check);
+//   - internal/envelope: the message format (keys, epoch keys, ids,
+//     signatures, Merkle batch proofs, sealed envelopes, every validity check);
+//   - internal/membership: the pure membership core (signed ops, state,
+//     epochs, invites);
 //   - internal/syncproto: the sync protocol, over a small store interface
 //     and an ingest callback;
 //   - internal/reach: redial, DHT bootstrap book and rendezvous, given

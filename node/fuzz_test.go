@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/parley-chat/parley/node/internal/membership"
 	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/store"
@@ -81,12 +82,12 @@ func FuzzOpenEnvelope(f *testing.F) {
 	keys := vtKeys(f, 0x11)
 	for i, raw := range fzSignedSeeds(f, keys.ID) {
 		nonce := bytes.Repeat([]byte{byte(i)}, chacha20poly1305.NonceSizeX)
-		f.Add(vtSealNonce(f, &keys, EnvelopeVersion, nonce, raw))
+		f.Add(vtSealNonce(f, &keys, LegacyEnvelopeVersion, nonce, raw))
 	}
-	f.Add(vtSeal(f, &keys, nil))                                                      // a bundle of one empty message
-	f.Add(vtSeal(f, &keys, fzSignedSeeds(f, keys.ID)[:3]...))                         // a bundle of three
-	f.Add(vtSealNonce(f, &keys, 1, make([]byte, 24), []byte("v1")))                   // old version
-	f.Add(vtMarshal(f, &wirepb.Envelope{Version: EnvelopeVersion, Nonce: []byte{1}})) // short nonce
+	f.Add(vtSeal(f, &keys, nil))                                                            // a bundle of one empty message
+	f.Add(vtSeal(f, &keys, fzSignedSeeds(f, keys.ID)[:3]...))                               // a bundle of three
+	f.Add(vtSealNonce(f, &keys, 1, make([]byte, 24), []byte("v1")))                         // old version
+	f.Add(vtMarshal(f, &wirepb.Envelope{Version: LegacyEnvelopeVersion, Nonce: []byte{1}})) // short nonce
 	f.Add([]byte{})
 	f.Add([]byte("\x08\x01\x12\x18aaaaaaaaaaaaaaaaaaaaaaaa\x1a\x05junk!"))
 
@@ -107,7 +108,7 @@ func FuzzOpenEnvelope(f *testing.F) {
 		if err := proto.Unmarshal(data, &env); err != nil {
 			t.Fatalf("opened an envelope that does not decode: %v", err)
 		}
-		if env.Version != EnvelopeVersion || len(env.Nonce) != chacha20poly1305.NonceSizeX {
+		if env.Version != LegacyEnvelopeVersion || len(env.Nonce) != chacha20poly1305.NonceSizeX {
 			t.Fatalf("opened version %d, nonce %d bytes", env.Version, len(env.Nonce))
 		}
 		plain, err := keys.Open(env.Nonce, env.Ciphertext)
@@ -242,14 +243,15 @@ func FuzzDecodeInvite(f *testing.F) {
 		}
 		addrs = append(addrs, a.Bytes())
 	}
-	realInv := &wirepb.Invite{Version: WireVersion, GroupName: "Family 👪", Secret: bytes.Repeat([]byte{9}, SecretLen),
+	realInv := &wirepb.Invite{Version: InviteVersion, GroupName: "Family 👪", Token: vtToken(), GroupId: bytes.Repeat([]byte{5}, 16),
 		Inviter: []byte(inviter), InviterAddrs: addrs, CreatedMs: 1_700_000_000_000, HistoryFromJoin: true}
 	code := vtInviteCode(f, realInv)
 	f.Add(code)
 	f.Add(strings.ToUpper(code))
 	f.Add(code[:40] + "\n  " + code[40:])
 	f.Add(vtInviteCode(f, vtInvite()))
-	f.Add(vtInviteCode(f, &wirepb.Invite{Version: WireVersion, GroupName: "x", Secret: make([]byte, SecretLen), InviterAddrs: addrs}))
+	f.Add(vtInviteCode(f, &wirepb.Invite{Version: InviteVersion, GroupName: "x", Token: make([]byte, 65), InviterAddrs: addrs}))
+	f.Add(vtInviteCode(f, &wirepb.Invite{Version: 1, GroupName: "x", Secret: make([]byte, SecretLen), InviterAddrs: addrs}))
 	f.Add("parley1")
 	f.Add("parley1" + strings.Repeat("7", 100))
 	f.Add("")
@@ -260,7 +262,7 @@ func FuzzDecodeInvite(f *testing.F) {
 			if !errors.Is(err, ErrBadInvite) {
 				t.Fatalf("refused with %v, not ErrBadInvite", err)
 			}
-			if d.secret != nil || d.GroupName != "" || d.Inviter.ID != "" {
+			if d.token != (membership.InviteToken{}) || d.GroupName != "" || d.Inviter.ID != "" {
 				t.Fatalf("refused but returned %+v", d)
 			}
 			return
@@ -271,9 +273,8 @@ func FuzzDecodeInvite(f *testing.F) {
 		if checkName(d.GroupName) != nil {
 			t.Fatalf("accepted group name %q", d.GroupName)
 		}
-		keys, err := deriveKeys(d.secret)
-		if err != nil || d.GroupID != hex.EncodeToString(keys.ID[:]) {
-			t.Fatalf("secret %d bytes, group id %s: %v", len(d.secret), d.GroupID, err)
+		if len(d.GroupID) != 32 {
+			t.Fatalf("group id %q", d.GroupID)
 		}
 		if len(d.Inviter.Addrs) > maxInviteAddr {
 			t.Fatalf("%d inviter addresses", len(d.Inviter.Addrs))
@@ -286,7 +287,8 @@ func FuzzDecodeInvite(f *testing.F) {
 			t.Fatal("addresses without an inviter")
 		}
 		// What was decoded encodes again to an invite that decodes the same.
-		inv := &wirepb.Invite{Version: WireVersion, GroupName: d.GroupName, Secret: d.secret, Inviter: []byte(d.Inviter.ID), HistoryFromJoin: d.HistoryFromJoin}
+		gidb, _ := hex.DecodeString(d.GroupID)
+		inv := &wirepb.Invite{Version: InviteVersion, GroupName: d.GroupName, Token: d.token.Bytes(), GroupId: gidb, Inviter: []byte(d.Inviter.ID), HistoryFromJoin: d.HistoryFromJoin}
 		for _, a := range d.Inviter.Addrs {
 			inv.InviterAddrs = append(inv.InviterAddrs, a.Bytes())
 		}
@@ -343,9 +345,10 @@ func newSyncFixture(t testing.TB) *fzSyncFixture {
 		}
 	}
 	bob := vtKey(t, 1)
+	vtAdmit(t, n, g, bob, "bob")
 	var vs []*verified
 	for _, seq := range []uint64{1, 2, 4} { // bob's seq 3 is missing
-		m := vtText(t, g.rec.ID, bob, seq, 10+seq, "bob")
+		m := withEpoch(g, vtText(t, g.rec.ID, bob, seq, 10+seq, "bob"))
 		m.TimestampMs = int64(seq) * 1000
 		v, err := signMessage(bob, m)
 		if err != nil {

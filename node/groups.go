@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/membership"
 	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/p2p"
@@ -24,6 +25,7 @@ type group struct {
 	keys  envelope.GroupKeys
 	topic *p2p.Topic
 	sync  *syncproto.Group
+	mem   *gmem
 
 	sendQ   chan *sendReq // to the group's sender goroutine
 	sendMu  sync.Mutex    // held while seqs are assigned and stored
@@ -53,7 +55,11 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 	if n.host == nil || n.sync == nil {
 		return nil, ErrNotStarted
 	}
-	g := &group{rec: rec, keys: keys, members: map[peer.ID]string{}, sendQ: make(chan *sendReq, sendQueue)}
+	mem, err := n.loadMembership(rec)
+	if err != nil {
+		return nil, fmt.Errorf("group %s membership: %w", rec.Name, err)
+	}
+	g := &group{rec: rec, keys: keys, mem: mem, members: map[peer.ID]string{}, sendQ: make(chan *sendReq, sendQueue)}
 	members, err := n.st.Members(rec.ID)
 	if err != nil {
 		return nil, err
@@ -76,7 +82,7 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 		return nil, err
 	}
 	g.topic = t
-	g.sync = &syncproto.Group{ID: rec.ID, Keys: &g.keys, Peers: t.ListPeers}
+	g.sync = &syncproto.Group{ID: rec.ID, Keys: &g.keys, Peers: t.ListPeers, Allow: mem.allows}
 	if rec.HistoryFromJoin {
 		g.sync.SinceMs = rec.JoinedMs
 	}
@@ -148,8 +154,20 @@ func (n *Node) CreateGroup(ctx context.Context, name string, historyFromJoin boo
 	}
 	secret := envelope.NewSecret()
 	keys, _ := envelope.DeriveKeys(secret)
-	now := n.cfg.now().UnixMilli()
-	rec := store.Group{ID: keys.ID, Name: name, Secret: secret, CreatedMs: now, JoinedMs: now, HistoryFromJoin: historyFromJoin}
+	now := n.cfg.now()
+	rec := store.Group{ID: keys.ID, Name: name, Secret: secret, CreatedMs: now.UnixMilli(), JoinedMs: now.UnixMilli(), HistoryFromJoin: historyFromJoin}
+	self, err := n.id.memberIdentity()
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	l, genesis, err := membership.Create(self, memberName(n.displayName()), name, now)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	if err := n.keepLog(rec.ID, l, self); err != nil {
+		return GroupInfo{}, err
+	}
+	_ = genesis
 	return n.addGroup(ctx, rec, nil)
 }
 
@@ -169,7 +187,8 @@ func (n *Node) addGroup(ctx context.Context, rec store.Group, after func(*group)
 	}
 	n.reach.Kick()
 	n.events.publish(Event{Type: EventGroup, Group: hex.EncodeToString(rec.ID[:])})
-	if _, err := n.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_Join{Join: &wirepb.Join{DisplayName: n.cfg.displayName}}}); err != nil {
+	n.react(g)
+	if _, err := n.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_Join{Join: &wirepb.Join{DisplayName: n.displayName()}}}); err != nil {
 		return GroupInfo{}, err
 	}
 	return n.groupInfo(rec)
@@ -185,4 +204,28 @@ func checkName(name string) error {
 		}
 	}
 	return nil
+}
+
+// keepLog stores a whole membership log (a created or joined group's) and
+// the current epoch's secret, before the group is opened from the store.
+func (n *Node) keepLog(g store.GroupID, l *membership.Log, self membership.Identity) error {
+	for _, o := range l.Ops() {
+		if err := n.st.PutMembershipOp(g, o.ID(), o.Encode()); err != nil {
+			return err
+		}
+	}
+	st := l.State()
+	cur := st.Current().ID
+	secret, err := st.OpenEpochSecret(cur, self.Key(), self.HPKE)
+	if err != nil {
+		return err
+	}
+	return n.st.PutEpochSecret(g, cur, secret)
+}
+
+// displayName is the name we announce.
+func (n *Node) displayName() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cfg.displayName
 }

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"crypto/ed25519"
+	"crypto/hpke"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/parley-chat/parley/node/internal/membership"
 	"github.com/parley-chat/parley/store"
 )
 
@@ -20,6 +23,9 @@ const (
 	SettingIdentity = "identity"
 	SettingName     = "name"
 	SettingPort     = "port"
+	// SettingHPKE is the X25519 HPKE private key membership epoch secrets
+	// are sealed to (inside the store, so encrypted at rest with it).
+	SettingHPKE = "hpke"
 )
 
 // Port range a new profile picks its listen port from.
@@ -34,6 +40,7 @@ type Identity struct {
 	ID   peer.ID
 	Name string // display name
 	Port int    // preferred listen port
+	hpke hpke.PrivateKey
 }
 
 // EnsureIdentity loads the identity and settings from st, creating any that
@@ -102,6 +109,10 @@ func ensureIdentity(st *store.Store, name string, key crypto.PrivKey) (Identity,
 	}
 	id.Name = name
 
+	if id.hpke, err = ensureHPKE(st); err != nil {
+		return id, err
+	}
+
 	b, err := st.Setting(SettingPort)
 	switch {
 	case err == nil:
@@ -128,4 +139,40 @@ func DefaultDisplayName() string {
 		return h
 	}
 	return "anonymous"
+}
+
+// ensureHPKE loads the profile's HPKE key, creating it once.
+func ensureHPKE(st *store.Store) (hpke.PrivateKey, error) {
+	raw, err := st.Setting(SettingHPKE)
+	switch {
+	case err == nil:
+		k, err := membership.ParseHPKEKey(raw)
+		if err != nil {
+			return nil, fmt.Errorf("hpke setting is corrupt: %w", err)
+		}
+		return k, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	k, err := membership.NewHPKEKey()
+	if err != nil {
+		return nil, err
+	}
+	b, err := k.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	if err := st.PutSetting(SettingHPKE, b); err != nil {
+		return nil, fmt.Errorf("save hpke key: %w", err)
+	}
+	return k, nil
+}
+
+// memberIdentity is the identity as the membership log knows it.
+func (id Identity) memberIdentity() (membership.Identity, error) {
+	raw, err := id.Key.Raw()
+	if err != nil || len(raw) != ed25519.PrivateKeySize {
+		return membership.Identity{}, fmt.Errorf("identity key is not Ed25519")
+	}
+	return membership.Identity{Sign: ed25519.PrivateKey(raw), HPKE: id.hpke}, nil
 }

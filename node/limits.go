@@ -7,15 +7,16 @@ import (
 
 // Limits of the message format (see package envelope).
 const (
-	WireVersion       = envelope.WireVersion
-	EnvelopeVersion   = envelope.EnvelopeVersion
-	MaxEnvelopeSize   = envelope.MaxEnvelopeSize
-	MaxBundleMessages = envelope.MaxBundleMessages
-	MaxBatchLeaves    = envelope.MaxBatchLeaves
-	MaxTextLen        = envelope.MaxTextLen
-	MaxNameLen        = envelope.MaxNameLen
-	MaxParents        = envelope.MaxParents
-	SecretLen         = envelope.SecretLen
+	WireVersion           = envelope.WireVersion
+	EnvelopeVersion       = envelope.EnvelopeVersion
+	LegacyEnvelopeVersion = envelope.LegacyEnvelopeVersion
+	MaxEnvelopeSize       = envelope.MaxEnvelopeSize
+	MaxBundleMessages     = envelope.MaxBundleMessages
+	MaxBatchLeaves        = envelope.MaxBatchLeaves
+	MaxTextLen            = envelope.MaxTextLen
+	MaxNameLen            = envelope.MaxNameLen
+	MaxParents            = envelope.MaxParents
+	SecretLen             = envelope.SecretLen
 )
 
 // SyncProtocol is the history sync stream protocol.

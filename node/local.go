@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/membership"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/store"
 )
@@ -24,7 +25,7 @@ type Message struct {
 	Seq        uint64    `json:"seq"`
 	Lamport    uint64    `json:"lamport"`
 	Time       time.Time `json:"time"`
-	Kind       string    `json:"kind"` // "text", "join" or "unsupported"
+	Kind       string    `json:"kind"` // "text", "join", "membership" (Text: the op kind) or "unsupported"
 	Text       string    `json:"text,omitempty"`
 	Parents    []string  `json:"parents,omitempty"`
 	Cursor     string    `json:"cursor"` // pass as Before to page further back
@@ -262,6 +263,11 @@ func toMessage(g store.GroupID, v *envelope.Verified) Message {
 		m.Kind, m.Text = "text", b.Text.Text
 	case *wirepb.Body_Join:
 		m.Kind, m.Text = "join", b.Join.DisplayName
+	case *wirepb.Body_Membership:
+		m.Kind = "membership"
+		if o, err := membership.DecodeOp(b.Membership.Op); err == nil {
+			m.Text = o.Kind.String()
+		}
 	default:
 		m.Kind = "unsupported"
 	}

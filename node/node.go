@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/membership"
 	"github.com/parley-chat/parley/node/internal/reach"
 	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/p2p"
@@ -34,8 +35,10 @@ type Node struct {
 	key  crypto.PrivKey
 	pub  []byte // marshalled public key: the author field of our messages
 	self peer.ID
-	st   *store.Store
-	host *p2p.Host // nil until Start
+	// memberKey is our key in membership logs (the Ed25519 identity).
+	memberKey membership.Key
+	st        *store.Store
+	host      *p2p.Host // nil until Start
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -96,11 +99,16 @@ func New(dir string, opts ...Option) (*Node, error) {
 		closeStore()
 		return nil, err
 	}
+	mid, err := id.memberIdentity()
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
 	c.displayName = id.Name
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		Local: NewLocal(st, id.ID), cfg: c, log: c.logger.With("component", "node"), id: id, key: id.Key, pub: pub,
-		self: id.ID, st: st, ctx: ctx, cancel: cancel, groups: map[store.GroupID]*group{},
+		self: id.ID, memberKey: mid.Key(), st: st, ctx: ctx, cancel: cancel, groups: map[store.GroupID]*group{},
 	}
 	n.events.init()
 	return n, nil
@@ -167,6 +175,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.host, n.sync, n.reach = h, sy, rc
 	n.mu.Unlock()
 	h.SetStreamHandler(SyncProtocol, n.sync.Handle)
+	h.SetStreamHandler(JoinProtocol, n.serveJoin)
 	h.OnConnectionChange(n.onConnectionChange)
 	recs, err := n.st.Groups()
 	if err != nil {
@@ -179,6 +188,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.sync.Start()
 	n.reach.Start()
+	n.goOwned(n.maintainLoop)
 	return nil
 }
 
@@ -263,4 +273,23 @@ func (n *Node) rendezvousTargets(now time.Time) []reach.Target {
 		})
 	}
 	return out
+}
+
+// maintainLoop runs the epoch timers of every group.
+func (n *Node) maintainLoop() {
+	if n.cfg.maintainEvery <= 0 {
+		return
+	}
+	t := time.NewTicker(n.cfg.maintainEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+			for _, g := range n.allGroups() {
+				n.maintain(g)
+			}
+		}
+	}
 }

@@ -70,14 +70,15 @@ func TestTwoMembersAndAnOutsider(t *testing.T) {
 		if bytes.Contains(m.Data, []byte("hi bob")) || bytes.Contains(m.Data, []byte("hi alice")) {
 			t.Fatal("outsider saw plaintext")
 		}
-		if _, err := openEnvelope(&keys, m.Data); err != nil {
+		if _, err := vtOpenEpoch(ga, m.Data); err != nil {
 			t.Fatalf("members' envelope should open with the key: %v", err)
 		}
 	}
 
 	// What C publishes is refused by A and B and never stored.
 	before := a.Drops()[ErrNotMember.Error()] + b.Drops()[ErrNotMember.Error()]
-	if err := raw.Publish(ctx, []byte("\x08\x02\x12\x18aaaaaaaaaaaaaaaaaaaaaaaa\x1a\x05junk!")); err != nil {
+	junk := vtMarshal(t, &wirepb.Envelope{Version: EnvelopeVersion, Nonce: bytes.Repeat([]byte{'a'}, 24), Ciphertext: []byte("junk!"), Epoch: epochOf(ga)})
+	if err := raw.Publish(ctx, junk); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "outsider message refused", func() bool {
@@ -115,9 +116,17 @@ func TestLamportMustExceedParents(t *testing.T) {
 		t.Fatalf("heads %v %v", heads, err)
 	}
 	// A member's message that names the head as parent but claims an older clock.
-	other := newTestNode(t, "mallory", "")
-	m := &wirepb.Message{Version: WireVersion, GroupId: g.rec.ID[:], Author: other.pub, Seq: 1, Lamport: 1,
-		TimestampMs: 1, Parents: [][]byte{heads[0][:]},
+	other := newTestNode(t, "mallory", "", WithSyncInterval(0))
+	code, err := a.Invite(gi.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Join(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	epoch := g.mem.log.State().Current().ID
+	m := &wirepb.Message{Version: WireVersion, GroupId: g.rec.ID[:], Author: other.pub, Seq: 1000, Lamport: 1,
+		TimestampMs: 1, Parents: [][]byte{heads[0][:]}, Epoch: epoch[:],
 		Body: &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "back in time"}}}}
 	v, err := signMessage(other.key, m)
 	if err != nil {

@@ -23,11 +23,16 @@ type config struct {
 	rendezvous   time.Duration
 	logger       *slog.Logger
 	now          func() time.Time
+	// epochRotation and epochGrace: see WithEpochRotation and WithEpochGrace.
+	epochRotation time.Duration
+	epochGrace    time.Duration
+	maintainEvery time.Duration
 }
 
 func defaultConfig() config {
 	return config{syncInterval: 30 * time.Second, redialEvery: 30 * time.Second, rendezvous: time.Minute,
-		logger: slog.Default(), now: time.Now}
+		logger: slog.Default(), now: time.Now,
+		epochRotation: DefaultEpochRotation, epochGrace: DefaultEpochGrace, maintainEvery: time.Minute}
 }
 
 // Option configures New.
@@ -86,3 +91,22 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 
 // WithClock sets the wall clock (message timestamps only).
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// Defaults of the key epoch timers.
+const (
+	DefaultEpochRotation = 24 * time.Hour
+	DefaultEpochGrace    = time.Hour
+	DefaultInviteExpiry  = 7 * 24 * time.Hour
+)
+
+// WithEpochRotation sets how old a group's key epoch may get before its
+// rotator starts a new one (default 24 h; 0: only on membership changes).
+func WithEpochRotation(d time.Duration) Option { return func(c *config) { c.epochRotation = d } }
+
+// WithEpochGrace sets how long the secret of an epoch that is no longer
+// current is kept (for late messages) before it is deleted (default 1 h).
+func WithEpochGrace(d time.Duration) Option { return func(c *config) { c.epochGrace = d } }
+
+// WithMaintenanceInterval sets how often the epoch timers are checked
+// (default 1 min; tests).
+func WithMaintenanceInterval(d time.Duration) Option { return func(c *config) { c.maintainEvery = d } }

@@ -2,6 +2,8 @@ package node
 
 import (
 	"encoding/hex"
+	"errors"
+	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -36,7 +38,28 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 		// again would spend a signature verification per message sent.
 		return p2p.Accept, nil
 	}
-	raws, err := envelope.OpenEnvelope(&g.keys, data)
+	env, err := envelope.PeekEnvelope(data)
+	if err != nil {
+		return n.reject(from, err)
+	}
+	legacy := g.mem.legacy()
+	var raws [][]byte
+	switch {
+	case legacy:
+		raws, err = envelope.OpenEnvelope(&g.keys, data)
+	case env.Version != envelope.EnvelopeVersion:
+		err = fmt.Errorf("%w: envelope version %d in a membership group", ErrVersion, env.Version)
+	default:
+		var k *envelope.EpochKey
+		if k = g.mem.key(env.Epoch); k == nil {
+			// An epoch we cannot open (yet): its op is on its way, or we
+			// are no member of it. No penalty; sync brings what we may read.
+			n.drops.count(ErrUnknownEpoch)
+			n.sync.Request(from, g.sync)
+			return p2p.Ignore, nil
+		}
+		raws, err = envelope.OpenEpochEnvelope(k, env)
+	}
 	if err != nil {
 		return n.reject(from, err)
 	}
@@ -45,6 +68,9 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 		v, err := envelope.VerifySigned(g.rec.ID, raw)
 		if err != nil {
 			return n.reject(from, err)
+		}
+		if !legacy && string(v.Msg.Epoch) != string(env.Epoch) {
+			return n.reject(from, fmt.Errorf("%w: message epoch differs from its envelope's", ErrBadField))
 		}
 		has, err := n.st.Has(g.rec.ID, v.ID)
 		switch {
@@ -65,6 +91,16 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 	kept, gap, bad := envelope.CheckCausality(fresh, n.lamportOf(g))
 	if bad > 0 {
 		return n.reject(from, envelope.ErrCausality)
+	}
+	if !legacy {
+		ok, unknown, err := n.admit(g, kept)
+		if err != nil {
+			return n.reject(from, err)
+		}
+		if len(unknown) > 0 || len(ok) < len(kept) {
+			n.sync.Request(from, g.sync)
+			return p2p.Ignore, nil
+		}
 	}
 	return p2p.Accept, &received{vs: kept, gap: gap}
 }
@@ -146,6 +182,9 @@ func (n *Node) ingest(g *group, vs []*envelope.Verified, from peer.ID) (int, err
 	for range bad {
 		n.drops.count(envelope.ErrCausality)
 	}
+	if !g.mem.legacy() {
+		kept = n.admitEach(g, kept)
+	}
 	if len(kept) == 0 {
 		return 0, nil
 	}
@@ -211,4 +250,74 @@ func (n *Node) noteMember(g *group, v *envelope.Verified) {
 	if err != nil {
 		n.log.Warn("record member", "err", err)
 	}
+}
+
+// Membership drop reasons (counted in Status.Drops).
+var (
+	// ErrUnknownEpoch: an envelope of an epoch we hold no key for (ignored).
+	ErrUnknownEpoch = errors.New("unknown-epoch")
+	// ErrNotMemberNow: the author was removed or left (rejected).
+	ErrNotMemberNow = errors.New("not-member")
+	// ErrUnknownAuthor: an author the log has not admitted yet (ignored).
+	ErrUnknownAuthor = errors.New("unknown-author")
+)
+
+// admit applies membership to a bundle of verified, new messages, in two
+// passes: first the ops they carry go into the log (so a message may rely
+// on an op in the same batch), then every other message's author must be a
+// member at the message's epoch. err is set (reject the bundle) if an op is
+// invalid or an author is a known non-member; unknown lists the messages of
+// authors the log has never seen (ignore: their join op is on its way).
+func (n *Node) admit(g *group, vs []*envelope.Verified) (ok, unknown []*envelope.Verified, err error) {
+	for _, v := range vs {
+		if mb, isOp := v.Msg.Body.GetKind().(*wirepb.Body_Membership); isOp {
+			if err := n.applyOp(g, v.Msg.Author, mb.Membership.Op); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	for _, v := range vs {
+		if _, isOp := v.Msg.Body.GetKind().(*wirepb.Body_Membership); isOp {
+			ok = append(ok, v) // judged by the log, whoever sent it
+			continue
+		}
+		switch g.mem.judge(v.Msg.Author, v.Msg.Epoch) {
+		case memberOK:
+			ok = append(ok, v)
+		case memberUnknown:
+			n.drops.count(ErrUnknownAuthor)
+			unknown = append(unknown, v)
+		default:
+			return nil, nil, ErrNotMemberNow
+		}
+	}
+	return ok, unknown, nil
+}
+
+// admitEach is admit for synced messages: each is kept or dropped alone.
+func (n *Node) admitEach(g *group, vs []*envelope.Verified) []*envelope.Verified {
+	var kept []*envelope.Verified
+	for _, v := range vs {
+		if mb, isOp := v.Msg.Body.GetKind().(*wirepb.Body_Membership); isOp {
+			if err := n.applyOp(g, v.Msg.Author, mb.Membership.Op); err != nil {
+				n.drops.count(err)
+				continue
+			}
+			kept = append(kept, v)
+		}
+	}
+	for _, v := range vs {
+		if _, isOp := v.Msg.Body.GetKind().(*wirepb.Body_Membership); isOp {
+			continue
+		}
+		switch g.mem.judge(v.Msg.Author, v.Msg.Epoch) {
+		case memberOK:
+			kept = append(kept, v)
+		case memberUnknown:
+			n.drops.count(ErrUnknownAuthor)
+		default:
+			n.drops.count(ErrNotMemberNow)
+		}
+	}
+	return kept
 }

@@ -51,7 +51,8 @@ func TestRendezvousThroughBootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv.Inviter = peer.AddrInfo{}
+	// Joining needs a member to admit: each joiner reaches the inviter for
+	// that; the joiners meet each other through DHT rendezvous.
 	for _, n := range nodes[1:] {
 		if _, err := n.joinDecoded(ctx, inv); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/membership"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/store"
 )
@@ -23,7 +24,10 @@ const (
 type sendReq struct {
 	ctx  context.Context
 	body *wirepb.Body
-	done chan sendResult
+	// epoch, when set, is the epoch to send under instead of the current
+	// one (membership ops: see publishOp); such a request is sent alone.
+	epoch *membership.OpID
+	done  chan sendResult
 }
 
 type sendResult struct {
@@ -49,7 +53,11 @@ func (n *Node) Send(ctx context.Context, ref, text string) (Message, error) {
 }
 
 func (n *Node) publish(ctx context.Context, g *group, body *wirepb.Body) (*Message, error) {
-	req := &sendReq{ctx: ctx, body: body, done: make(chan sendResult, 1)}
+	return n.publishIn(ctx, g, body, nil)
+}
+
+func (n *Node) publishIn(ctx context.Context, g *group, body *wirepb.Body, epoch *membership.OpID) (*Message, error) {
+	req := &sendReq{ctx: ctx, body: body, epoch: epoch, done: make(chan sendResult, 1)}
 	select {
 	case g.sendQ <- req:
 	case <-ctx.Done():
@@ -71,18 +79,26 @@ func (n *Node) publish(ctx context.Context, g *group, body *wirepb.Body) (*Messa
 // consumes no seq, so our per-author sequence never has a gap.
 func (n *Node) sender(g *group) {
 	defer n.wg.Done()
+	var next *sendReq // taken from the queue but belonging to the next batch
 	for {
-		var first *sendReq
-		select {
-		case first = <-g.sendQ:
-		case <-n.ctx.Done():
-			return
+		first := next
+		next = nil
+		if first == nil {
+			select {
+			case first = <-g.sendQ:
+			case <-n.ctx.Done():
+				return
+			}
 		}
 		batch := []*sendReq{first}
 	more:
-		for len(batch) < sendBatch {
+		for first.epoch == nil && len(batch) < sendBatch {
 			select {
 			case r := <-g.sendQ:
+				if r.epoch != nil {
+					next = r // a batch has one epoch: it goes alone
+					break more
+				}
 				batch = append(batch, r)
 			default:
 				break more
@@ -108,6 +124,15 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		for _, r := range live {
 			r.done <- sendResult{err: err}
 		}
+	}
+	if g.mem.legacy() {
+		fail(fmt.Errorf("%w: %s", ErrLegacyGroup, g.rec.Name))
+		return
+	}
+	ekey, err := n.sendEpoch(g, live[0].epoch)
+	if err != nil {
+		fail(err)
+		return
 	}
 	g.sendMu.Lock()
 	defer g.sendMu.Unlock()
@@ -137,7 +162,7 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		lamport++
 		ms[i] = &wirepb.Message{
 			Version: WireVersion, GroupId: g.rec.ID[:], Author: n.pub, Seq: g.nextSeq + uint64(i),
-			Lamport: lamport, TimestampMs: now, Parents: parents, Body: r.body,
+			Lamport: lamport, TimestampMs: now, Parents: parents, Body: r.body, Epoch: ekey.Epoch[:],
 		}
 		if bodies[i], err = envelope.MarshalMessage(ms[i]); err != nil {
 			fail(err)
@@ -166,7 +191,7 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		raws[i] = v.Raw
 	}
 	for _, b := range envelope.Bundles(raws) {
-		env, err := envelope.SealEnvelope(&g.keys, b...)
+		env, err := envelope.SealEpochEnvelope(ekey, b...)
 		if err == nil {
 			err = g.topic.Publish(n.ctx, env)
 		}

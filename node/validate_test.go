@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/membership"
 	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/p2p"
@@ -173,14 +174,12 @@ type validateCase struct {
 func TestValidateRefusesBadEnvelopes(t *testing.T) {
 	ctx := context.Background()
 	n := newTestNode(t, "alice", "", WithSyncInterval(0))
-	gi, err := n.CreateGroup(ctx, "Validate", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := n.group(gi.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A legacy group (no membership log): the envelope and signature
+	// checks are the same as a membership group's, and anyone holding the
+	// group key counts as a member, as these cases assume.
+	g := legacyGroup(t, n, "Validate")
+	gi := GroupInfo{ID: hex.EncodeToString(g.rec.ID[:])}
+	_ = ctx
 	gid := g.rec.ID
 	keys := &g.keys
 	other := vtKeys(t, 0xEE) // another group: its id and its key
@@ -201,7 +200,14 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 	if added, err := n.ingest(g, []*verified{storedV}, ""); err != nil || added != 1 {
 		t.Fatalf("ingest: added %d, %v", added, err)
 	}
-	// Our own join, stored when the group was created.
+	// A message of our own, stored (a legacy group has no join of ours).
+	ownV, err := signMessage(n.key, vtText(t, gid, n.key, 1, 1, "our own"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added, err := n.ingest(g, []*verified{ownV}, ""); err != nil || added != 1 {
+		t.Fatalf("ingest own: added %d, %v", added, err)
+	}
 	own := vtStoredRaw(t, n, gid)
 	if len(own) != 2 {
 		t.Fatalf("want join + bob's message stored, have %d", len(own))
@@ -236,7 +242,7 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 			b := vtMarshal(t, m)
 			b = protowire.AppendTag(b, 99, protowire.BytesType)
 			b = protowire.AppendBytes(b, make([]byte, pad))
-			env := vtSealNonce(t, keys, EnvelopeVersion, make([]byte, chacha20poly1305.NonceSizeX), vtSignBytes(t, bob, b))
+			env := vtSealNonce(t, keys, LegacyEnvelopeVersion, make([]byte, chacha20poly1305.NonceSizeX), vtSignBytes(t, bob, b))
 			if len(env) == size {
 				return env
 			}
@@ -337,8 +343,8 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 		{name: "envelope version 1", verdict: p2p.Reject, reason: ErrVersion, data: func() []byte {
 			return vtSealNonce(t, keys, 1, make([]byte, chacha20poly1305.NonceSizeX), vtSign(t, bob, text(2, 3, "v1")))
 		}},
-		{name: "envelope version 3", verdict: p2p.Reject, reason: ErrVersion, data: func() []byte {
-			return vtSealNonce(t, keys, 3, make([]byte, chacha20poly1305.NonceSizeX), vtSign(t, bob, text(2, 3, "v3")))
+		{name: "envelope version 4", verdict: p2p.Reject, reason: ErrVersion, data: func() []byte {
+			return vtSealNonce(t, keys, 4, make([]byte, chacha20poly1305.NonceSizeX), vtSign(t, bob, text(2, 3, "v4")))
 		}},
 		{name: "nonce 12 bytes", verdict: p2p.Reject, reason: ErrMalformed,
 			data: func() []byte {
@@ -352,7 +358,7 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 			}},
 		{name: "no nonce", verdict: p2p.Reject, reason: ErrMalformed,
 			data: func() []byte {
-				return vtMarshal(t, &wirepb.Envelope{Version: EnvelopeVersion, Ciphertext: randomBytes(64)})
+				return vtMarshal(t, &wirepb.Envelope{Version: LegacyEnvelopeVersion, Ciphertext: randomBytes(64)})
 			}},
 
 		// Not for us.
@@ -434,11 +440,11 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 		})
 	}
 
-	// Nothing refused above reached the store: only the join and bob's message.
+	// Nothing refused above reached the store: only ours and bob's message.
 	if got := vtCount(t, n, gid); got != 2 {
 		t.Fatalf("store holds %d messages, want 2", got)
 	}
-	if h := texts(t, n, gi.ID); !slices.Equal(h, []string{"stored already"}) {
+	if h := texts(t, n, gi.ID); !slices.Equal(h, []string{"our own", "stored already"}) {
 		t.Fatalf("history %q", h)
 	}
 }
@@ -460,14 +466,8 @@ func (r rng2reader) Read(p []byte) (int, error) {
 func TestValidateLocalPublishPath(t *testing.T) {
 	ctx := context.Background()
 	n := newTestNode(t, "alice", "", WithSyncInterval(0))
-	gi, err := n.CreateGroup(ctx, "Local", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := n.group(gi.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := legacyGroup(t, n, "Local")
+	_ = ctx
 	m := vtText(t, g.rec.ID, n.key, 2, 2, "forged as alice")
 	forged := vtSeal(t, &g.keys, vtSign(t, vtKey(t, 9), m))
 	before := n.Drops()
@@ -485,8 +485,8 @@ func TestValidateLocalPublishPath(t *testing.T) {
 	if d := vtDropDelta(before, n.Drops()); !maps.Equal(d, map[string]uint64{ErrBadSignature.Error(): 1}) {
 		t.Fatalf("drops %v", d)
 	}
-	if got := vtCount(t, n, g.rec.ID); got != 1 {
-		t.Fatalf("store holds %d messages, want only the join", got)
+	if got := vtCount(t, n, g.rec.ID); got != 0 {
+		t.Fatalf("store holds %d messages, want none", got)
 	}
 }
 
@@ -655,7 +655,7 @@ func TestForgedAndReplayedOverNetwork(t *testing.T) {
 			if !ok {
 				t.Fatal("raw topic closed")
 			}
-			if inner, err := openEnvelope(&ga.keys, m.Data); err == nil {
+			if inner, err := vtOpenEpoch(ga, m.Data); err == nil {
 				for _, raw := range inner {
 					if v, err := verifySigned(ga.rec.ID, raw); err == nil && hex.EncodeToString(v.ID[:]) == sent.ID {
 						captured = m.Data
@@ -679,12 +679,12 @@ func TestForgedAndReplayedOverNetwork(t *testing.T) {
 	}
 
 	aKeyPub := vtPub(t, a.key)
-	forged := vtText(t, ga.rec.ID, c.key, 2, 99, "forged: I am alice")
+	forged := withEpoch(ga, vtText(t, ga.rec.ID, c.key, 2, 99, "forged: I am alice"))
 	forged.Author = aKeyPub
 
 	// From C's raw handle it reaches B, which refuses it.
 	bBad := b.Drops()[ErrBadSignature.Error()]
-	if err := raw.Publish(ctx, vtSeal(t, &ga.keys, vtSign(t, c.key, forged))); err != nil {
+	if err := raw.Publish(ctx, vtSealEpoch(t, ga, vtSign(t, c.key, forged))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "b refuses the forged envelope", func() bool { return b.Drops()[ErrBadSignature.Error()] >= bBad+1 })
@@ -704,7 +704,7 @@ func TestForgedAndReplayedOverNetwork(t *testing.T) {
 	}
 	m.Body = &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "altered"}}}
 	sm.Message = vtMarshal(t, &m)
-	if err := raw.Publish(ctx, vtSeal(t, &ga.keys, vtMarshal(t, &sm))); err != nil {
+	if err := raw.Publish(ctx, vtSealEpoch(t, ga, vtMarshal(t, &sm))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "b refuses the altered envelope", func() bool { return b.Drops()[ErrBadSignature.Error()] >= bBad+2 })
@@ -712,12 +712,12 @@ func TestForgedAndReplayedOverNetwork(t *testing.T) {
 	// Replays under a fresh nonce (new bytes, so pubsub's own dedup does not
 	// catch them): from A's handle (A accepts its own and forwards) and from C.
 	bDup := b.Drops()[ErrDuplicate.Error()]
-	if err := ga.topic.Publish(ctx, vtSeal(t, &ga.keys, stored.Raw)); err != nil {
+	if err := ga.topic.Publish(ctx, vtSealEpoch(t, ga, stored.Raw)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "b ignores the resealed replay from a", func() bool { return b.Drops()[ErrDuplicate.Error()] >= bDup+1 })
 	oldest := vtStoredRaw(t, b, gb.rec.ID)[0]
-	if err := raw.Publish(ctx, vtSeal(t, &ga.keys, oldest)); err != nil {
+	if err := raw.Publish(ctx, vtSealEpoch(t, ga, oldest)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "b ignores the resealed replay from c", func() bool { return b.Drops()[ErrDuplicate.Error()] >= bDup+2 })
@@ -761,10 +761,11 @@ func TestForgedAndReplayedViaSync(t *testing.T) {
 	}
 	keys := gb.keys
 	c := newTestNode(t, "carol", "", WithSyncInterval(0))
+	vtAdmit(t, b, gb, c.key, "carol") // a member gone rogue
 	bJoin := vtStoredRaw(t, b, gb.rec.ID)[0]
 
 	mk := func(author crypto.PrivKey, seq uint64, s string) *wirepb.Message {
-		return vtText(t, gb.rec.ID, author, seq, 2, s)
+		return withEpoch(gb, vtText(t, gb.rec.ID, author, seq, 2, s))
 	}
 	forged := mk(c.key, 2, "forged: I am bob")
 	forged.Author = vtPub(t, b.key)
@@ -828,8 +829,12 @@ func vtInviteCode(t testing.TB, inv *wirepb.Invite, extra ...byte) string {
 	return invitePrefix + strings.ToLower(inviteEncoding.EncodeToString(b))
 }
 
+func vtToken() []byte {
+	return append(append([]byte{1}, bytes.Repeat([]byte{7}, 32)...), bytes.Repeat([]byte{8}, 32)...)
+}
+
 func vtInvite() *wirepb.Invite {
-	return &wirepb.Invite{Version: WireVersion, GroupName: "Family", Secret: bytes.Repeat([]byte{7}, SecretLen), CreatedMs: 1}
+	return &wirepb.Invite{Version: InviteVersion, GroupName: "Family", Token: vtToken(), GroupId: bytes.Repeat([]byte{5}, 16), CreatedMs: 1}
 }
 
 func TestDecodeInviteRefuses(t *testing.T) {
@@ -873,14 +878,18 @@ func TestDecodeInviteRefuses(t *testing.T) {
 		{"truncated", func() string { c := vtInviteCode(t, vtInvite()); return c[:len(c)-8] }()},
 		{"not protobuf", invitePrefix + strings.ToLower(inviteEncoding.EncodeToString([]byte{0xff, 0xff, 0xff}))},
 		{"version 0", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Version = 0 }))},
-		{"version 2", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Version = 2 }))},
+		{"version 3", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Version = 3 }))},
+		{"version 1 with a secret", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Version, i.Token, i.Secret = 1, nil, bytes.Repeat([]byte{7}, SecretLen) }))},
+		{"version 2 with a secret", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Secret = bytes.Repeat([]byte{7}, SecretLen) }))},
 		{"empty group name", vtInviteCode(t, with(func(i *wirepb.Invite) { i.GroupName = "" }))},
 		{"blank group name", vtInviteCode(t, with(func(i *wirepb.Invite) { i.GroupName = "   " }))},
 		{"oversized group name", vtInviteCode(t, with(func(i *wirepb.Invite) { i.GroupName = strings.Repeat("g", MaxNameLen+1) }))},
 		{"control char in group name", vtInviteCode(t, with(func(i *wirepb.Invite) { i.GroupName = "a\x1bb" }))},
-		{"no secret", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Secret = nil }))},
-		{"short secret", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Secret = i.Secret[:SecretLen-1] }))},
-		{"long secret", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Secret = append(i.Secret, 0) }))},
+		{"no token", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Token = nil }))},
+		{"short token", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Token = i.Token[:len(i.Token)-1] }))},
+		{"long token", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Token = append(i.Token, 0) }))},
+		{"no group id", vtInviteCode(t, with(func(i *wirepb.Invite) { i.GroupId = nil }))},
+		{"zero token secret", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Token = append(vtToken()[:33], make([]byte, 32)...) }))},
 		{"bad inviter", vtInviteCode(t, with(func(i *wirepb.Invite) { i.Inviter = []byte("nope") }))},
 	}
 	for _, tc := range cases {
@@ -889,7 +898,7 @@ func TestDecodeInviteRefuses(t *testing.T) {
 			if !errors.Is(err, ErrBadInvite) {
 				t.Fatalf("err %v, want ErrBadInvite (decoded %+v)", err, d)
 			}
-			if d.secret != nil || d.GroupName != "" {
+			if d.token != (membership.InviteToken{}) || d.GroupName != "" {
 				t.Fatalf("refused but returned %+v", d)
 			}
 		})
@@ -932,7 +941,8 @@ func TestDecodeInviteRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode own invite: %v", err)
 			}
-			if d.GroupName != name || d.GroupID != gi.ID || d.HistoryFromJoin != hfj || !bytes.Equal(d.secret, g.rec.Secret) {
+			gid := g.mem.groupID()
+			if d.GroupName != name || d.GroupID != gi.ID || d.HistoryFromJoin != hfj || d.token.Group != gid {
 				t.Fatalf("decoded %+v", d)
 			}
 			if d.Inviter.ID != a.ID() {

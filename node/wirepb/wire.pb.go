@@ -32,9 +32,10 @@ const (
 // protocol carries. Only members (holders of the group secret) can open it.
 type Envelope struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`      // envelope version, 2 (1 sealed a bare SignedMessage)
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`      // envelope version: 3 (epoch keys); 2 (legacy groups: group key); 1 sealed a bare SignedMessage
 	Nonce         []byte                 `protobuf:"bytes,2,opt,name=nonce,proto3" json:"nonce,omitempty"`           // 24-byte XChaCha20-Poly1305 nonce
 	Ciphertext    []byte                 `protobuf:"bytes,3,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"` // AEAD seal of a Bundle
+	Epoch         []byte                 `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`           // version 3: the 32-byte id of the key epoch sealing it (membership op id)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -86,6 +87,13 @@ func (x *Envelope) GetNonce() []byte {
 func (x *Envelope) GetCiphertext() []byte {
 	if x != nil {
 		return x.Ciphertext
+	}
+	return nil
+}
+
+func (x *Envelope) GetEpoch() []byte {
+	if x != nil {
+		return x.Epoch
 	}
 	return nil
 }
@@ -276,6 +284,7 @@ type Message struct {
 	TimestampMs   int64                  `protobuf:"varint,6,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"` // author's wall clock, for display only
 	Parents       [][]byte               `protobuf:"bytes,7,rep,name=parents,proto3" json:"parents,omitempty"`                             // ids of the heads the author had seen (causal context)
 	Body          *Body                  `protobuf:"bytes,8,opt,name=body,proto3" json:"body,omitempty"`
+	Epoch         []byte                 `protobuf:"bytes,9,opt,name=epoch,proto3" json:"epoch,omitempty"` // key epoch the author sent under (32-byte op id); empty in legacy groups
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -366,12 +375,20 @@ func (x *Message) GetBody() *Body {
 	return nil
 }
 
+func (x *Message) GetEpoch() []byte {
+	if x != nil {
+		return x.Epoch
+	}
+	return nil
+}
+
 type Body struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
 	//
 	//	*Body_Text
 	//	*Body_Join
+	//	*Body_Membership
 	Kind          isBody_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -432,6 +449,15 @@ func (x *Body) GetJoin() *Join {
 	return nil
 }
 
+func (x *Body) GetMembership() *Membership {
+	if x != nil {
+		if x, ok := x.Kind.(*Body_Membership); ok {
+			return x.Membership
+		}
+	}
+	return nil
+}
+
 type isBody_Kind interface {
 	isBody_Kind()
 }
@@ -444,9 +470,61 @@ type Body_Join struct {
 	Join *Join `protobuf:"bytes,2,opt,name=join,proto3,oneof"`
 }
 
+type Body_Membership struct {
+	Membership *Membership `protobuf:"bytes,3,opt,name=membership,proto3,oneof"`
+}
+
 func (*Body_Text) isBody_Kind() {}
 
 func (*Body_Join) isBody_Kind() {}
+
+func (*Body_Membership) isBody_Kind() {}
+
+// Membership carries one signed membership op (node/internal/membership,
+// memberpb.Op encoding). Its author must be the message's author.
+type Membership struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            []byte                 `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Membership) Reset() {
+	*x = Membership{}
+	mi := &file_wire_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Membership) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Membership) ProtoMessage() {}
+
+func (x *Membership) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Membership.ProtoReflect.Descriptor instead.
+func (*Membership) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Membership) GetOp() []byte {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
 
 type Text struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -457,7 +535,7 @@ type Text struct {
 
 func (x *Text) Reset() {
 	*x = Text{}
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +547,7 @@ func (x *Text) String() string {
 func (*Text) ProtoMessage() {}
 
 func (x *Text) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +560,7 @@ func (x *Text) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Text.ProtoReflect.Descriptor instead.
 func (*Text) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{6}
+	return file_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Text) GetText() string {
@@ -502,7 +580,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -514,7 +592,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -527,7 +605,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{7}
+	return file_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Join) GetDisplayName() string {
@@ -538,24 +616,28 @@ func (x *Join) GetDisplayName() string {
 }
 
 // Invite is what "parley group invite" prints, base32-encoded with a prefix.
-// It is a bearer capability: whoever holds it can join the group.
+// Version 2: a capability to ask a member to admit the holder (the
+// membership invite token); it carries no group or epoch secret. Version 1
+// carried the group secret and is refused.
 type Invite struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
-	Version         uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Version         uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"` // 2
 	GroupName       string                 `protobuf:"bytes,2,opt,name=group_name,json=groupName,proto3" json:"group_name,omitempty"`
-	Secret          []byte                 `protobuf:"bytes,3,opt,name=secret,proto3" json:"secret,omitempty"`                                 // the group's 32-byte secret
+	Secret          []byte                 `protobuf:"bytes,3,opt,name=secret,proto3" json:"secret,omitempty"`                                 // version 1 only: the group's 32-byte secret (never set in version 2)
 	Inviter         []byte                 `protobuf:"bytes,4,opt,name=inviter,proto3" json:"inviter,omitempty"`                               // inviter's peer id
 	InviterAddrs    [][]byte               `protobuf:"bytes,5,rep,name=inviter_addrs,json=inviterAddrs,proto3" json:"inviter_addrs,omitempty"` // inviter's multiaddrs, binary form
 	CreatedMs       int64                  `protobuf:"varint,6,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"`
 	HistoryFromJoin bool                   `protobuf:"varint,7,opt,name=history_from_join,json=historyFromJoin,proto3" json:"history_from_join,omitempty"` // group setting: joiners only get history from their join onward
 	Lamport         uint64                 `protobuf:"varint,8,opt,name=lamport,proto3" json:"lamport,omitempty"`                                          // inviter's clock: the joiner's first message sorts after what it was invited into
+	Token           []byte                 `protobuf:"bytes,9,opt,name=token,proto3" json:"token,omitempty"`                                               // version 2: membership.InviteToken (group genesis id, invite secret), 65 bytes
+	GroupId         []byte                 `protobuf:"bytes,10,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`                           // version 2: the 16-byte local group id (HKDF of the group secret; reveals nothing of it)
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Invite) Reset() {
 	*x = Invite{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -567,7 +649,7 @@ func (x *Invite) String() string {
 func (*Invite) ProtoMessage() {}
 
 func (x *Invite) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -580,7 +662,7 @@ func (x *Invite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invite.ProtoReflect.Descriptor instead.
 func (*Invite) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Invite) GetVersion() uint32 {
@@ -639,6 +721,291 @@ func (x *Invite) GetLamport() uint64 {
 	return 0
 }
 
+func (x *Invite) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *Invite) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+type JoinChallenge struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Challenge     []byte                 `protobuf:"bytes,2,opt,name=challenge,proto3" json:"challenge,omitempty"` // 32 random bytes the invite proof must cover
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinChallenge) Reset() {
+	*x = JoinChallenge{}
+	mi := &file_wire_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinChallenge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinChallenge) ProtoMessage() {}
+
+func (x *JoinChallenge) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinChallenge.ProtoReflect.Descriptor instead.
+func (*JoinChallenge) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *JoinChallenge) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *JoinChallenge) GetChallenge() []byte {
+	if x != nil {
+		return x.Challenge
+	}
+	return nil
+}
+
+// JoinRequest is membership.JoinRequest: the joiner's keys and its proof of
+// the invite secret over the challenge.
+type JoinRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Group         []byte                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`                       // group genesis op id, 32 bytes
+	InviteId      []byte                 `protobuf:"bytes,3,opt,name=invite_id,json=inviteId,proto3" json:"invite_id,omitempty"` // 16 bytes
+	Key           []byte                 `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`                           // joiner's Ed25519 public key, 32 bytes
+	HpkeKey       []byte                 `protobuf:"bytes,5,opt,name=hpke_key,json=hpkeKey,proto3" json:"hpke_key,omitempty"`    // joiner's X25519 HPKE public key
+	Name          string                 `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`                         // joiner's display name
+	Challenge     []byte                 `protobuf:"bytes,7,opt,name=challenge,proto3" json:"challenge,omitempty"`               // echoed
+	Proof         []byte                 `protobuf:"bytes,8,opt,name=proof,proto3" json:"proof,omitempty"`                       // Ed25519 signature by the invite key
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinRequest) Reset() {
+	*x = JoinRequest{}
+	mi := &file_wire_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinRequest) ProtoMessage() {}
+
+func (x *JoinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
+func (*JoinRequest) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *JoinRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *JoinRequest) GetGroup() []byte {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *JoinRequest) GetInviteId() []byte {
+	if x != nil {
+		return x.InviteId
+	}
+	return nil
+}
+
+func (x *JoinRequest) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *JoinRequest) GetHpkeKey() []byte {
+	if x != nil {
+		return x.HpkeKey
+	}
+	return nil
+}
+
+func (x *JoinRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetChallenge() []byte {
+	if x != nil {
+		return x.Challenge
+	}
+	return nil
+}
+
+func (x *JoinRequest) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+// JoinReply admits the joiner (ok) or says why not (error, code).
+type JoinReply struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Version         uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Ok              bool                   `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
+	Code            string                 `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`                                  // "expired", "revoked", "used-up", "unknown", "bad-proof", "internal"
+	Error           string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`                                // human-readable reason
+	GroupSecret     []byte                 `protobuf:"bytes,5,opt,name=group_secret,json=groupSecret,proto3" json:"group_secret,omitempty"` // the group root secret (topic, sync key)
+	GroupName       string                 `protobuf:"bytes,6,opt,name=group_name,json=groupName,proto3" json:"group_name,omitempty"`
+	HistoryFromJoin bool                   `protobuf:"varint,7,opt,name=history_from_join,json=historyFromJoin,proto3" json:"history_from_join,omitempty"`
+	Lamport         uint64                 `protobuf:"varint,8,opt,name=lamport,proto3" json:"lamport,omitempty"` // admitter's clock
+	CreatedMs       int64                  `protobuf:"varint,9,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"`
+	Ops             [][]byte               `protobuf:"bytes,10,rep,name=ops,proto3" json:"ops,omitempty"` // the membership log, encoded ops in order (bounded)
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *JoinReply) Reset() {
+	*x = JoinReply{}
+	mi := &file_wire_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinReply) ProtoMessage() {}
+
+func (x *JoinReply) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinReply.ProtoReflect.Descriptor instead.
+func (*JoinReply) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *JoinReply) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *JoinReply) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *JoinReply) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *JoinReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *JoinReply) GetGroupSecret() []byte {
+	if x != nil {
+		return x.GroupSecret
+	}
+	return nil
+}
+
+func (x *JoinReply) GetGroupName() string {
+	if x != nil {
+		return x.GroupName
+	}
+	return ""
+}
+
+func (x *JoinReply) GetHistoryFromJoin() bool {
+	if x != nil {
+		return x.HistoryFromJoin
+	}
+	return false
+}
+
+func (x *JoinReply) GetLamport() uint64 {
+	if x != nil {
+		return x.Lamport
+	}
+	return 0
+}
+
+func (x *JoinReply) GetCreatedMs() int64 {
+	if x != nil {
+		return x.CreatedMs
+	}
+	return 0
+}
+
+func (x *JoinReply) GetOps() [][]byte {
+	if x != nil {
+		return x.Ops
+	}
+	return nil
+}
+
 // SyncHello opens a sync stream. The proof shows the requester holds the
 // group secret without naming the group: the responder tries its groups.
 type SyncHello struct {
@@ -652,7 +1019,7 @@ type SyncHello struct {
 
 func (x *SyncHello) Reset() {
 	*x = SyncHello{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +1031,7 @@ func (x *SyncHello) String() string {
 func (*SyncHello) ProtoMessage() {}
 
 func (x *SyncHello) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +1044,7 @@ func (x *SyncHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncHello.ProtoReflect.Descriptor instead.
 func (*SyncHello) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SyncHello) GetVersion() uint32 {
@@ -714,7 +1081,7 @@ type SyncHelloReply struct {
 
 func (x *SyncHelloReply) Reset() {
 	*x = SyncHelloReply{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +1093,7 @@ func (x *SyncHelloReply) String() string {
 func (*SyncHelloReply) ProtoMessage() {}
 
 func (x *SyncHelloReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +1106,7 @@ func (x *SyncHelloReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncHelloReply.ProtoReflect.Descriptor instead.
 func (*SyncHelloReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SyncHelloReply) GetVersion() uint32 {
@@ -774,7 +1141,7 @@ type AuthorSeq struct {
 
 func (x *AuthorSeq) Reset() {
 	*x = AuthorSeq{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +1153,7 @@ func (x *AuthorSeq) String() string {
 func (*AuthorSeq) ProtoMessage() {}
 
 func (x *AuthorSeq) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +1166,7 @@ func (x *AuthorSeq) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorSeq.ProtoReflect.Descriptor instead.
 func (*AuthorSeq) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AuthorSeq) GetAuthor() []byte {
@@ -829,7 +1196,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +1208,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +1221,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SyncRequest) GetHave() []*AuthorSeq {
@@ -891,7 +1258,7 @@ type SyncBatch struct {
 
 func (x *SyncBatch) Reset() {
 	*x = SyncBatch{}
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1270,7 @@ func (x *SyncBatch) String() string {
 func (*SyncBatch) ProtoMessage() {}
 
 func (x *SyncBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1283,7 @@ func (x *SyncBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncBatch.ProtoReflect.Descriptor instead.
 func (*SyncBatch) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SyncBatch) GetMessages() [][]byte {
@@ -945,13 +1312,14 @@ var File_wire_proto protoreflect.FileDescriptor
 const file_wire_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"wire.proto\x12\x0eparley.wire.v1\"Z\n" +
+	"wire.proto\x12\x0eparley.wire.v1\"p\n" +
 	"\bEnvelope\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x1e\n" +
 	"\n" +
 	"ciphertext\x18\x03 \x01(\fR\n" +
-	"ciphertext\"$\n" +
+	"ciphertext\x12\x14\n" +
+	"\x05epoch\x18\x04 \x01(\fR\x05epoch\"$\n" +
 	"\x06Bundle\x12\x1a\n" +
 	"\bmessages\x18\x01 \x03(\fR\bmessages\"y\n" +
 	"\rSignedMessage\x12\x18\n" +
@@ -962,7 +1330,7 @@ const file_wire_proto_rawDesc = "" +
 	"BatchProof\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\rR\x05index\x12\x12\n" +
-	"\x04path\x18\x03 \x03(\fR\x04path\"\xe9\x01\n" +
+	"\x04path\x18\x03 \x03(\fR\x04path\"\xff\x01\n" +
 	"\aMessage\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x19\n" +
 	"\bgroup_id\x18\x02 \x01(\fR\agroupId\x12\x16\n" +
@@ -971,15 +1339,22 @@ const file_wire_proto_rawDesc = "" +
 	"\alamport\x18\x05 \x01(\x04R\alamport\x12!\n" +
 	"\ftimestamp_ms\x18\x06 \x01(\x03R\vtimestampMs\x12\x18\n" +
 	"\aparents\x18\a \x03(\fR\aparents\x12(\n" +
-	"\x04body\x18\b \x01(\v2\x14.parley.wire.v1.BodyR\x04body\"f\n" +
+	"\x04body\x18\b \x01(\v2\x14.parley.wire.v1.BodyR\x04body\x12\x14\n" +
+	"\x05epoch\x18\t \x01(\fR\x05epoch\"\xa4\x01\n" +
 	"\x04Body\x12*\n" +
 	"\x04text\x18\x01 \x01(\v2\x14.parley.wire.v1.TextH\x00R\x04text\x12*\n" +
-	"\x04join\x18\x02 \x01(\v2\x14.parley.wire.v1.JoinH\x00R\x04joinB\x06\n" +
-	"\x04kind\"\x1a\n" +
+	"\x04join\x18\x02 \x01(\v2\x14.parley.wire.v1.JoinH\x00R\x04join\x12<\n" +
+	"\n" +
+	"membership\x18\x03 \x01(\v2\x1a.parley.wire.v1.MembershipH\x00R\n" +
+	"membershipB\x06\n" +
+	"\x04kind\"\x1c\n" +
+	"\n" +
+	"Membership\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\fR\x02op\"\x1a\n" +
 	"\x04Text\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\")\n" +
 	"\x04Join\x12!\n" +
-	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\"\xfd\x01\n" +
+	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\"\xae\x02\n" +
 	"\x06Invite\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
 	"\n" +
@@ -990,7 +1365,36 @@ const file_wire_proto_rawDesc = "" +
 	"\n" +
 	"created_ms\x18\x06 \x01(\x03R\tcreatedMs\x12*\n" +
 	"\x11history_from_join\x18\a \x01(\bR\x0fhistoryFromJoin\x12\x18\n" +
-	"\alamport\x18\b \x01(\x04R\alamport\"Q\n" +
+	"\alamport\x18\b \x01(\x04R\alamport\x12\x14\n" +
+	"\x05token\x18\t \x01(\fR\x05token\x12\x19\n" +
+	"\bgroup_id\x18\n" +
+	" \x01(\fR\agroupId\"G\n" +
+	"\rJoinChallenge\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1c\n" +
+	"\tchallenge\x18\x02 \x01(\fR\tchallenge\"\xcf\x01\n" +
+	"\vJoinRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\fR\x05group\x12\x1b\n" +
+	"\tinvite_id\x18\x03 \x01(\fR\binviteId\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\fR\x03key\x12\x19\n" +
+	"\bhpke_key\x18\x05 \x01(\fR\ahpkeKey\x12\x12\n" +
+	"\x04name\x18\x06 \x01(\tR\x04name\x12\x1c\n" +
+	"\tchallenge\x18\a \x01(\fR\tchallenge\x12\x14\n" +
+	"\x05proof\x18\b \x01(\fR\x05proof\"\x98\x02\n" +
+	"\tJoinReply\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x0e\n" +
+	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12!\n" +
+	"\fgroup_secret\x18\x05 \x01(\fR\vgroupSecret\x12\x1d\n" +
+	"\n" +
+	"group_name\x18\x06 \x01(\tR\tgroupName\x12*\n" +
+	"\x11history_from_join\x18\a \x01(\bR\x0fhistoryFromJoin\x12\x18\n" +
+	"\alamport\x18\b \x01(\x04R\alamport\x12\x1d\n" +
+	"\n" +
+	"created_ms\x18\t \x01(\x03R\tcreatedMs\x12\x10\n" +
+	"\x03ops\x18\n" +
+	" \x03(\fR\x03ops\"Q\n" +
 	"\tSyncHello\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x14\n" +
@@ -1023,7 +1427,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_wire_proto_goTypes = []any{
 	(*Envelope)(nil),       // 0: parley.wire.v1.Envelope
 	(*Bundle)(nil),         // 1: parley.wire.v1.Bundle
@@ -1031,26 +1435,31 @@ var file_wire_proto_goTypes = []any{
 	(*BatchProof)(nil),     // 3: parley.wire.v1.BatchProof
 	(*Message)(nil),        // 4: parley.wire.v1.Message
 	(*Body)(nil),           // 5: parley.wire.v1.Body
-	(*Text)(nil),           // 6: parley.wire.v1.Text
-	(*Join)(nil),           // 7: parley.wire.v1.Join
-	(*Invite)(nil),         // 8: parley.wire.v1.Invite
-	(*SyncHello)(nil),      // 9: parley.wire.v1.SyncHello
-	(*SyncHelloReply)(nil), // 10: parley.wire.v1.SyncHelloReply
-	(*AuthorSeq)(nil),      // 11: parley.wire.v1.AuthorSeq
-	(*SyncRequest)(nil),    // 12: parley.wire.v1.SyncRequest
-	(*SyncBatch)(nil),      // 13: parley.wire.v1.SyncBatch
+	(*Membership)(nil),     // 6: parley.wire.v1.Membership
+	(*Text)(nil),           // 7: parley.wire.v1.Text
+	(*Join)(nil),           // 8: parley.wire.v1.Join
+	(*Invite)(nil),         // 9: parley.wire.v1.Invite
+	(*JoinChallenge)(nil),  // 10: parley.wire.v1.JoinChallenge
+	(*JoinRequest)(nil),    // 11: parley.wire.v1.JoinRequest
+	(*JoinReply)(nil),      // 12: parley.wire.v1.JoinReply
+	(*SyncHello)(nil),      // 13: parley.wire.v1.SyncHello
+	(*SyncHelloReply)(nil), // 14: parley.wire.v1.SyncHelloReply
+	(*AuthorSeq)(nil),      // 15: parley.wire.v1.AuthorSeq
+	(*SyncRequest)(nil),    // 16: parley.wire.v1.SyncRequest
+	(*SyncBatch)(nil),      // 17: parley.wire.v1.SyncBatch
 }
 var file_wire_proto_depIdxs = []int32{
 	3,  // 0: parley.wire.v1.SignedMessage.batch:type_name -> parley.wire.v1.BatchProof
 	5,  // 1: parley.wire.v1.Message.body:type_name -> parley.wire.v1.Body
-	6,  // 2: parley.wire.v1.Body.text:type_name -> parley.wire.v1.Text
-	7,  // 3: parley.wire.v1.Body.join:type_name -> parley.wire.v1.Join
-	11, // 4: parley.wire.v1.SyncRequest.have:type_name -> parley.wire.v1.AuthorSeq
-	5,  // [5:5] is the sub-list for method output_type
-	5,  // [5:5] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	7,  // 2: parley.wire.v1.Body.text:type_name -> parley.wire.v1.Text
+	8,  // 3: parley.wire.v1.Body.join:type_name -> parley.wire.v1.Join
+	6,  // 4: parley.wire.v1.Body.membership:type_name -> parley.wire.v1.Membership
+	15, // 5: parley.wire.v1.SyncRequest.have:type_name -> parley.wire.v1.AuthorSeq
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -1061,6 +1470,7 @@ func file_wire_proto_init() {
 	file_wire_proto_msgTypes[5].OneofWrappers = []any{
 		(*Body_Text)(nil),
 		(*Body_Join)(nil),
+		(*Body_Membership)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1068,7 +1478,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -19,9 +19,13 @@ import (
 // Limits on what the node accepts; anything larger is refused unread.
 const (
 	WireVersion = 1 // of Message, SignedMessage, Invite and the sync messages
-	// EnvelopeVersion is the pubsub envelope's: 2 seals a Bundle.
-	EnvelopeVersion = 2
-	MaxEnvelopeSize = 64 << 10
+	// EnvelopeVersion is the pubsub envelope's: 3 seals a Bundle under a
+	// membership epoch's key (epoch.go).
+	EnvelopeVersion = 3
+	// LegacyEnvelopeVersion seals a Bundle under the group key: groups
+	// created before membership (read only).
+	LegacyEnvelopeVersion = 2
+	MaxEnvelopeSize       = 64 << 10
 	// MaxBundleMessages bounds the messages one envelope carries.
 	MaxBundleMessages = MaxBatchLeaves
 	MaxTextLen        = 16 << 10
@@ -160,7 +164,7 @@ func SealEnvelope(k *GroupKeys, raws ...[]byte) ([]byte, error) {
 		return nil, err
 	}
 	nonce, ct := k.seal(plain)
-	return proto.Marshal(&wirepb.Envelope{Version: EnvelopeVersion, Nonce: nonce, Ciphertext: ct})
+	return proto.Marshal(&wirepb.Envelope{Version: LegacyEnvelopeVersion, Nonce: nonce, Ciphertext: ct})
 }
 
 // Bundles packs raws, in order, into as few envelopes' worth as the size
@@ -195,7 +199,7 @@ func OpenEnvelope(k *GroupKeys, data []byte) ([][]byte, error) {
 	if err := proto.Unmarshal(data, &env); err != nil {
 		return nil, fmt.Errorf("%w: envelope: %v", ErrMalformed, err)
 	}
-	if env.Version != EnvelopeVersion {
+	if env.Version != LegacyEnvelopeVersion {
 		return nil, fmt.Errorf("%w: envelope version %d", ErrVersion, env.Version)
 	}
 	if len(env.Nonce) != chacha20poly1305.NonceSizeX {
@@ -205,14 +209,7 @@ func OpenEnvelope(k *GroupKeys, data []byte) ([][]byte, error) {
 	if err != nil {
 		return nil, ErrNotMember
 	}
-	var b wirepb.Bundle
-	if err := proto.Unmarshal(plain, &b); err != nil {
-		return nil, fmt.Errorf("%w: bundle: %v", ErrMalformed, err)
-	}
-	if len(b.Messages) == 0 || len(b.Messages) > MaxBundleMessages {
-		return nil, fmt.Errorf("%w: bundle of %d messages", ErrMalformed, len(b.Messages))
-	}
-	return b.Messages, nil
+	return decodeBundle(plain)
 }
 
 // VerifySigned decodes SignedMessage bytes and checks every field and the
@@ -306,6 +303,8 @@ func CheckFields(m *wirepb.Message) error {
 		return fmt.Errorf("%w: %d parents", ErrBadField, len(m.Parents))
 	case m.Body == nil:
 		return fmt.Errorf("%w: no body", ErrBadField)
+	case len(m.Epoch) != 0 && len(m.Epoch) != EpochIDLen:
+		return fmt.Errorf("%w: epoch id length %d", ErrBadField, len(m.Epoch))
 	}
 	for _, p := range m.Parents {
 		if len(p) != store.MessageIDLen {
@@ -320,6 +319,10 @@ func CheckFields(m *wirepb.Message) error {
 	case *wirepb.Body_Join:
 		if len(b.Join.DisplayName) > MaxNameLen || !utf8.ValidString(b.Join.DisplayName) {
 			return fmt.Errorf("%w: display name", ErrBadField)
+		}
+	case *wirepb.Body_Membership:
+		if len(b.Membership.Op) == 0 {
+			return fmt.Errorf("%w: empty membership op", ErrBadField)
 		}
 	default:
 		// A body kind from a newer version: kept and shown as unsupported.

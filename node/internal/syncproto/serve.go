@@ -50,7 +50,8 @@ func (s *Syncer) Handle(st network.Stream) {
 	var g *Group
 	if hello.Version == envelope.WireVersion {
 		for _, cand := range s.cfg.Groups() {
-			if hmac.Equal(hello.Proof, cand.Keys.SyncProof("req", []byte(remote), []byte(s.cfg.Self), hello.Nonce)) {
+			if hmac.Equal(hello.Proof, cand.Keys.SyncProof("req", []byte(remote), []byte(s.cfg.Self), hello.Nonce)) &&
+				(cand.Allow == nil || cand.Allow(remote)) {
 				g = cand
 				break
 			}

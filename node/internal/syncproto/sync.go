@@ -85,6 +85,10 @@ type Group struct {
 	SinceMs int64
 	// Peers lists the members connected on the group's topic (periodic sync).
 	Peers func() []peer.ID
+	// Allow, when set, must accept a requester's peer id as well as its
+	// proof (the membership state: a removed member still holds the
+	// group secret). nil allows every prover.
+	Allow func(peer.ID) bool
 
 	pullMu sync.Mutex // one pull at a time
 }
