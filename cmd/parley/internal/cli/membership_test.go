@@ -134,7 +134,7 @@ func TestMembershipNodeErrors(t *testing.T) {
 		{node.ErrNotAuthorized, []string{"group", "remove", "Fam", "bob"}, []string{"not authorized", "owner and admins"}},
 		{node.ErrBadInvite, []string{"group", "revoke", "Fam", "nope"}, []string{"invalid invite"}},
 		{node.ErrGroupNotFound, []string{"group", "invite", "Nope", "--uses", "1"}, []string{"group not found"}},
-		{node.ErrLegacyGroup, []string{"group", "invites", "Old"}, []string{"legacy group", "before member roles"}},
+		{node.ErrLegacyGroup, []string{"group", "invites", "Old"}, []string{"created before membership", "before member roles"}},
 		{fmt.Errorf("%w: bob\x1b[2J", node.ErrNoSuchMember), []string{"group", "remove", "Fam", "bob"}, []string{"no such member"}},
 	} {
 		f.Err = c.err
