@@ -48,22 +48,34 @@ func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 		SilenceErrors: true,
 		Long: `Start N Parley nodes in this process on loopback (or libp2p's mocknet), put
 them in one group and measure: delivery latency from send to stored and
-visible on every member (p50/p90/p99/max) at --rate; the highest zero-loss
-throughput for each --sizes; the time a member back from offline takes to get
+visible on every member (p50/p90/p99/max) at --rate; for each --sizes two
+throughput figures, the highest zero-loss rate and the highest rate with p99
+to all members within --p99-bound, each the median (and min-max) of
+--repeats independent searches; the time a member back from offline takes to get
 --catchup missed messages; memory per node idle and under load, and CPU per
 delivered message. The latency and throughput runs are repeated on a raw
 GossipSub baseline (same N, topology and pubsub options; no encryption, no
 store) and the ratio is printed. mDNS is never used; only 127.0.0.1.
 
 Writes a Markdown table to stdout, the raw figures to --json and a latency
-CDF to --png (both under --out by default). The defaults finish within about
-two minutes on a 2-core machine. Examples:
+CDF to --png (both under --out by default). With the default three repeats
+a run takes about ten minutes on an idle 2-core machine; --repeats 1 is the
+quick look (about three). A figure is only worth quoting from an idle machine:
+the report warns when the load average exceeded the CPU count.
+
+--growth replaces all of that with the cost-as-work-grows tables: latency
+(p50/p99 to all members), CPU per delivery and memory per node for each
+--growth-nodes cluster size at --rate, and catch-up time, memory and disk
+bytes per stored message for each --growth-history size. Examples:
 
   go run ./cmd/parley-bench
   go run ./cmd/parley-bench --nodes 20 --rate 100 --sizes '' --catchup 0
   go run ./cmd/parley-bench --nodes 5 --sizes 256 --skip-latency --catchup 0
   go run ./cmd/parley-bench --catchup 100000 --nodes 2 --sizes '' --skip-latency
-  go run ./cmd/parley-bench --idle-nodes 100 --sizes '' --skip-latency --catchup 0`,
+  go run ./cmd/parley-bench --idle-nodes 100 --sizes '' --skip-latency --catchup 0
+  go run ./cmd/parley-bench --skip-latency --catchup 0 --sizes 256 --repeats 5
+  go run ./cmd/parley-bench --growth
+  go run ./cmd/parley-bench --growth --growth-nodes 5,20 --growth-history 10000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lvl := slog.LevelError
@@ -143,7 +155,12 @@ two minutes on a 2-core machine. Examples:
 	f.IntSliceVar(&cfg.ThroughputSizes, "sizes", d.ThroughputSizes, "message sizes for the throughput search (empty: skip)")
 	f.BoolVar(&noThroughput, "skip-throughput", false, "skip the throughput search")
 	f.DurationVar(&cfg.StepDuration, "step", d.StepDuration, "length of one throughput step")
-	f.IntVar(&cfg.MaxSteps, "steps", d.MaxSteps, "throughput steps per size and system")
+	f.IntVar(&cfg.MaxSteps, "steps", d.MaxSteps, "throughput steps per search (one size, one system, one repeat)")
+	f.IntVar(&cfg.Repeats, "repeats", d.Repeats, "throughput searches per size and system: median and min-max are reported")
+	f.DurationVar(&cfg.P99Bound, "p99-bound", d.P99Bound, "second throughput figure: highest rate with p99 to all members at most this")
+	f.BoolVar(&cfg.Growth, "growth", false, "instead of the standard runs, measure how costs grow with --growth-nodes and --growth-history")
+	f.IntSliceVar(&cfg.GrowthNodes, "growth-nodes", d.GrowthNodes, "cluster sizes for --growth (latency run at --rate each)")
+	f.IntSliceVar(&cfg.GrowthHistory, "growth-history", d.GrowthHistory, "history sizes for --growth (catch-up run each)")
 	f.Float64Var(&cfg.MaxRate, "max-rate", d.MaxRate, "highest rate the throughput search tries")
 	f.DurationVar(&cfg.Drain, "drain", d.Drain, "how long to wait for late deliveries after sending")
 	f.IntSliceVar(&cfg.CatchUp, "catchup", d.CatchUp, "missed-message counts for the catch-up runs (0: skip)")

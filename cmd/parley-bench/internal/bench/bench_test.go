@@ -23,6 +23,7 @@ func TestRunTiny(t *testing.T) {
 		ThroughputSizes: []int{256},
 		StepDuration:    300 * time.Millisecond,
 		MaxSteps:        1,
+		Repeats:         1,
 		MaxRate:         100,
 		Drain:           5 * time.Second,
 		CatchUp:         []int{20},

@@ -3,7 +3,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -26,6 +29,19 @@ type CatchUpResult struct {
 	Seconds     float64 `json:"seconds"`      // receiver restart -> holds every missed message
 	MsgsPerS    float64 `json:"msgs_per_s"`   // Missed / Seconds
 	SeedSeconds float64 `json:"seed_seconds"` // time taken to produce the history on the server (not measured)
+
+	// After the catch-up: the receiver's store holds Stored messages (the
+	// missed ones and the joins). PeakRSSMB is the process's peak RSS while
+	// it caught up (server included); RSSMB and HeapMB are the process with
+	// only the receiver left running. DiskBytes is what its store directory
+	// occupies on disk (allocated blocks, after the store is closed and has
+	// flushed); 0 with in-memory stores.
+	Stored          uint64  `json:"stored"`
+	PeakRSSMB       float64 `json:"peak_rss_mb"`
+	RSSMB           float64 `json:"rss_mb"`
+	HeapMB          float64 `json:"heap_mb"`
+	DiskBytes       int64   `json:"disk_bytes,omitempty"`
+	DiskBytesPerMsg float64 `json:"disk_bytes_per_msg,omitempty"`
 }
 
 // catchUp measures how long a member that was offline takes to get missed
@@ -188,6 +204,7 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 	res.SeedSeconds = time.Since(t0).Seconds()
 
 	// Back online: the clock runs from restart to holding everything.
+	sampler := startSampler(250 * time.Millisecond)
 	t1 := time.Now()
 	rcv, err = start(1, rst, rkey)
 	if err != nil {
@@ -200,13 +217,65 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 	if err != nil {
 		return res, err
 	}
-	if err := waitUntil(ctx, 10*time.Minute, "the receiver caught up", func() bool {
+	err = waitUntil(ctx, 10*time.Minute, "the receiver caught up", func() bool {
 		g, err := rcv.Group(gi.ID)
 		return err == nil && g.Messages >= want
-	}); err != nil {
+	})
+	peak, _ := sampler.Stop()
+	if err != nil {
 		return res, err
 	}
 	res.Seconds = time.Since(t1).Seconds()
 	res.MsgsPerS = float64(missed) / res.Seconds
+	res.PeakRSSMB = float64(peak) / mib
+	if g, err := rcv.Group(gi.ID); err == nil {
+		res.Stored = g.Messages
+	}
+
+	// Memory and disk of the receiver alone: stop everybody else first.
+	rcvWrap := c.nodes[len(c.nodes)-1]
+	for _, pn := range c.nodes[:len(c.nodes)-1] {
+		pn.stop()
+	}
+	c.nodes = []*parleyNode{rcvWrap}
+	settle(200 * time.Millisecond)
+	res.RSSMB, res.HeapMB = float64(rssBytes())/mib, float64(heapBytes())/mib
+	if !cfg.InMemory {
+		c.close()
+		c.nodes = nil
+		err := rst.Close()
+		rst = nil
+		if err != nil {
+			return res, err
+		}
+		if res.DiskBytes, err = diskUsage(filepath.Join(cfg.Dir, fmt.Sprintf("catchup-%d", missed))); err != nil {
+			return res, err
+		}
+		if res.Stored > 0 {
+			res.DiskBytesPerMsg = float64(res.DiskBytes) / float64(res.Stored)
+		}
+	}
 	return res, nil
+}
+
+// diskUsage is the space the files under dir occupy on disk (allocated
+// blocks, as du reports: Badger preallocates sparse files).
+func diskUsage(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			total += st.Blocks * 512
+		} else {
+			total += fi.Size()
+		}
+		return nil
+	})
+	return total, err
 }

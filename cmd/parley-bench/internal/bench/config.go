@@ -26,13 +26,22 @@ type Config struct {
 
 	ThroughputSizes []int         // message sizes for the throughput search (empty: skip)
 	StepDuration    time.Duration // length of one throughput step
-	MaxSteps        int           // throughput steps per size and system
+	MaxSteps        int           // throughput steps per search (one size, one system, one repeat)
 	MaxRate         float64       // highest rate tried
+	Repeats         int           // throughput searches per size and system; figures are their median
+	P99Bound        time.Duration // second throughput figure: p99 to all members at most this
 	Drain           time.Duration // how long to wait for stragglers after sending
 
 	CatchUp    []int         // missed-message counts for the catch-up runs (empty: skip)
 	IdleNodes  int           // extra idle run with this many nodes (0: skip)
 	IdleWindow time.Duration // how long idle memory and CPU are observed
+
+	// Growth replaces the standard runs by the cost-as-work-grows runs:
+	// latency, CPU and memory for each GrowthNodes cluster size at Rate,
+	// and catch-up time, memory and disk for each GrowthHistory size.
+	Growth        bool
+	GrowthNodes   []int
+	GrowthHistory []int
 
 	InMemory     bool   // in-memory stores instead of Badger on disk
 	Net          string // NetTCP or NetMocknet
@@ -54,12 +63,16 @@ func Defaults() Config {
 		Duration:        5 * time.Second,
 		ThroughputSizes: []int{256, 4096},
 		StepDuration:    2 * time.Second,
-		MaxSteps:        6,
+		MaxSteps:        12,
 		MaxRate:         20000,
+		Repeats:         3,
+		P99Bound:        100 * time.Millisecond,
 		Drain:           3 * time.Second,
 		CatchUp:         []int{10_000},
 		IdleWindow:      2 * time.Second,
 		Net:             NetTCP,
+		GrowthNodes:     []int{5, 20, 50, 100},
+		GrowthHistory:   []int{10_000, 100_000, 1_000_000},
 	}
 }
 
@@ -92,6 +105,12 @@ func (c *Config) fill() error {
 	if c.MaxRate == 0 {
 		c.MaxRate = d.MaxRate
 	}
+	if c.Repeats == 0 {
+		c.Repeats = d.Repeats
+	}
+	if c.P99Bound == 0 {
+		c.P99Bound = d.P99Bound
+	}
 	if c.Drain == 0 {
 		c.Drain = d.Drain
 	}
@@ -118,6 +137,20 @@ func (c *Config) fill() error {
 		return fmt.Errorf("%w: net must be %q or %q", ErrConfig, NetTCP, NetMocknet)
 	case c.Rate <= 0 || c.MaxRate <= 0:
 		return fmt.Errorf("%w: rates must be positive", ErrConfig)
+	case c.Repeats < 1 || c.MaxSteps < 1:
+		return fmt.Errorf("%w: repeats and steps must be at least 1", ErrConfig)
+	case c.P99Bound < 0:
+		return fmt.Errorf("%w: the p99 bound must be positive", ErrConfig)
+	}
+	for _, n := range c.GrowthNodes {
+		if n < 2 {
+			return fmt.Errorf("%w: growth cluster size %d below 2", ErrConfig, n)
+		}
+	}
+	for _, m := range c.GrowthHistory {
+		if m < 1 {
+			return fmt.Errorf("%w: growth history size %d below 1", ErrConfig, m)
+		}
 	}
 	for _, s := range c.ThroughputSizes {
 		if s < 16 || s > 16<<10 {

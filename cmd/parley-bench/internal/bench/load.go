@@ -245,9 +245,10 @@ func paced(ctx context.Context, sys system, senders int, rate float64, dur time.
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// settleDeliveries waits (bounded) until no more deliveries arrive, so a
-// failed step's backlog does not spill into the next one.
-func settleDeliveries(ctx context.Context, sys system, quiet, limit time.Duration) {
+// settleDeliveries waits (bounded by limit) until no delivery has arrived
+// for quiet, so a failed step's backlog does not spill into the next one.
+// It reports whether that happened within limit.
+func settleDeliveries(ctx context.Context, sys system, quiet, limit time.Duration) bool {
 	rec := newRecorder(sys.size(), 0)
 	sys.setRecorder(rec)
 	defer sys.setRecorder(nil)
@@ -264,7 +265,8 @@ func settleDeliveries(ctx context.Context, sys system, quiet, limit time.Duratio
 		if c := count(); c != last {
 			last, lastChange = c, time.Now()
 		} else if time.Since(lastChange) >= quiet {
-			return
+			return true
 		}
 	}
+	return false
 }

@@ -107,15 +107,16 @@ func loadAvg() float64 {
 }
 
 // settleCPU waits (bounded by limit) until the process uses little more CPU
-// than the idle cluster does (idle, in cores).
-func settleCPU(ctx context.Context, idle float64, limit time.Duration) {
+// than the idle cluster does (idle, in cores), and reports whether it did.
+func settleCPU(ctx context.Context, idle float64, limit time.Duration) bool {
 	const window = 250 * time.Millisecond
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		c0 := cpuTime()
 		time.Sleep(window)
 		if used := float64(cpuTime()-c0) / float64(window); used < idle+0.1 {
-			return
+			return true
 		}
 	}
+	return false
 }

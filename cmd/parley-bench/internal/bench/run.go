@@ -46,7 +46,10 @@ type RunSummary struct {
 	PerDelivery Percentiles `json:"per_delivery"`            // per (message, member)
 	CPUPerMsgUs float64     `json:"cpu_us_per_delivery"`     // process CPU / deliveries
 	CPUNetUs    float64     `json:"cpu_net_us_per_delivery"` // the same, less the idle cluster's CPU over the run
-	Pass        bool        `json:"pass,omitempty"`
+	Pass        bool        `json:"pass,omitempty"`          // throughput step: zero loss at >= 90% of the offered rate
+	PassP99     bool        `json:"pass_p99,omitempty"`      // ... and p99 to all members within the bound
+	Repeat      int         `json:"repeat,omitempty"`        // throughput step: which search (1..repeats)
+	Backlog     bool        `json:"backlog,omitempty"`       // the step started before the previous one's backlog had drained
 
 	allMs, eachMs []float64 // raw latencies, for the CDF
 }
@@ -74,26 +77,66 @@ type Latency struct {
 	Baseline *RunSummary `json:"baseline,omitempty"`
 }
 
-// Throughput is the search for the best zero-loss rate at one size.
+// Figure is a throughput figure over the repeated searches: the median and
+// range of their results (msgs/s delivered to every node), and how many
+// searches could not confirm theirs or stopped at MaxRate.
+type Figure struct {
+	Spread
+	Unconfirmed int `json:"unconfirmed,omitempty"`
+	AtMaxRate   int `json:"at_max_rate,omitempty"`
+}
+
+func figureOf(outs []searchOutcome, pick func(searchOutcome) searchFigure) Figure {
+	var f Figure
+	var v []float64
+	for _, o := range outs {
+		x := pick(o)
+		v = append(v, x.Delivered)
+		if !x.Confirmed {
+			f.Unconfirmed++
+		}
+		if x.AtMaxRate {
+			f.AtMaxRate++
+		}
+	}
+	f.Spread = spreadOf(v)
+	return f
+}
+
+// Throughput is the throughput searches at one size, Parley's and the
+// baseline's, each repeated. The flat figures are medians; the ratios are
+// ratios of medians.
 type Throughput struct {
-	MsgSize       int          `json:"msg_size"`
-	Ours          float64      `json:"ours_msgs_per_s"`
-	Baseline      float64      `json:"baseline_msgs_per_s,omitempty"`
-	Ratio         float64      `json:"ratio,omitempty"`
-	OursSteps     []RunSummary `json:"ours_steps"`
+	MsgSize     int     `json:"msg_size"`
+	Repeats     int     `json:"repeats"`
+	P99BoundMs  float64 `json:"p99_bound_ms"`
+	Ours        float64 `json:"ours_msgs_per_s"` // zero loss, median
+	Baseline    float64 `json:"baseline_msgs_per_s,omitempty"`
+	Ratio       float64 `json:"ratio,omitempty"`
+	OursP99     float64 `json:"ours_p99_bound_msgs_per_s"` // zero loss and p99 within the bound, median
+	BaselineP99 float64 `json:"baseline_p99_bound_msgs_per_s,omitempty"`
+	P99Ratio    float64 `json:"p99_bound_ratio,omitempty"`
+
+	OursZeroLoss     Figure  `json:"ours_zero_loss"`
+	OursP99Bound     Figure  `json:"ours_p99_bound"`
+	BaselineZeroLoss *Figure `json:"baseline_zero_loss,omitempty"`
+	BaselineP99Bound *Figure `json:"baseline_p99_bound,omitempty"`
+
+	OursSteps     []RunSummary `json:"ours_steps"` // every step of every repeat, in order
 	BaselineSteps []RunSummary `json:"baseline_steps,omitempty"`
 }
 
 // Memory is per-node memory.
 type Memory struct {
-	ProcessBaseRSSMB   float64 `json:"process_base_rss_mb"`  // before any node started
-	SingleNodeRSSMB    float64 `json:"single_node_rss_mb"`   // process with one idle node
-	SingleNodeHeapMB   float64 `json:"single_node_heap_mb"`  // Go heap in use, one idle node
-	ClusterIdleRSSMB   float64 `json:"cluster_idle_rss_mb"`  // process RSS / nodes, idle cluster
-	ClusterIdleHeapMB  float64 `json:"cluster_idle_heap_mb"` // heap / nodes, idle cluster
-	ClusterLoadRSSMB   float64 `json:"cluster_load_rss_mb"`  // peak process RSS / nodes, throughput runs
-	ClusterLoadHeapMB  float64 `json:"cluster_load_heap_mb"` // peak heap / nodes, throughput runs
-	IdleNodes          int     `json:"idle_nodes,omitempty"` // the extra idle run's size
+	ProcessBaseRSSMB   float64 `json:"process_base_rss_mb"`                  // before any node started
+	SingleNodeRSSMB    float64 `json:"single_node_rss_mb"`                   // process with one idle node
+	SingleNodeHeapMB   float64 `json:"single_node_heap_mb"`                  // Go heap in use, one idle node
+	ClusterIdleRSSMB   float64 `json:"cluster_idle_rss_mb"`                  // process RSS / nodes, idle cluster
+	ClusterIdleHeapMB  float64 `json:"cluster_idle_heap_mb"`                 // heap / nodes, idle cluster
+	ClusterLoadRSSMB   float64 `json:"cluster_load_rss_mb"`                  // peak process RSS / nodes, throughput runs
+	ClusterRunRSSMB    float64 `json:"cluster_latency_run_rss_mb,omitempty"` // peak process RSS / nodes, latency run
+	ClusterLoadHeapMB  float64 `json:"cluster_load_heap_mb"`                 // peak heap / nodes, throughput runs
+	IdleNodes          int     `json:"idle_nodes,omitempty"`                 // the extra idle run's size
 	IdleNodesRSSMB     float64 `json:"idle_nodes_rss_mb,omitempty"`
 	IdleNodesHeapMB    float64 `json:"idle_nodes_heap_mb,omitempty"`
 	IdleNodesFormSec   float64 `json:"idle_nodes_form_seconds,omitempty"`
@@ -107,28 +150,35 @@ type Memory struct {
 // Result is everything a run measured. The flat fields at the top are the
 // headline figures.
 type Result struct {
-	Nodes               int     `json:"nodes"`
-	MsgSize             int     `json:"msg_size"`
-	P50Ms               float64 `json:"p50_ms"` // latency run, to all members
-	P90Ms               float64 `json:"p90_ms"`
-	P99Ms               float64 `json:"p99_ms"`
-	MaxMs               float64 `json:"max_ms"`
-	BaselineP50Ms       float64 `json:"baseline_p50_ms,omitempty"`
-	BaselineP99Ms       float64 `json:"baseline_p99_ms,omitempty"`
-	ThroughputMsgsPerS  float64 `json:"throughput_msgs_per_s"` // first throughput size
-	BaselineThroughput  float64 `json:"baseline_throughput_msgs_per_s"`
-	ThroughputRatio     float64 `json:"throughput_ratio"`
-	ThroughputMsgSize   int     `json:"throughput_msg_size"`
-	Loss                float64 `json:"loss"`   // latency run
-	RSSMB               float64 `json:"rss_mb"` // process RSS with one idle node
-	CPUUsPerDelivery    float64 `json:"cpu_us_per_delivery"`
-	CPUNetUsPerDelivery float64 `json:"cpu_net_us_per_delivery"`
-	BaselineCPUUsPerDel float64 `json:"baseline_cpu_us_per_delivery,omitempty"`
+	Nodes              int     `json:"nodes"`
+	MsgSize            int     `json:"msg_size"`
+	P50Ms              float64 `json:"p50_ms"` // latency run, to all members
+	P90Ms              float64 `json:"p90_ms"`
+	P99Ms              float64 `json:"p99_ms"`
+	MaxMs              float64 `json:"max_ms"`
+	BaselineP50Ms      float64 `json:"baseline_p50_ms,omitempty"`
+	BaselineP99Ms      float64 `json:"baseline_p99_ms,omitempty"`
+	ThroughputMsgsPerS float64 `json:"throughput_msgs_per_s"` // first throughput size
+	BaselineThroughput float64 `json:"baseline_throughput_msgs_per_s"`
+	ThroughputRatio    float64 `json:"throughput_ratio"`
+	ThroughputMsgSize  int     `json:"throughput_msg_size"`
+	// The same at p99 to all members within P99BoundMs.
+	ThroughputP99MsgsPerS float64 `json:"throughput_p99_bound_msgs_per_s"`
+	BaselineThroughputP99 float64 `json:"baseline_throughput_p99_bound_msgs_per_s"`
+	ThroughputP99Ratio    float64 `json:"throughput_p99_bound_ratio"`
+	P99BoundMs            float64 `json:"p99_bound_ms"`
+	Repeats               int     `json:"repeats"` // throughput searches per size and system
+	Loss                  float64 `json:"loss"`    // latency run
+	RSSMB                 float64 `json:"rss_mb"`  // process RSS with one idle node
+	CPUUsPerDelivery      float64 `json:"cpu_us_per_delivery"`
+	CPUNetUsPerDelivery   float64 `json:"cpu_net_us_per_delivery"`
+	BaselineCPUUsPerDel   float64 `json:"baseline_cpu_us_per_delivery,omitempty"`
 
 	Latency    *Latency        `json:"latency,omitempty"`
 	Throughput []Throughput    `json:"throughput,omitempty"`
 	CatchUp    []CatchUpResult `json:"catch_up,omitempty"`
 	Memory     Memory          `json:"memory"`
+	Growth     *Growth         `json:"growth,omitempty"`
 
 	Net       string  `json:"net"`
 	Store     string  `json:"store"`
@@ -146,6 +196,7 @@ type Result struct {
 
 // Run measures everything cfg asks for.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
+	senders := cfg.Senders // as asked: fill sets 0 to every node
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
@@ -160,7 +211,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res := &Result{
 		Nodes: cfg.Nodes, MsgSize: cfg.MsgSize, Net: cfg.Net, Store: "badger-disk", Degree: cfg.Degree,
-		Senders: cfg.Senders, GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0), Started: t0.UTC().Format(time.RFC3339),
+		Senders: cfg.Senders, Repeats: cfg.Repeats, P99BoundMs: ms(cfg.P99Bound), GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0), Started: t0.UTC().Format(time.RFC3339),
 	}
 	if cfg.InMemory {
 		res.Store = "badger-memory"
@@ -185,6 +236,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err := idleMany(ctx, &cfg, res, rng, say); err != nil {
 			return nil, fmt.Errorf("idle %d nodes: %w", cfg.IdleNodes, err)
 		}
+	}
+
+	// Cost as work grows, instead of the standard runs.
+	if cfg.Growth {
+		if err := runGrowth(ctx, &cfg, res, rng, senders, say); err != nil {
+			return nil, err
+		}
+		res.Seconds = time.Since(t0).Seconds()
+		res.LoadAvg[1] = loadAvg()
+		return res, nil
 	}
 
 	// 3. Parley cluster, then the baseline on the same topology.
@@ -249,6 +310,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 		res.ThroughputMsgSize, res.ThroughputMsgsPerS, res.BaselineThroughput, res.ThroughputRatio = t.MsgSize, t.Ours, t.Baseline, t.Ratio
+		res.ThroughputP99MsgsPerS, res.BaselineThroughputP99, res.ThroughputP99Ratio = t.OursP99, t.BaselineP99, t.P99Ratio
 	}
 	res.Seconds = time.Since(t0).Seconds()
 	res.LoadAvg[1] = loadAvg()
@@ -281,7 +343,11 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 	}
 	say("%s idle cluster: %.1f MB RSS, %.2f%% of a core per node", name, float64(rss)/mib/float64(n), 100*idle/float64(n))
 	if !cfg.SkipLatency {
+		ls := startSampler(250 * time.Millisecond)
 		r, err := paced(ctx, sys, cfg.Senders, cfg.Rate, cfg.Duration, cfg.MsgSize, cfg.Drain)
+		if peak, _ := ls.Stop(); !baseline {
+			res.Memory.ClusterRunRSSMB = float64(peak) / mib / float64(n)
+		}
 		if err != nil {
 			return fmt.Errorf("%s latency run: %w", name, err)
 		}
@@ -302,9 +368,7 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 		sampler = startSampler(250 * time.Millisecond)
 	}
 	for _, size := range cfg.ThroughputSizes {
-		best, steps, err := search(ctx, cfg, sys, size, idle, func(s RunSummary) {
-			say("%s %d B at %.0f msgs/s: delivered %.0f msgs/s, loss %.4f, p99 %.1f ms, pass %v", name, size, s.Rate, s.DeliverRate, s.Loss, s.AllMembers.P99, s.Pass)
-		})
+		outs, err := searchRepeated(ctx, cfg, sys, size, idle, name, say)
 		if err != nil {
 			if sampler != nil {
 				sampler.Stop()
@@ -318,17 +382,25 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 			}
 		}
 		if t == nil {
-			res.Throughput = append(res.Throughput, Throughput{MsgSize: size})
+			res.Throughput = append(res.Throughput, Throughput{MsgSize: size, Repeats: cfg.Repeats, P99BoundMs: ms(cfg.P99Bound)})
 			t = &res.Throughput[len(res.Throughput)-1]
 		}
+		zero := figureOf(outs, func(o searchOutcome) searchFigure { return o.ZeroLoss })
+		p99 := figureOf(outs, func(o searchOutcome) searchFigure { return o.P99 })
+		var steps []RunSummary
+		for _, o := range outs {
+			steps = append(steps, o.Steps...)
+		}
 		if baseline {
-			t.Baseline, t.BaselineSteps = best, steps
+			t.BaselineZeroLoss, t.BaselineP99Bound, t.BaselineSteps = &zero, &p99, steps
+			t.Baseline, t.BaselineP99 = zero.Median, p99.Median
 		} else {
-			t.Ours, t.OursSteps = best, steps
+			t.OursZeroLoss, t.OursP99Bound, t.OursSteps = zero, p99, steps
+			t.Ours, t.OursP99 = zero.Median, p99.Median
 		}
-		if t.Baseline > 0 {
-			t.Ratio = t.Ours / t.Baseline
-		}
+		t.Ratio, t.P99Ratio = ratioOf(t.Ours, t.Baseline), ratioOf(t.OursP99, t.BaselineP99)
+		say("%s %d B over %d searches: zero loss %.0f msgs/s (%.0f-%.0f), p99 <= %v %.0f msgs/s (%.0f-%.0f)", name, size, len(outs),
+			zero.Median, zero.Min, zero.Max, cfg.P99Bound, p99.Median, p99.Min, p99.Max)
 	}
 	if sampler != nil {
 		rss, heap := sampler.Stop()
@@ -338,54 +410,30 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 	return nil
 }
 
-// search finds the highest rate at which every node stores every message:
-// double from a start rate until a step fails, then bisect, within MaxSteps.
-// A step passes with zero loss and a delivered rate of at least 90% of the
-// offered one. It returns the best delivered rate.
-func search(ctx context.Context, cfg *Config, sys system, size int, idle float64, report func(RunSummary)) (float64, []RunSummary, error) {
-	rate := 1000.0
-	if size > 1024 {
-		rate = 500
-	}
-	rate = min(rate, cfg.MaxRate)
-	var lo, hi float64 // highest passing and lowest failing offered rates
-	best := 0.0
-	var steps []RunSummary
-	for range cfg.MaxSteps {
-		r, err := paced(ctx, sys, cfg.Senders, rate, cfg.StepDuration, size, cfg.Drain)
+// searchRepeated runs cfg.Repeats independent throughput searches at size.
+func searchRepeated(ctx context.Context, cfg *Config, sys system, size int, idle float64, name string, say func(string, ...any)) ([]searchOutcome, error) {
+	var outs []searchOutcome
+	for rep := 1; rep <= cfg.Repeats; rep++ {
+		o, err := searchRates(ctx, startRate(size, cfg.MaxRate), cfg.MaxRate, cfg.MaxSteps, ms(cfg.P99Bound), systemStep(cfg, sys, size, idle), func(s RunSummary) {
+			say("%s %d B search %d at %.0f msgs/s: delivered %.0f msgs/s, loss %.4f, p99 %.1f ms, zero loss %v, p99 <= %v %v%s", name, size, rep,
+				s.Rate, s.DeliverRate, s.Loss, s.AllMembers.P99, s.Pass, cfg.P99Bound, s.PassP99, backlogNote(s.Backlog))
+		})
+		for i := range o.Steps {
+			o.Steps[i].Repeat = rep
+		}
 		if err != nil {
-			return 0, steps, err
+			return outs, err
 		}
-		s := summarize(r, idle)
-		s.Pass = r.Lost == 0 && r.SendErrors == 0 && r.DeliverRate >= 0.9*rate
-		s.allMs, s.eachMs = nil, nil
-		steps = append(steps, s)
-		report(s)
-		if s.Pass {
-			lo = rate
-			best = max(best, r.DeliverRate)
-		} else {
-			hi = rate
-			settleDeliveries(ctx, sys, 300*time.Millisecond, 5*time.Second)
-		}
-		// Each step starts from a quiet cluster: an overloaded step leaves
-		// work behind (stores flushing memtables, late syncs) that would
-		// otherwise be charged to the next, lower, rate.
-		settleCPU(ctx, idle, 10*time.Second)
-		switch {
-		case hi == 0 && rate >= cfg.MaxRate:
-			return best, steps, nil
-		case hi == 0:
-			rate = min(rate*2, cfg.MaxRate)
-		case lo == 0:
-			rate = hi / 2
-		case hi/lo < 1.1:
-			return best, steps, nil
-		default:
-			rate = math.Round((lo + hi) / 2)
-		}
+		outs = append(outs, o)
 	}
-	return best, steps, nil
+	return outs, nil
+}
+
+func backlogNote(b bool) string {
+	if b {
+		return " (started on a backlog)"
+	}
+	return ""
 }
 
 // idleSingle measures the process with one idle node in a group.
