@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"os"
 	"runtime"
 	"sort"
 	"sync"
@@ -29,7 +30,7 @@ import (
 // Protocol is the history sync stream protocol (see doc.go for the flow).
 const Protocol = protocol.ID("/parley/sync/1.0.0")
 
-// Bounds on the sync protocol.
+// Bounds on the sync protocol's messages.
 const (
 	MaxHelloSize     = 1 << 10
 	MaxRequestSize   = 1 << 20
@@ -38,14 +39,37 @@ const (
 	maxBatchBytes    = 1 << 20
 	MaxWant          = 4096
 	MaxHave          = 50000
-	helloTimeout     = 10 * time.Second
-	batchTimeout     = 30 * time.Second
-	maxServing       = 16
 	peersPerRound    = 3
 )
 
+// Limits bounds what one sync stream may hold and for how long (docs/sync.md,
+// "Limits"). Every wait on the peer has a deadline.
+type Limits struct {
+	HelloTimeout   time.Duration // responder: the hello must arrive within this of the stream opening
+	RequestTimeout time.Duration // responder: the request must arrive within this of the hello reply
+	WriteTimeout   time.Duration // responder: each batch must be taken within this
+	StallTimeout   time.Duration // requester: the longest wait for the peer's next message
+	PullTimeout    time.Duration // requester: a whole pull; what is left comes in the next one
+	MaxUnproven    int           // streams before their hello is checked, all peers together
+	MaxServing     int           // proven streams being served, all peers together
+	PerPeer        int           // sync streams one peer may hold open at once
+}
+
+// DefaultLimits are the limits a Syncer starts with.
+func DefaultLimits() Limits {
+	return Limits{
+		HelloTimeout: 5 * time.Second, RequestTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
+		StallTimeout: 15 * time.Second, PullTimeout: 2 * time.Minute,
+		MaxUnproven: 32, MaxServing: 16, PerPeer: 2,
+	}
+}
+
 // ErrDenied means the peer does not hold the group secret (or we do not).
 var ErrDenied = errors.New("sync denied: peer is not a member of the group")
+
+// ErrBusy counts a sync stream refused for want of a slot (a peer's own
+// cap, or all slots taken): the requester retries later.
+var ErrBusy = errors.New("sync-busy")
 
 // Progress is the state of one pull from one peer.
 type Progress struct {
@@ -68,6 +92,7 @@ type Store interface {
 	GetAt(g store.GroupID, lamport uint64, id store.MessageID) (store.Stored, error)
 	After(g store.GroupID, c *store.Cursor, fn func(store.Stored) bool) error
 	GroupStats(g store.GroupID) (store.Stats, error)
+	VectorRanges(g store.GroupID) ([]store.AuthorRange, error)
 }
 
 // Net is the part of the host sync uses.
@@ -85,8 +110,16 @@ type Group struct {
 	SinceMs int64
 	// Peers lists the members connected on the group's topic (periodic sync).
 	Peers func() []peer.ID
+	// MinSince, when set, is the earliest timestamp (ms) a requester that
+	// proved membership is served: in a history-from-join group, its join.
+	// The responder serves from max(request's since_ms, MinSince(peer)).
+	MinSince func(peer.ID) int64
+	// Allow, when set, is asked once a requester's proof checks out; false
+	// refuses it as a non-member (a removed member still holding the key).
+	Allow func(peer.ID) bool
 
 	pullMu sync.Mutex // one pull at a time
+	guard  guard      // per-author sequence state (guard.go)
 }
 
 // Config wires a Syncer to the rest of the node.
@@ -121,9 +154,15 @@ type syncRun struct {
 
 // Syncer pulls missing history from members and serves ours to them.
 type Syncer struct {
-	cfg     Config
-	log     *slog.Logger
-	serving chan struct{}
+	cfg Config
+	log *slog.Logger
+
+	// Slots (serve.go): unproven and proven streams, and streams per peer.
+	unproven, serving int
+	perPeer           map[peer.ID]int
+	lim               Limits
+	// maxHeld is the most messages (or plan entries) one answer held at once.
+	maxHeld atomic.Int64
 
 	// pulledBytes counts sync stream bytes of every pull, both ways.
 	pulledBytes atomic.Uint64
@@ -149,9 +188,37 @@ func New(cfg Config) *Syncer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // not started: requests are no-ops until Start
-	return &Syncer{cfg: cfg, log: cfg.Log, serving: make(chan struct{}, maxServing), ctx: ctx, cancel: cancel,
+	return &Syncer{cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, lim: DefaultLimits(), perPeer: map[peer.ID]int{},
 		runs: map[syncKey]*syncRun{}, gapPending: map[syncKey]bool{}, last: map[syncKey]Progress{}}
 }
+
+// SetLimits replaces the limits (tests use short deadlines); zero fields keep theirs.
+func (s *Syncer) SetLimits(l Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := &s.lim
+	for _, f := range []struct{ to, from *time.Duration }{{&d.HelloTimeout, &l.HelloTimeout}, {&d.RequestTimeout, &l.RequestTimeout},
+		{&d.WriteTimeout, &l.WriteTimeout}, {&d.StallTimeout, &l.StallTimeout}, {&d.PullTimeout, &l.PullTimeout}} {
+		if *f.from > 0 {
+			*f.to = *f.from
+		}
+	}
+	for _, f := range []struct{ to, from *int }{{&d.MaxUnproven, &l.MaxUnproven}, {&d.MaxServing, &l.MaxServing}, {&d.PerPeer, &l.PerPeer}} {
+		if *f.from > 0 {
+			*f.to = *f.from
+		}
+	}
+}
+
+func (s *Syncer) limits() Limits {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lim
+}
+
+// MaxHeld is the most messages or plan entries one served answer held in
+// memory at once (bounded whatever the history size).
+func (s *Syncer) MaxHeld() int64 { return s.maxHeld.Load() }
 
 // Start runs periodic sync until Close and accepts requests.
 func (s *Syncer) Start() {
@@ -243,6 +310,9 @@ func (s *Syncer) Request(p peer.ID, g *Group) {
 	started := s.goOwned(func() {
 		for {
 			err := s.pull(ctx, p, g, r)
+			if err != nil && ctx.Err() == nil && stalled(err) {
+				s.elsewhere(p, g)
+			}
 			s.mu.Lock()
 			r.progress.Done = true
 			if err != nil {
@@ -381,14 +451,19 @@ func (c *countingStream) Write(p []byte) (int, error) {
 
 // pull runs the requester side of one sync with p for g. Pulls of one group
 // run one at a time: after one peer has filled us in, the next pull is a
-// cheap no-op instead of a second copy of the same history.
+// cheap no-op instead of a second copy of the same history. Every wait on
+// p has a deadline (StallTimeout) and the whole pull one (PullTimeout), so a
+// peer that stalls or dribbles holds the group's pull lock only that long.
 func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) error {
 	g.pullMu.Lock()
 	defer g.pullMu.Unlock()
 	if !s.cfg.Net.IsConnected(p) {
 		return errors.New("not connected")
 	}
-	ctx, cancel := context.WithTimeout(life, helloTimeout)
+	lim := s.limits()
+	life, cancelPull := context.WithTimeout(life, lim.PullTimeout)
+	defer cancelPull()
+	ctx, cancel := context.WithTimeout(life, lim.StallTimeout)
 	st, err := s.cfg.Net.NewStream(ctx, p, Protocol)
 	cancel()
 	if err != nil {
@@ -409,7 +484,7 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 
 	nonce := make([]byte, 32)
 	rand.Read(nonce)
-	st.SetDeadline(time.Now().Add(helloTimeout))
+	st.SetDeadline(time.Now().Add(lim.StallTimeout))
 	if err := w.WriteMsg(&wirepb.SyncHello{Version: envelope.WireVersion, Nonce: nonce, Proof: g.Keys.SyncProof("req", []byte(s.cfg.Self), []byte(p), nonce)}); err != nil {
 		return err
 	}
@@ -426,7 +501,7 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 	}
 	s.member(p)
 
-	vec, err := s.cfg.Store.Vector(g.ID)
+	before, err := s.cfg.Store.VectorRanges(g.ID)
 	if err != nil {
 		return err
 	}
@@ -434,15 +509,16 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 	if err != nil {
 		return err
 	}
+	want = g.wanted(want)
 	req := &wirepb.SyncRequest{}
-	for _, a := range vec {
-		req.Have = append(req.Have, &wirepb.AuthorSeq{Author: a.Author, Seq: a.Seq})
+	for _, a := range before {
+		req.Have = append(req.Have, &wirepb.AuthorSeq{Author: a.Author, Seq: g.haveFor(s.cfg.Store, a)})
 	}
 	for _, id := range want {
 		req.Want = append(req.Want, append([]byte(nil), id[:]...))
 	}
 	req.SinceMs = g.SinceMs
-	st.SetDeadline(time.Now().Add(batchTimeout))
+	st.SetDeadline(time.Now().Add(lim.StallTimeout))
 	if err := w.WriteMsg(req); err != nil {
 		return err
 	}
@@ -454,7 +530,7 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 	go func() {
 		defer close(batches)
 		for {
-			st.SetReadDeadline(time.Now().Add(batchTimeout))
+			st.SetReadDeadline(time.Now().Add(lim.StallTimeout))
 			var b wirepb.SyncBatch
 			if err := rd.ReadMsg(&b); err != nil {
 				readErr <- err
@@ -507,7 +583,39 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 		}
 		return err
 	}
+	// Complete: p sent all it holds past our vector. What is still missing
+	// p lacks too; holes that outlive holeStrikes such pulls are given up.
+	if after, err := s.cfg.Store.VectorRanges(g.ID); err == nil {
+		missing := map[store.MessageID]bool{}
+		if still, err := s.cfg.Store.Missing(g.ID, MaxWant); err == nil {
+			for _, id := range still {
+				missing[id] = true
+			}
+		}
+		g.afterPull(s.cfg.Store, before, after, want, func(id store.MessageID) bool { return missing[id] }, s.drop)
+	}
 	return nil
+}
+
+// stalled reports whether a pull failed for want of an answer in time (try
+// another peer) rather than by refusal or our own shutdown.
+func stalled(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, network.ErrReset)
+}
+
+// elsewhere asks another connected member of g for what p failed to send.
+func (s *Syncer) elsewhere(p peer.ID, g *Group) {
+	if g.Peers == nil {
+		return
+	}
+	peers := g.Peers()
+	mrand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+	for _, q := range peers {
+		if q != p && q != s.cfg.Self {
+			s.Request(q, g)
+			return
+		}
+	}
 }
 
 // VerifyBatch checks signatures on all cores; bad messages are counted and skipped.
