@@ -117,7 +117,7 @@ func TestLamportMustExceedParents(t *testing.T) {
 	// A member's message that names the head as parent but claims an older clock.
 	other := newTestNode(t, "mallory", "")
 	m := &wirepb.Message{Version: WireVersion, GroupId: g.rec.ID[:], Author: other.pub, Seq: 1, Lamport: 1,
-		TimestampMs: 1, Parents: [][]byte{heads[0][:]},
+		TimestampMs: 1_700_000_000_000, Parents: [][]byte{heads[0][:]},
 		Body: &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "back in time"}}}}
 	v, err := signMessage(other.key, m)
 	if err != nil {
