@@ -3,7 +3,6 @@ package syncproto
 import (
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -286,18 +285,17 @@ func (g *Group) giveUpHoles(st Store, r store.AuthorRange, count func(error)) {
 }
 
 // JoinFloor is the default Group.MinSince for a history-from-join group:
-// a requester is served from the time of its own Join message as this
-// store holds it (its first message in the group), and from now if we hold
-// none of its messages yet. The Join's time is the joiner's own claim;
-// a membership log that records when an inviter added it is the better
-// source once there is one.
-func JoinFloor(st Store, g store.GroupID, now func() time.Time) func(peer.ID) int64 {
+// a requester is served from the time of its Join message as this store
+// holds it. A requester whose Join we do not hold is served from our own
+// join (ownJoinedMs), which is all we hold: it is either a member older
+// than us (entitled to it) or one whose Join has not reached us. The Join's
+// time is the joiner's own claim, and a client that withholds its Join is
+// served from our join: the membership log (who added whom, when) is the
+// better source, wired through MinSince and Allow.
+func JoinFloor(st Store, g store.GroupID, ownJoinedMs int64) func(peer.ID) int64 {
 	return func(p peer.ID) int64 {
-		floor, found := now().UnixMilli(), false
+		floor := ownJoinedMs
 		_ = st.AuthorAfter(g, []byte(p), 0, func(e store.AuthorIndexEntry) bool {
-			if !found {
-				floor, found = e.TimeMs, true // no Join kept: its first message
-			}
 			m, err := st.GetAt(g, e.Lamport, e.ID)
 			if err != nil {
 				return false
@@ -308,7 +306,7 @@ func JoinFloor(st Store, g store.GroupID, now func() time.Time) func(peer.ID) in
 					return false
 				}
 			}
-			return e.Seq < 16
+			return e.Seq < 16 // a Join is an author's first message
 		})
 		return floor
 	}
