@@ -10,6 +10,7 @@ import (
 
 	"github.com/parley-chat/parley/node/internal/envelope"
 	"github.com/parley-chat/parley/node/wirepb"
+	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"
 )
 
@@ -44,7 +45,15 @@ func attackGroup(t *testing.T, fromJoin bool, nodes ...*testNode) string {
 	}
 	for i, a := range nodes {
 		for _, b := range nodes[i+1:] {
-			connect(t, a, b)
+			// Join dials the inviter too: a simultaneous open may fail once.
+			waitFor(t, "a connection", func() bool {
+				if a.Host().IsConnected(b.ID()) {
+					return true
+				}
+				ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				return a.Host().Connect(ctx, b.addrInfo(), p2p.SourceDirect) == nil
+			})
 		}
 	}
 	for _, n := range nodes {

@@ -600,7 +600,9 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 // stalled reports whether a pull failed for want of an answer in time (try
 // another peer) rather than by refusal or our own shutdown.
 func stalled(err error) bool {
-	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, network.ErrReset)
+	var te interface{ Timeout() bool }
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, network.ErrReset) || (errors.As(err, &te) && te.Timeout())
 }
 
 // elsewhere asks another connected member of g for what p failed to send.
