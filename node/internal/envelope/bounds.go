@@ -52,9 +52,9 @@ var (
 	ErrEquivocation = errors.New("equivocation")
 )
 
-// SeqConflict reports whether a message other than id is held at the
+// SeqConflict reports whether a message other than m is held at m's
 // author's seq (an equivocation if so).
-type SeqConflict func(author peer.ID, seq uint64, id store.MessageID) (conflict bool, err error)
+type SeqConflict func(m *Verified) (conflict bool, err error)
 
 // View is what the receiver knows when it checks a batch of messages.
 type View struct {
@@ -165,7 +165,7 @@ func checkOne(m *Verified, v *View, known uint64, inBatch map[store.MessageID]ui
 		return ErrLamportJump
 	}
 	if v.Conflict != nil {
-		conflict, err := v.Conflict(m.Author, m.Msg.Seq, m.ID)
+		conflict, err := v.Conflict(m)
 		if err == nil && conflict {
 			return ErrEquivocation
 		}

@@ -62,15 +62,21 @@ func (g *Group) View(st SeqStore, lamport envelope.LamportOf, nowMs int64) envel
 	if stats, err := st.GroupStats(g.ID); err == nil {
 		v.Known = stats.MaxLamport
 	}
-	v.Conflict = func(author peer.ID, seq uint64, id store.MessageID) (bool, error) {
+	v.Conflict = func(m *envelope.Verified) (bool, error) {
 		g.guard.mu.Lock()
-		p, busy := g.guard.pending[seqKey{author, seq}]
+		held, ok := g.guard.pending[seqKey{m.Author, m.Msg.Seq}]
 		g.guard.mu.Unlock()
-		if busy {
-			return p != id, nil
+		if !ok {
+			var err error
+			if held, ok, err = st.AtSeq(g.ID, []byte(m.Author), m.Msg.Seq); err != nil {
+				return false, err
+			}
 		}
-		held, ok, err := st.AtSeq(g.ID, []byte(author), seq)
-		return ok && held != id, err
+		if !ok || held == m.ID {
+			return false, nil
+		}
+		g.evidence(st, m, held)
+		return true, nil
 	}
 	return v
 }
@@ -120,6 +126,11 @@ func (g *Group) Admit(st SeqStore, vs []*envelope.Verified, count func(error)) (
 
 func (g *Group) refuse(st SeqStore, v *envelope.Verified, first store.MessageID, count func(error)) {
 	count(envelope.ErrEquivocation)
+	g.evidence(st, v, first)
+}
+
+// evidence remembers v's id as refused and records the pair in st.
+func (g *Group) evidence(st SeqStore, v *envelope.Verified, first store.MessageID) {
 	g.guard.mu.Lock()
 	if g.guard.refused == nil {
 		g.guard.refused = map[store.MessageID]bool{}
