@@ -422,4 +422,3 @@ func (s *Syncer) update(r *syncRun, received, remaining, bytes uint64) {
 	s.mu.Unlock()
 	s.progress(p)
 }
-
