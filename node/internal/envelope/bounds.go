@@ -29,6 +29,9 @@ const (
 	// wrong year setting is refused), and keeps every accepted time
 	// representable (JSON, RFC 3339: years 0000-9999).
 	MaxAheadMs = 366 * 24 * 3600 * 1000
+	// MaxTimestampMs (9999-12-31 UTC, the last instant JSON and RFC 3339
+	// can write) caps the range whatever the receiver's clock says.
+	MaxTimestampMs = 253_402_300_799_999
 	// ClockFloorMs (2026-01-01 UTC) is the earliest "now" the receiver
 	// assumes: a device whose clock reset to 1970 must not refuse every
 	// honest message as "from the future".
@@ -93,7 +96,8 @@ func (c *Checked) Misbehaviour() error {
 
 // TimestampOK reports whether a timestamp is one some real clock could show.
 func TimestampOK(ts, nowMs int64) bool {
-	return ts >= MinTimestampMs && ts <= max(nowMs, ClockFloorMs)+MaxAheadMs
+	upper := min(max(nowMs, ClockFloorMs), MaxTimestampMs) + MaxAheadMs
+	return ts >= MinTimestampMs && ts <= min(upper, MaxTimestampMs)
 }
 
 // TimeDoubtful reports whether ts is further ahead of now than clocks drift.
