@@ -11,8 +11,9 @@ import (
 )
 
 // smallPlan is the most plan entries an answer lists in memory; a larger
-// answer is one ordered scan of the history instead (answer).
-const smallPlan = 4096
+// answer is one ordered scan of the history instead (answer). A variable
+// so fuzzing reaches both paths with a small store.
+var smallPlan uint64 = 4096
 
 // PlanEntry is one message a responder sends.
 type PlanEntry struct {

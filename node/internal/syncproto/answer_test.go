@@ -40,7 +40,7 @@ func (b *batchSink) WriteMsg(m proto.Message) error {
 
 // fillStore writes n messages by authors authors, round robin, with
 // increasing clocks; Raw decodes but is not signed (serving never verifies).
-func fillStore(t *testing.T, n, authors int) (*store.Store, store.GroupID, []peer.ID) {
+func fillStore(t testing.TB, n, authors int) (*store.Store, store.GroupID, []peer.ID) {
 	t.Helper()
 	st, err := store.Open("", store.InMemory(), store.WithLogger(quiet))
 	if err != nil {
@@ -106,7 +106,7 @@ func TestAnswerBoundedMemory(t *testing.T) {
 // both paths (small: sorted entries; large: one ordered scan), and the
 // floor holds back what is older, wanted ids included.
 func TestAnswerMatchesPlan(t *testing.T) {
-	st, g, authors := fillStore(t, 3*smallPlan, 3)
+	st, g, authors := fillStore(t, 3*int(smallPlan), 3)
 	s := New(Config{Store: st, Log: quiet})
 	grp := &Group{ID: g}
 	for _, tc := range []struct {
@@ -151,4 +151,52 @@ func TestAnswerMatchesPlan(t *testing.T) {
 	if len(sink.ids) != 1 || sink.ids[0] != old[len(old)-1].ID {
 		t.Fatalf("with a floor, wanted ids served: %d", len(sink.ids))
 	}
+}
+
+// FuzzAnswer: for any request a member sends, the streamed answer is
+// exactly Plan's list (floor 0), on both paths.
+func FuzzAnswer(f *testing.F) {
+	st, g, authors := fillStore(f, 300, 3)
+	old := smallPlan
+	smallPlan = 50
+	f.Cleanup(func() { smallPlan = old })
+	s := New(Config{Store: st, Log: quiet})
+	grp := &Group{ID: g}
+	full, _ := s.Plan(grp, &wirepb.SyncRequest{})
+	seed := &wirepb.SyncRequest{SinceMs: 1_700_000_000_100, Want: [][]byte{full[3].ID[:], full[200].ID[:], []byte("short")}}
+	for i, a := range authors {
+		seed.Have = append(seed.Have, &wirepb.AuthorSeq{Author: []byte(a), Seq: uint64(i * 40)})
+	}
+	b, _ := proto.Marshal(seed)
+	f.Add(b)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var req wirepb.SyncRequest
+		if proto.Unmarshal(data, &req) != nil || len(req.Have) > MaxHave || len(req.Want) > MaxWant {
+			return
+		}
+		plan, err := s.Plan(grp, &req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink := &batchSink{}
+		if err := s.answer(grp, &req, 0, sink, func() {}); err != nil {
+			t.Fatal(err)
+		}
+		got := map[store.MessageID]bool{}
+		for _, id := range sink.ids {
+			if got[id] {
+				t.Fatal("sent twice")
+			}
+			got[id] = true
+		}
+		if len(got) != len(plan) || !sink.done {
+			t.Fatalf("sent %d, plan %d", len(got), len(plan))
+		}
+		for _, e := range plan {
+			if !got[e.ID] {
+				t.Fatal("a planned message was not sent")
+			}
+		}
+	})
 }
