@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/node/internal/syncproto"
 )
 
 // History from join: the responder used to trust the requester's since_ms,
@@ -54,9 +56,9 @@ func TestAttackHistoryFromJoin(t *testing.T) {
 	})
 
 	// The modified client: since_ms 0, and every missing parent wanted.
-	gb.sync.SinceMs = 0
+	modified := &syncproto.Group{ID: gb.sync.ID, Keys: gb.sync.Keys, Peers: gb.sync.Peers, SinceMs: 0}
 	for range 3 {
-		if _, err := b.sync.Pull(ctx, a.ID(), gb.sync); err != nil {
+		if _, err := b.sync.Pull(ctx, a.ID(), modified); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -22,12 +22,12 @@ func TestAttackStalledServer(t *testing.T) {
 	v := newTestNode(t, "victim", "", attackOpts()...)
 	h := newTestNode(t, "honest", "", attackOpts()...)
 	m := newTestNode(t, "mallory", "", attackOpts()...)
+	const stall = 2 * time.Second
+	v.sync.SetLimits(syncproto.Limits{StallTimeout: stall}) // before any pull of v's starts
 	gid := attackGroup(t, false, h, v, m)
 	gv, _ := v.group(gid)
 	gm, _ := m.group(gid)
 	gh, _ := h.group(gid)
-	const stall = time.Second
-	v.sync.SetLimits(syncproto.Limits{StallTimeout: stall})
 
 	stalling := make(chan struct{}, 16)
 	m.Host().SetStreamHandler(SyncProtocol, func(st network.Stream) {
