@@ -56,6 +56,15 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 	lim := s.limits()
 	life, cancelPull := context.WithTimeout(life, lim.PullTimeout)
 	defer cancelPull()
+	// At most PerPeer pulls to one peer at once (pulls of several groups),
+	// so an honest requester never meets the responder's per-peer cap.
+	out := s.outgoing(p, lim.PerPeer)
+	select {
+	case out <- struct{}{}:
+		defer func() { <-out }()
+	case <-life.Done():
+		return life.Err()
+	}
 	ctx, cancel := context.WithTimeout(life, lim.StallTimeout)
 	st, err := s.cfg.Net.NewStream(ctx, p, Protocol)
 	cancel()
@@ -188,6 +197,22 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 		g.afterPull(s.cfg.Store, before, after, want, func(id store.MessageID) bool { return missing[id] }, s.drop)
 	}
 	return nil
+}
+
+// outgoing is p's semaphore of concurrent pulls. Entries stay for the
+// Syncer's life: one small channel per peer ever pulled from.
+func (s *Syncer) outgoing(p peer.ID, n int) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pulls == nil {
+		s.pulls = map[peer.ID]chan struct{}{}
+	}
+	c, ok := s.pulls[p]
+	if !ok {
+		c = make(chan struct{}, n)
+		s.pulls[p] = c
+	}
+	return c
 }
 
 // stalled reports whether a pull failed for want of an answer in time (try

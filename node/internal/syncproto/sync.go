@@ -152,6 +152,7 @@ type Syncer struct {
 	// Slots (serve.go): unproven and proven streams, and streams per peer.
 	unproven, serving int
 	perPeer           map[peer.ID]int
+	pulls             map[peer.ID]chan struct{} // requester: concurrent pulls per peer
 	lim               Limits
 	// maxHeld is the most messages (or plan entries) one answer held at once.
 	maxHeld atomic.Int64
