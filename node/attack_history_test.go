@@ -62,6 +62,9 @@ func TestAttackHistoryFromJoin(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if got := drop(a, syncproto.ErrBeforeJoin); got != 3 {
+		t.Fatalf("history-before-join drops at a: %d, want 3 (one per pull)", got)
+	}
 	if got := texts(t, b, gi.ID); !slices.Equal(got, []string{"new"}) {
 		t.Fatalf("b holds %q; a history-from-join member must get nothing older than its join", got)
 	}

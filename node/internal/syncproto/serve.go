@@ -3,6 +3,7 @@ package syncproto
 import (
 	"context"
 	"crypto/hmac"
+	"errors"
 	"fmt"
 	"time"
 
@@ -89,16 +90,27 @@ func (s *Syncer) Handle(st network.Stream) {
 		st.Reset()
 		return
 	}
-	since := req.SinceMs
+	var floor int64
 	if g.MinSince != nil {
-		since = max(since, g.MinSince(remote))
+		floor = g.MinSince(remote)
+		// An honest joiner asks from its join (a few ms before its Join
+		// message's time); much earlier is a client asking for more.
+		if req.SinceMs < floor-floorSlackMs {
+			s.drop(ErrBeforeJoin)
+		}
 	}
 	deadline := func() { st.SetWriteDeadline(time.Now().Add(lim.WriteTimeout)) }
-	if err := s.answer(g, &req, since, w, deadline); err != nil {
+	if err := s.answer(g, &req, floor, w, deadline); err != nil {
 		s.log.Debug("sync send", "peer", remote, "err", err)
 		st.Reset()
 	}
 }
+
+// ErrBeforeJoin counts a request for history from before the requester's
+// join in a history-from-join group (served from the join regardless).
+var ErrBeforeJoin = errors.New("history-before-join")
+
+const floorSlackMs = 60_000
 
 // prove returns the group whose proof the hello carries, if remote may sync it.
 func (s *Syncer) prove(remote peer.ID, hello *wirepb.SyncHello) *Group {
