@@ -330,7 +330,7 @@ type fzEntry struct {
 func newSyncFixture(t testing.TB) *fzSyncFixture {
 	t.Helper()
 	ctx := context.Background()
-	n := startTestNode(t, "fuzz", "", vtKey(t, 5), WithSyncInterval(0), WithClock(func() time.Time { return time.UnixMilli(3000) }))
+	n := startTestNode(t, "fuzz", "", vtKey(t, 5), WithSyncInterval(0), WithClock(func() time.Time { return time.UnixMilli(fzBaseMs + 3000) }))
 	gi, err := n.CreateGroup(ctx, "Fuzz", false)
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +349,7 @@ func newSyncFixture(t testing.TB) *fzSyncFixture {
 	var vs []*verified
 	for _, seq := range []uint64{1, 2, 4} { // bob's seq 3 is missing
 		m := withEpoch(g, vtText(t, g.rec.ID, bob, seq, 10+seq, "bob"))
-		m.TimestampMs = int64(seq) * 1000
+		m.TimestampMs = fzBaseMs + int64(seq)*1000
 		v, err := signMessage(bob, m)
 		if err != nil {
 			t.Fatal(err)
@@ -420,6 +420,10 @@ func (fx *fzSyncFixture) checkPlan(t testing.TB, req *wirepb.SyncRequest, out []
 	}
 }
 
+// fzBaseMs is the fixture's epoch: a real date, as timestamps before 2000
+// are refused (envelope.MinTimestampMs).
+const fzBaseMs = 1_700_000_000_000
+
 func FuzzSyncMessages(f *testing.F) {
 	fx := newSyncFixture(f)
 	n, g := fx.n, fx.g
@@ -432,7 +436,7 @@ func FuzzSyncMessages(f *testing.F) {
 		full.Have = append(full.Have, &wirepb.AuthorSeq{Author: a.Author, Seq: a.Seq})
 	}
 	f.Add(vtMarshal(f, full))
-	partial := &wirepb.SyncRequest{SinceMs: 2000}
+	partial := &wirepb.SyncRequest{SinceMs: fzBaseMs + 2000}
 	for i, a := range vec {
 		partial.Have = append(partial.Have, &wirepb.AuthorSeq{Author: a.Author, Seq: uint64(i)})
 	}

@@ -85,6 +85,7 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 	g.sync = &syncproto.Group{ID: rec.ID, Keys: &g.keys, Peers: t.ListPeers, Allow: mem.allows}
 	if rec.HistoryFromJoin {
 		g.sync.SinceMs = rec.JoinedMs
+		g.sync.MinSince = syncproto.JoinFloor(n.st, rec.ID, rec.JoinedMs) // served from a requester's join only
 	}
 	// A member appearing on the topic is the moment to swap history with it.
 	if err := t.OnPeerJoin(func(p peer.ID) { n.sync.Request(p, g.sync) }); err != nil {

@@ -28,7 +28,11 @@ type Message struct {
 	Kind       string    `json:"kind"` // "text", "join", "membership" (Text: the op kind) or "unsupported"
 	Text       string    `json:"text,omitempty"`
 	Parents    []string  `json:"parents,omitempty"`
-	Cursor     string    `json:"cursor"` // pass as Before to page further back
+	// TimeDoubtful: Time is more than 10 minutes ahead of this device's
+	// clock when the message was read (the author's clock is off); the
+	// position in the history is causal and never depends on it.
+	TimeDoubtful bool   `json:"time_doubtful,omitempty"`
+	Cursor       string `json:"cursor"` // pass as Before to page further back
 }
 
 // GroupInfo summarises a group.
@@ -253,7 +257,8 @@ func toMessage(g store.GroupID, v *envelope.Verified) Message {
 	m := Message{
 		ID: hex.EncodeToString(v.ID[:]), Group: hex.EncodeToString(g[:]), Author: authorString(v.Author),
 		Seq: v.Msg.Seq, Lamport: v.Msg.Lamport, Time: time.UnixMilli(v.Msg.TimestampMs),
-		Cursor: formatCursor(v.Msg.Lamport, v.ID),
+		Cursor:       formatCursor(v.Msg.Lamport, v.ID),
+		TimeDoubtful: envelope.TimeDoubtful(v.Msg.TimestampMs, time.Now()),
 	}
 	for _, p := range v.Msg.Parents {
 		m.Parents = append(m.Parents, hex.EncodeToString(p))

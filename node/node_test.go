@@ -125,8 +125,8 @@ func TestLamportMustExceedParents(t *testing.T) {
 		t.Fatal(err)
 	}
 	epoch := g.mem.log.State().Current().ID
-	m := &wirepb.Message{Version: WireVersion, GroupId: g.rec.ID[:], Author: other.pub, Seq: 1000, Lamport: 1,
-		TimestampMs: 1, Parents: [][]byte{heads[0][:]}, Epoch: epoch[:],
+	m := &wirepb.Message{Version: WireVersion, GroupId: g.rec.ID[:], Author: other.pub, Seq: 1, Lamport: 1,
+		TimestampMs: 1_700_000_000_000, Parents: [][]byte{heads[0][:]}, Epoch: epoch[:],
 		Body: &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "back in time"}}}}
 	v, err := signMessage(other.key, m)
 	if err != nil {

@@ -86,11 +86,20 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 	if len(fresh) == 0 {
 		return p2p.Ignore, nil // an honest peer may re-forward: no penalty
 	}
-	// Causality: a clock not above a parent's we hold breaks the order
-	// every node shows, so it is a member's misbehaviour, not noise.
-	kept, gap, bad := envelope.CheckCausality(fresh, n.lamportOf(g))
-	if bad > 0 {
-		return n.reject(from, envelope.ErrCausality)
+	// Causality, clock and timestamp bounds, equivocation (envelope.CheckBounds):
+	// breaking one is a member's misbehaviour, not noise. A clock merely far
+	// ahead of a receiver missing parents is deferred: sync brings it again.
+	chk := envelope.CheckBounds(fresh, g.sync.View(n.st, n.lamportOf(g), n.cfg.now().UnixMilli()))
+	if !chk.Deferred() {
+		return n.reject(from, chk.Misbehaviour())
+	}
+	for _, r := range chk.Refused {
+		n.drops.count(r.Err)
+		n.sync.Request(from, g.sync)
+	}
+	kept, gap := chk.Kept, chk.Gap
+	if len(kept) == 0 {
+		return p2p.Ignore, nil
 	}
 	if !legacy {
 		ok, unknown, err := n.admit(g, kept)
@@ -178,10 +187,13 @@ func (n *Node) ingestSynced(sg *syncproto.Group, vs []*envelope.Verified) error 
 // ingest checks causality (what validate does for gossip) and commits what
 // passes. from is "" for history sync. It returns how many were new.
 func (n *Node) ingest(g *group, vs []*envelope.Verified, from peer.ID) (int, error) {
-	kept, gap, bad := envelope.CheckCausality(vs, n.lamportOf(g))
-	for range bad {
-		n.drops.count(envelope.ErrCausality)
+	view := g.sync.View(n.st, n.lamportOf(g), n.cfg.now().UnixMilli())
+	view.Conflict = nil // commit's Admit checks seqs: once per message is enough here
+	chk := envelope.CheckBounds(vs, view)
+	for _, r := range chk.Refused {
+		n.drops.count(r.Err)
 	}
+	kept, gap := chk.Kept, chk.Gap
 	if !g.mem.legacy() {
 		kept = n.admitEach(g, kept)
 	}
@@ -194,6 +206,9 @@ func (n *Node) ingest(g *group, vs []*envelope.Verified, from peer.ID) (int, err
 // commit durably stores verified messages, then updates members, tells
 // subscribers and asks for any parents we lack. It returns how many were new.
 func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool) (int, error) {
+	// Equivocation: the first message stored at an author's seq wins.
+	vs, release := g.sync.Admit(n.st, vs, n.drops.count)
+	defer release()
 	msgs := make([]store.Message, len(vs))
 	for i, v := range vs {
 		msgs[i] = v.StoreMessage(g.rec.ID)

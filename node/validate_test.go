@@ -266,7 +266,30 @@ func TestValidateRefusesBadEnvelopes(t *testing.T) {
 		{name: "valid text", data: func() []byte { return sealMsg(text(2, 3, "hello")) }, verdict: p2p.Accept},
 		{name: "valid at MaxTextLen", data: func() []byte { return sealMsg(text(2, 3, strings.Repeat("é", MaxTextLen/2))) }, verdict: p2p.Accept},
 		{name: "valid with MaxParents", data: func() []byte { m := text(2, 3, "p"); m.Parents = parents(MaxParents); return sealMsg(m) }, verdict: p2p.Accept},
-		{name: "valid at maxLamport", data: func() []byte { return sealMsg(text(2, maxLamport, "late")) }, verdict: p2p.Accept},
+		// Clock bounds (envelope.CheckBounds): the receiver holds clocks up to 2.
+		{name: "valid at the Lamport step", data: func() []byte { return sealMsg(text(2, 2+envelope.LamportStep, "far")) }, verdict: p2p.Accept},
+		{name: "lamport past the step, no parent held: deferred", verdict: p2p.Ignore, reason: envelope.ErrLamportAhead,
+			data: func() []byte { return sealMsg(text(2, maxLamport, "late")) }},
+		{name: "lamport past the step over a held parent: refused", verdict: p2p.Reject, reason: envelope.ErrLamportJump, data: func() []byte {
+			m := text(2, 3+envelope.LamportStep, "jump")
+			m.Parents = [][]byte{storedV.ID[:]}
+			return sealMsg(m)
+		}},
+		{name: "valid 3 days ahead", data: func() []byte {
+			m := text(2, 3, "ahead")
+			m.TimestampMs = time.Now().Add(72 * time.Hour).UnixMilli()
+			return sealMsg(m)
+		}, verdict: p2p.Accept},
+		{name: "timestamp in year 10000", verdict: p2p.Reject, reason: envelope.ErrBadTimestamp, data: func() []byte {
+			m := text(2, 3, "far future")
+			m.TimestampMs = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+			return sealMsg(m)
+		}},
+		{name: "timestamp before 2000", verdict: p2p.Reject, reason: envelope.ErrBadTimestamp, data: func() []byte {
+			m := text(2, 3, "1999")
+			m.TimestampMs = envelope.MinTimestampMs - 1
+			return sealMsg(m)
+		}},
 		{name: "valid future body kind", data: func() []byte { m := text(2, 3, ""); m.Body = &wirepb.Body{}; return sealMsg(m) }, verdict: p2p.Accept},
 		{name: "valid at exactly MaxEnvelopeSize", data: func() []byte { return paddedEnvelope(MaxEnvelopeSize) }, verdict: p2p.Accept},
 

@@ -17,6 +17,15 @@
 // Ingest callback as they arrive, so an interrupted sync resumes from what
 // was stored.
 //
+// Limits (Limits, DefaultLimits): every read and write on a sync stream has
+// a deadline; a peer holds at most PerPeer streams; a stream waits for its
+// hello in an unproven slot and only a proven member takes a serving slot.
+// A pull that stalls ends after StallTimeout and another member is asked.
+// The answer is streamed from the store (answer.go), never built whole, and
+// a history-from-join group is served from Group.MinSince(requester) on.
+// Per group, guard.go keeps the sequence state: equivocations refused at
+// commit (Admit, View) and seq holes a pull gives up as unfillable.
+//
 // The package knows neither the node nor the store's implementation: it is
 // given a small Store interface (reads), the host's streams (Net), the
 // groups it may serve (each with its keys) and an Ingest callback.

@@ -2,15 +2,10 @@ package syncproto
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	mrand "math/rand/v2"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -19,17 +14,15 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"github.com/libp2p/go-msgio/pbio"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
-	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/store"
 )
 
 // Protocol is the history sync stream protocol (see doc.go for the flow).
 const Protocol = protocol.ID("/parley/sync/1.0.0")
 
-// Bounds on the sync protocol.
+// Bounds on the sync protocol's messages.
 const (
 	MaxHelloSize     = 1 << 10
 	MaxRequestSize   = 1 << 20
@@ -38,14 +31,37 @@ const (
 	maxBatchBytes    = 1 << 20
 	MaxWant          = 4096
 	MaxHave          = 50000
-	helloTimeout     = 10 * time.Second
-	batchTimeout     = 30 * time.Second
-	maxServing       = 16
 	peersPerRound    = 3
 )
 
+// Limits bounds what one sync stream may hold and for how long (docs/sync.md,
+// "Limits"). Every wait on the peer has a deadline.
+type Limits struct {
+	HelloTimeout   time.Duration // responder: the hello must arrive within this of the stream opening
+	RequestTimeout time.Duration // responder: the request must arrive within this of the hello reply
+	WriteTimeout   time.Duration // responder: each batch must be taken within this
+	StallTimeout   time.Duration // requester: the longest wait for the peer's next message
+	PullTimeout    time.Duration // requester: a whole pull; what is left comes in the next one
+	MaxUnproven    int           // streams before their hello is checked, all peers together
+	MaxServing     int           // proven streams being served, all peers together
+	PerPeer        int           // sync streams one peer may hold open at once
+}
+
+// DefaultLimits are the limits a Syncer starts with.
+func DefaultLimits() Limits {
+	return Limits{
+		HelloTimeout: 5 * time.Second, RequestTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
+		StallTimeout: 15 * time.Second, PullTimeout: 2 * time.Minute,
+		MaxUnproven: 32, MaxServing: 16, PerPeer: 2,
+	}
+}
+
 // ErrDenied means the peer does not hold the group secret (or we do not).
 var ErrDenied = errors.New("sync denied: peer is not a member of the group")
+
+// ErrBusy counts a sync stream refused for want of a slot (a peer's own
+// cap, or all slots taken): the requester retries later.
+var ErrBusy = errors.New("sync-busy")
 
 // Progress is the state of one pull from one peer.
 type Progress struct {
@@ -68,6 +84,7 @@ type Store interface {
 	GetAt(g store.GroupID, lamport uint64, id store.MessageID) (store.Stored, error)
 	After(g store.GroupID, c *store.Cursor, fn func(store.Stored) bool) error
 	GroupStats(g store.GroupID) (store.Stats, error)
+	VectorRanges(g store.GroupID) ([]store.AuthorRange, error)
 }
 
 // Net is the part of the host sync uses.
@@ -85,12 +102,16 @@ type Group struct {
 	SinceMs int64
 	// Peers lists the members connected on the group's topic (periodic sync).
 	Peers func() []peer.ID
-	// Allow, when set, must accept a requester's peer id as well as its
-	// proof (the membership state: a removed member still holds the
-	// group secret). nil allows every prover.
+	// MinSince, when set, is the earliest timestamp (ms) a requester that
+	// proved membership is served: in a history-from-join group, its join.
+	// The responder serves from max(request's since_ms, MinSince(peer)).
+	MinSince func(peer.ID) int64
+	// Allow, when set, is asked once a requester's proof checks out; false
+	// refuses it as a non-member (a removed member still holding the key).
 	Allow func(peer.ID) bool
 
 	pullMu sync.Mutex // one pull at a time
+	guard  guard      // per-author sequence state (guard.go)
 }
 
 // Config wires a Syncer to the rest of the node.
@@ -125,14 +146,21 @@ type syncRun struct {
 
 // Syncer pulls missing history from members and serves ours to them.
 type Syncer struct {
-	cfg     Config
-	log     *slog.Logger
-	serving chan struct{}
+	cfg Config
+	log *slog.Logger
+
+	// Slots (serve.go): unproven and proven streams, and streams per peer.
+	unproven, serving int
+	perPeer           map[peer.ID]int
+	pulls             map[peer.ID]chan struct{} // requester: concurrent pulls per peer
+	lim               Limits
+	// maxHeld is the most messages (or plan entries) one answer held at once.
+	maxHeld atomic.Int64
 
 	// pulledBytes counts sync stream bytes of every pull, both ways.
 	pulledBytes atomic.Uint64
-	// pulls counts pulls that opened a stream (finished or failed).
-	pulls atomic.Uint64
+	// pullCount counts pulls that opened a stream (finished or failed).
+	pullCount atomic.Uint64
 
 	// AfterBatch, when set (tests, before Start), runs after each stored batch of a pull.
 	AfterBatch func(p peer.ID, received uint64)
@@ -155,9 +183,37 @@ func New(cfg Config) *Syncer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // not started: requests are no-ops until Start
-	return &Syncer{cfg: cfg, log: cfg.Log, serving: make(chan struct{}, maxServing), ctx: ctx, cancel: cancel,
+	return &Syncer{cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, lim: DefaultLimits(), perPeer: map[peer.ID]int{},
 		runs: map[syncKey]*syncRun{}, gapPending: map[syncKey]bool{}, last: map[syncKey]Progress{}}
 }
+
+// SetLimits replaces the limits (tests use short deadlines); zero fields keep theirs.
+func (s *Syncer) SetLimits(l Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := &s.lim
+	for _, f := range []struct{ to, from *time.Duration }{{&d.HelloTimeout, &l.HelloTimeout}, {&d.RequestTimeout, &l.RequestTimeout},
+		{&d.WriteTimeout, &l.WriteTimeout}, {&d.StallTimeout, &l.StallTimeout}, {&d.PullTimeout, &l.PullTimeout}} {
+		if *f.from > 0 {
+			*f.to = *f.from
+		}
+	}
+	for _, f := range []struct{ to, from *int }{{&d.MaxUnproven, &l.MaxUnproven}, {&d.MaxServing, &l.MaxServing}, {&d.PerPeer, &l.PerPeer}} {
+		if *f.from > 0 {
+			*f.to = *f.from
+		}
+	}
+}
+
+func (s *Syncer) limits() Limits {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lim
+}
+
+// MaxHeld is the most messages or plan entries one served answer held in
+// memory at once (bounded whatever the history size).
+func (s *Syncer) MaxHeld() int64 { return s.maxHeld.Load() }
 
 // Start runs periodic sync until Close and accepts requests.
 func (s *Syncer) Start() {
@@ -180,7 +236,7 @@ func (s *Syncer) Close() {
 func (s *Syncer) PulledBytes() uint64 { return s.pulledBytes.Load() }
 
 // Pulls is how many pulls have opened a stream so far (finished or failed).
-func (s *Syncer) Pulls() uint64 { return s.pulls.Load() }
+func (s *Syncer) Pulls() uint64 { return s.pullCount.Load() }
 
 // goOwned runs fn on a goroutine that Close waits for, unless closing:
 // checking and registering under one lock keeps Add from racing Wait.
@@ -252,6 +308,9 @@ func (s *Syncer) Request(p peer.ID, g *Group) {
 	started := s.goOwned(func() {
 		for {
 			err := s.pull(ctx, p, g, r)
+			if err != nil && ctx.Err() == nil && stalled(err) {
+				s.elsewhere(p, g)
+			}
 			s.mu.Lock()
 			r.progress.Done = true
 			if err != nil {
@@ -368,191 +427,4 @@ func (s *Syncer) update(r *syncRun, received, remaining, bytes uint64) {
 	p := r.progress
 	s.mu.Unlock()
 	s.progress(p)
-}
-
-// countingStream counts the bytes of a sync stream, both ways.
-type countingStream struct {
-	io.ReadWriter
-	n atomic.Uint64
-}
-
-func (c *countingStream) Read(p []byte) (int, error) {
-	k, err := c.ReadWriter.Read(p)
-	c.n.Add(uint64(k))
-	return k, err
-}
-
-func (c *countingStream) Write(p []byte) (int, error) {
-	k, err := c.ReadWriter.Write(p)
-	c.n.Add(uint64(k))
-	return k, err
-}
-
-// pull runs the requester side of one sync with p for g. Pulls of one group
-// run one at a time: after one peer has filled us in, the next pull is a
-// cheap no-op instead of a second copy of the same history.
-func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) error {
-	g.pullMu.Lock()
-	defer g.pullMu.Unlock()
-	if !s.cfg.Net.IsConnected(p) {
-		return errors.New("not connected")
-	}
-	ctx, cancel := context.WithTimeout(life, helloTimeout)
-	st, err := s.cfg.Net.NewStream(ctx, p, Protocol)
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	stop := context.AfterFunc(life, func() { st.Reset() })
-	defer stop()
-	cs := &countingStream{ReadWriter: st}
-	defer func() {
-		s.mu.Lock()
-		r.progress.Bytes = cs.n.Load()
-		s.mu.Unlock()
-		s.pulledBytes.Add(cs.n.Load())
-		s.pulls.Add(1)
-	}()
-	w := pbio.NewDelimitedWriter(cs)
-	rd := pbio.NewDelimitedReader(cs, maxBatchWire)
-
-	nonce := make([]byte, 32)
-	rand.Read(nonce)
-	st.SetDeadline(time.Now().Add(helloTimeout))
-	if err := w.WriteMsg(&wirepb.SyncHello{Version: envelope.WireVersion, Nonce: nonce, Proof: g.Keys.SyncProof("req", []byte(s.cfg.Self), []byte(p), nonce)}); err != nil {
-		return err
-	}
-	var reply wirepb.SyncHelloReply
-	if err := pbio.NewDelimitedReader(cs, MaxHelloSize).ReadMsg(&reply); err != nil {
-		return err
-	}
-	if !reply.Ok {
-		return ErrDenied
-	}
-	if !hmac.Equal(reply.Proof, g.Keys.SyncProof("resp", []byte(s.cfg.Self), []byte(p), nonce)) {
-		s.drop(ErrDenied)
-		return fmt.Errorf("%w: bad proof", ErrDenied)
-	}
-	s.member(p)
-
-	vec, err := s.cfg.Store.Vector(g.ID)
-	if err != nil {
-		return err
-	}
-	want, err := s.cfg.Store.Missing(g.ID, MaxWant)
-	if err != nil {
-		return err
-	}
-	req := &wirepb.SyncRequest{}
-	for _, a := range vec {
-		req.Have = append(req.Have, &wirepb.AuthorSeq{Author: a.Author, Seq: a.Seq})
-	}
-	for _, id := range want {
-		req.Want = append(req.Want, append([]byte(nil), id[:]...))
-	}
-	req.SinceMs = g.SinceMs
-	st.SetDeadline(time.Now().Add(batchTimeout))
-	if err := w.WriteMsg(req); err != nil {
-		return err
-	}
-
-	// Reading and storing overlap: the next batch arrives while this one is
-	// verified and committed.
-	batches := make(chan *wirepb.SyncBatch, 2)
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(batches)
-		for {
-			st.SetReadDeadline(time.Now().Add(batchTimeout))
-			var b wirepb.SyncBatch
-			if err := rd.ReadMsg(&b); err != nil {
-				readErr <- err
-				return
-			}
-			if len(b.Messages) > MaxBatchMessages {
-				readErr <- fmt.Errorf("%w: sync batch of %d", envelope.ErrOversized, len(b.Messages))
-				return
-			}
-			select {
-			case batches <- &b:
-			case <-life.Done():
-				readErr <- life.Err()
-				return
-			}
-			if b.Done {
-				readErr <- nil
-				return
-			}
-		}
-	}()
-	// A third stage verifies the next batch while this one is committed.
-	type checked struct {
-		vs        []*envelope.Verified
-		remaining uint64
-	}
-	verifiedCh := make(chan checked, 1)
-	go func() {
-		defer close(verifiedCh)
-		for b := range batches {
-			verifiedCh <- checked{s.VerifyBatch(g, b.Messages), b.Remaining}
-		}
-	}()
-	for c := range verifiedCh {
-		if err := s.cfg.Ingest(g, c.vs); err != nil {
-			st.Reset()
-			for range verifiedCh {
-			}
-			<-readErr
-			return err
-		}
-		s.update(r, uint64(len(c.vs)), c.remaining, cs.n.Load())
-		if s.AfterBatch != nil {
-			s.AfterBatch(p, uint64(len(c.vs)))
-		}
-	}
-	if err := <-readErr; err != nil {
-		if errors.Is(err, io.EOF) {
-			return errors.New("peer closed the stream before the end")
-		}
-		return err
-	}
-	return nil
-}
-
-// VerifyBatch checks signatures on all cores; bad messages are counted and skipped.
-func (s *Syncer) VerifyBatch(g *Group, raws [][]byte) []*envelope.Verified {
-	out := make([]*envelope.Verified, len(raws))
-	errs := make([]error, len(raws))
-	workers := min(runtime.GOMAXPROCS(0), len(raws))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(raws); i += workers {
-				out[i], errs[i] = envelope.VerifySigned(g.ID, raws[i])
-			}
-		}()
-	}
-	wg.Wait()
-	vs := out[:0]
-	for i, v := range out {
-		if errs[i] != nil {
-			s.drop(errs[i])
-			continue
-		}
-		vs = append(vs, v)
-	}
-	return vs
-}
-
-// Pull runs one pull of g from p now, on the caller's goroutine, and
-// returns its progress (tests and benchmarks).
-func (s *Syncer) Pull(ctx context.Context, p peer.ID, g *Group) (Progress, error) {
-	r := &syncRun{progress: Progress{Peer: p.String(), Group: hex.EncodeToString(g.ID[:]), Started: time.Now()}}
-	err := s.pull(ctx, p, g, r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return r.progress, err
 }

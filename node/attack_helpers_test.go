@@ -1,0 +1,154 @@
+package node
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/wirepb"
+	"github.com/parley-chat/parley/p2p"
+	"github.com/parley-chat/parley/store"
+)
+
+// Helpers for the attack tests (issue 12): real nodes on loopback, one of
+// them a member running a modified client that signs what it likes.
+
+// attackOpts: no periodic sync or rendezvous, so what moves is what a test
+// moves (gossip, and pulls it asks for).
+func attackOpts() []Option {
+	return []Option{WithSyncInterval(0), WithRendezvousInterval(0)}
+}
+
+// attackGroup has nodes[0] create a group that every other node joins
+// (invited by nodes[0]) and waits until each holds every join and sees the
+// others on the topic.
+func attackGroup(t *testing.T, fromJoin bool, nodes ...*testNode) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	gi, err := nodes[0].CreateGroup(ctx, "Attack", fromJoin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := nodes[0].Invite(gi.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes[1:] {
+		if _, err := n.Join(ctx, code); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, a := range nodes {
+		for _, b := range nodes[i+1:] {
+			// Join dials the inviter too: a simultaneous open may fail once.
+			waitFor(t, "a connection", func() bool {
+				if a.Host().IsConnected(b.ID()) {
+					return true
+				}
+				ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				return a.Host().Connect(ctx, b.addrInfo(), p2p.SourceDirect) == nil
+			})
+		}
+	}
+	for _, n := range nodes {
+		g, _ := n.group(gi.ID)
+		waitFor(t, n.cfg.displayName+" to see every member on the topic", func() bool {
+			ps := g.topic.ListPeers()
+			for _, o := range nodes {
+				if o != n && !slices.Contains(ps, o.ID()) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	if !fromJoin {
+		for _, n := range nodes {
+			g, _ := n.group(gi.ID)
+			waitFor(t, n.cfg.displayName+" to hold every join", func() bool {
+				if info, err := n.Group(gi.ID); err == nil && info.Messages >= uint64(len(nodes)) {
+					return true
+				}
+				for _, p := range g.topic.ListPeers() {
+					n.sync.Request(p, g.sync)
+				}
+				return false
+			})
+		}
+	}
+	return gi.ID
+}
+
+// craft is a text message by n in g on top of n's heads, with its next seq
+// and clock: what n's client would send, for the test to alter.
+func craft(t *testing.T, n *testNode, g *group, text string) *wirepb.Message {
+	t.Helper()
+	heads, err := n.st.Heads(g.rec.ID, MaxParents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := n.st.GroupStats(g.rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parents := make([][]byte, len(heads))
+	for i, h := range heads {
+		parents[i] = append([]byte(nil), h[:]...)
+	}
+	g.sendMu.Lock()
+	seq := g.nextSeq
+	g.sendMu.Unlock()
+	return &wirepb.Message{Version: WireVersion, GroupId: append([]byte(nil), g.rec.ID[:]...), Author: n.pub, Seq: seq,
+		Lamport: stats.MaxLamport + 1, TimestampMs: time.Now().UnixMilli(), Parents: parents,
+		Body: &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: text}}}}
+}
+
+// publishRaw signs m with n's key and publishes it on g's topic as n's
+// client would, without storing it.
+func publishRaw(t *testing.T, n *testNode, g *group, m *wirepb.Message) *verified {
+	t.Helper()
+	v, err := signMessage(n.key, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := sealEnvelope(&g.keys, v.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.topic.Publish(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// holds reports whether n stores the message id in g.
+func holds(t *testing.T, n *testNode, g store.GroupID, id store.MessageID) bool {
+	t.Helper()
+	has, err := n.st.Has(g, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return has
+}
+
+func drop(n *testNode, reason error) uint64 { return n.Drops()[reason.Error()] }
+
+// pullNow runs one pull of group from p on n's goroutine.
+func pullNow(t *testing.T, n *testNode, gid string, p peer.ID) (SyncProgress, error) {
+	t.Helper()
+	g, err := n.group(gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	return n.sync.Pull(ctx, p, g.sync)
+}
+
+var _ = envelope.LamportStep
