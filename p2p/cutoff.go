@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -102,4 +103,64 @@ func (h *Host) cutOffLoop() {
 			h.h.Network().ClosePeer(p)
 		}
 	}
+}
+
+// gater is the host's connection gater: the ban list, plus the extra gater
+// set by withGater (tests use one to block a direct path).
+func (h *Host) gater(c *config) connmgr.ConnectionGater {
+	if c.extraGater == nil {
+		return h.bans
+	}
+	return gaters{h.bans, c.extraGater}
+}
+
+// withGater adds a connection gater consulted after the ban list.
+func withGater(g connmgr.ConnectionGater) Option { return func(c *config) { c.extraGater = g } }
+
+// gaters allows what every one of them allows.
+type gaters []connmgr.ConnectionGater
+
+func (gs gaters) InterceptPeerDial(p peer.ID) bool {
+	for _, g := range gs {
+		if !g.InterceptPeerDial(p) {
+			return false
+		}
+	}
+	return true
+}
+
+func (gs gaters) InterceptAddrDial(p peer.ID, a ma.Multiaddr) bool {
+	for _, g := range gs {
+		if !g.InterceptAddrDial(p, a) {
+			return false
+		}
+	}
+	return true
+}
+
+func (gs gaters) InterceptAccept(cm network.ConnMultiaddrs) bool {
+	for _, g := range gs {
+		if !g.InterceptAccept(cm) {
+			return false
+		}
+	}
+	return true
+}
+
+func (gs gaters) InterceptSecured(d network.Direction, p peer.ID, cm network.ConnMultiaddrs) bool {
+	for _, g := range gs {
+		if !g.InterceptSecured(d, p, cm) {
+			return false
+		}
+	}
+	return true
+}
+
+func (gs gaters) InterceptUpgraded(cn network.Conn) (bool, control.DisconnectReason) {
+	for _, g := range gs {
+		if ok, r := g.InterceptUpgraded(cn); !ok {
+			return false, r
+		}
+	}
+	return true, 0
 }

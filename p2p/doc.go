@@ -3,7 +3,9 @@
 // websocket.go), local discovery by mDNS that follows the network interfaces
 // (lanwatch.go: a host starts with no network), a Kademlia DHT on a private /parley
 // prefix (bootstrap peers only from config, flags or invites; never a public
-// list), NAT traversal (AutoNAT v2, circuit relay v2 client, hole punching),
+// list), NAT traversal (AutoNAT v2, circuit relay v2 client, hole punching;
+// relay slots held and dials falling back to /p2p-circuit whatever AutoNAT
+// says, for paths a censor blocks between public hosts: reserve.go),
 // an optional relay/bootstrap service mode, connection and resource limits,
 // GossipSub with peer scoring and a per-peer rate limit, and request/response
 // streams. It knows nothing of chat: topics carry opaque bytes that a

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -58,6 +59,7 @@ type config struct {
 	staticRelays []peer.AddrInfo
 	relayService bool
 	nat          bool
+	extraGater   connmgr.ConnectionGater // withGater (cutoff.go)
 	connLow      int
 	connHigh     int
 	peerRate     float64
@@ -142,6 +144,8 @@ type Host struct {
 	staticRelays []peer.AddrInfo
 	punched      map[peer.ID]bool
 	reach        Reachability
+
+	rsvp *reservations // relay slots held whatever AutoNAT says (reserve.go)
 }
 
 // New starts a host.
@@ -158,7 +162,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	hh := &Host{log: log, sources: map[peer.ID]Source{}, topics: map[string]*Topic{},
 		flood: newFloodGuard(c.peerRate, c.peerBurst), scores: newScoreBook(), bans: newBanList(), bootKick: make(chan struct{}, 1),
 		bootstrap: mergeAddrInfos(nil, "", c.bootstrap...), staticRelays: mergeAddrInfos(nil, "", c.staticRelays...),
-		punched: map[peer.ID]bool{}, reach: ReachabilityUnknown}
+		punched: map[peer.ID]bool{}, reach: ReachabilityUnknown, rsvp: newReservations()}
 	if c.relayService {
 		hh.reach = ReachabilityPublic
 	}
@@ -223,6 +227,10 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	go hh.lanWatch(c.mdns, c.mdnsService)
 	go hh.pingLoop()
 	go hh.cutOffLoop()
+	if c.nat && !c.relayService && c.host == nil {
+		hh.wg.Add(1)
+		go hh.reserveLoop()
+	}
 	return hh, nil
 }
 
@@ -243,7 +251,8 @@ func (hh *Host) newLibp2pHost(c *config, listen []string) (host.Host, error) {
 		libp2p.DefaultMuxers,
 		libp2p.Ping(true),
 		libp2p.WithDialTimeout(dialTimeout),
-		libp2p.ConnectionGater(hh.bans),
+		libp2p.ConnectionGater(hh.gater(c)),
+		libp2p.AddrsFactory(hh.addrsFactory),
 	}, res...)
 	return libp2p.New(append(append(opts, hh.natOptions(c)...), metricsOptions(c)...)...)
 }
@@ -276,6 +285,29 @@ func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo, src Source) error 
 	// which can leave the remote side holding a dead ("ghost") connection.
 	// So the dial gets its own context, cancelled by the caller's only
 	// while it runs and left to expire by itself once it has succeeded.
+	err := h.dial(ctx, ai)
+	if err != nil && ctx.Err() == nil {
+		// The direct path may be blocked (a censor, a firewall) whatever
+		// AutoNAT says: try circuits through the relays we use. The
+		// addresses just failed are in dial backoff, so only these go out.
+		if circuits := h.fallbackCircuits(ai.ID); len(circuits) > 0 {
+			h.log.Debug("direct dial failed, trying relays", "peer", ai.ID, "err", err, "circuits", circuits)
+			if rerr := h.dial(ctx, peer.AddrInfo{ID: ai.ID, Addrs: circuits}); rerr == nil {
+				err = nil
+			} else {
+				err = fmt.Errorf("%w; through relays: %w", err, rerr)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	h.noteSource(ai.ID, src)
+	return nil
+}
+
+// dial connects to ai on a context of its own (see Connect).
+func (h *Host) dial(ctx context.Context, ai peer.AddrInfo) error {
 	dctx, dcancel := context.WithTimeout(h.ctx, dialTimeout)
 	stop := context.AfterFunc(ctx, dcancel)
 	err := h.h.Connect(dctx, ai)
@@ -285,7 +317,6 @@ func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo, src Source) error 
 		return err
 	}
 	time.AfterFunc(dialTimeout, dcancel)
-	h.noteSource(ai.ID, src)
 	return nil
 }
 

@@ -19,8 +19,9 @@ import (
 // and reachability forced to public (it must run on a reachable address).
 func WithRelayService(on bool) Option { return func(c *config) { c.relayService = on } }
 
-// WithStaticRelays adds relays the host may reserve a slot on when it finds
-// itself behind a NAT (bootstrap peers and DHT peers are candidates too).
+// WithStaticRelays adds relays the host reserves a slot on, first among
+// candidates (bootstrap peers and connected relays found by the DHT follow),
+// whatever AutoNAT says: see reserve.go.
 func WithStaticRelays(peers ...peer.AddrInfo) Option {
 	return func(c *config) { c.staticRelays = append(c.staticRelays, peers...) }
 }

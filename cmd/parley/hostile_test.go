@@ -167,6 +167,11 @@ func TestRelayThroughHTTPSOnlyFirewall(t *testing.T) {
 			}
 			s, ok := m.status(t, bin)
 			m.id = s.ID
+			if !ok { // the daemon's API is not up yet: peers would fail
+				all = false
+				state = append(state, m.name+": not answering yet")
+				continue
+			}
 			rp, connected := m.peers(t, bin)[relayID]
 			overTLSWS := connected && len(rp.Addrs) > 0 && !slices.ContainsFunc(rp.Addrs, func(a string) bool {
 				return !strings.Contains(a, "/tcp/443/") || !(strings.Contains(a, "/wss") || strings.Contains(a, "/tls/ws"))
