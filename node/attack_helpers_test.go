@@ -72,7 +72,7 @@ func attackGroup(t *testing.T, fromJoin bool, nodes ...*testNode) string {
 		for _, n := range nodes {
 			g, _ := n.group(gi.ID)
 			waitFor(t, n.cfg.displayName+" to hold every join", func() bool {
-				if info, err := n.Group(gi.ID); err == nil && info.Messages >= uint64(len(nodes)) {
+				if ms, err := n.MemberList(gi.ID); err == nil && len(ms) == len(nodes) {
 					return true
 				}
 				for _, p := range g.topic.ListPeers() {
@@ -105,7 +105,7 @@ func craft(t *testing.T, n *testNode, g *group, text string) *wirepb.Message {
 	seq := g.nextSeq
 	g.sendMu.Unlock()
 	return &wirepb.Message{Version: WireVersion, GroupId: append([]byte(nil), g.rec.ID[:]...), Author: n.pub, Seq: seq,
-		Lamport: stats.MaxLamport + 1, TimestampMs: time.Now().UnixMilli(), Parents: parents,
+		Lamport: stats.MaxLamport + 1, TimestampMs: time.Now().UnixMilli(), Parents: parents, Epoch: epochOf(g),
 		Body: &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: text}}}}
 }
 
@@ -117,10 +117,7 @@ func publishRaw(t *testing.T, n *testNode, g *group, m *wirepb.Message) *verifie
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := sealEnvelope(&g.keys, v.Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := vtSealEpoch(t, g, v.Raw)
 	if err := g.topic.Publish(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,15 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 	g.sync = &syncproto.Group{ID: rec.ID, Keys: &g.keys, Peers: t.ListPeers, Allow: mem.allows}
 	if rec.HistoryFromJoin {
 		g.sync.SinceMs = rec.JoinedMs
-		g.sync.MinSince = syncproto.JoinFloor(n.st, rec.ID, rec.JoinedMs) // served from a requester's join only
+		// Served from a requester's admission only: the log says when; a
+		// legacy group falls back to the requester's Join message.
+		legacyFloor := syncproto.JoinFloor(n.st, rec.ID, rec.JoinedMs)
+		g.sync.MinSince = func(p peer.ID) int64 {
+			if ms, ok := mem.joinedMs(p); ok {
+				return ms
+			}
+			return legacyFloor(p)
+		}
 	}
 	// A member appearing on the topic is the moment to swap history with it.
 	if err := t.OnPeerJoin(func(p peer.ID) { n.sync.Request(p, g.sync) }); err != nil {

@@ -448,3 +448,28 @@ func peerOfKey(k membership.Key) (peer.ID, error) {
 	}
 	return peer.IDFromPublicKey(pub)
 }
+
+// joinedMs is when p was admitted to the group, by the clock of the member
+// who signed its add (not the joiner's own claim): the floor of the
+// history served to p in a history-from-join group. ok is false for a
+// legacy group or a peer the log does not list.
+func (m *gmem) joinedMs(p peer.ID) (ms int64, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.log == nil {
+		return 0, false
+	}
+	k, err := memberKeyOfPeer(p)
+	if err != nil {
+		return 0, false
+	}
+	mem, ok := m.log.State().Member(k)
+	if !ok {
+		return 0, false
+	}
+	o, ok := m.log.Get(mem.Added)
+	if !ok {
+		return 0, false
+	}
+	return o.Time, true
+}
