@@ -385,10 +385,23 @@ func TestQueueDropsAreCounted(t *testing.T) {
 	f := newFloodNet(t, 2, WithPeerRateLimit(0, 0))
 	a, b := f.topics[0], f.honest[1] // b never reads: its subscription and Topic buffers fill
 	ctx := context.Background()
-	for i := range 2*defaultQueue + 1000 {
-		if err := a.Publish(ctx, fmt.Appendf(nil, "ok:%d", i)); err != nil {
-			t.Fatal(err)
+	sent := 0
+	publish := func(n int) {
+		for range n {
+			if err := a.Publish(ctx, fmt.Appendf(nil, "ok:%d", sent)); err != nil {
+				t.Fatal(err)
+			}
+			sent++
 		}
 	}
-	pollUntil(t, "b to count subscription drops", func() bool { return b.QueueDrops().Subscription > 0 })
+	publish(2*defaultQueue + 1000)
+	// On a loaded machine a's own queues may drop some first, so b's buffer
+	// may not be full yet: keep it coming until b's subscription overflows.
+	pollUntil(t, "b to count subscription drops", func() bool {
+		if b.QueueDrops().Subscription > 0 {
+			return true
+		}
+		publish(1000)
+		return false
+	})
 }
