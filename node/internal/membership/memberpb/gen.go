@@ -1,6 +1,3 @@
-// Package memberpb holds the protobuf transport form of Parley membership
-// operations (membership.proto) and its generated Go code. Regenerate with
-// `go generate ./...` (needs protoc and protoc-gen-go on PATH).
 package memberpb
 
 //go:generate protoc --go_out=. --go_opt=paths=source_relative membership.proto
