@@ -3,6 +3,7 @@ package syncproto
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -31,6 +32,12 @@ const (
 	maxSkipped   = 100_000 // seqs given up, per group
 	maxSuppress  = 65_536  // wanted ids given up, per group
 	maxRefusedID = 65_536  // equivocating ids remembered, per group
+	// retryGivenUp is how long seqs and ids given up stay given up. The
+	// peers asked so far lacked them, but a peer met later (a partition
+	// healing, a member back online) may hold them: after this the next
+	// pulls ask again, so a give-up bounds the resend loop to one round per
+	// interval instead of losing those messages until a restart.
+	retryGivenUp = 2 * time.Minute
 )
 
 type seqKey struct {
@@ -53,6 +60,23 @@ type guard struct {
 	nSkip   int
 	wants   map[store.MessageID]int // wanted id -> complete pulls that did not bring it
 	gaveUp  map[store.MessageID]bool
+	since   time.Time // when the oldest give-up still in skipped/gaveUp was made
+}
+
+// expireLocked forgets every give-up once retryGivenUp has passed since the
+// oldest one. Callers hold mu.
+func (gd *guard) expireLocked(now time.Time) {
+	if gd.since.IsZero() || now.Sub(gd.since) < retryGivenUp {
+		return
+	}
+	gd.skipped, gd.nSkip, gd.gaveUp, gd.since = nil, 0, nil, time.Time{}
+}
+
+// noteGiveUpLocked starts the retry clock at the first give-up. Callers hold mu.
+func (gd *guard) noteGiveUpLocked(now time.Time) {
+	if gd.since.IsZero() {
+		gd.since = now
+	}
 }
 
 // View is the receiver's state for envelope.CheckBounds: st's clocks and
@@ -156,6 +180,7 @@ func (g *Group) Refused(id store.MessageID) bool {
 // after them), so peers do not resend what lies beyond a hole forever.
 func (g *Group) haveFor(st Store, r store.AuthorRange) uint64 {
 	g.guard.mu.Lock()
+	g.guard.expireLocked(time.Now())
 	skipped := g.guard.skipped[string(r.Author)]
 	n := len(skipped)
 	g.guard.mu.Unlock()
@@ -193,6 +218,7 @@ func (g *Group) haveFor(st Store, r store.AuthorRange) uint64 {
 func (g *Group) wanted(ids []store.MessageID) []store.MessageID {
 	g.guard.mu.Lock()
 	defer g.guard.mu.Unlock()
+	g.guard.expireLocked(time.Now())
 	out := ids[:0:0]
 	for _, id := range ids {
 		if !g.guard.refused[id] && !g.guard.gaveUp[id] {
@@ -257,6 +283,7 @@ func (g *Group) afterPull(st Store, before []store.AuthorRange, after []store.Au
 				gd.gaveUp = map[store.MessageID]bool{}
 			}
 			gd.gaveUp[id] = true
+			gd.noteGiveUpLocked(time.Now())
 			delete(gd.wants, id)
 		}
 	}
@@ -289,6 +316,7 @@ func (g *Group) giveUpHoles(st Store, r store.AuthorRange, count func(error)) {
 		}
 		if !gd.skipped[a][s] {
 			gd.skipped[a][s] = true
+			gd.noteGiveUpLocked(time.Now())
 			gd.nSkip++
 			count(ErrSeqGap)
 		}

@@ -172,13 +172,31 @@ func (c *parleyCluster) form(ctx context.Context) error {
 		return err
 	}
 	c.group = gi.ID
+	// Only the owner and admins may invite: the owner makes every node an
+	// admin once it has joined, so it can invite its own topology children.
+	owner := c.nodes[0]
 	for i := 1; i < len(c.nodes); i++ {
-		code, err := c.nodes[c.topo.parent[i]].Invite(c.group)
+		parent := c.nodes[c.topo.parent[i]]
+		if err := waitUntil(ctx, 30*time.Second, fmt.Sprintf("node %d to know it is admin", c.topo.parent[i]), func() bool {
+			return isAdmin(parent, c.group, parent.ID().String())
+		}); err != nil {
+			return err
+		}
+		code, err := parent.Invite(c.group)
 		if err != nil {
 			return err
 		}
 		if _, err := c.nodes[i].Join(ctx, code); err != nil {
 			return fmt.Errorf("node %d join: %w", i, err)
+		}
+		joiner := c.nodes[i].ID().String()
+		if err := waitUntil(ctx, 30*time.Second, fmt.Sprintf("the owner to see node %d join", i), func() bool {
+			return isMember(owner, c.group, joiner)
+		}); err != nil {
+			return err
+		}
+		if err := owner.Promote(ctx, c.group, joiner); err != nil {
+			return fmt.Errorf("promote node %d: %w", i, err)
 		}
 	}
 	if err := dialEdges(ctx, c.topo.edges, func(ctx context.Context, a, b int) error {
@@ -279,4 +297,33 @@ func (c *parleyCluster) close() {
 	if c.mn != nil {
 		c.mn.Close()
 	}
+}
+
+// isMember reports whether n's membership state lists peer in group.
+func isMember(n *parleyNode, group, peer string) bool {
+	ms, err := n.MemberList(group)
+	if err != nil {
+		return false
+	}
+	for _, m := range ms {
+		if m.PeerID == peer {
+			return true
+		}
+	}
+	return false
+}
+
+// isAdmin reports whether n's membership state gives peer the owner or an
+// admin role in group.
+func isAdmin(n *parleyNode, group, peer string) bool {
+	ms, err := n.MemberList(group)
+	if err != nil {
+		return false
+	}
+	for _, m := range ms {
+		if m.PeerID == peer {
+			return m.Role == "owner" || m.Role == "admin"
+		}
+	}
+	return false
 }
