@@ -288,6 +288,20 @@ func (c *parleyCluster) send(ctx context.Context, from, size int) (string, error
 }
 
 func (c *parleyCluster) close() {
+	// What the nodes refused or ignored over the whole run, by reason: a
+	// latency tail often means messages waited for sync after a refusal.
+	total := map[string]uint64{}
+	for _, pn := range c.nodes {
+		for reason, n := range pn.Drops() {
+			total[reason] += n
+		}
+	}
+	for reason, n := range total {
+		if n > 0 {
+			c.cfg.Logger.Info("refused or ignored over the run", "reason", reason, "count", n)
+			fmt.Fprintf(os.Stderr, "refused or ignored over the run: %s=%d\n", reason, n)
+		}
+	}
 	var wg sync.WaitGroup
 	for _, pn := range c.nodes {
 		wg.Add(1)
