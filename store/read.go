@@ -228,30 +228,15 @@ func (s *Store) Missing(g GroupID, limit int) ([]MessageID, error) { return s.id
 // Vector returns, for every author seen in g, the highest seq up to which all
 // of that author's messages are held.
 func (s *Store) Vector(g GroupID) ([]AuthorSeq, error) {
-	var out []AuthorSeq
-	err := s.db.View(func(txn *badger.Txn) error {
-		prefix := key('v', g[:])
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().Key()[len(prefix):]
-			if len(k) < 1 || int(k[0]) != len(k)-1 {
-				return fmt.Errorf("store: corrupt vector key")
-			}
-			var seq uint64
-			if err := it.Item().Value(func(v []byte) error {
-				if len(v) >= 8 {
-					seq = binary.BigEndian.Uint64(v)
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			out = append(out, AuthorSeq{Author: append([]byte(nil), k[1:]...), Seq: seq})
-		}
-		return nil
-	})
-	return out, err
+	ranges, err := s.VectorRanges(g)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AuthorSeq, len(ranges))
+	for i, r := range ranges {
+		out[i] = AuthorSeq{Author: r.Author, Seq: r.Have}
+	}
+	return out, nil
 }
 
 // AuthorIndexEntry is one message in an author's sequence.
