@@ -389,6 +389,14 @@ type Body struct {
 	//	*Body_Text
 	//	*Body_Join
 	//	*Body_Membership
+	//	*Body_Reaction
+	//	*Body_Edit
+	//	*Body_Delete
+	//	*Body_Poll
+	//	*Body_Vote
+	//	*Body_PollClose
+	//	*Body_Receipt
+	//	*Body_File
 	Kind          isBody_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -458,6 +466,78 @@ func (x *Body) GetMembership() *Membership {
 	return nil
 }
 
+func (x *Body) GetReaction() *Reaction {
+	if x != nil {
+		if x, ok := x.Kind.(*Body_Reaction); ok {
+			return x.Reaction
+		}
+	}
+	return nil
+}
+
+func (x *Body) GetEdit() *Edit {
+	if x != nil {
+		if x, ok := x.Kind.(*Body_Edit); ok {
+			return x.Edit
+		}
+	}
+	return nil
+}
+
+func (x *Body) GetDelete() *Delete {
+	if x != nil {
+		if x, ok := x.Kind.(*Body_Delete); ok {
+			return x.Delete
+		}
+	}
+	return nil
+}
+
+func (x *Body) GetPoll() *Poll {
+	if x != nil {
+		if x, ok := x.Kind.(*Body_Poll); ok {
+			return x.Poll
+		}
+	}
+	return nil
+}
+
+func (x *Body) GetVote() *Vote {
+	if x != nil {
+		if x, ok := x.Kind.(*Body_Vote); ok {
+			return x.Vote
+		}
+	}
+	return nil
+}
+
+func (x *Body) GetPollClose() *PollClose {
+	if x != nil {
+		if x, ok := x.Kind.(*Body_PollClose); ok {
+			return x.PollClose
+		}
+	}
+	return nil
+}
+
+func (x *Body) GetReceipt() *Receipt {
+	if x != nil {
+		if x, ok := x.Kind.(*Body_Receipt); ok {
+			return x.Receipt
+		}
+	}
+	return nil
+}
+
+func (x *Body) GetFile() *FileAnnounce {
+	if x != nil {
+		if x, ok := x.Kind.(*Body_File); ok {
+			return x.File
+		}
+	}
+	return nil
+}
+
 type isBody_Kind interface {
 	isBody_Kind()
 }
@@ -474,11 +554,560 @@ type Body_Membership struct {
 	Membership *Membership `protobuf:"bytes,3,opt,name=membership,proto3,oneof"`
 }
 
+type Body_Reaction struct {
+	Reaction *Reaction `protobuf:"bytes,4,opt,name=reaction,proto3,oneof"`
+}
+
+type Body_Edit struct {
+	Edit *Edit `protobuf:"bytes,5,opt,name=edit,proto3,oneof"`
+}
+
+type Body_Delete struct {
+	Delete *Delete `protobuf:"bytes,6,opt,name=delete,proto3,oneof"`
+}
+
+type Body_Poll struct {
+	Poll *Poll `protobuf:"bytes,7,opt,name=poll,proto3,oneof"`
+}
+
+type Body_Vote struct {
+	Vote *Vote `protobuf:"bytes,8,opt,name=vote,proto3,oneof"`
+}
+
+type Body_PollClose struct {
+	PollClose *PollClose `protobuf:"bytes,9,opt,name=poll_close,json=pollClose,proto3,oneof"`
+}
+
+type Body_Receipt struct {
+	Receipt *Receipt `protobuf:"bytes,10,opt,name=receipt,proto3,oneof"`
+}
+
+type Body_File struct {
+	File *FileAnnounce `protobuf:"bytes,11,opt,name=file,proto3,oneof"`
+}
+
 func (*Body_Text) isBody_Kind() {}
 
 func (*Body_Join) isBody_Kind() {}
 
 func (*Body_Membership) isBody_Kind() {}
+
+func (*Body_Reaction) isBody_Kind() {}
+
+func (*Body_Edit) isBody_Kind() {}
+
+func (*Body_Delete) isBody_Kind() {}
+
+func (*Body_Poll) isBody_Kind() {}
+
+func (*Body_Vote) isBody_Kind() {}
+
+func (*Body_PollClose) isBody_Kind() {}
+
+func (*Body_Receipt) isBody_Kind() {}
+
+func (*Body_File) isBody_Kind() {}
+
+// Reaction adds (or, with remove, takes back) one member's emoji on a message.
+type Reaction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        []byte                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"` // message id
+	Emoji         string                 `protobuf:"bytes,2,opt,name=emoji,proto3" json:"emoji,omitempty"`   // 1..MaxEmojiLen bytes of UTF-8
+	Remove        bool                   `protobuf:"varint,3,opt,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reaction) Reset() {
+	*x = Reaction{}
+	mi := &file_wire_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reaction) ProtoMessage() {}
+
+func (x *Reaction) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reaction.ProtoReflect.Descriptor instead.
+func (*Reaction) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Reaction) GetTarget() []byte {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *Reaction) GetEmoji() string {
+	if x != nil {
+		return x.Emoji
+	}
+	return ""
+}
+
+func (x *Reaction) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
+}
+
+// Edit replaces the text of the author's own earlier text message.
+type Edit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        []byte                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"` // message id, a text by the same author
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Edit) Reset() {
+	*x = Edit{}
+	mi := &file_wire_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Edit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Edit) ProtoMessage() {}
+
+func (x *Edit) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Edit.ProtoReflect.Descriptor instead.
+func (*Edit) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Edit) GetTarget() []byte {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *Edit) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// Delete is a tombstone: the target's body is erased by every node that
+// holds it, and the target stays deleted if it arrives later. The target's
+// author and seq let a node that never held it count the seq as filled.
+type Delete struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        []byte                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`                                 // message id
+	TargetAuthor  []byte                 `protobuf:"bytes,2,opt,name=target_author,json=targetAuthor,proto3" json:"target_author,omitempty"` // libp2p-marshalled public key of the target's author
+	TargetSeq     uint64                 `protobuf:"varint,3,opt,name=target_seq,json=targetSeq,proto3" json:"target_seq,omitempty"`
+	TargetLamport uint64                 `protobuf:"varint,4,opt,name=target_lamport,json=targetLamport,proto3" json:"target_lamport,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delete) Reset() {
+	*x = Delete{}
+	mi := &file_wire_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delete) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delete) ProtoMessage() {}
+
+func (x *Delete) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delete.ProtoReflect.Descriptor instead.
+func (*Delete) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Delete) GetTarget() []byte {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *Delete) GetTargetAuthor() []byte {
+	if x != nil {
+		return x.TargetAuthor
+	}
+	return nil
+}
+
+func (x *Delete) GetTargetSeq() uint64 {
+	if x != nil {
+		return x.TargetSeq
+	}
+	return 0
+}
+
+func (x *Delete) GetTargetLamport() uint64 {
+	if x != nil {
+		return x.TargetLamport
+	}
+	return 0
+}
+
+// Poll opens a poll; its message id is the poll id.
+type Poll struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Question      string                 `protobuf:"bytes,1,opt,name=question,proto3" json:"question,omitempty"`
+	Options       []string               `protobuf:"bytes,2,rep,name=options,proto3" json:"options,omitempty"`      // 2..10
+	Multi         bool                   `protobuf:"varint,3,opt,name=multi,proto3" json:"multi,omitempty"`         // several choices per voter
+	Anonymous     bool                   `protobuf:"varint,4,opt,name=anonymous,proto3" json:"anonymous,omitempty"` // front ends show counts only, never who voted what
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Poll) Reset() {
+	*x = Poll{}
+	mi := &file_wire_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Poll) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Poll) ProtoMessage() {}
+
+func (x *Poll) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Poll.ProtoReflect.Descriptor instead.
+func (*Poll) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Poll) GetQuestion() string {
+	if x != nil {
+		return x.Question
+	}
+	return ""
+}
+
+func (x *Poll) GetOptions() []string {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *Poll) GetMulti() bool {
+	if x != nil {
+		return x.Multi
+	}
+	return false
+}
+
+func (x *Poll) GetAnonymous() bool {
+	if x != nil {
+		return x.Anonymous
+	}
+	return false
+}
+
+// Vote is a member's whole current vote in a poll; a later vote by the same
+// member replaces it; an empty choice list withdraws it.
+type Vote struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Poll          []byte                 `protobuf:"bytes,1,opt,name=poll,proto3" json:"poll,omitempty"`               // poll message id
+	Choices       []uint32               `protobuf:"varint,2,rep,packed,name=choices,proto3" json:"choices,omitempty"` // option indexes, distinct
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Vote) Reset() {
+	*x = Vote{}
+	mi := &file_wire_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Vote) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Vote) ProtoMessage() {}
+
+func (x *Vote) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Vote.ProtoReflect.Descriptor instead.
+func (*Vote) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Vote) GetPoll() []byte {
+	if x != nil {
+		return x.Poll
+	}
+	return nil
+}
+
+func (x *Vote) GetChoices() []uint32 {
+	if x != nil {
+		return x.Choices
+	}
+	return nil
+}
+
+// PollClose ends a poll (its creator or an admin).
+type PollClose struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Poll          []byte                 `protobuf:"bytes,1,opt,name=poll,proto3" json:"poll,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PollClose) Reset() {
+	*x = PollClose{}
+	mi := &file_wire_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PollClose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PollClose) ProtoMessage() {}
+
+func (x *PollClose) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PollClose.ProtoReflect.Descriptor instead.
+func (*PollClose) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PollClose) GetPoll() []byte {
+	if x != nil {
+		return x.Poll
+	}
+	return nil
+}
+
+// Receipt tells the group what the author holds (delivery state: "stored by
+// N of M") and, optionally, what it has read. Not shown in history.
+type Receipt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stored        []*AuthorSeq           `protobuf:"bytes,1,rep,name=stored,proto3" json:"stored,omitempty"`                       // per-author highest seq held without a gap
+	ReadUpTo      []byte                 `protobuf:"bytes,2,opt,name=read_up_to,json=readUpTo,proto3" json:"read_up_to,omitempty"` // optional: id of the last message the author has read
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Receipt) Reset() {
+	*x = Receipt{}
+	mi := &file_wire_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Receipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Receipt) ProtoMessage() {}
+
+func (x *Receipt) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
+func (*Receipt) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Receipt) GetStored() []*AuthorSeq {
+	if x != nil {
+		return x.Stored
+	}
+	return nil
+}
+
+func (x *Receipt) GetReadUpTo() []byte {
+	if x != nil {
+		return x.ReadUpTo
+	}
+	return nil
+}
+
+// FileAnnounce offers a file to the group; its message id is the file id.
+// Chunks are fetched over /parley/file/1.0.0 and checked against root.
+type FileAnnounce struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Size          uint64                 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	Mime          string                 `protobuf:"bytes,3,opt,name=mime,proto3" json:"mime,omitempty"`
+	Root          []byte                 `protobuf:"bytes,4,opt,name=root,proto3" json:"root,omitempty"`                                  // 32-byte root of the hash tree over the encrypted chunks
+	Key           []byte                 `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`                                    // 32-byte key the chunks are sealed with
+	ChunkSize     uint32                 `protobuf:"varint,6,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`      // bytes of plaintext per chunk
+	ContentHash   []byte                 `protobuf:"bytes,7,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"` // SHA-256 of the plaintext (deduplication, final check)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileAnnounce) Reset() {
+	*x = FileAnnounce{}
+	mi := &file_wire_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileAnnounce) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileAnnounce) ProtoMessage() {}
+
+func (x *FileAnnounce) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileAnnounce.ProtoReflect.Descriptor instead.
+func (*FileAnnounce) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *FileAnnounce) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FileAnnounce) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *FileAnnounce) GetMime() string {
+	if x != nil {
+		return x.Mime
+	}
+	return ""
+}
+
+func (x *FileAnnounce) GetRoot() []byte {
+	if x != nil {
+		return x.Root
+	}
+	return nil
+}
+
+func (x *FileAnnounce) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *FileAnnounce) GetChunkSize() uint32 {
+	if x != nil {
+		return x.ChunkSize
+	}
+	return 0
+}
+
+func (x *FileAnnounce) GetContentHash() []byte {
+	if x != nil {
+		return x.ContentHash
+	}
+	return nil
+}
 
 // Membership carries one signed membership op (node/internal/membership,
 // memberpb.Op encoding). Its author must be the message's author.
@@ -491,7 +1120,7 @@ type Membership struct {
 
 func (x *Membership) Reset() {
 	*x = Membership{}
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +1132,7 @@ func (x *Membership) String() string {
 func (*Membership) ProtoMessage() {}
 
 func (x *Membership) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +1145,7 @@ func (x *Membership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Membership.ProtoReflect.Descriptor instead.
 func (*Membership) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{6}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Membership) GetOp() []byte {
@@ -529,13 +1158,15 @@ func (x *Membership) GetOp() []byte {
 type Text struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	ReplyTo       []byte                 `protobuf:"bytes,2,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"` // optional: id of the quoted message
+	Mentions      [][]byte               `protobuf:"bytes,3,rep,name=mentions,proto3" json:"mentions,omitempty"`              // peer ids mentioned with @name (at most MaxMentions)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Text) Reset() {
 	*x = Text{}
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +1178,7 @@ func (x *Text) String() string {
 func (*Text) ProtoMessage() {}
 
 func (x *Text) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +1191,7 @@ func (x *Text) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Text.ProtoReflect.Descriptor instead.
 func (*Text) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{7}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Text) GetText() string {
@@ -568,6 +1199,20 @@ func (x *Text) GetText() string {
 		return x.Text
 	}
 	return ""
+}
+
+func (x *Text) GetReplyTo() []byte {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return nil
+}
+
+func (x *Text) GetMentions() [][]byte {
+	if x != nil {
+		return x.Mentions
+	}
+	return nil
 }
 
 // Join announces a new member and the name it wants to be shown as.
@@ -580,7 +1225,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +1237,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +1250,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Join) GetDisplayName() string {
@@ -637,7 +1282,7 @@ type Invite struct {
 
 func (x *Invite) Reset() {
 	*x = Invite{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +1294,7 @@ func (x *Invite) String() string {
 func (*Invite) ProtoMessage() {}
 
 func (x *Invite) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +1307,7 @@ func (x *Invite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invite.ProtoReflect.Descriptor instead.
 func (*Invite) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Invite) GetVersion() uint32 {
@@ -745,7 +1390,7 @@ type JoinChallenge struct {
 
 func (x *JoinChallenge) Reset() {
 	*x = JoinChallenge{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +1402,7 @@ func (x *JoinChallenge) String() string {
 func (*JoinChallenge) ProtoMessage() {}
 
 func (x *JoinChallenge) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +1415,7 @@ func (x *JoinChallenge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinChallenge.ProtoReflect.Descriptor instead.
 func (*JoinChallenge) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *JoinChallenge) GetVersion() uint32 {
@@ -805,7 +1450,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +1462,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +1475,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *JoinRequest) GetVersion() uint32 {
@@ -908,7 +1553,7 @@ type JoinReply struct {
 
 func (x *JoinReply) Reset() {
 	*x = JoinReply{}
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1565,7 @@ func (x *JoinReply) String() string {
 func (*JoinReply) ProtoMessage() {}
 
 func (x *JoinReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1578,7 @@ func (x *JoinReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinReply.ProtoReflect.Descriptor instead.
 func (*JoinReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JoinReply) GetVersion() uint32 {
@@ -1019,7 +1664,7 @@ type SyncHello struct {
 
 func (x *SyncHello) Reset() {
 	*x = SyncHello{}
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1676,7 @@ func (x *SyncHello) String() string {
 func (*SyncHello) ProtoMessage() {}
 
 func (x *SyncHello) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1689,7 @@ func (x *SyncHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncHello.ProtoReflect.Descriptor instead.
 func (*SyncHello) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SyncHello) GetVersion() uint32 {
@@ -1081,7 +1726,7 @@ type SyncHelloReply struct {
 
 func (x *SyncHelloReply) Reset() {
 	*x = SyncHelloReply{}
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1738,7 @@ func (x *SyncHelloReply) String() string {
 func (*SyncHelloReply) ProtoMessage() {}
 
 func (x *SyncHelloReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1751,7 @@ func (x *SyncHelloReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncHelloReply.ProtoReflect.Descriptor instead.
 func (*SyncHelloReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{14}
+	return file_wire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SyncHelloReply) GetVersion() uint32 {
@@ -1141,7 +1786,7 @@ type AuthorSeq struct {
 
 func (x *AuthorSeq) Reset() {
 	*x = AuthorSeq{}
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1798,7 @@ func (x *AuthorSeq) String() string {
 func (*AuthorSeq) ProtoMessage() {}
 
 func (x *AuthorSeq) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1811,7 @@ func (x *AuthorSeq) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorSeq.ProtoReflect.Descriptor instead.
 func (*AuthorSeq) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{15}
+	return file_wire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AuthorSeq) GetAuthor() []byte {
@@ -1196,7 +1841,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1853,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1866,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SyncRequest) GetHave() []*AuthorSeq {
@@ -1258,7 +1903,7 @@ type SyncBatch struct {
 
 func (x *SyncBatch) Reset() {
 	*x = SyncBatch{}
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1915,7 @@ func (x *SyncBatch) String() string {
 func (*SyncBatch) ProtoMessage() {}
 
 func (x *SyncBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1928,7 @@ func (x *SyncBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncBatch.ProtoReflect.Descriptor instead.
 func (*SyncBatch) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SyncBatch) GetMessages() [][]byte {
@@ -1340,19 +1985,67 @@ const file_wire_proto_rawDesc = "" +
 	"\ftimestamp_ms\x18\x06 \x01(\x03R\vtimestampMs\x12\x18\n" +
 	"\aparents\x18\a \x03(\fR\aparents\x12(\n" +
 	"\x04body\x18\b \x01(\v2\x14.parley.wire.v1.BodyR\x04body\x12\x14\n" +
-	"\x05epoch\x18\t \x01(\fR\x05epoch\"\xa4\x01\n" +
+	"\x05epoch\x18\t \x01(\fR\x05epoch\"\xb7\x04\n" +
 	"\x04Body\x12*\n" +
 	"\x04text\x18\x01 \x01(\v2\x14.parley.wire.v1.TextH\x00R\x04text\x12*\n" +
 	"\x04join\x18\x02 \x01(\v2\x14.parley.wire.v1.JoinH\x00R\x04join\x12<\n" +
 	"\n" +
 	"membership\x18\x03 \x01(\v2\x1a.parley.wire.v1.MembershipH\x00R\n" +
-	"membershipB\x06\n" +
-	"\x04kind\"\x1c\n" +
+	"membership\x126\n" +
+	"\breaction\x18\x04 \x01(\v2\x18.parley.wire.v1.ReactionH\x00R\breaction\x12*\n" +
+	"\x04edit\x18\x05 \x01(\v2\x14.parley.wire.v1.EditH\x00R\x04edit\x120\n" +
+	"\x06delete\x18\x06 \x01(\v2\x16.parley.wire.v1.DeleteH\x00R\x06delete\x12*\n" +
+	"\x04poll\x18\a \x01(\v2\x14.parley.wire.v1.PollH\x00R\x04poll\x12*\n" +
+	"\x04vote\x18\b \x01(\v2\x14.parley.wire.v1.VoteH\x00R\x04vote\x12:\n" +
+	"\n" +
+	"poll_close\x18\t \x01(\v2\x19.parley.wire.v1.PollCloseH\x00R\tpollClose\x123\n" +
+	"\areceipt\x18\n" +
+	" \x01(\v2\x17.parley.wire.v1.ReceiptH\x00R\areceipt\x122\n" +
+	"\x04file\x18\v \x01(\v2\x1c.parley.wire.v1.FileAnnounceH\x00R\x04fileB\x06\n" +
+	"\x04kind\"P\n" +
+	"\bReaction\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\fR\x06target\x12\x14\n" +
+	"\x05emoji\x18\x02 \x01(\tR\x05emoji\x12\x16\n" +
+	"\x06remove\x18\x03 \x01(\bR\x06remove\"2\n" +
+	"\x04Edit\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\fR\x06target\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"\x8b\x01\n" +
+	"\x06Delete\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\fR\x06target\x12#\n" +
+	"\rtarget_author\x18\x02 \x01(\fR\ftargetAuthor\x12\x1d\n" +
+	"\n" +
+	"target_seq\x18\x03 \x01(\x04R\ttargetSeq\x12%\n" +
+	"\x0etarget_lamport\x18\x04 \x01(\x04R\rtargetLamport\"p\n" +
+	"\x04Poll\x12\x1a\n" +
+	"\bquestion\x18\x01 \x01(\tR\bquestion\x12\x18\n" +
+	"\aoptions\x18\x02 \x03(\tR\aoptions\x12\x14\n" +
+	"\x05multi\x18\x03 \x01(\bR\x05multi\x12\x1c\n" +
+	"\tanonymous\x18\x04 \x01(\bR\tanonymous\"4\n" +
+	"\x04Vote\x12\x12\n" +
+	"\x04poll\x18\x01 \x01(\fR\x04poll\x12\x18\n" +
+	"\achoices\x18\x02 \x03(\rR\achoices\"\x1f\n" +
+	"\tPollClose\x12\x12\n" +
+	"\x04poll\x18\x01 \x01(\fR\x04poll\"Z\n" +
+	"\aReceipt\x121\n" +
+	"\x06stored\x18\x01 \x03(\v2\x19.parley.wire.v1.AuthorSeqR\x06stored\x12\x1c\n" +
+	"\n" +
+	"read_up_to\x18\x02 \x01(\fR\breadUpTo\"\xb2\x01\n" +
+	"\fFileAnnounce\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x12\n" +
+	"\x04mime\x18\x03 \x01(\tR\x04mime\x12\x12\n" +
+	"\x04root\x18\x04 \x01(\fR\x04root\x12\x10\n" +
+	"\x03key\x18\x05 \x01(\fR\x03key\x12\x1d\n" +
+	"\n" +
+	"chunk_size\x18\x06 \x01(\rR\tchunkSize\x12!\n" +
+	"\fcontent_hash\x18\a \x01(\fR\vcontentHash\"\x1c\n" +
 	"\n" +
 	"Membership\x12\x0e\n" +
-	"\x02op\x18\x01 \x01(\fR\x02op\"\x1a\n" +
+	"\x02op\x18\x01 \x01(\fR\x02op\"Q\n" +
 	"\x04Text\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\")\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x19\n" +
+	"\breply_to\x18\x02 \x01(\fR\areplyTo\x12\x1a\n" +
+	"\bmentions\x18\x03 \x03(\fR\bmentions\")\n" +
 	"\x04Join\x12!\n" +
 	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\"\xae\x02\n" +
 	"\x06Invite\x12\x18\n" +
@@ -1427,7 +2120,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_wire_proto_goTypes = []any{
 	(*Envelope)(nil),       // 0: parley.wire.v1.Envelope
 	(*Bundle)(nil),         // 1: parley.wire.v1.Bundle
@@ -1435,31 +2128,48 @@ var file_wire_proto_goTypes = []any{
 	(*BatchProof)(nil),     // 3: parley.wire.v1.BatchProof
 	(*Message)(nil),        // 4: parley.wire.v1.Message
 	(*Body)(nil),           // 5: parley.wire.v1.Body
-	(*Membership)(nil),     // 6: parley.wire.v1.Membership
-	(*Text)(nil),           // 7: parley.wire.v1.Text
-	(*Join)(nil),           // 8: parley.wire.v1.Join
-	(*Invite)(nil),         // 9: parley.wire.v1.Invite
-	(*JoinChallenge)(nil),  // 10: parley.wire.v1.JoinChallenge
-	(*JoinRequest)(nil),    // 11: parley.wire.v1.JoinRequest
-	(*JoinReply)(nil),      // 12: parley.wire.v1.JoinReply
-	(*SyncHello)(nil),      // 13: parley.wire.v1.SyncHello
-	(*SyncHelloReply)(nil), // 14: parley.wire.v1.SyncHelloReply
-	(*AuthorSeq)(nil),      // 15: parley.wire.v1.AuthorSeq
-	(*SyncRequest)(nil),    // 16: parley.wire.v1.SyncRequest
-	(*SyncBatch)(nil),      // 17: parley.wire.v1.SyncBatch
+	(*Reaction)(nil),       // 6: parley.wire.v1.Reaction
+	(*Edit)(nil),           // 7: parley.wire.v1.Edit
+	(*Delete)(nil),         // 8: parley.wire.v1.Delete
+	(*Poll)(nil),           // 9: parley.wire.v1.Poll
+	(*Vote)(nil),           // 10: parley.wire.v1.Vote
+	(*PollClose)(nil),      // 11: parley.wire.v1.PollClose
+	(*Receipt)(nil),        // 12: parley.wire.v1.Receipt
+	(*FileAnnounce)(nil),   // 13: parley.wire.v1.FileAnnounce
+	(*Membership)(nil),     // 14: parley.wire.v1.Membership
+	(*Text)(nil),           // 15: parley.wire.v1.Text
+	(*Join)(nil),           // 16: parley.wire.v1.Join
+	(*Invite)(nil),         // 17: parley.wire.v1.Invite
+	(*JoinChallenge)(nil),  // 18: parley.wire.v1.JoinChallenge
+	(*JoinRequest)(nil),    // 19: parley.wire.v1.JoinRequest
+	(*JoinReply)(nil),      // 20: parley.wire.v1.JoinReply
+	(*SyncHello)(nil),      // 21: parley.wire.v1.SyncHello
+	(*SyncHelloReply)(nil), // 22: parley.wire.v1.SyncHelloReply
+	(*AuthorSeq)(nil),      // 23: parley.wire.v1.AuthorSeq
+	(*SyncRequest)(nil),    // 24: parley.wire.v1.SyncRequest
+	(*SyncBatch)(nil),      // 25: parley.wire.v1.SyncBatch
 }
 var file_wire_proto_depIdxs = []int32{
 	3,  // 0: parley.wire.v1.SignedMessage.batch:type_name -> parley.wire.v1.BatchProof
 	5,  // 1: parley.wire.v1.Message.body:type_name -> parley.wire.v1.Body
-	7,  // 2: parley.wire.v1.Body.text:type_name -> parley.wire.v1.Text
-	8,  // 3: parley.wire.v1.Body.join:type_name -> parley.wire.v1.Join
-	6,  // 4: parley.wire.v1.Body.membership:type_name -> parley.wire.v1.Membership
-	15, // 5: parley.wire.v1.SyncRequest.have:type_name -> parley.wire.v1.AuthorSeq
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	15, // 2: parley.wire.v1.Body.text:type_name -> parley.wire.v1.Text
+	16, // 3: parley.wire.v1.Body.join:type_name -> parley.wire.v1.Join
+	14, // 4: parley.wire.v1.Body.membership:type_name -> parley.wire.v1.Membership
+	6,  // 5: parley.wire.v1.Body.reaction:type_name -> parley.wire.v1.Reaction
+	7,  // 6: parley.wire.v1.Body.edit:type_name -> parley.wire.v1.Edit
+	8,  // 7: parley.wire.v1.Body.delete:type_name -> parley.wire.v1.Delete
+	9,  // 8: parley.wire.v1.Body.poll:type_name -> parley.wire.v1.Poll
+	10, // 9: parley.wire.v1.Body.vote:type_name -> parley.wire.v1.Vote
+	11, // 10: parley.wire.v1.Body.poll_close:type_name -> parley.wire.v1.PollClose
+	12, // 11: parley.wire.v1.Body.receipt:type_name -> parley.wire.v1.Receipt
+	13, // 12: parley.wire.v1.Body.file:type_name -> parley.wire.v1.FileAnnounce
+	23, // 13: parley.wire.v1.Receipt.stored:type_name -> parley.wire.v1.AuthorSeq
+	23, // 14: parley.wire.v1.SyncRequest.have:type_name -> parley.wire.v1.AuthorSeq
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -1471,6 +2181,14 @@ func file_wire_proto_init() {
 		(*Body_Text)(nil),
 		(*Body_Join)(nil),
 		(*Body_Membership)(nil),
+		(*Body_Reaction)(nil),
+		(*Body_Edit)(nil),
+		(*Body_Delete)(nil),
+		(*Body_Poll)(nil),
+		(*Body_Vote)(nil),
+		(*Body_PollClose)(nil),
+		(*Body_Receipt)(nil),
+		(*Body_File)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1478,7 +2196,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -312,10 +312,6 @@ func CheckFields(m *wirepb.Message) error {
 		}
 	}
 	switch b := m.Body.Kind.(type) {
-	case *wirepb.Body_Text:
-		if len(b.Text.Text) > MaxTextLen || !utf8.ValidString(b.Text.Text) {
-			return fmt.Errorf("%w: text", ErrBadField)
-		}
 	case *wirepb.Body_Join:
 		if len(b.Join.DisplayName) > MaxNameLen || !utf8.ValidString(b.Join.DisplayName) {
 			return fmt.Errorf("%w: display name", ErrBadField)
@@ -325,7 +321,9 @@ func CheckFields(m *wirepb.Message) error {
 			return fmt.Errorf("%w: empty membership op", ErrBadField)
 		}
 	default:
-		// A body kind from a newer version: kept and shown as unsupported.
+		// Text and the kinds that act on other messages (kinds.go); a kind
+		// from a newer version is kept and shown as unsupported.
+		return checkKind(m.Body)
 	}
 	return nil
 }
