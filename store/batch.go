@@ -208,6 +208,11 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 			return false, err
 		}
 	}
+	for _, t := range m.Targets {
+		if err := txn.Set(relationKey(m.Group, t, m.Lamport, m.ID), nil); err != nil {
+			return false, err
+		}
+	}
 	heads, err := w.headSet(m.Group)
 	if err != nil {
 		return false, err

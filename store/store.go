@@ -29,6 +29,7 @@ const (
 	maxAuthorLen = 255
 	maxRawLen    = 1<<20 - 1 // below Badger's largest inline value, so in-memory stores hold any message
 	maxParents   = 256
+	maxTargets   = 4
 	// maxBatch bounds one commit transaction; larger appends are split.
 	maxBatch = 1024
 )
@@ -49,6 +50,10 @@ type Message struct {
 	Lamport uint64
 	TimeMs  int64
 	Parents []MessageID
+	// Targets are the earlier messages this one acts on (a reaction's,
+	// edit's or vote's target): indexed so Related finds them. The store
+	// gives them no meaning.
+	Targets []MessageID
 	Raw     []byte
 }
 
@@ -171,6 +176,9 @@ func validate(m *Message) error {
 	}
 	if len(m.Parents) > maxParents {
 		return fmt.Errorf("%w: %d parents", ErrInvalid, len(m.Parents))
+	}
+	if len(m.Targets) > maxTargets {
+		return fmt.Errorf("%w: %d targets", ErrInvalid, len(m.Targets))
 	}
 	return nil
 }

@@ -1792,3 +1792,30 @@ func TestAppendCoversEarlierReceived(t *testing.T) {
 		}
 	}
 }
+
+func TestRelatedFindsMessagesNamingATarget(t *testing.T) {
+	s := openMem(t)
+	g := gidOf("rel")
+	target := mkMsg(g, 1, "alice", 1, 1)
+	mustAppend(t, s, target)
+	var want []MessageID
+	for i := uint64(1); i <= 3; i++ {
+		m := mkMsg(g, 10+i, "bob", i, 1+i)
+		m.Targets = []MessageID{target.ID}
+		want = append(want, m.ID)
+		mustAppend(t, s, m)
+	}
+	mustAppend(t, s, mkMsg(g, 20, "carol", 1, 9))
+	var got []MessageID
+	if err := s.Related(g, target.ID, func(st Stored) bool { got = append(got, st.ID); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("related = %x, want %x", got, want)
+	}
+	tooMany := mkMsg(g, 30, "dave", 1, 10)
+	tooMany.Targets = make([]MessageID, maxTargets+1)
+	if _, err := s.Append(context.Background(), tooMany); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("append with %d targets: %v, want ErrInvalid", maxTargets+1, err)
+	}
+}

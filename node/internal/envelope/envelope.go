@@ -70,7 +70,7 @@ func (v *Verified) StoreMessage(g store.GroupID) store.Message {
 	}
 	return store.Message{
 		Group: g, ID: v.ID, Author: []byte(v.Author), Seq: v.Msg.Seq, Lamport: v.Msg.Lamport,
-		TimeMs: v.Msg.TimestampMs, Parents: parents, Raw: v.Raw,
+		TimeMs: v.Msg.TimestampMs, Parents: parents, Targets: Targets(v.Msg.Body), Raw: v.Raw,
 	}
 }
 

@@ -116,3 +116,30 @@ func checkKind(b *wirepb.Body) error {
 	}
 	return nil
 }
+
+// Targets is the message a body acts on (a reaction's, edit's, delete's,
+// vote's or poll close's target, a reply's quote), for the store's
+// relations index; nil for other kinds. Lengths were checked by CheckFields.
+func Targets(b *wirepb.Body) []store.MessageID {
+	var t []byte
+	switch k := b.GetKind().(type) {
+	case *wirepb.Body_Text:
+		t = k.Text.ReplyTo
+	case *wirepb.Body_Reaction:
+		t = k.Reaction.Target
+	case *wirepb.Body_Edit:
+		t = k.Edit.Target
+	case *wirepb.Body_Delete:
+		t = k.Delete.Target
+	case *wirepb.Body_Vote:
+		t = k.Vote.Poll
+	case *wirepb.Body_PollClose:
+		t = k.PollClose.Poll
+	}
+	if len(t) != store.MessageIDLen {
+		return nil
+	}
+	var id store.MessageID
+	copy(id[:], t)
+	return []store.MessageID{id}
+}
