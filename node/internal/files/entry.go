@@ -1,0 +1,334 @@
+package files
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Entry is one root's local state. Its methods are safe for concurrent use.
+type Entry struct {
+	s      *Store
+	root   [HashLen]byte
+	dir    string
+	layout Layout
+
+	mu      sync.Mutex
+	meta    Meta
+	leaves  []byte // nil until known (checked against root)
+	tree    [][][]byte // levels of the tree, built on first proof
+	have    []byte // durable chunks
+	pending []int  // written, not yet synced
+	data    *os.File
+}
+
+// Root names the file.
+func (e *Entry) Root() [HashLen]byte { return e.root }
+
+// Layout is the file's chunking.
+func (e *Entry) Layout() Layout { return e.layout }
+
+// Meta returns a copy of the metadata.
+func (e *Entry) Meta() Meta {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := e.meta
+	m.Announced = append([]Announce(nil), m.Announced...)
+	return m
+}
+
+// SetWanted records that a fetch was asked for (resumed after a restart).
+func (e *Entry) SetWanted(w bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.meta.Wanted == w {
+		return nil
+	}
+	e.meta.Wanted = w
+	return e.saveMeta()
+}
+
+// HaveBytes is the plaintext bytes of durable chunks.
+func (e *Entry) HaveBytes() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var n uint64
+	for i := range e.layout.Chunks() {
+		if e.has(i) {
+			n += uint64(e.layout.Plain(i))
+		}
+	}
+	return n
+}
+
+// Bitfield copies the durable chunks' bitfield; nil while the tree is not
+// known (nothing can be served without proofs).
+func (e *Entry) Bitfield() []byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.leaves == nil {
+		return nil
+	}
+	return append([]byte{}, e.have...)
+}
+
+// Leaves returns the hash list, nil while unknown.
+func (e *Entry) Leaves() []byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.leaves
+}
+
+// Missing lists the chunks not yet durable.
+func (e *Entry) Missing() []int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []int
+	for i := range e.layout.Chunks() {
+		if !e.has(i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func (e *Entry) has(i int) bool { return e.have[i/8]&(1<<(i%8)) != 0 }
+
+// HasBit reports whether bitfield b has chunk i.
+func HasBit(b []byte, i int) bool { return i/8 < len(b) && b[i/8]&(1<<(i%8)) != 0 }
+
+// CountBits counts set bits.
+func CountBits(b []byte) int {
+	n := 0
+	for _, x := range b {
+		n += bits.OnesCount8(x)
+	}
+	return n
+}
+
+// SetLeaves stores the hash list after checking it against the root, and
+// reserves the file's space against the limit.
+func (e *Entry) SetLeaves(leaves []byte) error {
+	if len(leaves) != e.layout.Chunks()*HashLen || Root(leaves) != e.root {
+		return ErrBadProof
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.leaves != nil {
+		return nil
+	}
+	if e.meta.State == StateMissing {
+		if err := e.s.reserve(e.reserved()); err != nil {
+			return err
+		}
+	}
+	if err := writeFileSync(filepath.Join(e.dir, "leaves"), leaves); err != nil {
+		return err
+	}
+	e.leaves = append([]byte{}, leaves...)
+	if e.meta.State == StateMissing {
+		e.meta.State = StatePartial
+		return e.saveMeta()
+	}
+	return nil
+}
+
+// reserved is the bytes the data file takes when complete.
+func (e *Entry) reserved() int64 {
+	return int64(e.layout.Size) + int64(e.layout.Chunks())*Overhead
+}
+
+func (e *Entry) openData() error {
+	if e.data != nil {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(e.dir, "data"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	e.data = f
+	return nil
+}
+
+// Proof is the proof of chunk i (the tree must be known).
+func (e *Entry) Proof(i int) [][]byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.leaves == nil || i < 0 || i >= e.layout.Chunks() {
+		return nil
+	}
+	if e.tree == nil {
+		e.tree = levels(e.leaves)
+	}
+	return proofFrom(e.tree, i)
+}
+
+// ReadChunk reads held chunk i into buf (grown as needed).
+func (e *Entry) ReadChunk(i int, buf []byte) ([]byte, error) {
+	e.mu.Lock()
+	if i < 0 || i >= e.layout.Chunks() || !e.has(i) || e.leaves == nil {
+		e.mu.Unlock()
+		return nil, ErrMissing
+	}
+	if err := e.openData(); err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	f := e.data
+	e.mu.Unlock()
+	n := e.layout.Sealed(i)
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := f.ReadAt(buf, e.layout.offset(i)); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// PutChunk checks sealed chunk i against the tree (its leaf hash) and
+// writes it; it becomes durable, and is served, after the next Sync.
+func (e *Entry) PutChunk(i int, sealed []byte) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.leaves == nil || i < 0 || i >= e.layout.Chunks() {
+		return ErrMissing
+	}
+	if len(sealed) != e.layout.Sealed(i) {
+		return ErrBadProof
+	}
+	if h := LeafHash(sealed); !bytes.Equal(h[:], e.leaves[i*HashLen:(i+1)*HashLen]) {
+		return ErrBadProof
+	}
+	if e.has(i) {
+		return nil
+	}
+	if err := e.openData(); err != nil {
+		return err
+	}
+	if _, err := e.data.WriteAt(sealed, e.layout.offset(i)); err != nil {
+		return err
+	}
+	e.pending = append(e.pending, i)
+	return nil
+}
+
+// Sync makes written chunks durable: the data file is synced first, then
+// the bitfield naming them is written, so a bit is never set for a chunk a
+// crash could lose. It returns how many chunks became durable.
+func (e *Entry) Sync() (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.pending) == 0 {
+		return 0, nil
+	}
+	if err := e.data.Sync(); err != nil {
+		return 0, err
+	}
+	have := append([]byte{}, e.have...)
+	for _, i := range e.pending {
+		have[i/8] |= 1 << (i % 8)
+	}
+	if err := writeFileSync(filepath.Join(e.dir, "have"), have); err != nil {
+		return 0, err
+	}
+	n := len(e.pending)
+	e.have, e.pending = have, e.pending[:0]
+	return n, nil
+}
+
+// Complete reports whether every chunk is durable.
+func (e *Entry) Complete() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.leaves != nil && CountBits(e.have) == e.layout.Chunks()
+}
+
+// Finish checks a file whose chunks are all held: it decrypts them in order
+// and compares the plaintext's hash with the announced one. The state
+// becomes complete or failed (ErrFailed).
+func (e *Entry) Finish(key []byte) error {
+	if !e.Complete() {
+		return ErrMissing
+	}
+	err := e.Export(key, io.Discard)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case err == nil:
+		e.meta.State = StateComplete
+	case err == ErrFailed || err == ErrDecrypt:
+		e.meta.State = StateFailed
+	default:
+		return err
+	}
+	e.meta.Wanted = false
+	if serr := e.saveMeta(); serr != nil {
+		return serr
+	}
+	return err
+}
+
+// Export decrypts the held file into w, one chunk at a time, and fails
+// with ErrFailed if the plaintext does not hash to the announced hash (w
+// has then received unverified bytes: write to a temporary file).
+func (e *Entry) Export(key []byte, w io.Writer) error {
+	a, err := aead(key)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	var buf, plain []byte
+	for i := range e.layout.Chunks() {
+		if buf, err = e.ReadChunk(i, buf); err != nil {
+			return err
+		}
+		if plain, err = openChunk(a, plain[:0], e.layout.Size, i, buf); err != nil {
+			return err
+		}
+		h.Write(plain)
+		if _, err := w.Write(plain); err != nil {
+			return err
+		}
+	}
+	if hex.EncodeToString(h.Sum(nil)) != e.Meta().ContentHash {
+		return ErrFailed
+	}
+	return nil
+}
+
+func (e *Entry) saveMeta() error {
+	b, err := json.Marshal(e.meta)
+	if err != nil {
+		return err
+	}
+	if err := writeFileSync(filepath.Join(e.dir, "meta.json"), b); err != nil {
+		return fmt.Errorf("save file state: %w", err)
+	}
+	return nil
+}
+
+// close releases the data file.
+func (e *Entry) close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.data != nil {
+		e.data.Close()
+		e.data = nil
+	}
+}
+
+// Close releases every open data file.
+func (s *Store) Close() {
+	for _, e := range s.All() {
+		e.close()
+	}
+}

@@ -1,0 +1,130 @@
+package files
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Imported is a file taken into the store for sending.
+type Imported struct {
+	Entry       *Entry
+	Key         []byte // nil when Dedup: the earlier announcement's key applies
+	ContentHash []byte
+	// Dedup: the same content was held already (complete); Entry is that
+	// file and no new chunks were kept.
+	Dedup bool
+}
+
+// ErrNotRegular: the path is not a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// Import reads the file at path once, streaming: each chunk is hashed,
+// sealed under a new random key and written to the store, so memory stays
+// at one chunk whatever the size. Content already held complete is not
+// kept twice (Dedup).
+func (s *Store) Import(path string) (*Imported, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s", ErrNotRegular, path)
+	}
+	l := Layout{Size: uint64(fi.Size()), ChunkSize: ChunkSizeFor(uint64(fi.Size()))}
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	need := int64(l.Size) + int64(l.Chunks())*Overhead
+	if err := s.reserve(need); err != nil {
+		return nil, err
+	}
+	kept := false
+	defer func() {
+		if !kept {
+			s.reserve(-need)
+		}
+	}()
+	tmp, err := os.MkdirTemp(s.dir, ".import-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp) // renamed away on success
+	key := make([]byte, KeyLen)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	a, err := aead(key)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.OpenFile(filepath.Join(tmp, "data"), os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer data.Close()
+	h := sha256.New()
+	leaves := make([]byte, 0, l.Chunks()*HashLen)
+	plain := make([]byte, l.ChunkSize)
+	sealed := make([]byte, 0, l.ChunkSize+Overhead)
+	for i := range l.Chunks() {
+		p := plain[:l.Plain(i)]
+		if _, err := io.ReadFull(f, p); err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		h.Write(p)
+		sealed = sealChunk(a, sealed[:0], l.Size, i, p)
+		leaf := LeafHash(sealed)
+		leaves = append(leaves, leaf[:]...)
+		if _, err := data.Write(sealed); err != nil {
+			return nil, err
+		}
+	}
+	if n, _ := f.Read(plain[:1]); n != 0 {
+		return nil, fmt.Errorf("%s grew while being read", path)
+	}
+	sum := h.Sum(nil)
+	if old := s.FindContent(sum); old != nil {
+		return &Imported{Entry: old, ContentHash: sum, Dedup: true}, nil
+	}
+	if err := data.Sync(); err != nil {
+		return nil, err
+	}
+	root := Root(leaves)
+	have := make([]byte, (l.Chunks()+7)/8)
+	for i := range l.Chunks() {
+		have[i/8] |= 1 << (i % 8)
+	}
+	e := &Entry{s: s, root: root, dir: filepath.Join(s.dir, hex.EncodeToString(root[:])), layout: l,
+		meta:   Meta{Size: l.Size, ChunkSize: l.ChunkSize, ContentHash: hex.EncodeToString(sum), State: StateComplete},
+		leaves: leaves, have: have}
+	if err := writeFileSync(filepath.Join(tmp, "leaves"), leaves); err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(filepath.Join(tmp, "have"), have); err != nil {
+		return nil, err
+	}
+	e.dir = tmp
+	if err := e.saveMeta(); err != nil {
+		return nil, err
+	}
+	e.dir = filepath.Join(s.dir, hex.EncodeToString(root[:]))
+	if err := os.Rename(tmp, e.dir); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.entries[root] = e
+	s.mu.Unlock()
+	kept = true
+	return &Imported{Entry: e, Key: key, ContentHash: sum}, nil
+}

@@ -1,0 +1,115 @@
+package files
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-msgio/pbio"
+
+	"github.com/parley-chat/parley/node/internal/files/filepb"
+)
+
+// Protocol is the file transfer stream protocol.
+const Protocol = "/parley/file/1.0.0"
+
+// Frame bounds: a request is a root and a number; a response at most one
+// sealed chunk with its proof, or the hash list of the largest file.
+const (
+	maxRequest  = 128
+	maxResponse = MaxChunks*HashLen + 64<<10
+	// idleTimeout closes a served stream that asks nothing for this long.
+	idleTimeout = 2 * time.Minute
+)
+
+// Authorize tells whether a peer may fetch a root: it must be a current
+// member of a group in which the root was announced.
+type Authorize func(p peer.ID, root [HashLen]byte) bool
+
+// Server answers /parley/file/1.0.0 streams from a store.
+type Server struct {
+	store *Store
+	auth  Authorize
+	log   *slog.Logger
+	// Refused counts requests from peers not allowed the root they named.
+	Refused atomic.Uint64
+	// Served counts chunks sent.
+	Served atomic.Uint64
+}
+
+// NewServer serves st's files to the peers auth allows.
+func NewServer(st *Store, auth Authorize, log *slog.Logger) *Server {
+	return &Server{store: st, auth: auth, log: log}
+}
+
+// Handle serves one stream (a libp2p stream handler).
+func (s *Server) Handle(st network.Stream) {
+	defer st.Close()
+	s.serve(st, st.Conn().RemotePeer(), func() { st.SetReadDeadline(time.Now().Add(idleTimeout)) })
+}
+
+func (s *Server) serve(rw io.ReadWriter, from peer.ID, arm func()) {
+	r := pbio.NewDelimitedReader(rw, maxRequest)
+	w := pbio.NewDelimitedWriter(rw)
+	var buf []byte
+	for {
+		arm()
+		var req filepb.Request
+		if err := r.ReadMsg(&req); err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.log.Debug("file stream read", "peer", from, "err", err)
+			}
+			return
+		}
+		var resp *filepb.Response
+		resp, buf = s.answer(from, &req, buf)
+		if err := w.WriteMsg(resp); err != nil {
+			return
+		}
+		if resp.Status == filepb.Status_REFUSED || resp.Status == filepb.Status_BAD_REQUEST {
+			return
+		}
+	}
+}
+
+func (s *Server) answer(from peer.ID, req *filepb.Request, buf []byte) (*filepb.Response, []byte) {
+	if len(req.Root) != HashLen {
+		return &filepb.Response{Status: filepb.Status_BAD_REQUEST}, buf
+	}
+	var root [HashLen]byte
+	copy(root[:], req.Root)
+	if !s.auth(from, root) {
+		s.Refused.Add(1)
+		return &filepb.Response{Status: filepb.Status_REFUSED}, buf
+	}
+	e, err := s.store.Get(root)
+	if err != nil {
+		return &filepb.Response{Status: filepb.Status_NOT_FOUND}, buf
+	}
+	switch k := req.Kind.(type) {
+	case *filepb.Request_Have:
+		bf := e.Bitfield()
+		if bf == nil {
+			return &filepb.Response{Status: filepb.Status_MISSING}, buf
+		}
+		return &filepb.Response{Bitfield: bf}, buf
+	case *filepb.Request_Tree:
+		l := e.Leaves()
+		if l == nil {
+			return &filepb.Response{Status: filepb.Status_MISSING}, buf
+		}
+		return &filepb.Response{Leaves: l}, buf
+	case *filepb.Request_Chunk:
+		data, err := e.ReadChunk(int(k.Chunk), buf)
+		if err != nil {
+			return &filepb.Response{Status: filepb.Status_MISSING}, buf
+		}
+		s.Served.Add(1)
+		return &filepb.Response{Data: data, Proof: e.Proof(int(k.Chunk))}, data
+	}
+	return &filepb.Response{Status: filepb.Status_BAD_REQUEST}, buf
+}
