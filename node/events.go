@@ -24,6 +24,7 @@ type Event struct {
 	Message *Message      `json:"message,omitempty"`
 	Peer    *PeerEvent    `json:"peer,omitempty"`
 	Sync    *SyncProgress `json:"sync,omitempty"`
+	File    *FileProgress `json:"file,omitempty"` // EventFile (files.go)
 	// Backfill marks a message that arrived through history sync rather than
 	// live gossip: a front end may summarise a long catch-up instead of
 	// showing each message as new.

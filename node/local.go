@@ -33,6 +33,10 @@ type Message struct {
 	// position in the history is causal and never depends on it.
 	TimeDoubtful bool   `json:"time_doubtful,omitempty"`
 	Cursor       string `json:"cursor"` // pass as Before to page further back
+
+	// Files (files.go): kind "file" carries the announced file; its local
+	// state is in Files.
+	File *FileInfo `json:"file,omitempty"`
 }
 
 // GroupInfo summarises a group.
@@ -273,6 +277,9 @@ func toMessage(g store.GroupID, v *envelope.Verified) Message {
 		if o, err := membership.DecodeOp(b.Membership.Op); err == nil {
 			m.Text = o.Kind.String()
 		}
+	case *wirepb.Body_File:
+		m.Kind, m.File = "file", fileInfoOf(m.ID, m.Group, b.File)
+		m.Text = b.File.Name
 	default:
 		m.Kind = "unsupported"
 	}

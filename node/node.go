@@ -55,7 +55,8 @@ type Node struct {
 	sync   *syncproto.Syncer // nil until Start (and in relay mode)
 	reach  *reach.Reach      // nil until Start (and in relay mode)
 
-	counters counters // totals for metrics (counters.go)
+	counters counters   // totals for metrics (counters.go)
+	files    *fileState // files.go
 }
 
 // New composes a node from a profile directory: it opens the store in
@@ -105,10 +106,16 @@ func New(dir string, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	c.displayName = id.Name
+	fs, err := openFiles(c, dir)
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		Local: NewLocal(st, id.ID), cfg: c, log: c.logger.With("component", "node"), id: id, key: id.Key, pub: pub,
 		self: id.ID, memberKey: mid.Key(), st: st, ctx: ctx, cancel: cancel, groups: map[store.GroupID]*group{},
+		files: fs,
 	}
 	n.events.init()
 	return n, nil
@@ -186,6 +193,7 @@ func (n *Node) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	n.startFiles()
 	n.sync.Start()
 	n.reach.Start()
 	n.goOwned(n.maintainLoop)
@@ -240,6 +248,7 @@ func (n *Node) Close() error {
 			err = n.host.Close() // closes the topics: receive loops end
 		}
 		n.wg.Wait()
+		n.closeFiles()
 		n.events.close()
 		if n.cfg.store == nil { // opened by New
 			err = errors.Join(err, n.st.Close())

@@ -27,12 +27,18 @@ type config struct {
 	epochRotation time.Duration
 	epochGrace    time.Duration
 	maintainEvery time.Duration
+	// Files (files.go): see WithFilesDir, WithFileLimit, WithAutoDownload,
+	// WithFileStallTimeout.
+	filesDir     string
+	fileLimit    int64
+	autoDownload int64
+	fileStall    time.Duration
 }
 
 func defaultConfig() config {
 	return config{syncInterval: 30 * time.Second, redialEvery: 30 * time.Second, rendezvous: time.Minute,
 		logger: slog.Default(), now: time.Now,
-		epochRotation: DefaultEpochRotation, epochGrace: DefaultEpochGrace, maintainEvery: time.Minute}
+		epochRotation: DefaultEpochRotation, epochGrace: DefaultEpochGrace, maintainEvery: time.Minute, autoDownload: DefaultAutoDownload}
 }
 
 // Option configures New.
@@ -110,3 +116,19 @@ func WithEpochGrace(d time.Duration) Option { return func(c *config) { c.epochGr
 // WithMaintenanceInterval sets how often the epoch timers are checked
 // (default 1 min; tests).
 func WithMaintenanceInterval(d time.Duration) Option { return func(c *config) { c.maintainEvery = d } }
+
+// WithFilesDir keeps files in dir (default: the profile's "files"
+// directory; an in-memory node keeps none unless this is set).
+func WithFilesDir(dir string) Option { return func(c *config) { c.filesDir = dir } }
+
+// WithFileLimit caps the bytes of files the profile keeps (sent and
+// fetched); 0, the default, means no limit beyond the disk.
+func WithFileLimit(bytes int64) Option { return func(c *config) { c.fileLimit = bytes } }
+
+// WithAutoDownload sets the size up to which announced files are fetched
+// without being asked (default DefaultAutoDownload; 0 turns it off).
+func WithAutoDownload(bytes int64) Option { return func(c *config) { c.autoDownload = bytes } }
+
+// WithFileStallTimeout bounds one chunk request to a peer (default 20 s);
+// a peer that exceeds it is scored down and the chunk asked elsewhere.
+func WithFileStallTimeout(d time.Duration) Option { return func(c *config) { c.fileStall = d } }

@@ -225,6 +225,7 @@ func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool)
 		}
 		added++
 		n.noteMember(g, v)
+		n.noteFile(g, v)
 		if listening {
 			n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v), Backfill: from == ""})
 		}

@@ -203,6 +203,7 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 	for i, r := range live {
 		v := vs[i]
 		n.noteMember(g, v)
+		n.noteFile(g, v)
 		out := n.toMessage(g, v)
 		n.events.publish(Event{Type: EventMessage, Group: out.Group, Message: out})
 		r.done <- sendResult{msg: out}
