@@ -1,0 +1,201 @@
+package files
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/parley-chat/parley/node/internal/files/filepb"
+)
+
+func TestTreeProofs(t *testing.T) {
+	for n := 1; n <= 33; n++ {
+		leaves := make([]byte, n*HashLen)
+		rand.Read(leaves)
+		root := Root(leaves)
+		for i := range n {
+			var leaf [HashLen]byte
+			copy(leaf[:], leaves[i*HashLen:])
+			p := Proof(leaves, i)
+			if err := Verify(root, n, i, leaf, p); err != nil {
+				t.Fatalf("n=%d i=%d: %v", n, i, err)
+			}
+			if i+1 < n && Verify(root, n, i+1, leaf, p) == nil {
+				t.Fatalf("n=%d: leaf %d verified at %d", n, i, i+1)
+			}
+			leaf[0] ^= 1
+			if Verify(root, n, i, leaf, p) == nil {
+				t.Fatalf("n=%d i=%d: altered leaf verified", n, i)
+			}
+		}
+	}
+	if Root(nil) == Root(make([]byte, HashLen)) {
+		t.Fatal("empty root equals a one-leaf root")
+	}
+}
+
+func importRandom(t *testing.T, s *Store, size int) (*Imported, []byte) {
+	t.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	path := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	imp, err := s.Import(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return imp, data
+}
+
+// pipeOpen serves each opened stream from srv over an in-memory pipe.
+func pipeOpen(srv *Server, from peer.ID) func() (Stream, error) {
+	return func() (Stream, error) {
+		c1, c2 := net.Pipe()
+		go func() {
+			defer c2.Close()
+			srv.serve(c2, from, func() {})
+		}()
+		return c1, nil
+	}
+}
+
+func TestImportFetchExport(t *testing.T) {
+	for _, size := range []int{0, 1, DefaultChunkSize, 3*DefaultChunkSize + 17} {
+		src, _ := Open(t.TempDir(), 0)
+		imp, data := importRandom(t, src, size)
+		dst, _ := Open(t.TempDir(), 0)
+		e, err := dst.Announced(imp.Entry.Root(), imp.Entry.Layout(), imp.ContentHash, Announce{Group: "g", ID: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		good := NewServer(src, func(peer.ID, [HashLen]byte) bool { return true }, slog.Default())
+		bad, _ := Open(t.TempDir(), 0) // holds a corrupted copy
+		cp := copyEntry(t, imp.Entry, bad)
+		corrupt(t, cp)
+		badSrv := NewServer(bad, func(peer.ID, [HashLen]byte) bool { return true }, slog.Default())
+		opens := map[peer.ID]func() (Stream, error){"good": pipeOpen(good, "me"), "bad": pipeOpen(badSrv, "me")}
+		var struck []peer.ID
+		err = Fetch(t.Context(), FetchConfig{Entry: e, Key: imp.Key,
+			Peers: func() []peer.ID { return []peer.ID{"bad", "good"} },
+			Open:  func(_ context.Context, p peer.ID) (Stream, error) { return opens[p]() },
+			OnBadPeer: func(p peer.ID, err error) { struck = append(struck, p) }})
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		var out bytes.Buffer
+		if err := e.Export(imp.Key, &out); err != nil || !bytes.Equal(out.Bytes(), data) {
+			t.Fatalf("size %d: export %v", size, err)
+		}
+		for _, p := range struck {
+			if p != "bad" {
+				t.Fatalf("honest peer struck")
+			}
+		}
+		if e.Meta().State != StateComplete {
+			t.Fatal(e.Meta().State)
+		}
+	}
+}
+
+func copyEntry(t *testing.T, e *Entry, to *Store) *Entry {
+	t.Helper()
+	c, err := to.Announced(e.Root(), e.Layout(), []byte{1}, Announce{Group: "g", ID: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Layout().Chunks() == 0 {
+		return c
+	}
+	if err := c.SetLeaves(e.Leaves()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range e.Layout().Chunks() {
+		b, _ := e.ReadChunk(i, nil)
+		if err := c.PutChunk(i, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Sync()
+	return c
+}
+
+func corrupt(t *testing.T, e *Entry) {
+	f, err := os.OpenFile(filepath.Join(e.dir, "data"), os.O_RDWR, 0)
+	if err != nil {
+		if e.Layout().Chunks() == 0 {
+			return
+		}
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	for i := range b {
+		b[i] ^= 0x55
+	}
+	f.WriteAt(b, 0)
+}
+
+func TestLimit(t *testing.T) {
+	s, _ := Open(t.TempDir(), 1000)
+	path := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(path, make([]byte, 2000), 0o600)
+	if _, err := s.Import(path); err == nil {
+		t.Fatal("over the limit accepted")
+	}
+	if s.Used() != 0 {
+		t.Fatal("failed import kept its reservation")
+	}
+}
+
+// FuzzServeRequest: any request bytes get an answer, never a panic.
+func FuzzServeRequest(f *testing.F) {
+	root := Root(make([]byte, HashLen))
+	for _, r := range []*filepb.Request{{Root: root[:], Kind: &filepb.Request_Have{Have: true}},
+		{Root: root[:], Kind: &filepb.Request_Chunk{Chunk: 7}}, {Root: root[:], Kind: &filepb.Request_Tree{Tree: true}}} {
+		b, _ := proto.Marshal(r)
+		f.Add(b)
+	}
+	s, _ := Open(f.TempDir(), 0)
+	s.Announced(root, Layout{Size: 10, ChunkSize: 4}, make([]byte, 32), Announce{})
+	srv := NewServer(s, func(peer.ID, [HashLen]byte) bool { return true }, slog.Default())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var req filepb.Request
+		if proto.Unmarshal(b, &req) != nil {
+			return
+		}
+		srv.answer("p", &req, nil)
+	})
+}
+
+// FuzzCheckResponse: any response to a chunk request is stored only if it
+// matches the tree.
+func FuzzCheckResponse(f *testing.F) {
+	s, _ := Open(f.TempDir(), 0)
+	leaves := make([]byte, 3*HashLen)
+	root := Root(leaves)
+	e, _ := s.Announced(root, Layout{Size: 10, ChunkSize: 4}, make([]byte, 32), Announce{})
+	e.SetLeaves(leaves)
+	fe := &fetch{e: e, l: e.Layout()}
+	b, _ := proto.Marshal(&filepb.Response{Data: make([]byte, 20), Proof: [][]byte{make([]byte, 32)}})
+	f.Add(b, uint8(0))
+	f.Fuzz(func(t *testing.T, b []byte, i uint8) {
+		var resp filepb.Response
+		if proto.Unmarshal(b, &resp) != nil {
+			return
+		}
+		if fe.check(int(i%3), &resp) == nil {
+			t.Fatal("a chunk not in the tree was accepted")
+		}
+	})
+}
