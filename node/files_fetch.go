@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -208,10 +209,11 @@ func (n *Node) SaveFile(ref, id, outPath string) error {
 }
 
 // OpenFile opens a complete file's content for streaming (the HTTP API's
-// download): it returns the announcement's info and a function that
-// writes the plaintext from byte offset off (whole chunks are decrypted;
-// the part before off is skipped).
-func (n *Node) OpenFile(ref, id string) (FileInfo, func(w interface{ Write([]byte) (int, error) }, off, length int64) error, error) {
+// download, with Range): the reader decrypts one chunk at a time.
+func (n *Node) OpenFile(ref, id string) (FileInfo, io.ReadSeeker, error) {
+	if n.files.store == nil {
+		return FileInfo{}, nil, ErrNoFileStore
+	}
 	f, g, mid, err := n.resolveFile(ref, id)
 	if err != nil {
 		return FileInfo{}, nil, err
@@ -224,9 +226,11 @@ func (n *Node) OpenFile(ref, id string) (FileInfo, func(w interface{ Write([]byt
 	}
 	fi := fileInfoOf(hex.EncodeToString(mid[:]), hex.EncodeToString(g.rec.ID[:]), f)
 	fi.State, fi.Done = files.StateComplete, f.Size
-	return *fi, func(w interface{ Write([]byte) (int, error) }, off, length int64) error {
-		return e.ExportRange(f.Key, w, off, length)
-	}, nil
+	r, err := e.NewReader(f.Key)
+	if err != nil {
+		return FileInfo{}, nil, err
+	}
+	return *fi, r, nil
 }
 
 // FileStats counts served chunks and refused requests.

@@ -2,6 +2,7 @@ package files
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -333,33 +334,62 @@ func (s *Store) Close() {
 	}
 }
 
-// ExportRange writes plaintext bytes [off, off+length) of a complete file
-// (each chunk is checked by its AEAD tag; the whole-content hash is checked
-// by Finish, before the file is called complete).
-func (e *Entry) ExportRange(key []byte, w io.Writer, off, length int64) error {
+// Reader reads a complete file's plaintext with Seek (an HTTP Range
+// download): one chunk is decrypted at a time, each checked by its AEAD
+// tag; the whole-content hash was checked by Finish before the file was
+// called complete.
+type Reader struct {
+	e     *Entry
+	a     cipher.AEAD
+	off   int64
+	chunk int // index held in plain, -1 none
+	buf   []byte
+	plain []byte
+}
+
+// NewReader opens the file's plaintext.
+func (e *Entry) NewReader(key []byte) (*Reader, error) {
 	a, err := aead(key)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if off < 0 || length < 0 || uint64(off+length) > e.layout.Size {
-		return fmt.Errorf("range %d+%d outside the file", off, length)
+	return &Reader{e: e, a: a, chunk: -1}, nil
+}
+
+// Read implements io.Reader.
+func (r *Reader) Read(p []byte) (int, error) {
+	size := int64(r.e.layout.Size)
+	if r.off >= size {
+		return 0, io.EOF
 	}
-	cs := int64(e.layout.ChunkSize)
-	var buf, plain []byte
-	for i := int(off / cs); length > 0; i++ {
-		if buf, err = e.ReadChunk(i, buf); err != nil {
-			return err
+	cs := int64(r.e.layout.ChunkSize)
+	i := int(r.off / cs)
+	if i != r.chunk {
+		var err error
+		if r.buf, err = r.e.ReadChunk(i, r.buf); err != nil {
+			return 0, err
 		}
-		if plain, err = openChunk(a, plain[:0], e.layout.Size, i, buf); err != nil {
-			return err
+		if r.plain, err = openChunk(r.a, r.plain[:0], r.e.layout.Size, i, r.buf); err != nil {
+			return 0, err
 		}
-		p := plain[off-int64(i)*cs:]
-		p = p[:min(int64(len(p)), length)]
-		if _, err := w.Write(p); err != nil {
-			return err
-		}
-		off += int64(len(p))
-		length -= int64(len(p))
+		r.chunk = i
 	}
-	return nil
+	n := copy(p, r.plain[r.off-int64(i)*cs:])
+	r.off += int64(n)
+	return n, nil
+}
+
+// Seek implements io.Seeker.
+func (r *Reader) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		off += r.off
+	case io.SeekEnd:
+		off += int64(r.e.layout.Size)
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("seek before the start")
+	}
+	r.off = off
+	return off, nil
 }
