@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"path/filepath"
 	"sort"
@@ -291,7 +292,28 @@ func (n *Node) SendFile(ctx context.Context, ref, path string) (Message, error) 
 	if err != nil {
 		return Message{}, err
 	}
-	imp, err := n.files.store.Import(path)
+	return n.sendImported(ctx, g, fileName(path), fileMime(path), func() (*files.Imported, error) { return n.files.store.Import(path) })
+}
+
+// SendFileReader is SendFile from a stream of exactly size bytes (the web
+// chat's upload), named name; nothing is buffered beyond one chunk.
+func (n *Node) SendFileReader(ctx context.Context, ref, name string, size int64, r io.Reader) (Message, error) {
+	if n.files.store == nil {
+		return Message{}, ErrNoFileStore
+	}
+	name = fileName(name)
+	if name == "" || name == "." || name == "/" {
+		return Message{}, fmt.Errorf("%w: a file needs a name", ErrInvalidInput)
+	}
+	g, err := n.memberGroup(ref)
+	if err != nil {
+		return Message{}, err
+	}
+	return n.sendImported(ctx, g, name, fileMime(name), func() (*files.Imported, error) { return n.files.store.ImportReader(r, size, name) })
+}
+
+func (n *Node) sendImported(ctx context.Context, g *group, name, mimeType string, do func() (*files.Imported, error)) (Message, error) {
+	imp, err := do()
 	if err != nil {
 		if errors.Is(err, files.ErrLimit) {
 			return Message{}, err
@@ -313,7 +335,7 @@ func (n *Node) SendFile(ctx context.Context, ref, path string) (Message, error) 
 	}
 	root := imp.Entry.Root()
 	l := imp.Entry.Layout()
-	f := &wirepb.FileAnnounce{Name: fileName(path), Size: l.Size, Mime: fileMime(path), Root: root[:], Key: key,
+	f := &wirepb.FileAnnounce{Name: name, Size: l.Size, Mime: mimeType, Root: root[:], Key: key,
 		ChunkSize: uint32(l.ChunkSize), ContentHash: imp.ContentHash}
 	m, err := n.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_File{File: f}})
 	if err != nil {

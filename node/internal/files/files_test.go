@@ -87,8 +87,8 @@ func TestImportFetchExport(t *testing.T) {
 		opens := map[peer.ID]func() (Stream, error){"good": pipeOpen(good, "me"), "bad": pipeOpen(badSrv, "me")}
 		var struck []peer.ID
 		err = Fetch(t.Context(), FetchConfig{Entry: e, Key: imp.Key,
-			Peers: func() []peer.ID { return []peer.ID{"bad", "good"} },
-			Open:  func(_ context.Context, p peer.ID) (Stream, error) { return opens[p]() },
+			Peers:     func() []peer.ID { return []peer.ID{"bad", "good"} },
+			Open:      func(_ context.Context, p peer.ID) (Stream, error) { return opens[p]() },
 			OnBadPeer: func(p peer.ID, err error) { struck = append(struck, p) }})
 		if err != nil {
 			t.Fatalf("size %d: %v", size, err)

@@ -41,7 +41,16 @@ func (s *Store) Import(path string) (*Imported, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s", ErrNotRegular, path)
 	}
-	l := Layout{Size: uint64(fi.Size()), ChunkSize: ChunkSizeFor(uint64(fi.Size()))}
+	return s.ImportReader(f, fi.Size(), path)
+}
+
+// ImportReader is Import from a stream of exactly size bytes (an upload);
+// what names it in errors.
+func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("%w: unknown size", ErrNotRegular)
+	}
+	l := Layout{Size: uint64(size), ChunkSize: ChunkSizeFor(uint64(size))}
 	if err := l.check(); err != nil {
 		return nil, err
 	}
@@ -80,7 +89,7 @@ func (s *Store) Import(path string) (*Imported, error) {
 	for i := range l.Chunks() {
 		p := plain[:l.Plain(i)]
 		if _, err := io.ReadFull(f, p); err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
+			return nil, fmt.Errorf("read %s: %w", what, err)
 		}
 		h.Write(p)
 		sealed = sealChunk(a, sealed[:0], l.Size, i, p)
@@ -91,7 +100,7 @@ func (s *Store) Import(path string) (*Imported, error) {
 		}
 	}
 	if n, _ := f.Read(plain[:1]); n != 0 {
-		return nil, fmt.Errorf("%s grew while being read", path)
+		return nil, fmt.Errorf("%s is longer than %d bytes (it grew while being read)", what, size)
 	}
 	sum := h.Sum(nil)
 	if old := s.FindContent(sum); old != nil {

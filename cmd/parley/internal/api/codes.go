@@ -23,6 +23,11 @@ var nodeErrors = []struct {
 	{node.ErrBadInvite, "bad_invite", http.StatusBadRequest},
 	{node.ErrAmbiguous, "ambiguous_group", http.StatusBadRequest},
 	{node.ErrGroupNotFound, "group_not_found", http.StatusNotFound},
+	{node.ErrNoSuchFile, "no_such_file", http.StatusNotFound},
+	{node.ErrFileIncomplete, "file_incomplete", http.StatusConflict},
+	{node.ErrFileLimit, "file_limit", http.StatusInsufficientStorage},
+	{node.ErrFileCorrupt, "file_corrupt", http.StatusUnprocessableEntity},
+	{node.ErrNoFileStore, "no_file_store", http.StatusConflict},
 	{node.ErrInvalidInput, "invalid_input", http.StatusBadRequest},
 	{node.ErrClosed, "closed", http.StatusServiceUnavailable},
 }
