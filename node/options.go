@@ -132,3 +132,13 @@ func WithAutoDownload(bytes int64) Option { return func(c *config) { c.autoDownl
 // WithFileStallTimeout bounds one chunk request to a peer (default 20 s);
 // a peer that exceeds it is scored down and the chunk asked elsewhere.
 func WithFileStallTimeout(d time.Duration) Option { return func(c *config) { c.fileStall = d } }
+
+// WithFileOptions applies several options (front ends pass their file
+// settings as one).
+func WithFileOptions(opts ...Option) Option {
+	return func(c *config) {
+		for _, o := range opts {
+			o(c)
+		}
+	}
+}

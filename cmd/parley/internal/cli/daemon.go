@@ -26,6 +26,7 @@ type nodeFlags struct {
 	web    bool // print the web chat's URL and open a browser (up --web)
 	net    netFlags
 	met    metricsFlag
+	files  fileFlags // files.go
 }
 
 func (f *nodeFlags) register(cmd *cobra.Command) {
@@ -35,6 +36,7 @@ func (f *nodeFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.name, "name", "", "display name shown to other members (saved in the profile)")
 	f.net.register(fl)
 	f.met.register(fl)
+	f.files.register(fl)
 }
 
 func (a *app) daemonCmd() *cobra.Command {
@@ -96,7 +98,7 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 	if err != nil {
 		return err
 	}
-	n, err := node.New(p.Dir, node.WithDisplayName(f.name), node.WithLogger(log), node.WithP2P(popts...), node.WithStoreOptions(sopts...))
+	n, err := node.New(p.Dir, node.WithDisplayName(f.name), node.WithLogger(log), node.WithP2P(popts...), node.WithStoreOptions(sopts...), node.WithFileOptions(f.files.options()...))
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("%w: is a parley node already running for profile %q? (see `parley --profile %s status`)", err, p.Name, p.Name)
 	}
