@@ -69,7 +69,10 @@ type FileInfo struct {
 	ETA      float64 `json:"eta,omitempty"`     // seconds left of a running fetch
 	Sources  int     `json:"sources,omitempty"` // peers serving a running fetch
 	Fetching bool    `json:"fetching,omitempty"`
-	Error    string  `json:"error,omitempty"`
+	// Fetched is the chunks this node fetched for the file since it
+	// started (a resumed fetch asks only for the chunks not yet held).
+	Fetched int    `json:"fetched,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // fileInfoOf is the announcement's part of a FileInfo (a Message's File).
@@ -85,6 +88,7 @@ type fileState struct {
 
 	mu      sync.Mutex
 	running map[[files.HashLen]byte]*fileFetch
+	fetched map[[files.HashLen]byte]int // chunks fetched since start, per root
 }
 
 type fileFetch struct {
@@ -95,7 +99,7 @@ type fileFetch struct {
 
 // openFiles opens the file store for New.
 func openFiles(c config, dir string) (*fileState, error) {
-	fs := &fileState{running: map[[files.HashLen]byte]*fileFetch{}}
+	fs := &fileState{running: map[[files.HashLen]byte]*fileFetch{}, fetched: map[[files.HashLen]byte]int{}}
 	fdir := c.filesDir
 	if fdir == "" && !c.inMemory && c.store == nil && dir != "" {
 		fdir = filepath.Join(dir, "files")
@@ -419,6 +423,7 @@ func (n *Node) fileInfo(g *group, id string, e *files.Entry) (FileInfo, error) {
 		fi.State = files.StateMissing
 	}
 	n.files.mu.Lock()
+	fi.Fetched = n.files.fetched[e.Root()]
 	if ff := n.files.running[e.Root()]; ff != nil {
 		fi.Fetching, fi.Speed, fi.Sources = true, ff.prog.Speed, ff.prog.Peers
 		fi.ETA = ff.prog.ETA.Seconds()

@@ -47,6 +47,7 @@ func (n *Node) startFetch(g *group, id store.MessageID, f *wirepb.FileAnnounce) 
 	}
 	ff := &fileFetch{done: make(chan struct{})}
 	fs.running[root] = ff
+	before := fs.fetched[root]
 	fs.mu.Unlock()
 	e, err := fs.store.Get(root)
 	if err != nil {
@@ -73,6 +74,7 @@ func (n *Node) startFetch(g *group, id store.MessageID, f *wirepb.FileAnnounce) 
 		OnProgress: func(p files.Progress) {
 			fs.mu.Lock()
 			ff.prog, last = p, p
+			fs.fetched[root] = before + p.Fetched
 			fs.mu.Unlock()
 			prog(p, files.StatePartial, nil)
 		},

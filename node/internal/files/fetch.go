@@ -75,6 +75,7 @@ type fetch struct {
 	lowest   int
 	written  int // chunks written by this run (durable or not)
 	need     int // chunks missing when the run began
+	unsynced int // chunks written since the last sync
 	fetched  int
 	bad      int
 	strikes  map[peer.ID]int
@@ -357,16 +358,22 @@ func (f *fetch) stored() {
 	f.mu.Lock()
 	f.written++
 	f.fetched++
+	f.unsynced++
 	done := f.written == f.need
+	full := f.unsynced*f.l.ChunkSize >= syncBytes
 	f.mu.Unlock()
-	f.sync(done)
+	f.sync(done || full)
 	if done {
 		f.poke()
 	}
 }
 
-// syncEvery bounds how much a crash may lose of a running fetch.
-const syncEvery = 250 * time.Millisecond
+// syncEvery and syncBytes bound how much a crash may lose of a running
+// fetch (one fsync covers that much).
+const (
+	syncEvery = 250 * time.Millisecond
+	syncBytes = 16 << 20
+)
 
 func (f *fetch) sync(force bool) error {
 	f.mu.Lock()
@@ -375,6 +382,7 @@ func (f *fetch) sync(force bool) error {
 		return nil
 	}
 	f.lastSync = time.Now()
+	f.unsynced = 0
 	f.mu.Unlock()
 	n, err := f.e.Sync()
 	if err != nil {
