@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/parley-chat/parley/cmd/parley/internal/api"
+	"github.com/parley-chat/parley/cmd/parley/internal/chatcmd"
 	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
 )
@@ -84,7 +85,9 @@ type fileOps interface {
 
 type apiFiles struct{ c *api.Client }
 
-func (f apiFiles) send(ctx context.Context, g, p string) (node.Message, error) { return f.c.SendFile(ctx, g, p) }
+func (f apiFiles) send(ctx context.Context, g, p string) (node.Message, error) {
+	return f.c.SendFile(ctx, g, p)
+}
 func (f apiFiles) start(ctx context.Context, g, id string) error {
 	_, err := f.c.FetchFile(ctx, g, id, false)
 	return err
@@ -92,7 +95,9 @@ func (f apiFiles) start(ctx context.Context, g, id string) error {
 func (f apiFiles) file(ctx context.Context, g, id string) (node.FileInfo, error) {
 	return f.c.File(ctx, g, id)
 }
-func (f apiFiles) save(ctx context.Context, g, id, p string) error { return f.c.SaveFile(ctx, g, id, p) }
+func (f apiFiles) save(ctx context.Context, g, id, p string) error {
+	return f.c.SaveFile(ctx, g, id, p)
+}
 func (f apiFiles) list(ctx context.Context, g string) ([]node.FileInfo, error) {
 	return f.c.Files(ctx, g)
 }
@@ -364,4 +369,22 @@ func printFiles(w io.Writer, fs []node.FileInfo) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.ID[:12], termtext.OneLine(f.Name), humanBytes(f.Size), f.State, done, f.Hash[:16])
 	}
 	return tw.Flush()
+}
+
+var _ chatcmd.FileFront = (*lineFront)(nil)
+
+// SendFile is the line chat's /file PATH.
+func (f *lineFront) SendFile(path string) error {
+	if f.c.current == "" {
+		return errNoGroup
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	m, err := f.c.n.SendFile(f.ctx, f.c.current, path)
+	if err != nil {
+		return err
+	}
+	f.c.printf("sent %s (%s), id %s\n", termtext.OneLine(m.File.Name), humanBytes(m.File.Size), m.ID)
+	return nil
 }

@@ -91,6 +91,8 @@ func (m *Model) onEvents(evs []node.Event) tea.Cmd {
 			}
 		case node.EventGroup:
 			refresh = true
+		case node.EventFile:
+			m.onFile(ev.File) // files.go
 		}
 	}
 	be := m.be

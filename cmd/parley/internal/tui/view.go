@@ -107,6 +107,8 @@ func renderMessage(e *entry, w int) []string {
 	switch msg.Kind {
 	case "text":
 		prefix, body = tm+" "+name+": ", termtext.Sanitize(msg.Text)
+	case "file":
+		prefix, body = tm+" "+name+": ", fileBody(msg) // files.go
 	case "join":
 		prefix, body = tm+" * "+name+" joined", ""
 		if msg.Text != "" && msg.Text != msg.AuthorName {
