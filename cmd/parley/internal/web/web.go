@@ -14,7 +14,7 @@ var static embed.FS
 
 // ContentSecurityPolicy is sent with every asset: only this origin's own
 // scripts, styles and connections; no framing, no plugins, no inline code.
-const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
 	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Assets returns the embedded static files (index.html at the root).

@@ -160,6 +160,7 @@
     const m = g.last;
     if (!m) return 'No messages yet';
     if (m.kind === 'join') return (m.text || authorName(m)) + ' joined';
+    if (m.kind === 'file') return (m.author === state.self ? 'You' : authorName(m)) + ': 📎 ' + m.text;
     if (m.kind !== 'text') return 'Unsupported message';
     const who = m.author === state.self ? 'You' : authorName(m);
     return who + ': ' + m.text.replace(/\s+/g, ' ');
@@ -237,7 +238,7 @@
       sameDay(new Date(prev.time), d) && d - new Date(prev.time) < 5 * 60 * 1000;
     const li = el('li', 'msg' + (self ? ' self' : '') + (cont ? ' cont' : ''));
     li.dataset.id = m.id;
-    if (m.kind !== 'text') li.classList.add('unsupported');
+    if (m.kind !== 'text' && m.kind !== 'file') li.classList.add('unsupported');
     if (!cont) {
       const head = el('div', 'msg-head');
       if (!self) head.append(el('span', 'msg-author t' + colour(m.author), authorName(m)));
@@ -247,7 +248,8 @@
       head.append(t);
       li.append(head);
     }
-    const bubble = el('div', 'bubble', m.kind === 'text' ? m.text : 'This message needs a newer version of Parley.');
+    const bubble = m.kind === 'file' && window.parleyFiles ? window.parleyFiles.bubble(m) // files.js
+      : el('div', 'bubble', m.kind === 'text' ? m.text : 'This message needs a newer version of Parley.');
     bubble.title = d.toLocaleString();
     li.append(bubble);
     return li;
@@ -441,6 +443,9 @@
         break;
       case 'peer':
         refreshStatus();
+        break;
+      case 'file':
+        if (window.parleyFiles) window.parleyFiles.onEvent(ev); // files.js
         break;
       default:
         break;
@@ -707,6 +712,7 @@
 
   async function main() {
     wire();
+    if (window.parleyFiles) window.parleyFiles.init({ api, toast, gpath, token: () => state.token, current: () => state.current }); // files.js
     const fromHash = tokenFrom(location.hash);
     if (fromHash) {
       sessionStorage.setItem(TOKEN_KEY, fromHash);
