@@ -41,6 +41,7 @@ func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 	cfg := d
 	var outDir, jsonPath, pngPath, cpuProfile, memProfile, blockProfile, logLevel string
 	var noCatchUp, noThroughput bool
+	var filesSize, filesChild string // files.go
 	cmd := &cobra.Command{
 		Use:           "parley-bench",
 		Short:         "Measure latency, throughput, catch-up and memory of N nodes in one process, against raw GossipSub",
@@ -85,6 +86,9 @@ bytes per stored message for each --growth-history size. Examples:
 				}
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+			if filesSize != "" {
+				return runFiles(cmd.Context(), filesSize, filesChild, stdout, stderr, cfg.Logger)
+			}
 			cfg.Progress = stderr
 			if noCatchUp {
 				cfg.CatchUp = nil
@@ -178,6 +182,9 @@ bytes per stored message for each --growth-history size. Examples:
 	f.StringVar(&memProfile, "memprofile", "", "write an allocation profile at the end")
 	f.StringVar(&blockProfile, "blockprofile", "", "write a blocking profile (and FILE.mutex, a mutex profile) at the end")
 	f.StringVar(&logLevel, "log-level", "", "node log level: debug, info, warn, error (default error)")
+	f.StringVar(&filesSize, "files", "", "instead of the standard runs, measure a file transfer of this size (e.g. 1GiB) between two processes")
+	f.StringVar(&filesChild, "files-child", "", "internal: run the serving side of --files in this directory")
+	f.MarkHidden("files-child")
 	return cmd
 }
 

@@ -21,6 +21,7 @@ type Entry struct {
 	dir    string
 	layout Layout
 
+	syncMu  sync.Mutex // one Sync at a time
 	mu      sync.Mutex
 	meta    Meta
 	leaves  []byte     // nil until known (checked against root)
@@ -224,26 +225,40 @@ func (e *Entry) PutChunk(i int, sealed []byte) error {
 
 // Sync makes written chunks durable: the data file is synced first, then
 // the bitfield naming them is written, so a bit is never set for a chunk a
-// crash could lose. It returns how many chunks became durable.
+// crash could lose. Chunks keep being written while it runs (the fsync is
+// outside the entry's lock). It returns how many chunks became durable.
 func (e *Entry) Sync() (int, error) {
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.pending) == 0 {
+	pend, f := e.pending, e.data
+	e.pending = nil
+	e.mu.Unlock()
+	if len(pend) == 0 {
 		return 0, nil
 	}
-	if err := e.data.Sync(); err != nil {
+	fail := func(err error) (int, error) {
+		e.mu.Lock()
+		e.pending = append(e.pending, pend...)
+		e.mu.Unlock()
 		return 0, err
 	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	e.mu.Lock()
 	have := append([]byte{}, e.have...)
-	for _, i := range e.pending {
+	e.mu.Unlock()
+	for _, i := range pend {
 		have[i/8] |= 1 << (i % 8)
 	}
 	if err := writeFileSync(filepath.Join(e.dir, "have"), have); err != nil {
-		return 0, err
+		return fail(err)
 	}
-	n := len(e.pending)
-	e.have, e.pending = have, e.pending[:0]
-	return n, nil
+	e.mu.Lock()
+	e.have = have // only Sync changes have, one at a time
+	e.mu.Unlock()
+	return len(pend), nil
 }
 
 // Complete reports whether every chunk is durable.

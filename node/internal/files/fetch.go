@@ -82,6 +82,7 @@ type fetch struct {
 	active   map[peer.ID]bool
 	dropped  map[peer.ID]bool
 	wake     chan struct{}
+	syncReq  chan struct{} // to the syncer goroutine
 	lastSync time.Time
 }
 
@@ -106,11 +107,26 @@ func Fetch(ctx context.Context, cfg FetchConfig) error {
 	}
 	e := cfg.Entry
 	f := &fetch{cfg: cfg, e: e, l: e.Layout(), start: time.Now(), strikes: map[peer.ID]int{},
-		active: map[peer.ID]bool{}, dropped: map[peer.ID]bool{}, wake: make(chan struct{}, 1)}
+		active: map[peer.ID]bool{}, dropped: map[peer.ID]bool{}, wake: make(chan struct{}, 1),
+		syncReq: make(chan struct{}, 1)}
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel (defers run last first)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	wg.Add(1)
+	go func() { // fsyncs off the workers' path
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-f.syncReq:
+				if err := f.sync(true); err != nil {
+					cfg.Log.Warn("file sync", "err", err)
+				}
+			}
+		}
+	}()
 	tick := time.NewTicker(cfg.Retry)
 	defer tick.Stop()
 	for {
@@ -360,9 +376,14 @@ func (f *fetch) stored() {
 	f.fetched++
 	f.unsynced++
 	done := f.written == f.need
-	full := f.unsynced*f.l.ChunkSize >= syncBytes
+	full := f.unsynced*f.l.ChunkSize >= syncBytes || time.Since(f.lastSync) >= syncEvery
 	f.mu.Unlock()
-	f.sync(done || full)
+	if done || full {
+		select {
+		case f.syncReq <- struct{}{}:
+		default: // one is queued already
+		}
+	}
 	if done {
 		f.poke()
 	}
@@ -385,6 +406,9 @@ func (f *fetch) sync(force bool) error {
 	f.unsynced = 0
 	f.mu.Unlock()
 	n, err := f.e.Sync()
+	if n > 0 {
+		f.poke() // the main loop checks for completion
+	}
 	if err != nil {
 		return err
 	}
