@@ -137,7 +137,7 @@ func (l *Local) groupInfo(g store.Group) (GroupInfo, error) {
 	if err != nil {
 		return GroupInfo{}, err
 	}
-	gi := GroupInfo{ID: hex.EncodeToString(g.ID[:]), Name: g.Name, Members: len(members), Messages: stats.Count,
+	gi := GroupInfo{ID: hex.EncodeToString(g.ID[:]), Name: g.Name, Members: l.memberCount(g.ID, len(members)), Messages: stats.Count,
 		Joined: time.UnixMilli(g.JoinedMs), HistoryFromJoin: g.HistoryFromJoin}
 	last, err := l.st.History(g.ID, nil, 1)
 	if err != nil {
@@ -183,6 +183,7 @@ func (l *Local) memberNames(g store.GroupID) map[peer.ID]string {
 	for _, m := range ms {
 		names[peer.ID(m.Author)] = m.DisplayName
 	}
+	l.opNames(g, names)
 	return names
 }
 
@@ -250,6 +251,11 @@ func decodeStored(g store.GroupID, s store.Stored, names map[peer.ID]string) (Me
 	}
 	m := toMessage(g, v)
 	m.AuthorName = names[v.Author]
+	if mb, ok := v.Msg.Body.GetKind().(*wirepb.Body_Membership); ok {
+		if o, err := membership.DecodeOp(mb.Membership.Op); err == nil {
+			m.Text = describeOp(o, namesByKey(names))
+		}
+	}
 	return m, nil
 }
 
@@ -271,7 +277,7 @@ func toMessage(g store.GroupID, v *envelope.Verified) Message {
 	case *wirepb.Body_Membership:
 		m.Kind = "membership"
 		if o, err := membership.DecodeOp(b.Membership.Op); err == nil {
-			m.Text = o.Kind.String()
+			m.Text = describeOp(o, nil)
 		}
 	default:
 		m.Kind = "unsupported"

@@ -57,6 +57,10 @@ func formatRaw(m node.Message, layout, group string) string {
 		}
 		return b.String()
 	}
+	if m.Kind == "membership" {
+		fmt.Fprintf(&b, "* %s %s", authorName(m), termtext.OneLine(m.Text))
+		return b.String()
+	}
 	fmt.Fprintf(&b, "%s: %s", authorName(m), messageText(m))
 	return b.String()
 }

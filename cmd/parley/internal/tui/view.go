@@ -112,6 +112,8 @@ func renderMessage(e *entry, w int) []string {
 		if msg.Text != "" && msg.Text != msg.AuthorName {
 			body = " as " + termtext.OneLine(msg.Text)
 		}
+	case "membership":
+		prefix, body = tm+" * "+name+" ", termtext.OneLine(msg.Text)
 	default:
 		prefix, body = tm+" "+name+": ", "("+msg.Kind+" message)"
 	}

@@ -160,6 +160,7 @@
     const m = g.last;
     if (!m) return 'No messages yet';
     if (m.kind === 'join') return (m.text || authorName(m)) + ' joined';
+    if (m.kind === 'membership') return authorName(m) + ' ' + m.text;
     if (m.kind !== 'text') return 'Unsupported message';
     const who = m.author === state.self ? 'You' : authorName(m);
     return who + ': ' + m.text.replace(/\s+/g, ' ');
@@ -232,8 +233,11 @@
       const name = m.text || authorName(m);
       return el('li', 'sys', (m.author === state.self ? 'You' : name) + ' joined · ' + fmtTime(d));
     }
+    if (m.kind === 'membership') {
+      return el('li', 'sys', (m.author === state.self ? 'You' : authorName(m)) + ' ' + m.text + ' · ' + fmtTime(d));
+    }
     const self = m.author === state.self;
-    const cont = prev && prev.kind !== 'join' && prev.author === m.author &&
+    const cont = prev && prev.kind !== 'join' && prev.kind !== 'membership' && prev.author === m.author &&
       sameDay(new Date(prev.time), d) && d - new Date(prev.time) < 5 * 60 * 1000;
     const li = el('li', 'msg' + (self ? ' self' : '') + (cont ? ' cont' : ''));
     li.dataset.id = m.id;
