@@ -168,7 +168,13 @@ func (n *Node) receive(g *group) {
 		if len(vs) == 0 {
 			continue
 		}
-		if _, err := n.commit(g, vs, from, gap); err != nil {
+		if _, err := n.commit(g, vs, from, gap); errors.Is(err, ErrDiskFull) {
+			// Counted, not logged per message (the store logs the full
+			// disk once); sync brings them again once space is freed.
+			for range vs {
+				n.drops.count(err)
+			}
+		} else if err != nil {
 			n.log.Error("store received messages", "err", err)
 		}
 	}

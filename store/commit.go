@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -113,7 +114,10 @@ const minSyncGap = 2 * time.Millisecond
 // commitBatch writes batch; when durable (any request is), it fsyncs
 // before answering.
 func (s *Store) commitBatch(batch []*commitReq, durable bool) {
-	err := s.writeBatch(batch)
+	err := s.space.check()
+	if err == nil {
+		err = s.writeBatch(batch)
+	}
 	if err == nil {
 		if durable {
 			s.unsynced.Store(false) // this Sync covers every earlier write too
@@ -123,7 +127,7 @@ func (s *Store) commitBatch(batch []*commitReq, durable bool) {
 			s.unsynced.Store(true)
 		}
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrDiskFull) { // the guard logs a full disk once
 		s.log.Error("commit failed", "err", err)
 		for _, r := range batch {
 			for i := range r.inserted {

@@ -27,9 +27,12 @@ const (
 	GroupIDLen   = 16
 	MessageIDLen = 32
 	maxAuthorLen = 255
-	maxRawLen    = 1<<20 - 1 // below Badger's largest inline value, so in-memory stores hold any message
-	maxParents   = 256
-	maxTargets   = 4
+	// maxInlineValue keeps messages inline in the LSM tree (open.go); the
+	// largest envelope is 64 KiB.
+	maxInlineValue = 128 << 10
+	maxRawLen      = 1<<20 - 1 // below Badger's largest inline value, so in-memory stores hold any message
+	maxParents     = 256
+	maxTargets     = 4
 	// maxBatch bounds one commit transaction; larger appends are split.
 	maxBatch = 1024
 )
@@ -90,6 +93,7 @@ type Store struct {
 	lastSync time.Time                // end of the last durable commit (committer only)
 
 	encrypted bool
+	space     *spaceGuard // nil in memory
 }
 
 // Encrypted reports whether the store is encrypted at rest (WithPassphrase).

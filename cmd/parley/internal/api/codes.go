@@ -25,6 +25,7 @@ var nodeErrors = []struct {
 	{node.ErrGroupNotFound, "group_not_found", http.StatusNotFound},
 	{node.ErrInvalidInput, "invalid_input", http.StatusBadRequest},
 	{node.ErrClosed, "closed", http.StatusServiceUnavailable},
+	{node.ErrDiskFull, "disk_full", http.StatusInsufficientStorage},
 }
 
 // StatusFor maps a node error to an HTTP status.

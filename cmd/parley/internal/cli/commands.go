@@ -220,6 +220,9 @@ func (a *app) statusCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "peer id:  %s\n", s.ID)
 				fmt.Fprintf(a.stdout, "profile:  %s\n", a.profileName)
 				fmt.Fprintln(a.stdout, storeState(s.Encrypted))
+				if line := diskLine(s.Disk); line != "" {
+					fmt.Fprintln(a.stdout, line)
+				}
 				fmt.Fprintln(a.stdout, "addresses:")
 				for _, ad := range s.Addrs {
 					fmt.Fprintf(a.stdout, "  %s\n", ad)
