@@ -225,7 +225,7 @@ func (n *Node) keepLog(g store.GroupID, l *membership.Log, self membership.Ident
 	}
 	st := l.State()
 	cur := st.Current().ID
-	secret, err := st.OpenEpochSecret(cur, self.Key(), self.HPKE)
+	secret, err := st.OpenOwnSecret(cur, self)
 	if err != nil {
 		return err
 	}

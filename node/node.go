@@ -287,6 +287,7 @@ func (n *Node) maintainLoop() {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
+			n.maintainKeys(n.cfg.now())
 			for _, g := range n.allGroups() {
 				n.maintain(g)
 			}

@@ -26,13 +26,17 @@ type config struct {
 	// epochRotation and epochGrace: see WithEpochRotation and WithEpochGrace.
 	epochRotation time.Duration
 	epochGrace    time.Duration
+	// keyRotation and keyRetention: see WithKeyRotation.
+	keyRotation   time.Duration
+	keyRetention  time.Duration
 	maintainEvery time.Duration
 }
 
 func defaultConfig() config {
 	return config{syncInterval: 30 * time.Second, redialEvery: 30 * time.Second, rendezvous: time.Minute,
 		logger: slog.Default(), now: time.Now,
-		epochRotation: DefaultEpochRotation, epochGrace: DefaultEpochGrace, maintainEvery: time.Minute}
+		epochRotation: DefaultEpochRotation, epochGrace: DefaultEpochGrace,
+		keyRotation: DefaultKeyRotation, keyRetention: DefaultKeyRetention, maintainEvery: time.Minute}
 }
 
 // Option configures New.
@@ -106,6 +110,13 @@ func WithEpochRotation(d time.Duration) Option { return func(c *config) { c.epoc
 // WithEpochGrace sets how long the secret of an epoch that is no longer
 // current is kept (for late messages) before it is deleted (default 1 h).
 func WithEpochGrace(d time.Duration) Option { return func(c *config) { c.epochGrace = d } }
+
+// WithKeyRotation sets how old the profile's HPKE key may get before it is
+// replaced (default 7 days; 0: never) and how long a replaced key is kept
+// for epochs sealed to it (default 14 days).
+func WithKeyRotation(rotate, retain time.Duration) Option {
+	return func(c *config) { c.keyRotation, c.keyRetention = rotate, retain }
+}
 
 // WithMaintenanceInterval sets how often the epoch timers are checked
 // (default 1 min; tests).
