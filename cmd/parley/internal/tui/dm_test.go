@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"testing"
 
 	"github.com/parley-chat/parley/node"
 )
@@ -31,4 +32,10 @@ func (f *fake) OpenDM(_ context.Context, ref string) (node.GroupInfo, error) {
 }
 func (f *fake) SendDM(_ context.Context, ref, text string) (node.Message, error) {
 	return node.Message{Text: text}, f.dmCall("dm " + ref + " " + text)
+}
+
+func TestDMLabel(t *testing.T) {
+	if groupLabel(node.GroupInfo{Name: "ana", Kind: "dm"}) != "@ana" || groupLabel(node.GroupInfo{Name: "club"}) != "club" {
+		t.Fatal("labels")
+	}
 }
