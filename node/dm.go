@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -279,18 +278,24 @@ func (n *Node) OpenDM(ctx context.Context, ref string) (GroupInfo, error) {
 	if err != nil {
 		return GroupInfo{}, err
 	}
+	if err := n.adoptPair(store.Pair{Group: rec.ID}, id); err != nil {
+		return GroupInfo{}, err
+	}
 	n.dmKick()
 	return gi, nil
 }
 
-// keepPair records a conversation with p and makes it p's contact's
-// conversation if it has none or a later one: when both sides open one at
-// once, both keep the smaller group id.
+// keepPair records a conversation with p (before its group opens, so the
+// conversation's rules hold from its first message).
 func (n *Node) keepPair(pr store.Pair, p peer.ID) error {
 	n.dm.setPair(pr.Group, p)
-	if err := n.st.PutPair(pr); err != nil {
-		return err
-	}
+	return n.st.PutPair(pr)
+}
+
+// adoptPair makes an opened conversation p's contact's conversation if it
+// has none or a later one: when both sides open one at once, both keep the
+// smaller group id.
+func (n *Node) adoptPair(pr store.Pair, p peer.ID) error {
 	n.dm.mu.Lock()
 	defer n.dm.mu.Unlock()
 	c, err := n.st.GetContact([]byte(p))
@@ -313,8 +318,6 @@ func (n *Node) SendDM(ctx context.Context, ref, text string) (Message, error) {
 	}
 	return n.Send(ctx, gi.ID, text)
 }
-
-func groupRef(id store.GroupID) string { return hex.EncodeToString(id[:]) }
 
 // dmKick wakes the offer outbox.
 func (n *Node) dmKick() {

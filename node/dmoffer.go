@@ -127,6 +127,9 @@ func (n *Node) acceptOffer(remote peer.ID, o *dmproto.Offer) error {
 	if _, err := n.addGroup(n.ctx, rec, func(g *group) { g.minLamport = lamport }); err != nil {
 		return err
 	}
+	if err := n.adoptPair(store.Pair{Group: keys.ID}, remote); err != nil {
+		return err
+	}
 	if g := n.groupByID(keys.ID); g != nil {
 		n.sync.Request(remote, g.sync)
 	}

@@ -16,7 +16,9 @@ func (f *fake) dmCall(s string) error {
 	return f.callErr
 }
 
-func (f *fake) ContactCode(addrs bool) (string, error) { return "parleyc1code", f.dmCall("contact-code") }
+func (f *fake) ContactCode(addrs bool) (string, error) {
+	return "parleyc1code", f.dmCall("contact-code")
+}
 func (f *fake) AddContact(_ context.Context, code, name string) (node.Contact, error) {
 	return node.Contact{Name: name}, f.dmCall("contact-add " + code)
 }
