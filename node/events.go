@@ -112,7 +112,8 @@ type dropCounters struct {
 }
 
 var dropReasons = []error{ErrUnknownEpoch, ErrNotMemberNow, ErrUnknownAuthor, ErrOversized, ErrMalformed, ErrVersion, ErrNotMember, ErrWrongGroup, ErrBadSignature, ErrBadAuthor, ErrDuplicate, ErrBadField, ErrSyncDenied,
-	envelope.ErrLamportJump, envelope.ErrLamportAhead, envelope.ErrBadTimestamp, envelope.ErrEquivocation, syncproto.ErrSeqGap, syncproto.ErrBusy, syncproto.ErrBeforeJoin, ErrDiskFull}
+	envelope.ErrLamportJump, envelope.ErrLamportAhead, envelope.ErrBadTimestamp, envelope.ErrEquivocation, syncproto.ErrSeqGap, syncproto.ErrBusy, syncproto.ErrBeforeJoin,
+	ErrBadOffer, ErrBlockedContact, ErrDiskFull}
 
 func (d *dropCounters) count(err error) {
 	reason := "other"

@@ -82,7 +82,7 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 		return nil, err
 	}
 	g.topic = t
-	g.sync = &syncproto.Group{ID: rec.ID, Keys: &g.keys, Peers: t.ListPeers, Allow: mem.allows}
+	g.sync = &syncproto.Group{ID: rec.ID, Keys: &g.keys, Peers: t.ListPeers, Allow: n.dmAllow(rec.ID, mem.allows)}
 	if rec.HistoryFromJoin {
 		g.sync.SinceMs = rec.JoinedMs
 		// Served from a requester's admission only: the log says when; a

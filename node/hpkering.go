@@ -187,3 +187,9 @@ func (n *Node) rotateHPKE(now time.Time) error {
 	}
 	return errors.Join(errs...)
 }
+
+// currentHPKE is the profile's current HPKE private key.
+func (id Identity) currentHPKE() hpke.PrivateKey {
+	cur, _ := id.ring.keys()
+	return cur
+}

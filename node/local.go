@@ -44,6 +44,10 @@ type GroupInfo struct {
 	Last            *Message  `json:"last,omitempty"`
 	Joined          time.Time `json:"joined"`
 	HistoryFromJoin bool      `json:"history_from_join"`
+	// Direct messages (dm.go): Kind is "dm" for a conversation with one
+	// contact (Name is then the contact's), Contact its peer id.
+	Kind    string `json:"kind,omitempty"`
+	Contact string `json:"contact,omitempty"`
 }
 
 // Local reads a profile's store without the network: what `parley history`
@@ -139,6 +143,7 @@ func (l *Local) groupInfo(g store.Group) (GroupInfo, error) {
 	}
 	gi := GroupInfo{ID: hex.EncodeToString(g.ID[:]), Name: g.Name, Members: l.memberCount(g.ID, len(members)), Messages: stats.Count,
 		Joined: time.UnixMilli(g.JoinedMs), HistoryFromJoin: g.HistoryFromJoin}
+	l.dmInfo(&gi, g.ID)
 	last, err := l.st.History(g.ID, nil, 1)
 	if err != nil {
 		return GroupInfo{}, err

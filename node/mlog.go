@@ -125,6 +125,9 @@ func (n *Node) applyOp(g *group, author []byte, raw []byte) error {
 	if err != nil || k != o.Author {
 		return errOpAuthor
 	}
+	if err := n.dmCheckOp(g, o); err != nil {
+		return err
+	}
 	m := g.mem
 	m.mu.Lock()
 	if m.log == nil {

@@ -56,6 +56,7 @@ type Node struct {
 	reach  *reach.Reach      // nil until Start (and in relay mode)
 
 	counters counters // totals for metrics (counters.go)
+	dm       dmState  // direct messages: conversations, blocks, offer outbox (dm.go)
 }
 
 // New composes a node from a profile directory: it opens the store in
@@ -176,6 +177,9 @@ func (n *Node) Start(ctx context.Context) error {
 	n.mu.Unlock()
 	h.SetStreamHandler(SyncProtocol, n.sync.Handle)
 	h.SetStreamHandler(JoinProtocol, n.serveJoin)
+	if err := n.dmStart(); err != nil {
+		return err
+	}
 	h.OnConnectionChange(n.onConnectionChange)
 	recs, err := n.st.Groups()
 	if err != nil {
@@ -254,6 +258,7 @@ func (n *Node) onConnectionChange(p peer.ID, up bool) {
 	if !up {
 		return
 	}
+	n.dmOnConnect(p)
 	for _, g := range n.allGroups() {
 		n.sync.Request(p, g.sync)
 	}

@@ -38,6 +38,9 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 		// again would spend a signature verification per message sent.
 		return p2p.Accept, nil
 	}
+	if n.dmDropBlocked(g) {
+		return p2p.Ignore, nil
+	}
 	env, err := envelope.PeekEnvelope(data)
 	if err != nil {
 		return n.reject(from, err)
@@ -185,6 +188,9 @@ func (n *Node) ingestSynced(sg *syncproto.Group, vs []*envelope.Verified) error 
 	g := n.groupByID(sg.ID)
 	if g == nil {
 		return ErrGroupNotFound
+	}
+	if n.dmDropBlocked(g) {
+		return nil
 	}
 	_, err := n.ingest(g, vs, "")
 	return err

@@ -57,6 +57,9 @@ func (n *Node) publish(ctx context.Context, g *group, body *wirepb.Body) (*Messa
 }
 
 func (n *Node) publishIn(ctx context.Context, g *group, body *wirepb.Body, epoch *membership.OpID) (*Message, error) {
+	if err := n.dmSendable(g); err != nil {
+		return nil, err
+	}
 	req := &sendReq{ctx: ctx, body: body, epoch: epoch, done: make(chan sendResult, 1)}
 	select {
 	case g.sendQ <- req:

@@ -20,6 +20,8 @@
 //	s/<name>                             -> setting bytes
 //	u/<gid><author>                      -> JSON Member
 //	V/                                   -> version:8          schema version (schema.go)
+//	c/<peer id>                          -> JSON Contact       contacts (contacts.go)
+//	d/<gid>                              -> JSON Pair          two-member groups kept with a contact
 //
 // Schema versions: SchemaVersion is the layout above. Open migrates an older
 // store in place (each step idempotent, the version written in the same

@@ -414,7 +414,7 @@ func (m *Model) sidebarLines(w, h int) []string {
 				badge = " 999+"
 			}
 		}
-		name := fit(" "+termtext.OneLine(g.info.Name), max(1, w-ansi.StringWidth(badge)-1))
+		name := fit(" "+groupLabel(g.info), max(1, w-ansi.StringWidth(badge)-1))
 		row := name + unreadStyle.Render(badge) + " "
 		if i == m.cur {
 			row = selStyle.Render(name + badge + " ")

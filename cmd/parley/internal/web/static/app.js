@@ -178,7 +178,7 @@
       const n = state.unread[g.id] || 0;
       if (n > 0) li.classList.add('unread');
       li.append(el('span', 'avatar c' + colour(g.id), initials(g.name)));
-      li.append(el('span', 'group-name', g.name));
+      li.append(el('span', 'group-name', (g.kind === 'dm' ? '@ ' : '') + g.name));
       li.append(el('span', 'group-time', g.last ? fmtShort(new Date(g.last.time)) : ''));
       li.append(el('span', 'group-preview', previewText(g)));
       if (n > 0) {
@@ -548,6 +548,7 @@
     if (ev) ev.preventDefault();
     const input = $('composer-input');
     const text = input.value;
+    if (window.parleyDM && window.parleyDM.command(text)) { input.value = ''; autosize(); return; } // dm.js: /dm
     if (!text.trim() || !state.current) return;
     input.value = '';
     autosize();
@@ -710,6 +711,7 @@
   }
 
   async function main() {
+    window.parleyApp = { api, state, openGroup, loadGroups, toast, el }; // for dm.js
     wire();
     const fromHash = tokenFrom(location.hash);
     if (fromHash) {
