@@ -57,7 +57,9 @@ func (w apiPolls) closePoll(ctx context.Context, g, p string) error {
 	_, err := w.c.ClosePoll(ctx, g, p)
 	return err
 }
-func (w apiPolls) poll(g, p string) (node.PollInfo, error) { return w.c.Poll(context.Background(), g, p) }
+func (w apiPolls) poll(g, p string) (node.PollInfo, error) {
+	return w.c.Poll(context.Background(), g, p)
+}
 
 type nodePolls struct{ n *node.Node }
 
