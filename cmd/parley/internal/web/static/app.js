@@ -249,6 +249,7 @@
     }
     const bubble = el('div', 'bubble', m.kind === 'text' ? m.text : 'This message needs a newer version of Parley.');
     bubble.title = d.toLocaleString();
+    if (window.ParleyPolls) window.ParleyPolls.decorate(m, li, bubble);
     li.append(bubble);
     return li;
   }
@@ -281,7 +282,7 @@
   function addMessages(ms) {
     let added = false;
     for (const m of ms) {
-      if (state.ids.has(m.id)) continue;
+      if (state.ids.has(m.id) || (window.ParleyPolls && window.ParleyPolls.hidden(m))) continue;
       state.ids.add(m.id);
       state.messages.push(m);
       added = true;
@@ -414,6 +415,7 @@
   // ---- events -----------------------------------------------------------
 
   function onMessage(m) {
+    if (window.ParleyPolls && window.ParleyPolls.hidden(m)) return;
     const g = state.groups.get(m.group);
     if (!g) {
       refreshGroups();
@@ -441,6 +443,9 @@
         break;
       case 'peer':
         refreshStatus();
+        break;
+      case 'update':
+        if (ev.message && window.ParleyPolls) window.ParleyPolls.update(ev.message);
         break;
       default:
         break;
@@ -728,5 +733,6 @@
     stream();
   }
 
+  window.Parley = { api, gpath, state, toast, renderMessages }; // for polls.js
   main();
 })();
