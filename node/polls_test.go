@@ -435,3 +435,38 @@ func TestPollPartitionHeals(t *testing.T) {
 		waitFor(t, "identical tallies", func() bool { return tallyOf(t, n, g, pm.ID) == want })
 	}
 }
+
+// Local (no running node) reads the same tally; a deleted poll counts no
+// votes and takes none.
+func TestPollLocalReadAndDelete(t *testing.T) {
+	ctx := context.Background()
+	_, nodes := mockNodes(t, 2, WithSyncInterval(0))
+	a, b := nodes[0], nodes[1]
+	g := formGroup(t, "Del", a, b)
+	makeAdmin(t, a, b, g)
+	pm, err := a.CreatePoll(ctx, g, "Q", []string{"x", "y"}, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b has the poll", func() bool { _, err := b.Poll(g, pm.ID); return err == nil })
+	if err := b.Vote(ctx, g, pm.ID, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	waitCounts(t, g, pm.ID, []int{0, 1}, a, b)
+	lp, err := NewLocal(a.st, a.ID()).Poll(g, pm.ID[:10])
+	if err != nil {
+		t.Fatal(err)
+	}
+	np, _ := a.Poll(g, pm.ID)
+	if ja, jb := fmt.Sprint(lp), fmt.Sprint(np); ja != jb {
+		t.Fatalf("Local %s\nNode  %s", ja, jb)
+	}
+	// An admin's delete of the poll counts.
+	pid := pollBytes(t, pm.ID)
+	del := &wirepb.Body{Kind: &wirepb.Body_Delete{Delete: &wirepb.Delete{Target: pid, TargetAuthor: a.pub, TargetSeq: pm.Seq, TargetLamport: pm.Lamport}}}
+	rawPublish(t, b, g, del)
+	waitFor(t, "a deleted poll", func() bool { p, err := a.Poll(g, pm.ID); return err == nil && p.Deleted && p.TotalVoters == 0 })
+	if err := a.Vote(ctx, g, pm.ID, []int{0}); !errors.Is(err, ErrPollDeleted) {
+		t.Fatalf("vote on a deleted poll: %v", err)
+	}
+}

@@ -90,7 +90,7 @@ func (r *pollReader) load(v *envelope.Verified) (PollInfo, polls.Result, error) 
 func (r *pollReader) info(v *envelope.Verified, p *wirepb.Poll, res polls.Result) PollInfo {
 	me := r.self.String()
 	pi := PollInfo{ID: hex.EncodeToString(v.ID[:]), Group: hex.EncodeToString(r.g[:]), Question: p.Question,
-		Multi: p.Multi, Anonymous: p.Anonymous, Closed: res.Closed, ClosedBy: res.ClosedBy,
+		Multi: p.Multi, Anonymous: p.Anonymous, Closed: res.Closed, ClosedBy: res.ClosedBy, Deleted: res.Deleted,
 		Creator: v.Author.String(), TotalVoters: len(res.Votes), MyChoices: append([]int{}, res.Votes[me]...)}
 	for i, text := range p.Options {
 		o := PollOption{Text: text, Count: res.Counts[i]}

@@ -29,6 +29,8 @@ type Result struct {
 	Counts []int            // votes per option
 	Votes  map[string][]int // member -> their counted (non-empty) choices
 	Closed bool
+	// Deleted: the poll was deleted (no vote counts).
+	Deleted bool
 	// ClosedBy and CloseLamport are the first valid close's.
 	ClosedBy     string
 	CloseLamport uint64
@@ -92,6 +94,7 @@ func Fold(p Poll, actions []Action, mayClose func(author string) bool) Result {
 		}
 	}
 	if p.Deleted {
+		r.Deleted = true
 		return r
 	}
 	for _, a := range as {
