@@ -160,6 +160,7 @@
     const m = g.last;
     if (!m) return 'No messages yet';
     if (m.kind === 'join') return (m.text || authorName(m)) + ' joined';
+    if (window.ParleyPolls && window.ParleyPolls.preview(m)) return window.ParleyPolls.preview(m);
     if (m.kind !== 'text') return 'Unsupported message';
     const who = m.author === state.self ? 'You' : authorName(m);
     return who + ': ' + m.text.replace(/\s+/g, ' ');

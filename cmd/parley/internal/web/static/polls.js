@@ -152,6 +152,14 @@
   window.ParleyPolls = {
     // hidden: votes and closes show in their poll's tally, not as messages.
     hidden: (m) => m.kind === 'vote' || m.kind === 'poll_close',
+    // preview is the group list's line for a poll action ('' for others);
+    // it never names a voter (the poll may be anonymous).
+    preview(m) {
+      if (m.kind === 'poll') return 'Poll: ' + m.text.replace(/\s+/g, ' ');
+      if (m.kind === 'vote') return 'New vote in a poll';
+      if (m.kind === 'poll_close') return 'A poll was closed';
+      return '';
+    },
     // decorate turns a poll message's bubble into the poll.
     decorate(m, li, bubble) {
       if (m.kind !== 'poll' || !m.poll) return;
