@@ -33,6 +33,8 @@ type Message struct {
 	// position in the history is causal and never depends on it.
 	TimeDoubtful bool   `json:"time_doubtful,omitempty"`
 	Cursor       string `json:"cursor"` // pass as Before to page further back
+	// Polls (docs/polls.md): a poll message's live tally.
+	Poll *PollInfo `json:"poll,omitempty"`
 }
 
 // GroupInfo summarises a group.
@@ -223,6 +225,7 @@ func (l *Local) History(ref string, before string, limit int) ([]Message, error)
 		}
 		out = append(out, m)
 	}
+	l.attachPolls(g.ID, out)
 	return out, nil
 }
 
@@ -284,6 +287,12 @@ func toMessage(g store.GroupID, v *envelope.Verified) Message {
 		if o, err := membership.DecodeOp(b.Membership.Op); err == nil {
 			m.Text = describeOp(o, nil)
 		}
+	case *wirepb.Body_Poll:
+		m.Kind, m.Text = "poll", b.Poll.Question
+	case *wirepb.Body_Vote:
+		m.Kind = "vote"
+	case *wirepb.Body_PollClose:
+		m.Kind = "poll_close"
 	default:
 		m.Kind = "unsupported"
 	}

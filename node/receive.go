@@ -113,6 +113,9 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 			n.sync.Request(from, g.sync)
 			return p2p.Ignore, nil
 		}
+		if verdict, ok := n.pollVerdict(g, from, kept); !ok {
+			return verdict, nil
+		}
 	}
 	return p2p.Accept, &received{vs: kept, gap: gap}
 }
@@ -241,6 +244,7 @@ func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool)
 			n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v), Backfill: from == ""})
 		}
 	}
+	n.pollUpdates(g, vs, inserted)
 	n.counters.receivedN(len(vs), added, from == "")
 	if gap && from != "" && from != n.self {
 		n.sync.RequestGap(from, g.sync)
@@ -253,6 +257,7 @@ func (n *Node) toMessage(g *group, v *envelope.Verified) *Message {
 	g.membersMu.Lock()
 	m.AuthorName = g.members[v.Author]
 	g.membersMu.Unlock()
+	n.attachPoll(g, v, &m)
 	return &m
 }
 

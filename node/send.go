@@ -210,4 +210,5 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		n.events.publish(Event{Type: EventMessage, Group: out.Group, Message: out})
 		r.done <- sendResult{msg: out}
 	}
+	n.pollUpdates(g, vs, nil)
 }

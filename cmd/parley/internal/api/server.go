@@ -66,6 +66,7 @@ func NewServer(b backend.Backend, token string, opts ...ServerOption) *Server {
 	s.mux.HandleFunc("GET /v1/events", s.events)
 	s.routeMembership()
 	s.routeDM()
+	s.routePolls()
 	return s
 }
 

@@ -21,6 +21,7 @@ type Backend interface {
 	Subscribe() (<-chan node.Event, func())
 	Membership
 	DirectMessages
+	Polls
 }
 
 // Membership is the part of Backend that manages members, roles, invites

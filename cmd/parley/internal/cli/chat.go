@@ -21,6 +21,7 @@ type chatUI struct {
 	mu      sync.Mutex // serialises output
 	current string     // current group id
 	names   map[string]string
+	polls   chatcmd.PollNumbers // numbers of the polls shown (/vote N)
 
 	// Touched only by the event loop.
 	bulkSync     map[string]bool // groups with a long catch-up running
@@ -127,6 +128,9 @@ func (c *chatUI) banner() {
 }
 
 func (c *chatUI) event(ev node.Event) {
+	if c.pollEvent(ev) {
+		return
+	}
 	switch ev.Type {
 	case node.EventMessage:
 		if ev.Message != nil && !(ev.Backfill && c.bulkSync[ev.Group]) {

@@ -75,6 +75,7 @@ $PARLEY_HOME (default ~/.parley), one directory per --profile.`,
 		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd(), a.webCmd(), a.nameCmd())
 	root.AddCommand(a.relayCmd())
 	root.AddCommand(a.dmCmds()...)
+	root.AddCommand(a.pollCmd())
 	a.makeStrict(root)
 	return root
 }

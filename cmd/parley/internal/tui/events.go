@@ -50,6 +50,9 @@ func (m *Model) onEvents(evs []node.Event) tea.Cmd {
 	refresh := false
 	joins := map[string]bool{} // groups whose member count changed
 	for _, ev := range evs {
+		if m.onPollEvent(ev) {
+			continue
+		}
 		switch ev.Type {
 		case node.EventMessage:
 			if ev.Message != nil {

@@ -10,6 +10,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/parley-chat/parley/cmd/parley/internal/backend"
+	"github.com/parley-chat/parley/cmd/parley/internal/chatcmd"
 	"github.com/parley-chat/parley/node"
 )
 
@@ -124,6 +125,7 @@ type Model struct {
 	modal    *modal
 	result   Result
 	quitting bool
+	polls    chatcmd.PollNumbers // numbers of the polls shown (/vote N)
 }
 
 // New builds the model and loads the group list, peers and sync state.

@@ -94,7 +94,11 @@ func (m *Model) entryLines(g *groupView, i int) []string {
 		sep := ansi.Truncate(dayLineMarker+" "+d+" "+strings.Repeat("─", w), w, "")
 		lines = append(lines, dimStyle.Render(sep))
 	}
-	lines = append(lines, renderMessage(e, w)...)
+	if pl := m.pollLines(e, w); pl != nil {
+		lines = append(lines, pl...)
+	} else {
+		lines = append(lines, renderMessage(e, w)...)
+	}
 	e.cached, e.cacheW, e.cacheD = lines, w, prevDay
 	return lines
 }

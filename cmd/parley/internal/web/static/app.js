@@ -161,6 +161,7 @@
     if (!m) return 'No messages yet';
     if (m.kind === 'join') return (m.text || authorName(m)) + ' joined';
     if (m.kind === 'membership') return authorName(m) + ' ' + m.text;
+    if (window.ParleyPolls && window.ParleyPolls.preview(m)) return window.ParleyPolls.preview(m);
     if (m.kind !== 'text') return 'Unsupported message';
     const who = m.author === state.self ? 'You' : authorName(m);
     return who + ': ' + m.text.replace(/\s+/g, ' ');
@@ -253,6 +254,7 @@
     }
     const bubble = el('div', 'bubble', m.kind === 'text' ? m.text : 'This message needs a newer version of Parley.');
     bubble.title = d.toLocaleString();
+    if (window.ParleyPolls) window.ParleyPolls.decorate(m, li, bubble);
     li.append(bubble);
     return li;
   }
@@ -285,7 +287,7 @@
   function addMessages(ms) {
     let added = false;
     for (const m of ms) {
-      if (state.ids.has(m.id)) continue;
+      if (state.ids.has(m.id) || (window.ParleyPolls && window.ParleyPolls.hidden(m))) continue;
       state.ids.add(m.id);
       state.messages.push(m);
       added = true;
@@ -418,6 +420,7 @@
   // ---- events -----------------------------------------------------------
 
   function onMessage(m) {
+    if (window.ParleyPolls && window.ParleyPolls.hidden(m)) return;
     const g = state.groups.get(m.group);
     if (!g) {
       refreshGroups();
@@ -445,6 +448,9 @@
         break;
       case 'peer':
         refreshStatus();
+        break;
+      case 'update':
+        if (ev.message && window.ParleyPolls) window.ParleyPolls.update(ev.message);
         break;
       default:
         break;
@@ -734,5 +740,6 @@
     stream();
   }
 
+  window.Parley = { api, gpath, state, toast, renderMessages }; // for polls.js
   main();
 })();
