@@ -20,7 +20,10 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		WithSyncWrites(false). // we fsync once per commit batch instead
 		WithNumVersionsToKeep(1).
 		WithMemTableSize(16 << 20).
-		WithValueThreshold(1 << 10).
+		// Every message stays inline in the LSM tree (WAL and tables), never
+		// in the value log: erasing a body (erase.go) can then purge every
+		// copy with DropPrefix, which the value log does not support.
+		WithValueThreshold(inlineValueMax).
 		WithNumCompactors(2).
 		WithBlockCacheSize(16 << 20).
 		WithIndexCacheSize(8 << 20).
@@ -66,7 +69,11 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		if gaps, err = loadGapSet(db); err == nil {
 			s := start(db, o, ids, gaps)
 			s.encrypted = dbKey != nil
-			return s, nil
+			if err = s.finishErases(); err == nil {
+				return s, nil
+			}
+			s.Close()
+			return nil, fmt.Errorf("store: open %s: finish erase: %w", dir, err)
 		}
 	}
 	db.Close()

@@ -55,6 +55,8 @@ type Message struct {
 	// gives them no meaning.
 	Targets []MessageID
 	Raw     []byte
+	// erased: held for sync (index, vector) but with no body (erase.go).
+	erased bool
 }
 
 // Stored is a message as read back: its ordering key and raw bytes.
@@ -62,6 +64,8 @@ type Stored struct {
 	ID      MessageID
 	Lamport uint64
 	Raw     []byte
+	// Erased: the body was erased (Erase, AppendErased); Raw is nil.
+	Erased bool
 }
 
 // AuthorSeq is one entry of a per-author sequence vector.
@@ -173,6 +177,9 @@ func validate(m *Message) error {
 	}
 	if len(m.Raw) == 0 || len(m.Raw) > maxRawLen {
 		return fmt.Errorf("%w: message size %d", ErrInvalid, len(m.Raw))
+	}
+	if m.Raw[0] == erasedMarker[0] && !m.erased {
+		return fmt.Errorf("%w: a body may not start with byte 0 (the erased marker)", ErrInvalid)
 	}
 	if len(m.Parents) > maxParents {
 		return fmt.Errorf("%w: %d parents", ErrInvalid, len(m.Parents))

@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Erasing a body: the message stays held for sync (i/, a/, the author's
+// vector, its place in the history) but its m/ value becomes erasedMarker,
+// and every older version of that key is purged from Badger's files:
+//
+//	e/<gid><id> -> lamport:8   an erase in progress (finished again by Open)
+//
+// Badger keeps old versions of a key in the memtable, its WAL and the SST
+// tables until compaction; DB.DropPrefix on the exact m/ key flushes the
+// memtables without it and rewrites every table holding it. Values are kept
+// inline (inlineValueMax), so no copy sits in the value log.
+
+// inlineValueMax is Badger's value threshold: above the largest message a
+// node accepts (a 64 KiB envelope), so bodies never go to the value log.
+const inlineValueMax = 80 << 10
+
+// erasedMarker is the m/ value of an erased message. A signed message never
+// starts with byte 0 (validate refuses it).
+var erasedMarker = []byte{0}
+
+func isErased(v []byte) bool { return len(v) == 1 && v[0] == erasedMarker[0] }
+
+// ErrErased is returned when a caller asks for the body of an erased message.
+var ErrErased = errors.New("store: message body erased")
+
+// Erase removes the body of held message id of g from the store and its
+// files; the message stays held (sync counts it, the history lists it as
+// Erased). It reports whether a body was erased now (false: not held, or
+// erased already). It is slow (it rewrites the tables holding the key and
+// blocks writes meanwhile): for deletions, not bulk work.
+func (s *Store) Erase(g GroupID, id MessageID) (bool, error) {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return false, ErrClosed
+	}
+	st, err := s.Get(g, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil || st.Erased {
+		return false, err
+	}
+	pending := key('e', g[:], id[:])
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(pending, u64(st.Lamport)) }); err != nil {
+		return false, err
+	}
+	if err := s.purge(g, st.Lamport, id); err != nil {
+		return false, err
+	}
+	return true, s.db.Sync()
+}
+
+// purge drops every version of the m/ key, writes the marker and clears the
+// pending e/ key. Repeating it is harmless.
+func (s *Store) purge(g GroupID, lamport uint64, id MessageID) error {
+	mk := key('m', g[:], u64(lamport), id[:])
+	if err := s.db.DropPrefix(mk); err != nil {
+		return fmt.Errorf("store: erase: %w", err)
+	}
+	return s.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set(mk, erasedMarker); err != nil {
+			return err
+		}
+		return txn.Delete(key('e', g[:], id[:]))
+	})
+}
+
+// finishErases completes erasures a crash interrupted.
+func (s *Store) finishErases() error {
+	type todo struct {
+		g   GroupID
+		lam uint64
+		id  MessageID
+	}
+	var list []todo
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: key('e')})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if len(k) != 2+GroupIDLen+MessageIDLen {
+				continue
+			}
+			var t todo
+			copy(t.g[:], k[2:])
+			copy(t.id[:], k[2+GroupIDLen:])
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil || len(v) != 8 {
+				continue
+			}
+			t.lam = beU64(v)
+			list = append(list, t)
+		}
+		return nil
+	})
+	for _, t := range list {
+		if err == nil {
+			err = s.purge(t.g, t.lam, t.id)
+		}
+	}
+	return err
+}
+
+func beU64(b []byte) uint64 {
+	var v uint64
+	for _, c := range b[:8] {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// AppendErased records a message this node never held and whose body is
+// already erased (a deletion reached it first): m's id, author, seq,
+// lamport and time are indexed as for Append, so sync counts the seq held
+// and a later copy of the message is a duplicate, never stored; m.Raw,
+// Parents and Targets are ignored. It is never a head. It reports whether
+// it was new.
+func (s *Store) AppendErased(ctx context.Context, m Message) (bool, error) {
+	m.Raw, m.Parents, m.Targets, m.erased = erasedMarker, nil, nil, true
+	ins, err := s.append(ctx, false, []Message{m})
+	if err != nil {
+		return false, err
+	}
+	return ins[0], nil
+}
