@@ -23,14 +23,9 @@ import (
 // node accepts (a 64 KiB envelope), so bodies never go to the value log.
 const inlineValueMax = 80 << 10
 
-// erasedMarker is the m/ value of an erased message. A signed message never
-// starts with byte 0 (validate refuses it).
-var erasedMarker = []byte{0}
+// An erased message's m/ value is empty: validate refuses an empty body.
+func isErased(v []byte) bool { return len(v) == 0 }
 
-func isErased(v []byte) bool { return len(v) == 1 && v[0] == erasedMarker[0] }
-
-// ErrErased is returned when a caller asks for the body of an erased message.
-var ErrErased = errors.New("store: message body erased")
 
 // Erase removes the body of held message id of g from the store and its
 // files; the message stays held (sync counts it, the history lists it as
@@ -50,14 +45,44 @@ func (s *Store) Erase(g GroupID, id MessageID) (bool, error) {
 	if err != nil || st.Erased {
 		return false, err
 	}
+	if err := s.exclusive(func() error { return s.erase(g, id, st.Lamport) }); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// erase runs on the committer: DropPrefix blocks Badger's writes while it
+// runs, and a message commit overlapping it would fail.
+func (s *Store) erase(g GroupID, id MessageID, lamport uint64) error {
 	pending := key('e', g[:], id[:])
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(pending, u64(st.Lamport)) }); err != nil {
-		return false, err
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(pending, u64(lamport)) }); err != nil {
+		return err
 	}
-	if err := s.purge(g, st.Lamport, id); err != nil {
-		return false, err
+	if err := s.purge(g, lamport, id); err != nil {
+		return err
 	}
-	return true, s.db.Sync()
+	return s.db.Sync()
+}
+
+// exclusive runs fn on the committer between two commits.
+func (s *Store) exclusive(fn func() error) error {
+	req := &commitReq{run: fn, done: make(chan error, 1)}
+	s.commits <- req
+	return <-req.done
+}
+
+// runExclusive runs and answers the batch's exclusive requests and returns
+// the others.
+func (s *Store) runExclusive(batch []*commitReq) []*commitReq {
+	rest := batch[:0]
+	for _, r := range batch {
+		if r.run == nil {
+			rest = append(rest, r)
+			continue
+		}
+		r.done <- r.run()
+	}
+	return rest
 }
 
 // purge drops every version of the m/ key, writes the marker and clears the
@@ -68,7 +93,7 @@ func (s *Store) purge(g GroupID, lamport uint64, id MessageID) error {
 		return fmt.Errorf("store: erase: %w", err)
 	}
 	return s.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Set(mk, erasedMarker); err != nil {
+		if err := txn.Set(mk, nil); err != nil {
 			return err
 		}
 		return txn.Delete(key('e', g[:], id[:]))
@@ -126,7 +151,7 @@ func beU64(b []byte) uint64 {
 // Parents and Targets are ignored. It is never a head. It reports whether
 // it was new.
 func (s *Store) AppendErased(ctx context.Context, m Message) (bool, error) {
-	m.Raw, m.Parents, m.Targets, m.erased = erasedMarker, nil, nil, true
+	m.Raw, m.Parents, m.Targets, m.erased = nil, nil, nil, true
 	ins, err := s.append(ctx, false, []Message{m})
 	if err != nil {
 		return false, err

@@ -121,6 +121,7 @@ type commitReq struct {
 	inserted []bool
 	durable  bool // fsync before answering
 	done     chan error
+	run      func() error // instead of msgs: work no commit may overlap (erase.go)
 }
 
 // Append stores msgs durably and reports, per message, whether it was new
@@ -175,11 +176,8 @@ func validate(m *Message) error {
 	if m.Seq == 0 {
 		return fmt.Errorf("%w: seq 0", ErrInvalid)
 	}
-	if len(m.Raw) == 0 || len(m.Raw) > maxRawLen {
+	if (len(m.Raw) == 0 && !m.erased) || len(m.Raw) > maxRawLen {
 		return fmt.Errorf("%w: message size %d", ErrInvalid, len(m.Raw))
-	}
-	if m.Raw[0] == erasedMarker[0] && !m.erased {
-		return fmt.Errorf("%w: a body may not start with byte 0 (the erased marker)", ErrInvalid)
 	}
 	if len(m.Parents) > maxParents {
 		return fmt.Errorf("%w: %d parents", ErrInvalid, len(m.Parents))
