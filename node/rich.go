@@ -336,3 +336,17 @@ func (n *Node) applyDelete(g *group, v *envelope.Verified, d *wirepb.Delete) {
 // onErased is called once a message's body is erased from the store: the
 // hook for indexes that hold its text (search's unindex).
 func (n *Node) onErased(g store.GroupID, id store.MessageID) {}
+
+// Message returns one message of a group (id or unique prefix of 8+ hex
+// characters) with its reactions, edits and quote folded in.
+func (l *Local) Message(ref, msgID string) (Message, error) {
+	g, err := l.resolve(ref)
+	if err != nil {
+		return Message{}, err
+	}
+	id, _, err := l.findMessage(g.ID, msgID)
+	if err != nil {
+		return Message{}, err
+	}
+	return l.message(g.ID, id)
+}

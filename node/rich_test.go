@@ -117,6 +117,13 @@ func TestRichConvergesAcrossPartition(t *testing.T) {
 	}
 	joinVia(t, a, e, group)
 	all := []*testNode{a, b, c, d, e}
+	defer func() {
+		if t.Failed() {
+			for _, n := range all {
+				t.Logf("%s: %s", n.cfg.displayName, visibleState(t, n, group))
+			}
+		}
+	}()
 	waitFor(t, "the same visible state everywhere", func() bool {
 		s := visibleState(t, a, group)
 		for _, n := range all[1:] {

@@ -65,6 +65,7 @@ func NewServer(b backend.Backend, token string, opts ...ServerOption) *Server {
 	s.mux.HandleFunc("POST /v1/groups/{ref}/messages", s.send)
 	s.mux.HandleFunc("GET /v1/events", s.events)
 	s.routeMembership()
+	s.routeRich()
 	return s
 }
 
@@ -309,7 +310,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	m, err := s.b.Send(r.Context(), r.PathValue("ref"), req.Text)
+	m, err := s.b.SendWith(r.Context(), r.PathValue("ref"), req.Text, node.SendOptions{ReplyTo: req.ReplyTo})
 	if err != nil {
 		s.fail(w, r, err)
 		return
