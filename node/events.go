@@ -113,7 +113,7 @@ type dropCounters struct {
 }
 
 var dropReasons = []error{ErrUnknownEpoch, ErrNotMemberNow, ErrUnknownAuthor, ErrOversized, ErrMalformed, ErrVersion, ErrNotMember, ErrWrongGroup, ErrBadSignature, ErrBadAuthor, ErrDuplicate, ErrBadField, ErrSyncDenied,
-	ErrNotAllowed, envelope.ErrLamportJump, envelope.ErrLamportAhead, envelope.ErrBadTimestamp, envelope.ErrEquivocation, syncproto.ErrSeqGap, syncproto.ErrBusy, syncproto.ErrBeforeJoin}
+	ErrNotAllowed, ErrRichDeferred, envelope.ErrLamportJump, envelope.ErrLamportAhead, envelope.ErrBadTimestamp, envelope.ErrEquivocation, syncproto.ErrSeqGap, syncproto.ErrBusy, syncproto.ErrBeforeJoin}
 
 func (d *dropCounters) count(err error) {
 	reason := "other"

@@ -207,7 +207,7 @@ func (n *Node) ingest(g *group, vs []*envelope.Verified, from peer.ID) (int, err
 // subscribers and asks for any parents we lack. It returns how many were new.
 func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool) (int, error) {
 	// Equivocation: the first message stored at an author's seq wins.
-	vs = n.refuseRich(g, vs)
+	vs = n.refuseRich(g, vs, from)
 	vs, release := g.sync.Admit(n.st, vs, n.drops.count)
 	defer release()
 	msgs := make([]store.Message, len(vs))

@@ -32,6 +32,9 @@ var (
 	ErrNotAllowed = errors.New("not-allowed")
 	// ErrDeleted: the target message is deleted.
 	ErrDeleted = errors.New("message deleted")
+	// ErrRichDeferred counts an action not judged yet (its author's role may
+	// come with parents not held yet): not stored now, fetched again by sync.
+	ErrRichDeferred = errors.New("rich-deferred")
 )
 
 // SendOptions are the optional parts of a text message.
@@ -222,11 +225,14 @@ func (n *Node) isAdmin(g *group, author []byte) bool {
 // (counted): an edit of another author's message, a delete by a non-admin
 // of another's, a tombstone whose claims differ from the target it names.
 // An action on a target not held yet is judged when folding.
-func (n *Node) refuseRich(g *group, vs []*envelope.Verified) []*envelope.Verified {
+func (n *Node) refuseRich(g *group, vs []*envelope.Verified, from peer.ID) []*envelope.Verified {
 	kept := vs[:0:0]
 	for _, v := range vs {
 		if err := n.checkRich(g, v); err != nil {
 			n.drops.count(err)
+			if errors.Is(err, ErrRichDeferred) && from != "" && from != n.self {
+				n.sync.RequestGap(from, g.sync)
+			}
 			n.log.Debug("refused message", "id", hex.EncodeToString(v.ID[:8]), "reason", err)
 			continue
 		}
@@ -249,10 +255,24 @@ func (n *Node) checkRich(g *group, v *envelope.Verified) error {
 			return fmt.Errorf("%w: tombstone claims differ from its target", ErrBadField)
 		}
 		if string(v.Msg.Author) != string(d.TargetAuthor) && !n.isAdmin(g, v.Msg.Author) {
+			if !n.parentsHeld(g, v) {
+				// The op that made the author an admin may be among what we
+				// lack: not judged now; sync brings it again after its parents.
+				return ErrRichDeferred
+			}
 			return fmt.Errorf("%w: delete of another's message by a non-admin", ErrNotAllowed)
 		}
 	}
 	return nil
+}
+
+func (n *Node) parentsHeld(g *group, v *envelope.Verified) bool {
+	for _, p := range v.Msg.Parents {
+		if ok, err := n.st.Has(g.rec.ID, store.MessageID(p)); err != nil || !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // heldTarget decodes a held, unerased target.
