@@ -94,6 +94,7 @@ func (m *Model) entryLines(g *groupView, i int) []string {
 		sep := ansi.Truncate(dayLineMarker+" "+d+" "+strings.Repeat("─", w), w, "")
 		lines = append(lines, dimStyle.Render(sep))
 	}
+	m.number(g, e)
 	lines = append(lines, renderMessage(e, w)...)
 	e.cached, e.cacheW, e.cacheD = lines, w, prevDay
 	return lines
@@ -101,7 +102,7 @@ func (m *Model) entryLines(g *groupView, i int) []string {
 
 func renderMessage(e *entry, w int) []string {
 	msg := e.msg
-	tm := msg.Time.Local().Format("15:04")
+	tm := msg.Time.Local().Format("15:04") + numTag(e) // rich.go: " #N"
 	name := authorName(msg)
 	var prefix, body string
 	switch msg.Kind {
@@ -115,6 +116,7 @@ func renderMessage(e *entry, w int) []string {
 	default:
 		prefix, body = tm+" "+name+": ", "("+msg.Kind+" message)"
 	}
+	body = richBody(e, body) // rich.go: quote, edited, deleted, reactions, #N
 	mark := ""
 	if e.own && msg.Kind == "text" {
 		switch {
