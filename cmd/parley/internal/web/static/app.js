@@ -250,6 +250,7 @@
     const bubble = el('div', 'bubble', m.kind === 'text' ? m.text : 'This message needs a newer version of Parley.');
     bubble.title = d.toLocaleString();
     li.append(bubble);
+    if (window.ParleyRich) window.ParleyRich.decorate(li, m, bubble); // rich.js: replies, reactions, edits, deletes
     return li;
   }
 
@@ -443,6 +444,7 @@
         refreshStatus();
         break;
       default:
+        if (window.ParleyRich) window.ParleyRich.event(ev);
         break;
     }
   }
@@ -523,7 +525,7 @@
   async function send(text) {
     const id = state.current;
     try {
-      const m = await api('POST', gpath(id) + '/messages', { text });
+      const m = await api('POST', gpath(id) + '/messages', window.ParleyRich ? window.ParleyRich.body(text) : { text });
       if (state.current === id && addMessages([m])) renderMessages('bottom');
       const g = state.groups.get(id);
       if (g && (!g.last || cmpMsg(m, g.last) > 0)) { g.last = m; renderGroups(); }
@@ -707,6 +709,7 @@
 
   async function main() {
     wire();
+    if (window.ParleyRich) window.ParleyRich.init({ api, gpath, state, render: renderMessages, toast, el });
     const fromHash = tokenFrom(location.hash);
     if (fromHash) {
       sessionStorage.setItem(TOKEN_KEY, fromHash);
