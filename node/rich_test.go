@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
@@ -259,3 +260,71 @@ func TestDeleteErasesFromFiles(t *testing.T) {
 
 var _ = envelope.MaxTextLen
 var _ store.MessageID
+
+// History lists only displayable messages: limit counts those, and the
+// cursors page through them past folded reactions and edits.
+func TestHistoryPagesPastFoldedActions(t *testing.T) {
+	ctx := context.Background()
+	a := newTestNode(t, "solo", "", WithSyncInterval(0))
+	gi, err := a.CreateGroup(ctx, "solo", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 6 {
+		m, err := a.Send(ctx, gi.ID, "m"+string(rune('0'+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, m.ID)
+		for j := range 5 { // more hidden messages than a page
+			if err := a.React(ctx, gi.ID, m.ID, string(rune('a'+j)), j%2 == 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.Edit(ctx, gi.ID, m.ID, "e"+string(rune('0'+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	before := ""
+	for {
+		h, err := a.History(gi.ID, before, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := []string{}
+		for _, m := range h {
+			if hiddenKind(m.Kind) {
+				t.Fatalf("history lists a %s", m.Kind)
+			}
+			if m.Kind == "text" {
+				page = append(page, m.ID)
+				if len(m.Reactions) != 3 || !m.Edited || m.Text[0] != 'e' {
+					t.Fatalf("folded state: %+v", m)
+				}
+			}
+		}
+		got = append(page, got...)
+		if len(h) < 2 {
+			break
+		}
+		before = h[0].Cursor
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("paged %v, want %v", got, want)
+	}
+	if _, err := a.Message(gi.ID, want[0][:8]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Message(gi.ID, "0000000000"); !errors.Is(err, ErrMessageNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	if _, err := a.Message(gi.ID, "abc"); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("short id: %v", err)
+	}
+	gl, _ := a.Group(gi.ID)
+	if gl.Last == nil || gl.Last.ID != want[5] {
+		t.Fatalf("group's last message is not the last text: %+v", gl.Last)
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,3 +142,42 @@ func TestAppendErasedCountsSeqHeld(t *testing.T) {
 		t.Fatal("an erased message indexed relations")
 	}
 }
+
+func FuzzIDsWithPrefix(f *testing.F) {
+	s := openMem(f)
+	defer s.Close()
+	g := gidOf("fz")
+	for n := uint64(1); n <= 20; n++ {
+		if _, err := s.Append(context.Background(), mkMsg(g, n, "ann", n, n)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Add("")
+	f.Add("0")
+	f.Add(strings.Repeat("ab", 40))
+	f.Add(hexOf(idOf(3))[:9])
+	f.Fuzz(func(t *testing.T, p string) {
+		ids, err := s.IDsWithPrefix(g, p, 30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if !strings.HasPrefix(hexOf(id), strings.ToLower(p)) {
+				t.Fatalf("%x does not start with %q", id, p)
+			}
+		}
+		if len(p) >= 8 && len(p) <= 64 {
+			want := 0
+			for n := uint64(1); n <= 20; n++ {
+				if strings.HasPrefix(hexOf(idOf(n)), strings.ToLower(p)) {
+					want++
+				}
+			}
+			if len(ids) != want {
+				t.Fatalf("%q: %d ids, brute force %d", p, len(ids), want)
+			}
+		}
+	})
+}
+
+func hexOf(id MessageID) string { return hex.EncodeToString(id[:]) }
