@@ -75,6 +75,9 @@ var mentionRE = regexp.MustCompile(`@([\p{L}\p{N}_.\-]+)`)
 
 // mentions lists the members an @token names, at most envelope.MaxMentions.
 func (n *Node) mentions(g *group, text string) [][]byte {
+	if !strings.Contains(text, "@") {
+		return nil
+	}
 	toks := mentionRE.FindAllStringSubmatch(text, -1)
 	if len(toks) == 0 {
 		return nil
@@ -160,6 +163,9 @@ func (n *Node) Delete(ctx context.Context, ref, msgID string) error {
 	v, err := envelope.DecodeSigned(st.Raw)
 	if err != nil {
 		return err
+	}
+	if !deletable(v) {
+		return fmt.Errorf("%w: only text, polls and files can be deleted", ErrNotAllowed)
 	}
 	if v.Author != n.self && !n.isAdmin(g, []byte(n.pub)) {
 		return fmt.Errorf("%w: only the author or an admin may delete a message", ErrNotAllowed)
@@ -254,6 +260,9 @@ func (n *Node) checkRich(g *group, v *envelope.Verified) error {
 		if ok && (string(t.Msg.Author) != string(d.TargetAuthor) || t.Msg.Seq != d.TargetSeq || t.Msg.Lamport != d.TargetLamport) {
 			return fmt.Errorf("%w: tombstone claims differ from its target", ErrBadField)
 		}
+		if ok && !deletable(t) {
+			return fmt.Errorf("%w: delete of a message that is not text, a poll or a file", ErrNotAllowed)
+		}
 		if string(v.Msg.Author) != string(d.TargetAuthor) && !n.isAdmin(g, v.Msg.Author) {
 			if !n.parentsHeld(g, v) {
 				// The op that made the author an admin may be among what we
@@ -286,6 +295,16 @@ func (n *Node) heldTarget(g *group, target []byte) (*envelope.Verified, bool) {
 	}
 	t, err := envelope.DecodeSigned(st.Raw)
 	return t, err == nil
+}
+
+// deletable: what people post (text, polls, files); never joins or
+// membership ops, which other nodes need to follow the membership.
+func deletable(v *envelope.Verified) bool {
+	switch v.Msg.Body.GetKind().(type) {
+	case *wirepb.Body_Text, *wirepb.Body_Poll, *wirepb.Body_File:
+		return true
+	}
+	return false
 }
 
 func isText(v *envelope.Verified) bool {

@@ -323,6 +323,13 @@ func TestHistoryPagesPastFoldedActions(t *testing.T) {
 	if _, err := a.Message(gi.ID, "abc"); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("short id: %v", err)
 	}
+	all, _ := a.History(gi.ID, "", 100)
+	if all[0].Kind != "join" {
+		t.Fatalf("first message is %s", all[0].Kind)
+	}
+	if err := a.Delete(ctx, gi.ID, all[0].ID); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("delete of a join: %v", err)
+	}
 	gl, _ := a.Group(gi.ID)
 	if gl.Last == nil || gl.Last.ID != want[5] {
 		t.Fatalf("group's last message is not the last text: %+v", gl.Last)

@@ -161,6 +161,9 @@ func (l *Local) decorate(g store.GroupID, m *Message, names map[peer.ID]string) 
 	if m.ReplyTo == "" {
 		return
 	}
+	if names == nil { // a live event: names only for the quote
+		names = l.memberNames(g)
+	}
 	raw, err := hex.DecodeString(m.ReplyTo)
 	if err != nil || len(raw) != store.MessageIDLen {
 		return
