@@ -26,7 +26,6 @@ const inlineValueMax = 80 << 10
 // An erased message's m/ value is empty: validate refuses an empty body.
 func isErased(v []byte) bool { return len(v) == 0 }
 
-
 // Erase removes the body of held message id of g from the store and its
 // files; the message stays held (sync counts it, the history lists it as
 // Erased). It reports whether a body was erased now (false: not held, or

@@ -7,7 +7,10 @@ import (
 
 type richFake struct{ rec }
 
-func (f *richFake) Reply(ref, text string) error { f.calls = append(f.calls, "reply "+ref+"|"+text); return nil }
+func (f *richFake) Reply(ref, text string) error {
+	f.calls = append(f.calls, "reply "+ref+"|"+text)
+	return nil
+}
 func (f *richFake) React(ref, e string, rm bool) error {
 	op := "react "
 	if rm {
@@ -16,8 +19,11 @@ func (f *richFake) React(ref, e string, rm bool) error {
 	f.calls = append(f.calls, op+ref+"|"+e)
 	return nil
 }
-func (f *richFake) Edit(ref, text string) error { f.calls = append(f.calls, "edit "+ref+"|"+text); return nil }
-func (f *richFake) Delete(ref string) error     { f.calls = append(f.calls, "delete "+ref); return nil }
+func (f *richFake) Edit(ref, text string) error {
+	f.calls = append(f.calls, "edit "+ref+"|"+text)
+	return nil
+}
+func (f *richFake) Delete(ref string) error { f.calls = append(f.calls, "delete "+ref); return nil }
 
 func TestRichCommands(t *testing.T) {
 	f := &richFake{}

@@ -43,8 +43,10 @@ func (w clientWriter) send(ctx context.Context, g, text, reply string) (node.Mes
 func (w clientWriter) react(ctx context.Context, g, id, e string, rm bool) error {
 	return w.c.React(ctx, g, id, e, rm)
 }
-func (w clientWriter) edit(ctx context.Context, g, id, t string) error { return w.c.Edit(ctx, g, id, t) }
-func (w clientWriter) del(ctx context.Context, g, id string) error     { return w.c.Delete(ctx, g, id) }
+func (w clientWriter) edit(ctx context.Context, g, id, t string) error {
+	return w.c.Edit(ctx, g, id, t)
+}
+func (w clientWriter) del(ctx context.Context, g, id string) error { return w.c.Delete(ctx, g, id) }
 
 type nodeWriter struct{ n *node.Node }
 
