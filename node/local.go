@@ -26,7 +26,7 @@ type Message struct {
 	Lamport    uint64    `json:"lamport"`
 	Time       time.Time `json:"time"`
 	Kind       string    `json:"kind"` // "text", "join", "membership" (Text: the op kind) or "unsupported"
-	Text       string    `json:"text,omitempty"`
+	Text       string    `json:"text"`
 	Parents    []string  `json:"parents,omitempty"`
 	// TimeDoubtful: Time is more than 10 minutes ahead of this device's
 	// clock when the message was read (the author's clock is off); the
@@ -35,6 +35,16 @@ type Message struct {
 	Cursor       string `json:"cursor"` // pass as Before to page further back
 	// Polls (docs/polls.md): a poll message's live tally.
 	Poll *PollInfo `json:"poll,omitempty"`
+	// Rich messages (replies, reactions, edits, deletes, mentions: rich.go,
+	// richstate.go, docs/messages.md).
+	ReplyTo    string      `json:"reply_to"`
+	Quote      *Quote      `json:"quote,omitempty"`
+	Reactions  []Reaction  `json:"reactions"`
+	Edited     bool        `json:"edited"`
+	Edits      []EditEntry `json:"edits,omitempty"`
+	Deleted    bool        `json:"deleted"` // Text is empty then
+	Mentions   []string    `json:"mentions,omitempty"`
+	MentionsMe bool        `json:"mentions_me,omitempty"`
 }
 
 // GroupInfo summarises a group.
@@ -146,16 +156,12 @@ func (l *Local) groupInfo(g store.Group) (GroupInfo, error) {
 	gi := GroupInfo{ID: hex.EncodeToString(g.ID[:]), Name: g.Name, Members: l.memberCount(g.ID, len(members)), Messages: stats.Count,
 		Joined: time.UnixMilli(g.JoinedMs), HistoryFromJoin: g.HistoryFromJoin}
 	l.dmInfo(&gi, g.ID)
-	last, err := l.st.History(g.ID, nil, 1)
+	last, err := l.visibleHistory(g.ID, nil, 1)
 	if err != nil {
 		return GroupInfo{}, err
 	}
 	if len(last) == 1 {
-		names := l.memberNames(g.ID)
-		m, err := decodeStored(g.ID, last[0], names)
-		if err == nil {
-			gi.Last = &m
-		}
+		gi.Last = &last[0]
 	}
 	return gi, nil
 }
@@ -212,18 +218,9 @@ func (l *Local) History(ref string, before string, limit int) ([]Message, error)
 	if limit <= 0 || limit > 10000 {
 		return nil, fmt.Errorf("%w: limit must be 1..10000", ErrInvalidInput)
 	}
-	stored, err := l.st.History(g.ID, cur, limit)
+	out, err := l.visibleHistory(g.ID, cur, limit)
 	if err != nil {
 		return nil, err
-	}
-	names := l.memberNames(g.ID)
-	out := make([]Message, 0, len(stored))
-	for _, s := range stored {
-		m, err := decodeStored(g.ID, s, names)
-		if err != nil {
-			return nil, fmt.Errorf("stored message %x: %w", s.ID[:8], err)
-		}
-		out = append(out, m)
 	}
 	l.attachPolls(g.ID, out)
 	return out, nil
@@ -296,6 +293,7 @@ func toMessage(g store.GroupID, v *envelope.Verified) Message {
 	default:
 		m.Kind = "unsupported"
 	}
+	richFields(&m, v)
 	return m
 }
 

@@ -21,11 +21,6 @@ import (
 	"github.com/parley-chat/parley/store"
 )
 
-// EventUpdate: a stored message's derived state changed (a poll's tally);
-// Event.Message is the updated message. (Shared with the rich-messages
-// feature, which defines the same constant: keep one.)
-const EventUpdate = "update"
-
 // Poll bounds.
 const (
 	MinPollOptions   = envelope.MinPollOptions

@@ -122,7 +122,7 @@ func (r *pollReader) find(pollID string) (*envelope.Verified, error) {
 	if err != nil || (len(s)%2 == 1 && !isHex(s[len(s)-1])) {
 		return nil, fmt.Errorf("%w: poll id %q is not hex", ErrInvalidInput, pollID)
 	}
-	ids, err := r.st.IDsWithPrefix(r.g, raw, 64)
+	ids, err := r.st.IDsWithBytePrefix(r.g, raw, 64)
 	if err != nil {
 		return nil, err
 	}

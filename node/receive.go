@@ -222,6 +222,7 @@ func (n *Node) ingest(g *group, vs []*envelope.Verified, from peer.ID) (int, err
 // subscribers and asks for any parents we lack. It returns how many were new.
 func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool) (int, error) {
 	// Equivocation: the first message stored at an author's seq wins.
+	vs = n.refuseRich(g, vs, from)
 	vs, release := g.sync.Admit(n.st, vs, n.drops.count)
 	defer release()
 	msgs := make([]store.Message, len(vs))
@@ -240,7 +241,8 @@ func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool)
 		}
 		added++
 		n.noteMember(g, v)
-		if listening {
+		n.afterStore(g, v)
+		if listening && !hiddenBody(v) {
 			n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v), Backfill: from == ""})
 		}
 	}
@@ -257,6 +259,7 @@ func (n *Node) toMessage(g *group, v *envelope.Verified) *Message {
 	g.membersMu.Lock()
 	m.AuthorName = g.members[v.Author]
 	g.membersMu.Unlock()
+	n.Local.decorate(g.rec.ID, &m, nil)
 	n.attachPoll(g, v, &m)
 	return &m
 }

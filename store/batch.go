@@ -234,7 +234,7 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 			return false, err
 		}
 	}
-	if !named {
+	if !named && !m.erased { // no one is asked to name an erased message
 		heads.add(m.ID)
 	}
 	for _, p := range m.Parents {

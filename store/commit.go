@@ -114,6 +114,7 @@ const minSyncGap = 2 * time.Millisecond
 // commitBatch writes batch; when durable (any request is), it fsyncs
 // before answering.
 func (s *Store) commitBatch(batch []*commitReq, durable bool) {
+	batch = s.runExclusive(batch) // erasures (erase.go), between commits
 	err := s.space.check()
 	if err == nil {
 		err = s.writeBatch(batch)

@@ -6,6 +6,9 @@
 // Key layout (every group key starts with the 16-byte group id, gid):
 //
 //	m/<gid><lamport:8><id:32>            -> raw message        history in display order
+//	                                                               (empty: body erased, erase.go)
+//	t/<gid><target><lamport:8><id>       -> -                  relations: messages acting on target
+//	e/<gid><id>                          -> lamport:8          an erase in progress (erase.go)
 //	i/<gid><id:32>                       -> lamport:8          dedup and lookup by id
 //	a/<gid><alen:1><author><seq:8><id>   -> lamport:8 time:8   per-author index (sync)
 //	v/<gid><alen:1><author>              -> seq:8 max:8        contiguous per-author prefix, highest held

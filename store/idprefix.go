@@ -4,10 +4,10 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// IDsWithPrefix lists up to limit held message ids of g whose bytes start
+// IDsWithBytePrefix lists (IDsWithPrefix takes the hex a person typed) up to limit held message ids of g whose bytes start
 // with prefix (the id index i/ is ordered by id, so this reads only the
 // matching keys): how a short id a person typed is resolved.
-func (s *Store) IDsWithPrefix(g GroupID, prefix []byte, limit int) ([]MessageID, error) {
+func (s *Store) IDsWithBytePrefix(g GroupID, prefix []byte, limit int) ([]MessageID, error) {
 	var out []MessageID
 	err := s.db.View(func(txn *badger.Txn) error {
 		p := key('i', g[:], prefix)

@@ -20,9 +20,11 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		WithSyncWrites(false). // we fsync once per commit batch instead
 		WithNumVersionsToKeep(1).
 		WithMemTableSize(16 << 20).
-		// Every message inline: the value log (a sparse file mapped at
-		// twice its size) is then never written, so it cannot fault on a
-		// full disk (space.go).
+		// Every message inline in the LSM tree (WAL and tables), never in
+		// the value log: erasing a body (erase.go) can then purge every copy
+		// with DropPrefix, which the value log does not support, and the
+		// value log (a sparse file mapped at twice its size) is never
+		// written, so it cannot fault on a full disk (space.go).
 		WithValueThreshold(maxInlineValue).
 		WithNumCompactors(2).
 		WithBlockCacheSize(16 << 20).
@@ -80,7 +82,11 @@ func Open(dir string, opts ...Option) (*Store, error) {
 			}
 			s := start(db, o, ids, gaps, space)
 			s.encrypted = dbKey != nil
-			return s, nil
+			if err = s.finishErases(); err == nil {
+				return s, nil
+			}
+			s.Close()
+			return nil, fmt.Errorf("store: open %s: finish erase: %w", dir, err)
 		}
 	}
 	db.Close()

@@ -58,6 +58,8 @@ type Message struct {
 	// gives them no meaning.
 	Targets []MessageID
 	Raw     []byte
+	// erased: held for sync (index, vector) but with no body (erase.go).
+	erased bool
 }
 
 // Stored is a message as read back: its ordering key and raw bytes.
@@ -65,6 +67,8 @@ type Stored struct {
 	ID      MessageID
 	Lamport uint64
 	Raw     []byte
+	// Erased: the body was erased (Erase, AppendErased); Raw is nil.
+	Erased bool
 }
 
 // AuthorSeq is one entry of a per-author sequence vector.
@@ -121,6 +125,7 @@ type commitReq struct {
 	inserted []bool
 	durable  bool // fsync before answering
 	done     chan error
+	run      func() error // instead of msgs: work no commit may overlap (erase.go)
 }
 
 // Append stores msgs durably and reports, per message, whether it was new
@@ -175,7 +180,7 @@ func validate(m *Message) error {
 	if m.Seq == 0 {
 		return fmt.Errorf("%w: seq 0", ErrInvalid)
 	}
-	if len(m.Raw) == 0 || len(m.Raw) > maxRawLen {
+	if (len(m.Raw) == 0 && !m.erased) || len(m.Raw) > maxRawLen {
 		return fmt.Errorf("%w: message size %d", ErrInvalid, len(m.Raw))
 	}
 	if len(m.Parents) > maxParents {

@@ -342,8 +342,14 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("offline history order differs from the online one:\n%s", r.stdout)
 	}
 	// Commands that need the node say how to start it.
-	r = run(t, bin, homeB, "send", "Family", "x")
+	r = run(t, bin, homeB, "group", "invite", "Family")
 	if r.code == 0 || !strings.Contains(r.stderr, "parley daemon") {
+		t.Fatalf("invite without node: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// send without a node stores the message for the next run (issue 13;
+	// rich_e2e_test.go checks it is in the history).
+	r = run(t, bin, homeB, "send", "Family", "x")
+	if r.code != 0 || !strings.Contains(r.stderr, "stored locally") {
 		t.Fatalf("send without node: exit %d, stderr %q", r.code, r.stderr)
 	}
 	// A stale api.json (nothing listening) falls back to the store too.

@@ -67,6 +67,7 @@ func NewServer(b backend.Backend, token string, opts ...ServerOption) *Server {
 	s.routeMembership()
 	s.routeDM()
 	s.routePolls()
+	s.routeRich()
 	return s
 }
 
@@ -311,7 +312,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	m, err := s.b.Send(r.Context(), r.PathValue("ref"), req.Text)
+	m, err := s.b.SendWith(r.Context(), r.PathValue("ref"), req.Text, node.SendOptions{ReplyTo: req.ReplyTo})
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -22,6 +22,7 @@ type Backend interface {
 	Membership
 	DirectMessages
 	Polls
+	Rich
 }
 
 // Membership is the part of Backend that manages members, roles, invites

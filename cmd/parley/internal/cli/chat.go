@@ -22,6 +22,7 @@ type chatUI struct {
 	current string     // current group id
 	names   map[string]string
 	polls   chatcmd.PollNumbers // numbers of the polls shown (/vote N)
+	nums    chatcmd.Numbers // "#N" of shown messages, for /reply, /react... (richchat.go)
 
 	// Touched only by the event loop.
 	bulkSync     map[string]bool // groups with a long catch-up running
@@ -134,8 +135,10 @@ func (c *chatUI) event(ev node.Event) {
 	switch ev.Type {
 	case node.EventMessage:
 		if ev.Message != nil && !(ev.Backfill && c.bulkSync[ev.Group]) {
-			c.printf("%s\n", formatLine(*ev.Message, "15:04", c.groupName(ev.Group)))
+			c.printf("%s\n", c.numbered(*ev.Message, "15:04", c.groupName(ev.Group)))
 		}
+	case node.EventUpdate:
+		c.updated(ev)
 	case node.EventSync:
 		c.syncProgress(ev)
 	case node.EventPeer:

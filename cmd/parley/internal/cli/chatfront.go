@@ -147,7 +147,7 @@ func (f *lineFront) ShowHistory(n int) error {
 		return err
 	}
 	for _, m := range ms {
-		f.c.printf("%s\n", formatLine(m, "01-02 15:04", ""))
+		f.c.printf("%s\n", f.c.numbered(m, "01-02 15:04", ""))
 	}
 	return nil
 }

@@ -99,20 +99,6 @@ func (a *app) groupsCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) sendCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "send GROUP TEXT...",
-		Short: "Send a message to a group",
-		Args:  cobra.MinimumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.call(func(c *api.Client) error {
-				_, err := c.Send(cmd.Context(), args[0], joinArgs(args[1:]))
-				return err
-			})
-		},
-	}
-}
-
 func (a *app) historyCmd() *cobra.Command {
 	var (
 		limit  int

@@ -63,7 +63,7 @@ func formatRaw(m node.Message, layout, group string) string {
 		fmt.Fprintf(&b, "* %s %s", authorName(m), termtext.OneLine(m.Text))
 		return b.String()
 	}
-	fmt.Fprintf(&b, "%s: %s", authorName(m), messageText(m))
+	fmt.Fprintf(&b, "%s: %s", authorName(m), richText(m)) // rich.go: quote, edited, deleted, reactions
 	return b.String()
 }
 

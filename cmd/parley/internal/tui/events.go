@@ -61,6 +61,10 @@ func (m *Model) onEvents(evs []node.Event) tea.Cmd {
 					joins[ev.Message.Group] = true
 				}
 			}
+		case node.EventUpdate:
+			if ev.Message != nil {
+				m.onUpdate(*ev.Message)
+			}
 		case node.EventPeer:
 			if ev.Peer == nil {
 				continue

@@ -75,6 +75,7 @@ type entry struct {
 	cached  []string
 	day     string // local date, cached
 	pending bool
+	num     int // the number chats show ("#N"), rich.go
 }
 
 type modalKind int
@@ -99,6 +100,7 @@ type modal struct {
 
 // Model is the bubbletea model of the chat.
 type Model struct {
+	nums   chatcmd.Numbers // message numbers for /reply, /react... (rich.go)
 	ctx    context.Context
 	be     backend.Backend
 	opts   Options

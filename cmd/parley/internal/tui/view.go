@@ -94,6 +94,7 @@ func (m *Model) entryLines(g *groupView, i int) []string {
 		sep := ansi.Truncate(dayLineMarker+" "+d+" "+strings.Repeat("─", w), w, "")
 		lines = append(lines, dimStyle.Render(sep))
 	}
+	m.number(g, e)
 	if pl := m.pollLines(e, w); pl != nil {
 		lines = append(lines, pl...)
 	} else {
@@ -105,7 +106,7 @@ func (m *Model) entryLines(g *groupView, i int) []string {
 
 func renderMessage(e *entry, w int) []string {
 	msg := e.msg
-	tm := msg.Time.Local().Format("15:04")
+	tm := msg.Time.Local().Format("15:04") + numTag(e) // rich.go: " #N"
 	name := authorName(msg)
 	var prefix, body string
 	switch msg.Kind {
@@ -121,6 +122,7 @@ func renderMessage(e *entry, w int) []string {
 	default:
 		prefix, body = tm+" "+name+": ", "("+msg.Kind+" message)"
 	}
+	body = richBody(e, body) // rich.go: quote, edited, deleted, reactions, #N
 	mark := ""
 	if e.own && msg.Kind == "text" {
 		switch {

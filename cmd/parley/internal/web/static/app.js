@@ -256,6 +256,7 @@
     bubble.title = d.toLocaleString();
     if (window.ParleyPolls) window.ParleyPolls.decorate(m, li, bubble);
     li.append(bubble);
+    if (window.ParleyRich) window.ParleyRich.decorate(li, m, bubble); // rich.js: replies, reactions, edits, deletes
     return li;
   }
 
@@ -453,6 +454,7 @@
         if (ev.message && window.ParleyPolls) window.ParleyPolls.update(ev.message);
         break;
       default:
+        if (window.ParleyRich) window.ParleyRich.event(ev);
         break;
     }
   }
@@ -533,7 +535,7 @@
   async function send(text) {
     const id = state.current;
     try {
-      const m = await api('POST', gpath(id) + '/messages', { text });
+      const m = await api('POST', gpath(id) + '/messages', window.ParleyRich ? window.ParleyRich.body(text) : { text });
       if (state.current === id && addMessages([m])) renderMessages('bottom');
       const g = state.groups.get(id);
       if (g && (!g.last || cmpMsg(m, g.last) > 0)) { g.last = m; renderGroups(); }
@@ -719,6 +721,7 @@
   async function main() {
     window.parleyApp = { api, state, openGroup, loadGroups, toast, el }; // for dm.js
     wire();
+    if (window.ParleyRich) window.ParleyRich.init({ api, gpath, state, render: renderMessages, toast, el });
     const fromHash = tokenFrom(location.hash);
     if (fromHash) {
       sessionStorage.setItem(TOKEN_KEY, fromHash);
