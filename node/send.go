@@ -38,7 +38,10 @@ type sendResult struct {
 // Send posts a text message to a group. It returns once the message is
 // durably stored; delivery to others follows (gossip now, sync later).
 func (n *Node) Send(ctx context.Context, ref, text string) (Message, error) {
-	if strings.TrimSpace(text) == "" || len(text) > MaxTextLen || !utf8.ValidString(text) {
+	if len(text) > MaxTextLen {
+		return Message{}, fmt.Errorf("%w: message is %d bytes; the limit is %d bytes of UTF-8", ErrInvalidInput, len(text), MaxTextLen)
+	}
+	if strings.TrimSpace(text) == "" || !utf8.ValidString(text) {
 		return Message{}, fmt.Errorf("%w: a message is 1 to %d bytes of UTF-8", ErrInvalidInput, MaxTextLen)
 	}
 	g, err := n.group(ref)

@@ -134,7 +134,7 @@ func New(ctx context.Context, be backend.Backend, opts Options) *Model {
 	in := textinput.New()
 	in.Prompt = "> "
 	in.Placeholder = "message, or /help"
-	in.CharLimit = node.MaxTextLen
+	in.CharLimit = 0 // never cut: input.go refuses over-long text visibly
 	in.ShowSuggestions = false
 	in.Cursor.SetMode(cursor.CursorStatic) // no blink redraws over SSH
 	in.Focus()

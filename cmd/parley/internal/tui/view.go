@@ -476,6 +476,9 @@ func thousands(n uint64) string {
 
 func (m *Model) statusView() string {
 	right := m.syncView()
+	if c := m.byteCounter(); c != "" {
+		right = c // typing near the limit: the count matters more than sync
+	}
 	var left string
 	g := m.current()
 	switch {
