@@ -33,6 +33,10 @@ type Message struct {
 	// position in the history is causal and never depends on it.
 	TimeDoubtful bool   `json:"time_doubtful,omitempty"`
 	Cursor       string `json:"cursor"` // pass as Before to page further back
+	// ux: delivery state of my own messages (node/delivery.go); MentionsMe
+	// is the rich-messages field (added here too; the merge keeps one).
+	Delivery   *Delivery `json:"delivery,omitempty"`
+	MentionsMe bool      `json:"mentions_me,omitempty"`
 }
 
 // GroupInfo summarises a group.
@@ -44,6 +48,12 @@ type GroupInfo struct {
 	Last            *Message  `json:"last,omitempty"`
 	Joined          time.Time `json:"joined"`
 	HistoryFromJoin bool      `json:"history_from_join"`
+	// ux: unread and mention counts since the read position, mute, and
+	// messages known to be missing (node/unread.go, node/missing.go).
+	Unread   int           `json:"unread"`
+	Mentions int           `json:"mentions"`
+	Muted    bool          `json:"muted,omitempty"`
+	Missing  []MissingInfo `json:"missing,omitempty"`
 }
 
 // Local reads a profile's store without the network: what `parley history`
@@ -51,6 +61,7 @@ type GroupInfo struct {
 type Local struct {
 	st   *store.Store
 	self peer.ID
+	uxHooks
 }
 
 // NewLocal wraps an open store.
@@ -139,18 +150,14 @@ func (l *Local) groupInfo(g store.Group) (GroupInfo, error) {
 	}
 	gi := GroupInfo{ID: hex.EncodeToString(g.ID[:]), Name: g.Name, Members: len(members), Messages: stats.Count,
 		Joined: time.UnixMilli(g.JoinedMs), HistoryFromJoin: g.HistoryFromJoin}
-	last, err := l.st.History(g.ID, nil, 1)
+	last, err := l.visibleHistory(g.ID, nil, 1)
 	if err != nil {
 		return GroupInfo{}, err
 	}
 	if len(last) == 1 {
-		names := l.memberNames(g.ID)
-		m, err := decodeStored(g.ID, last[0], names)
-		if err == nil {
-			gi.Last = &m
-		}
+		gi.Last = &last[0]
 	}
-	return gi, nil
+	return gi, l.fillUX(g, &gi)
 }
 
 // Members is one group's member list: peer id and display name.
@@ -204,20 +211,7 @@ func (l *Local) History(ref string, before string, limit int) ([]Message, error)
 	if limit <= 0 || limit > 10000 {
 		return nil, fmt.Errorf("%w: limit must be 1..10000", ErrInvalidInput)
 	}
-	stored, err := l.st.History(g.ID, cur, limit)
-	if err != nil {
-		return nil, err
-	}
-	names := l.memberNames(g.ID)
-	out := make([]Message, 0, len(stored))
-	for _, s := range stored {
-		m, err := decodeStored(g.ID, s, names)
-		if err != nil {
-			return nil, fmt.Errorf("stored message %x: %w", s.ID[:8], err)
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return l.visibleHistory(g.ID, cur, limit)
 }
 
 func formatCursor(lamport uint64, id store.MessageID) string {
@@ -268,6 +262,8 @@ func toMessage(g store.GroupID, v *envelope.Verified) Message {
 		m.Kind, m.Text = "text", b.Text.Text
 	case *wirepb.Body_Join:
 		m.Kind, m.Text = "join", b.Join.DisplayName
+	case *wirepb.Body_Receipt:
+		m.Kind = "receipt" // ux: state, hidden from history (node/delivery.go)
 	case *wirepb.Body_Membership:
 		m.Kind = "membership"
 		if o, err := membership.DecodeOp(b.Membership.Op); err == nil {

@@ -55,7 +55,8 @@ type Node struct {
 	sync   *syncproto.Syncer // nil until Start (and in relay mode)
 	reach  *reach.Reach      // nil until Start (and in relay mode)
 
-	counters counters // totals for metrics (counters.go)
+	counters counters    // totals for metrics (counters.go)
+	receipts receiptBook // ux: members' latest receipts (delivery.go)
 }
 
 // New composes a node from a profile directory: it opens the store in
@@ -111,6 +112,7 @@ func New(dir string, opts ...Option) (*Node, error) {
 		self: id.ID, memberKey: mid.Key(), st: st, ctx: ctx, cancel: cancel, groups: map[store.GroupID]*group{},
 	}
 	n.events.init()
+	n.Local.uxHooks = uxHooks{known: n.knownSeqs, decorate: n.decorate, onRead: n.readMoved}
 	return n, nil
 }
 
@@ -189,6 +191,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.sync.Start()
 	n.reach.Start()
 	n.goOwned(n.maintainLoop)
+	n.goOwned(n.receiptLoop)
 	return nil
 }
 

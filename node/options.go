@@ -27,12 +27,14 @@ type config struct {
 	epochRotation time.Duration
 	epochGrace    time.Duration
 	maintainEvery time.Duration
+	receiptEvery  time.Duration // ux: see WithReceiptInterval (delivery.go)
 }
 
 func defaultConfig() config {
 	return config{syncInterval: 30 * time.Second, redialEvery: 30 * time.Second, rendezvous: time.Minute,
 		logger: slog.Default(), now: time.Now,
-		epochRotation: DefaultEpochRotation, epochGrace: DefaultEpochGrace, maintainEvery: time.Minute}
+		epochRotation: DefaultEpochRotation, epochGrace: DefaultEpochGrace, maintainEvery: time.Minute,
+		receiptEvery: DefaultReceiptInterval}
 }
 
 // Option configures New.
@@ -110,3 +112,7 @@ func WithEpochGrace(d time.Duration) Option { return func(c *config) { c.epochGr
 // WithMaintenanceInterval sets how often the epoch timers are checked
 // (default 1 min; tests).
 func WithMaintenanceInterval(d time.Duration) Option { return func(c *config) { c.maintainEvery = d } }
+
+// WithReceiptInterval sets the shortest time between two delivery receipts
+// to one group (DefaultReceiptInterval); 0 sends none.
+func WithReceiptInterval(d time.Duration) Option { return func(c *config) { c.receiptEvery = d } }

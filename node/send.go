@@ -207,7 +207,9 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		v := vs[i]
 		n.noteMember(g, v)
 		out := n.toMessage(g, v)
-		n.events.publish(Event{Type: EventMessage, Group: out.Group, Message: out})
+		if !hiddenKind(out.Kind) {
+			n.events.publish(Event{Type: EventMessage, Group: out.Group, Message: out})
+		}
 		r.done <- sendResult{msg: out}
 	}
 }

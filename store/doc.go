@@ -20,6 +20,7 @@
 //	s/<name>                             -> setting bytes
 //	u/<gid><author>                      -> JSON Member
 //	V/                                   -> version:8          schema version (schema.go)
+//	L/<name>                             -> bytes              local state of this device (localstate.go)
 //
 // Schema versions: SchemaVersion is the layout above. Open migrates an older
 // store in place (each step idempotent, the version written in the same
