@@ -65,6 +65,7 @@ func NewServer(b backend.Backend, token string, opts ...ServerOption) *Server {
 	s.mux.HandleFunc("POST /v1/groups/{ref}/messages", s.send)
 	s.mux.HandleFunc("GET /v1/events", s.events)
 	s.routeMembership()
+	s.routeUX()
 	return s
 }
 
@@ -306,7 +307,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	var req SendRequest
 	if err := decode(w, r, &req); err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, tooLong(err)) // ux.go: name the limit
 		return
 	}
 	m, err := s.b.Send(r.Context(), r.PathValue("ref"), req.Text)

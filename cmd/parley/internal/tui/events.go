@@ -51,6 +51,8 @@ func (m *Model) onEvents(evs []node.Event) tea.Cmd {
 	joins := map[string]bool{} // groups whose member count changed
 	for _, ev := range evs {
 		switch ev.Type {
+		case node.EventDelivery:
+			cmds = append(cmds, m.refreshDelivery(ev.Group))
 		case node.EventMessage:
 			if ev.Message != nil {
 				m.onMessage(*ev.Message)
@@ -148,7 +150,7 @@ func (m *Model) onMessage(msg node.Message) {
 	}
 	if !g.loaded {
 		if !own && g != m.current() {
-			g.unread++
+			countUnread(g, msg)
 		}
 		return // loads with the newest page
 	}
@@ -176,7 +178,7 @@ func (m *Model) onMessage(msg node.Message) {
 		g.newBelow++
 	}
 	if !own && g != m.current() {
-		g.unread++
+		countUnread(g, msg)
 	}
 }
 

@@ -124,6 +124,9 @@ type Model struct {
 	modal    *modal
 	result   Result
 	quitting bool
+	// ux.go: the group last marked read, its newest message then, and when.
+	marked, markedLast string
+	markedAt           time.Time
 }
 
 // New builds the model and loads the group list, peers and sync state.
@@ -150,6 +153,7 @@ func New(ctx context.Context, be backend.Backend, opts Options) *Model {
 	}
 	if len(m.groups) > 0 {
 		m.cur = 0
+		m.openLast() // ux.go
 	}
 	m.layout()
 	return m
@@ -182,8 +186,8 @@ func (m *Model) applyStatus(peers []node.PeerInfo, st node.Status) {
 	}
 }
 
-// Update handles one message.
-func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+// update handles one message (Update, in ux.go, wraps it).
+func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
