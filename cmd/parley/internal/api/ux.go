@@ -188,4 +188,3 @@ func QRSVG(text string) (string, error) {
 	b.WriteString(`"/></svg>`)
 	return b.String(), nil
 }
-
