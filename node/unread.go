@@ -135,24 +135,25 @@ func hiddenKind(kind string) bool { return kind == "receipt" }
 // first: it pages past hidden ones so that a full page means "maybe more".
 func (l *Local) visibleHistory(g store.GroupID, cur *store.Cursor, limit int) ([]Message, error) {
 	names := l.memberNames(g)
+	page := max(limit, 32) // a run of hidden receipts costs few reads
 	var out []Message
 	for {
-		stored, err := l.st.History(g, cur, limit)
+		stored, err := l.st.History(g, cur, page)
 		if err != nil {
 			return nil, err
 		}
-		page := make([]Message, 0, len(stored))
+		shown := make([]Message, 0, len(stored))
 		for _, s := range stored {
 			m, err := decodeStored(g, s, names)
 			if err != nil {
 				return nil, fmt.Errorf("stored message %x: %w", s.ID[:8], err)
 			}
 			if !hiddenKind(m.Kind) {
-				page = append(page, m)
+				shown = append(shown, m)
 			}
 		}
-		out = append(page, out...)
-		if len(stored) < limit || len(out) >= limit {
+		out = append(shown, out...)
+		if len(stored) < page || len(out) >= limit {
 			break
 		}
 		cur = &store.Cursor{Lamport: stored[0].Lamport, ID: stored[0].ID}

@@ -243,3 +243,83 @@ func TestMissingNoticeUntilSync(t *testing.T) {
 		t.Fatalf("still missing after sync: %+v", miss)
 	}
 }
+
+// Paging history skips receipts without losing or repeating a message,
+// whatever the page size.
+func TestHistoryPagesPastReceipts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	a := newTestNode(t, "alice", "", uxOpts()...)
+	gi, err := a.CreateGroup(ctx, "Pages", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := a.group(gi.ID)
+	var want []string
+	for i := range 40 {
+		if i%3 != 0 {
+			rc := &wirepb.Receipt{Stored: []*wirepb.AuthorSeq{{Author: []byte(a.ID()), Seq: uint64(i + 1)}}}
+			for range i % 5 * 10 { // runs of up to 40 receipts
+				if _, err := a.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_Receipt{Receipt: rc}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		m, err := a.Send(ctx, gi.ID, fmt.Sprint("m", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, m.ID)
+	}
+	for range 40 { // trailing receipts: GroupInfo.Last looks past them
+		rc := &wirepb.Receipt{Stored: []*wirepb.AuthorSeq{{Author: []byte(a.ID()), Seq: 1}}}
+		if _, err := a.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_Receipt{Receipt: rc}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := a.History(gi.ID, "", 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, m := range all {
+		if m.Kind == "text" {
+			texts = append(texts, m.ID)
+		}
+	}
+	if fmt.Sprint(texts) != fmt.Sprint(want) {
+		t.Fatalf("full history: %d texts, want %d", len(texts), len(want))
+	}
+	for _, size := range []int{1, 2, 7, 50} {
+		var got []Message
+		before := ""
+		for {
+			page, err := a.History(gi.ID, before, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > size {
+				t.Fatalf("page of %d for limit %d", len(page), size)
+			}
+			got = append(page, got...)
+			if len(page) < size {
+				break
+			}
+			before = page[0].Cursor
+		}
+		if fmt.Sprint(ids2(got)) != fmt.Sprint(ids2(all)) {
+			t.Fatalf("limit %d: paged %d messages, want %d", size, len(got), len(all))
+		}
+	}
+	if gi2 := groupInfo(t, &testNode{Node: a.Node}, gi.ID); gi2.Last == nil || gi2.Last.ID != want[len(want)-1] {
+		t.Fatalf("last: %+v", gi2.Last)
+	}
+}
+
+func ids2(ms []Message) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
