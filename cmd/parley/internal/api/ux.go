@@ -60,7 +60,7 @@ func (s *Server) routeUX() {
 func tooLong(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return fmt.Errorf("%w: message too long; the limit is %d bytes of UTF-8", node.ErrInvalidInput, node.MaxTextLen)
+		return fmt.Errorf("message too long; the limit is %d bytes of UTF-8: %w", node.MaxTextLen, err) // still a 413
 	}
 	return err
 }

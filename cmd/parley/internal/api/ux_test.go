@@ -25,7 +25,7 @@ func TestSendOverLimitIsRefusedWithTheLimit(t *testing.T) {
 		t.Fatalf("over the limit: %d %s", code, resp)
 	}
 	code, resp = do(t, ts, http.MethodPost, path, auth, body(strings.Repeat("a", 2*MaxBodyBytes)))
-	if code != http.StatusBadRequest || !strings.Contains(resp, "16384 bytes of UTF-8") {
+	if code != http.StatusRequestEntityTooLarge || !strings.Contains(resp, "16384 bytes of UTF-8") {
 		t.Fatalf("far over the limit: %d %s", code, resp)
 	}
 	code, resp = do(t, ts, http.MethodPost, path, auth, body(over[:len(over)-1]))
