@@ -48,10 +48,10 @@ const readReceiptsSetting = "read-receipts"
 
 // Delivery is the delivery state of one of my messages.
 type Delivery struct {
-	State    string `json:"state"`             // DeliverySent or DeliveryStored
-	StoredBy int    `json:"stored_by"`         // current members holding it, me included
-	Members  int    `json:"members"`           // current members, me included
-	ReadBy   int    `json:"read_by,omitempty"` // other members whose read receipt covers it
+	State    string `json:"state"`     // DeliverySent or DeliveryStored
+	StoredBy int    `json:"stored_by"` // current members holding it, me included
+	Members  int    `json:"members"`   // current members, me included
+	ReadBy   int    `json:"read_by"`   // other members whose read receipt covers it (read receipts on)
 }
 
 // memberReceipt is the latest receipt of one member.
