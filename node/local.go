@@ -45,6 +45,8 @@ type Message struct {
 	Deleted    bool        `json:"deleted"` // Text is empty then
 	Mentions   []string    `json:"mentions,omitempty"`
 	MentionsMe bool        `json:"mentions_me,omitempty"`
+	// ux: delivery state of my own messages (node/delivery.go).
+	Delivery *Delivery `json:"delivery,omitempty"`
 }
 
 // GroupInfo summarises a group.
@@ -60,6 +62,12 @@ type GroupInfo struct {
 	// contact (Name is then the contact's), Contact its peer id.
 	Kind    string `json:"kind,omitempty"`
 	Contact string `json:"contact,omitempty"`
+	// ux: unread and mention counts since the read position, mute, and
+	// messages known to be missing (node/unread.go, node/missing.go).
+	Unread   int           `json:"unread"`
+	Mentions int           `json:"mentions"`
+	Muted    bool          `json:"muted,omitempty"`
+	Missing  []MissingInfo `json:"missing,omitempty"`
 }
 
 // Local reads a profile's store without the network: what `parley history`
@@ -67,6 +75,7 @@ type GroupInfo struct {
 type Local struct {
 	st   *store.Store
 	self peer.ID
+	uxHooks
 }
 
 // NewLocal wraps an open store.
@@ -163,7 +172,7 @@ func (l *Local) groupInfo(g store.Group) (GroupInfo, error) {
 	if len(last) == 1 {
 		gi.Last = &last[0]
 	}
-	return gi, nil
+	return gi, l.fillUX(g, &gi)
 }
 
 // Members is one group's member list: peer id and display name.
@@ -279,6 +288,8 @@ func toMessage(g store.GroupID, v *envelope.Verified) Message {
 		m.Kind, m.Text = "text", b.Text.Text
 	case *wirepb.Body_Join:
 		m.Kind, m.Text = "join", b.Join.DisplayName
+	case *wirepb.Body_Receipt:
+		m.Kind = "receipt" // ux: state, hidden from history (node/delivery.go)
 	case *wirepb.Body_Membership:
 		m.Kind = "membership"
 		if o, err := membership.DecodeOp(b.Membership.Op); err == nil {

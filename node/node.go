@@ -55,8 +55,9 @@ type Node struct {
 	sync   *syncproto.Syncer // nil until Start (and in relay mode)
 	reach  *reach.Reach      // nil until Start (and in relay mode)
 
-	counters counters // totals for metrics (counters.go)
-	dm       dmState  // direct messages: conversations, blocks, offer outbox (dm.go)
+	counters counters    // totals for metrics (counters.go)
+	dm       dmState     // direct messages: conversations, blocks, offer outbox (dm.go)
+	receipts receiptBook // ux: members' latest receipts (delivery.go)
 }
 
 // New composes a node from a profile directory: it opens the store in
@@ -112,6 +113,7 @@ func New(dir string, opts ...Option) (*Node, error) {
 		self: id.ID, memberKey: mid.Key(), st: st, ctx: ctx, cancel: cancel, groups: map[store.GroupID]*group{},
 	}
 	n.events.init()
+	n.Local.uxHooks = uxHooks{known: n.knownSeqs, deliveryOf: n.decorateDelivery, onRead: n.readMoved}
 	return n, nil
 }
 
@@ -193,6 +195,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.sync.Start()
 	n.reach.Start()
 	n.goOwned(n.maintainLoop)
+	n.goOwned(n.receiptLoop)
 	return nil
 }
 

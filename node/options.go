@@ -30,13 +30,15 @@ type config struct {
 	keyRotation   time.Duration
 	keyRetention  time.Duration
 	maintainEvery time.Duration
+	receiptEvery  time.Duration // ux: see WithReceiptInterval (delivery.go)
 }
 
 func defaultConfig() config {
 	return config{syncInterval: 30 * time.Second, redialEvery: 30 * time.Second, rendezvous: time.Minute,
 		logger: slog.Default(), now: time.Now,
 		epochRotation: DefaultEpochRotation, epochGrace: DefaultEpochGrace,
-		keyRotation: DefaultKeyRotation, keyRetention: DefaultKeyRetention, maintainEvery: time.Minute}
+		keyRotation: DefaultKeyRotation, keyRetention: DefaultKeyRetention, maintainEvery: time.Minute,
+		receiptEvery: DefaultReceiptInterval}
 }
 
 // Option configures New.
@@ -121,3 +123,7 @@ func WithKeyRotation(rotate, retain time.Duration) Option {
 // WithMaintenanceInterval sets how often the epoch timers are checked
 // (default 1 min; tests).
 func WithMaintenanceInterval(d time.Duration) Option { return func(c *config) { c.maintainEvery = d } }
+
+// WithReceiptInterval sets the shortest time between two delivery receipts
+// to one group (DefaultReceiptInterval); 0 sends none.
+func WithReceiptInterval(d time.Duration) Option { return func(c *config) { c.receiptEvery = d } }

@@ -242,6 +242,9 @@ func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool)
 		added++
 		n.noteMember(g, v)
 		n.afterStore(g, v)
+		if n.noteStored(g, v) {
+			continue // a receipt: state, not a message to show
+		}
 		if listening && !hiddenBody(v) {
 			n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v), Backfill: from == ""})
 		}

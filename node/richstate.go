@@ -118,6 +118,9 @@ func (l *Local) visibleHistory(g store.GroupID, cur *store.Cursor, limit int) ([
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
+	if l.deliveryOf != nil { // a running node: delivery state of own messages
+		l.deliveryOf(g, out)
+	}
 	return out, nil
 }
 

@@ -25,6 +25,7 @@
 //	V/                                   -> version:8          schema version (schema.go)
 //	c/<peer id>                          -> JSON Contact       contacts (contacts.go)
 //	d/<gid>                              -> JSON Pair          two-member groups kept with a contact
+//	L/<name>                             -> bytes              local state of this device (localstate.go)
 //
 // Schema versions: SchemaVersion is the layout above. Open migrates an older
 // store in place (each step idempotent, the version written in the same

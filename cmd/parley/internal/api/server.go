@@ -68,6 +68,7 @@ func NewServer(b backend.Backend, token string, opts ...ServerOption) *Server {
 	s.routeDM()
 	s.routePolls()
 	s.routeRich()
+	s.routeUX()
 	return s
 }
 
@@ -309,7 +310,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	var req SendRequest
 	if err := decode(w, r, &req); err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, tooLong(err)) // ux.go: name the limit
 		return
 	}
 	m, err := s.b.SendWith(r.Context(), r.PathValue("ref"), req.Text, node.SendOptions{ReplyTo: req.ReplyTo})

@@ -23,6 +23,7 @@ type Backend interface {
 	DirectMessages
 	Polls
 	Rich
+	UX // ux.go
 }
 
 // Membership is the part of Backend that manages members, roles, invites

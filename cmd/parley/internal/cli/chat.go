@@ -22,7 +22,7 @@ type chatUI struct {
 	current string     // current group id
 	names   map[string]string
 	polls   chatcmd.PollNumbers // numbers of the polls shown (/vote N)
-	nums    chatcmd.Numbers // "#N" of shown messages, for /reply, /react... (richchat.go)
+	nums    chatcmd.Numbers     // "#N" of shown messages, for /reply, /react... (richchat.go)
 
 	// Touched only by the event loop.
 	bulkSync     map[string]bool // groups with a long catch-up running

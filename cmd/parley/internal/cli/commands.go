@@ -60,6 +60,7 @@ func (a *app) groupCmd() *cobra.Command {
 
 	cmd.AddCommand(create, a.inviteCmd(), join, a.membersCmd())
 	a.addMembershipCmds(cmd)
+	a.addUXCmds(cmd)
 	return cmd
 }
 
@@ -83,13 +84,13 @@ func (a *app) groupsCmd() *cobra.Command {
 					return nil
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tID\tMEMBERS\tMESSAGES\tLAST")
+				fmt.Fprintln(tw, "NAME\tID\tMEMBERS\tMESSAGES\tUNREAD\tLAST")
 				for _, g := range gs {
 					last := "-"
 					if g.Last != nil {
 						last = fmt.Sprintf("%s %s: %s", g.Last.Time.Local().Format("2006-01-02 15:04"), authorName(*g.Last), clip(messageText(*g.Last), 40))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", termtext.OneLine(g.Name), g.ID, g.Members, g.Messages, last)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", termtext.OneLine(g.Name), g.ID, g.Members, g.Messages, unreadCell(g), last)
 				}
 				return tw.Flush()
 			})

@@ -77,6 +77,7 @@ $PARLEY_HOME (default ~/.parley), one directory per --profile.`,
 	root.AddCommand(a.dmCmds()...)
 	root.AddCommand(a.pollCmd())
 	root.AddCommand(a.richCmds()...)
+	root.AddCommand(a.configCmd()) // ux.go
 	a.makeStrict(root)
 	return root
 }

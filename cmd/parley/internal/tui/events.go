@@ -54,6 +54,8 @@ func (m *Model) onEvents(evs []node.Event) tea.Cmd {
 			continue
 		}
 		switch ev.Type {
+		case node.EventDelivery:
+			cmds = append(cmds, m.refreshDelivery(ev.Group))
 		case node.EventMessage:
 			if ev.Message != nil {
 				m.onMessage(*ev.Message)
@@ -155,7 +157,7 @@ func (m *Model) onMessage(msg node.Message) {
 	}
 	if !g.loaded {
 		if !own && g != m.current() {
-			g.unread++
+			countUnread(g, msg)
 		}
 		return // loads with the newest page
 	}
@@ -183,7 +185,7 @@ func (m *Model) onMessage(msg node.Message) {
 		g.newBelow++
 	}
 	if !own && g != m.current() {
-		g.unread++
+		countUnread(g, msg)
 	}
 }
 

@@ -128,6 +128,9 @@ type Model struct {
 	result   Result
 	quitting bool
 	polls    chatcmd.PollNumbers // numbers of the polls shown (/vote N)
+	// ux.go: the group last marked read, its newest message then, and when.
+	marked, markedLast string
+	markedAt           time.Time
 }
 
 // New builds the model and loads the group list, peers and sync state.
@@ -138,7 +141,7 @@ func New(ctx context.Context, be backend.Backend, opts Options) *Model {
 	in := textinput.New()
 	in.Prompt = "> "
 	in.Placeholder = "message, or /help"
-	in.CharLimit = node.MaxTextLen
+	in.CharLimit = 0 // never cut: input.go refuses over-long text visibly
 	in.ShowSuggestions = false
 	in.Cursor.SetMode(cursor.CursorStatic) // no blink redraws over SSH
 	in.Focus()
@@ -154,6 +157,7 @@ func New(ctx context.Context, be backend.Backend, opts Options) *Model {
 	}
 	if len(m.groups) > 0 {
 		m.cur = 0
+		m.openLast() // ux.go
 	}
 	m.layout()
 	return m
@@ -186,8 +190,8 @@ func (m *Model) applyStatus(peers []node.PeerInfo, st node.Status) {
 	}
 }
 
-// Update handles one message.
-func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+// update handles one message (Update, in ux.go, wraps it).
+func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height

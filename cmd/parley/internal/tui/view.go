@@ -133,7 +133,7 @@ func renderMessage(e *entry, w int) []string {
 		case e.queued:
 			mark = " ◷"
 		default:
-			mark = " ✓"
+			mark = deliveryMark(e)
 		}
 	}
 	lines := wrap(prefix+body+mark, w, max(1, w-indent))
@@ -413,15 +413,9 @@ func (m *Model) sidebarLines(w, h int) []string {
 	}
 	for i := first; i < len(m.groups) && len(lines) < h; i++ {
 		g := m.groups[i]
-		badge := ""
-		if g.unread > 0 {
-			badge = fmt.Sprintf(" %d", g.unread)
-			if g.unread > 999 {
-				badge = " 999+"
-			}
-		}
+		badge, bst := groupBadge(g)
 		name := fit(" "+groupLabel(g.info), max(1, w-ansi.StringWidth(badge)-1))
-		row := name + unreadStyle.Render(badge) + " "
+		row := name + bst.Render(badge) + " "
 		if i == m.cur {
 			row = selStyle.Render(name + badge + " ")
 		}
@@ -484,6 +478,9 @@ func thousands(n uint64) string {
 
 func (m *Model) statusView() string {
 	right := m.syncView()
+	if c := m.byteCounter(); c != "" {
+		right = c // typing near the limit: the count matters more than sync
+	}
 	var left string
 	g := m.current()
 	switch {
@@ -495,6 +492,8 @@ func (m *Model) statusView() string {
 		left = termtext.OneLine(m.notice)
 	case g != nil && g.scroll > 0 && g.newBelow > 0:
 		left = warnStyle.Render(fmt.Sprintf("↓ %d new · esc to jump down", g.newBelow))
+	case g != nil && len(g.info.Missing) > 0:
+		left = warnStyle.Render(termtext.OneLine(missingText(g.info.Missing)))
 	case g != nil && g.scroll > 0:
 		left = dimStyle.Render("scrolled up · pgdn/esc to return")
 	default:

@@ -10,6 +10,8 @@
   const phone = window.matchMedia('(max-width: 720px)');
 
   const $ = (id) => document.getElementById(id);
+  // ux: hooks into ux.js (unread, delivery, links, times, QR, limits).
+  const ux = (name, ...a) => { const h = window.parleyUX && window.parleyUX[name]; return h ? h(...a) : undefined; };
 
   class AuthError extends Error {}
 
@@ -118,7 +120,7 @@
     }
     const res = await fetch(path, opts);
     if (res.status === 401) {
-      showLogin('Your node did not accept this login link. The link changes each time the node starts.');
+      showLogin('Your node did not accept this login. Run `parley web` for a current link.');
       throw new AuthError('unauthorized');
     }
     let data = null;
@@ -140,7 +142,7 @@
 
   function showLogin(reason) {
     state.stopped = true;
-    sessionStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(TOKEN_KEY);
     if (reason) $('login-reason').textContent = reason;
     $('app').hidden = true;
     $('login').hidden = false;
@@ -178,6 +180,7 @@
       if (g.id === state.current) li.setAttribute('aria-current', 'true');
       const n = state.unread[g.id] || 0;
       if (n > 0) li.classList.add('unread');
+      ux('group', li, g, n);
       li.append(el('span', 'avatar c' + colour(g.id), initials(g.name)));
       li.append(el('span', 'group-name', (g.kind === 'dm' ? '@ ' : '') + g.name));
       li.append(el('span', 'group-time', g.last ? fmtShort(new Date(g.last.time)) : ''));
@@ -202,6 +205,7 @@
     if (!g) return;
     $('chat-name').textContent = g.name;
     $('chat-sub').textContent = g.members === 1 ? '1 member' : g.members + ' members';
+    ux('header', g);
   }
 
   function renderConn() {
@@ -257,6 +261,7 @@
     if (window.ParleyPolls) window.ParleyPolls.decorate(m, li, bubble);
     li.append(bubble);
     if (window.ParleyRich) window.ParleyRich.decorate(li, m, bubble); // rich.js: replies, reactions, edits, deletes
+    ux('message', li, m, bubble, cont);
     return li;
   }
 
@@ -347,6 +352,7 @@
   async function loadGroups() {
     const gs = await api('GET', '/v1/groups');
     state.groups = new Map(gs.map((g) => [g.id, g]));
+    ux('groups', gs);
     for (const id of Object.keys(state.unread)) if (!state.groups.has(id)) delete state.unread[id];
     renderGroups();
     renderHeader();
@@ -385,6 +391,7 @@
     sessionStorage.setItem(CURRENT_KEY, id);
     delete state.unread[id];
     saveUnread();
+    ux('open', id);
     $('app').classList.add('show-chat');
     $('chat-empty').hidden = true;
     $('chat-head').hidden = false;
@@ -430,6 +437,7 @@
       g.messages += 1;
       if (m.kind === 'join') refreshGroups(); // member count changed
     }
+    ux('incoming', m);
     if (m.group === state.current) {
       if (addMessages([m])) renderMessages(m.author === state.self ? 'bottom' : 'keep');
     } else if (m.kind === 'text' && m.author !== state.self) {
@@ -455,6 +463,7 @@
         break;
       default:
         if (window.ParleyRich) window.ParleyRich.event(ev);
+        ux('event', ev);
         break;
     }
   }
@@ -483,7 +492,7 @@
           signal: ctrl.signal,
         });
         if (res.status === 401) {
-          showLogin('Your node did not accept this login link. The link changes each time the node starts.');
+          showLogin('Your node did not accept this login. Run `parley web` for a current link.');
           return;
         }
         if (!res.ok || !res.body) throw new Error('events: ' + res.status);
@@ -558,6 +567,7 @@
     const text = input.value;
     if (window.parleyDM && window.parleyDM.command(text)) { input.value = ''; autosize(); return; } // dm.js: /dm
     if (!text.trim() || !state.current) return;
+    if (ux('refuse', text)) return;
     input.value = '';
     autosize();
     if (!(await send(text)) && !input.value) {
@@ -627,6 +637,7 @@
     try {
       const r = await api('POST', gpath(g.id) + '/invite');
       $('invite-code').value = r.code;
+      ux('invite', r.code);
       $('invite-copy').disabled = false;
       $('invite-code').select();
     } catch (e) {
@@ -712,7 +723,7 @@
       e.preventDefault();
       const tok = tokenFrom($('login-input').value);
       if (!tok) { $('login-reason').textContent = 'That is not a Parley login link.'; return; }
-      sessionStorage.setItem(TOKEN_KEY, tok);
+      localStorage.setItem(TOKEN_KEY, tok);
       location.reload();
     });
     setInterval(renderGroups, 60000); // relative times
@@ -724,21 +735,22 @@
     if (window.ParleyRich) window.ParleyRich.init({ api, gpath, state, render: renderMessages, toast, el });
     const fromHash = tokenFrom(location.hash);
     if (fromHash) {
-      sessionStorage.setItem(TOKEN_KEY, fromHash);
+      localStorage.setItem(TOKEN_KEY, fromHash);
       // Keep the token out of the address bar, history and bookmarks.
       history.replaceState(null, '', location.pathname + location.search);
     }
-    state.token = sessionStorage.getItem(TOKEN_KEY) || '';
+    state.token = localStorage.getItem(TOKEN_KEY) || '';
     if (!state.token) { showLogin(); return; }
     try { state.unread = JSON.parse(sessionStorage.getItem(UNREAD_KEY) || '{}') || {}; } catch (_) { state.unread = {}; }
     $('app').hidden = false;
+    ux('init', { state, api, gpath, el, renderGroups, renderMessages, toast, AuthError });
     try {
       await Promise.all([loadStatus(), loadGroups()]);
     } catch (e) {
       if (e instanceof AuthError) return;
       toast('Cannot reach your node: ' + e.message, true);
     }
-    const saved = sessionStorage.getItem(CURRENT_KEY);
+    const saved = sessionStorage.getItem(CURRENT_KEY) || (await ux('lastOpen'));
     if (saved && state.groups.has(saved) && !phone.matches) openGroup(saved);
     stream();
   }
