@@ -465,7 +465,12 @@ func TestPollLocalReadAndDelete(t *testing.T) {
 	pid := pollBytes(t, pm.ID)
 	del := &wirepb.Body{Kind: &wirepb.Body_Delete{Delete: &wirepb.Delete{Target: pid, TargetAuthor: a.pub, TargetSeq: pm.Seq, TargetLamport: pm.Lamport}}}
 	rawPublish(t, b, g, del)
-	waitFor(t, "a deleted poll", func() bool { p, err := a.Poll(g, pm.ID); return err == nil && p.Deleted && p.TotalVoters == 0 })
+	// Deletion erases the poll's body (docs/messages.md): it reads as
+	// deleted, question and votes gone.
+	waitFor(t, "a deleted poll", func() bool {
+		p, err := a.Poll(g, pm.ID)
+		return errors.Is(err, ErrPollDeleted) || (err == nil && p.Deleted && p.TotalVoters == 0)
+	})
 	if err := a.Vote(ctx, g, pm.ID, []int{0}); !errors.Is(err, ErrPollDeleted) {
 		t.Fatalf("vote on a deleted poll: %v", err)
 	}

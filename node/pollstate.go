@@ -127,6 +127,7 @@ func (r *pollReader) find(pollID string) (*envelope.Verified, error) {
 		return nil, err
 	}
 	var found []*envelope.Verified
+	erased := false
 	for _, id := range ids {
 		if !strings.HasPrefix(hex.EncodeToString(id[:]), s) {
 			continue
@@ -138,16 +139,22 @@ func (r *pollReader) find(pollID string) (*envelope.Verified, error) {
 		if err != nil {
 			return nil, err
 		}
+		if st.Erased { // a deleted message, the poll's body erased with it
+			erased = true
+			continue
+		}
 		v, err := envelope.DecodeSigned(st.Raw)
 		if err != nil || v.Msg.Body.GetPoll() == nil {
 			continue
 		}
 		found = append(found, v)
 	}
-	switch len(found) {
-	case 0:
+	switch {
+	case len(found) == 0 && erased:
+		return nil, fmt.Errorf("%w: %q", ErrPollDeleted, pollID)
+	case len(found) == 0:
 		return nil, fmt.Errorf("%w: %q", ErrNoSuchPoll, pollID)
-	case 1:
+	case len(found) == 1:
 		return found[0], nil
 	}
 	return nil, fmt.Errorf("%w: %q matches %d polls; give more digits", ErrAmbiguousPoll, pollID, len(found))

@@ -46,7 +46,10 @@ type SendOptions struct {
 // current member (display name, or a peer id prefix of 6+ characters) are
 // sent as mentions.
 func (n *Node) SendWith(ctx context.Context, ref, text string, o SendOptions) (Message, error) {
-	if strings.TrimSpace(text) == "" || len(text) > MaxTextLen || !utf8.ValidString(text) {
+	if len(text) > MaxTextLen {
+		return Message{}, fmt.Errorf("%w: message is %d bytes; the limit is %d bytes of UTF-8", ErrInvalidInput, len(text), MaxTextLen)
+	}
+	if strings.TrimSpace(text) == "" || !utf8.ValidString(text) {
 		return Message{}, fmt.Errorf("%w: a message is 1 to %d bytes of UTF-8", ErrInvalidInput, MaxTextLen)
 	}
 	g, err := n.group(ref)

@@ -26,6 +26,7 @@ func visibleState(t *testing.T, n *testNode, group string) string {
 	}
 	for i := range h {
 		h[i].MentionsMe, h[i].TimeDoubtful = false, false
+		h[i].Delivery = nil // the reader's own messages only
 		for j := range h[i].Reactions {
 			h[i].Reactions[j].Mine = false
 		}

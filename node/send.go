@@ -36,9 +36,6 @@ type sendResult struct {
 // Send posts a text message to a group. It returns once the message is
 // durably stored; delivery to others follows (gossip now, sync later).
 func (n *Node) Send(ctx context.Context, ref, text string) (Message, error) {
-	if len(text) > MaxTextLen {
-		return Message{}, fmt.Errorf("%w: message is %d bytes; the limit is %d bytes of UTF-8", ErrInvalidInput, len(text), MaxTextLen)
-	}
 	return n.SendWith(ctx, ref, text, SendOptions{})
 }
 
