@@ -20,6 +20,10 @@
 //	s/<name>                             -> setting bytes
 //	u/<gid><author>                      -> JSON Member
 //	V/                                   -> version:8          schema version (schema.go)
+//	t/<gid><target><lamport:8><id>       -> -                  relations (relations.go)
+//	x/<tlen:1><term><^time:8><gid><^lamport:8><id> -> shown id or - search postings (search.go)
+//	X/<gid><id>                          -> time:8             indexed time of a message with terms
+//	Y/                                   -> last m/ key        search backfill progress (schema 3)
 //
 // Schema versions: SchemaVersion is the layout above. Open migrates an older
 // store in place (each step idempotent, the version written in the same
