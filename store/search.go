@@ -165,7 +165,7 @@ func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) erro
 			agree := true
 			for i := range its {
 				if !bytes.Equal(doc(i), target) {
-					its[i].Seek(append(append([]byte(nil), prefixes[i]...), target...))
+					advance(its[i], prefixes[i], target)
 					agree = false
 				}
 			}
@@ -182,6 +182,18 @@ func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) erro
 			its[0].Next()
 		}
 	})
+}
+
+// advance moves it to the first posting at or after doc: a few Next calls
+// first, since the target is often near and a Seek searches every table.
+func advance(it *badger.Iterator, prefix, doc []byte) {
+	for range 8 {
+		it.Next()
+		if !it.Valid() || bytes.Compare(it.Item().Key()[len(prefix):], doc) >= 0 {
+			return
+		}
+	}
+	it.Seek(append(append([]byte(nil), prefix...), doc...))
 }
 
 func (s *Store) emitHit(txn *badger.Txn, item *badger.Item, doc []byte, only *GroupID,
