@@ -51,6 +51,8 @@ type GroupInfo struct {
 type Local struct {
 	st   *store.Store
 	self peer.ID
+
+	searchMu sync.Mutex // one search backfill at a time (search.go)
 }
 
 // NewLocal wraps an open store.

@@ -189,6 +189,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.sync.Start()
 	n.reach.Start()
 	n.goOwned(n.maintainLoop)
+	n.goOwned(func() { n.backfillSearch(n.ctx) }) // index messages stored before search existed
 	return nil
 }
 
