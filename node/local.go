@@ -44,6 +44,9 @@ type GroupInfo struct {
 	Last            *Message  `json:"last,omitempty"`
 	Joined          time.Time `json:"joined"`
 	HistoryFromJoin bool      `json:"history_from_join"`
+	// RequestedName: CreateGroup's name when it was taken and Name is a
+	// distinct one (NameTakenNotice); empty otherwise.
+	RequestedName string `json:"requested_name,omitempty"`
 }
 
 // Local reads a profile's store without the network: what `parley history`

@@ -23,6 +23,7 @@ var nodeErrors = []struct {
 	{node.ErrBadInvite, "bad_invite", http.StatusBadRequest},
 	{node.ErrAmbiguous, "ambiguous_group", http.StatusBadRequest},
 	{node.ErrGroupNotFound, "group_not_found", http.StatusNotFound},
+	{node.ErrMessageNotHeld, "message_not_held", http.StatusNotFound},
 	{node.ErrInvalidInput, "invalid_input", http.StatusBadRequest},
 	{node.ErrClosed, "closed", http.StatusServiceUnavailable},
 }

@@ -65,6 +65,7 @@ func NewServer(b backend.Backend, token string, opts ...ServerOption) *Server {
 	s.mux.HandleFunc("POST /v1/groups/{ref}/messages", s.send)
 	s.mux.HandleFunc("GET /v1/events", s.events)
 	s.routeMembership()
+	s.routeSearch()
 	return s
 }
 

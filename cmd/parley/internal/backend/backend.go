@@ -20,6 +20,7 @@ type Backend interface {
 	Invite(ref string) (string, error)
 	Subscribe() (<-chan node.Event, func())
 	Membership
+	Searcher
 }
 
 // Membership is the part of Backend that manages members, roles, invites

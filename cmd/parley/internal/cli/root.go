@@ -74,6 +74,7 @@ $PARLEY_HOME (default ~/.parley), one directory per --profile.`,
 	root.AddCommand(a.initCmd(), a.daemonCmd(), a.upCmd(), a.groupCmd(), a.groupsCmd(), a.sendCmd(),
 		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd(), a.webCmd(), a.nameCmd())
 	root.AddCommand(a.relayCmd())
+	root.AddCommand(a.searchCmd())
 	a.makeStrict(root)
 	return root
 }

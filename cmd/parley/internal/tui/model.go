@@ -216,7 +216,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.addGroup(msg.info)
 		m.switchTo(msg.info.ID)
-		if msg.verb == "created" {
+		if t := node.NameTakenNotice(msg.info); t != "" {
+			m.setNotice("%s: /invite shows a code (and QR) for others", t)
+		} else if msg.verb == "created" {
 			m.setNotice("created %s: /invite shows a code (and QR) for others", msg.info.Name)
 		} else {
 			m.setNotice("joined %s", msg.info.Name)
