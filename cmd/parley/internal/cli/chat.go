@@ -21,6 +21,7 @@ type chatUI struct {
 	mu      sync.Mutex // serialises output
 	current string     // current group id
 	names   map[string]string
+	found   []node.SearchResult // the last /search (chatsearch.go)
 
 	// Touched only by the event loop.
 	bulkSync     map[string]bool // groups with a long catch-up running

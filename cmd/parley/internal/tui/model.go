@@ -124,6 +124,7 @@ type Model struct {
 	modal    *modal
 	result   Result
 	quitting bool
+	found    []node.SearchResult // the last /search (search.go)
 }
 
 // New builds the model and loads the group list, peers and sync state.
@@ -255,6 +256,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case doneMsg:
 		return m, m.onDone(msg)
+	case searchMsg, jumpMsg:
+		return m, m.onSearch(msg) // search.go
 	case groupInfoMsg:
 		if g := m.groupByID(msg.info.ID); g != nil {
 			g.info = msg.info
