@@ -78,4 +78,3 @@ func TestSearchOpensResultInContext(t *testing.T) {
 		t.Fatalf("/open 99: %q", m.notice)
 	}
 }
-

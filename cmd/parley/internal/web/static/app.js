@@ -728,5 +728,7 @@
     stream();
   }
 
+  // For search.js: what it needs to list results and open one in place.
+  window.parleyApp = { api, gpath, state, openGroup, loadOlder, AuthError };
   main();
 })();
