@@ -304,3 +304,36 @@ func BenchmarkSearchTwoWords(b *testing.B) {
 		searchAll(b, s, q, nil, 20)
 	}
 }
+
+// BenchmarkAppendIndexCost: what the search postings add to storing
+// received messages (batches of 256, 200-byte bodies), per message.
+func BenchmarkAppendIndexCost(b *testing.B) {
+	for _, nterms := range []int{0, 8, 30} {
+		b.Run(fmt.Sprintf("terms=%d", nterms), func(b *testing.B) {
+			s, err := Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			g := gidOf("bench")
+			raw := make([]byte, 200)
+			n := uint64(0)
+			batch := make([]Message, 256)
+			for b.Loop() {
+				for i := range batch {
+					n++
+					m := mkMsg(g, n, "a", n, n)
+					m.Raw = raw
+					for k := range nterms {
+						m.Terms = append(m.Terms, fmt.Sprintf("w%d", (n*7+uint64(k)*13)%5000))
+					}
+					batch[i] = m
+				}
+				if _, err := s.AppendReceived(context.Background(), batch...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/msg")
+		})
+	}
+}
