@@ -161,6 +161,11 @@ func (n *Node) CreateGroup(ctx context.Context, name string, historyFromJoin boo
 	if err := checkName(name); err != nil {
 		return GroupInfo{}, err
 	}
+	requested := name
+	name, err := n.distinctGroupName(name) // groupname.go
+	if err != nil {
+		return GroupInfo{}, err
+	}
 	secret := envelope.NewSecret()
 	keys, _ := envelope.DeriveKeys(secret)
 	now := n.cfg.now()
@@ -177,7 +182,11 @@ func (n *Node) CreateGroup(ctx context.Context, name string, historyFromJoin boo
 		return GroupInfo{}, err
 	}
 	_ = genesis
-	return n.addGroup(ctx, rec, nil)
+	gi, err := n.addGroup(ctx, rec, nil)
+	if err == nil && requested != name {
+		gi.RequestedName = requested
+	}
+	return gi, err
 }
 
 func (n *Node) addGroup(ctx context.Context, rec store.Group, after func(*group)) (GroupInfo, error) {

@@ -68,6 +68,9 @@ type GroupInfo struct {
 	Mentions int           `json:"mentions"`
 	Muted    bool          `json:"muted,omitempty"`
 	Missing  []MissingInfo `json:"missing,omitempty"`
+	// RequestedName: CreateGroup's name when it was taken and Name is a
+	// distinct one (NameTakenNotice); empty otherwise.
+	RequestedName string `json:"requested_name,omitempty"`
 }
 
 // Local reads a profile's store without the network: what `parley history`
@@ -76,6 +79,8 @@ type Local struct {
 	st   *store.Store
 	self peer.ID
 	uxHooks
+
+	searchMu sync.Mutex // one search backfill at a time (search.go)
 }
 
 // NewLocal wraps an open store.

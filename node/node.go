@@ -196,6 +196,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.reach.Start()
 	n.goOwned(n.maintainLoop)
 	n.goOwned(n.receiptLoop)
+	n.goOwned(func() { n.backfillSearch(n.ctx) }) // index messages stored before search existed
 	return nil
 }
 

@@ -213,6 +213,9 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 			return false, err
 		}
 	}
+	if err := w.indexTerms(m); err != nil {
+		return false, err
+	}
 	heads, err := w.headSet(m.Group)
 	if err != nil {
 		return false, err

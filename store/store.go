@@ -57,6 +57,10 @@ type Message struct {
 	// edit's or vote's target): indexed so Related finds them. The store
 	// gives them no meaning.
 	Targets []MessageID
+	// Terms are the words search finds this message by (search.go), made
+	// by the caller; with TermsOf set (an edit) a match shows that message.
+	Terms   []string
+	TermsOf MessageID
 	Raw     []byte
 	// erased: held for sync (index, vector) but with no body (erase.go).
 	erased bool
@@ -189,5 +193,5 @@ func validate(m *Message) error {
 	if len(m.Targets) > maxTargets {
 		return fmt.Errorf("%w: %d targets", ErrInvalid, len(m.Targets))
 	}
-	return nil
+	return validTerms(m.Terms)
 }

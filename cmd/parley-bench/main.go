@@ -41,6 +41,7 @@ func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 	cfg := d
 	var outDir, jsonPath, pngPath, cpuProfile, memProfile, blockProfile, logLevel string
 	var noCatchUp, noThroughput bool
+	var searchCfg bench.SearchConfig // --search (search_cmd.go)
 	cmd := &cobra.Command{
 		Use:           "parley-bench",
 		Short:         "Measure latency, throughput, catch-up and memory of N nodes in one process, against raw GossipSub",
@@ -75,7 +76,8 @@ bytes per stored message for each --growth-history size. Examples:
   go run ./cmd/parley-bench --idle-nodes 100 --sizes '' --skip-latency --catchup 0
   go run ./cmd/parley-bench --skip-latency --catchup 0 --sizes 256 --repeats 5
   go run ./cmd/parley-bench --growth
-  go run ./cmd/parley-bench --growth --growth-nodes 5,20 --growth-history 10000`,
+  go run ./cmd/parley-bench --growth --growth-nodes 5,20 --growth-history 10000
+  go run ./cmd/parley-bench --search 1000000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lvl := slog.LevelError
@@ -83,6 +85,9 @@ bytes per stored message for each --growth-history size. Examples:
 				if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 					return fmt.Errorf("--log-level: %w", err)
 				}
+			}
+			if searchCfg.Messages > 0 {
+				return runSearch(cmd.Context(), searchCfg, searchJSONPath(outDir, jsonPath), stdout, stderr)
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 			cfg.Progress = stderr
@@ -178,6 +183,8 @@ bytes per stored message for each --growth-history size. Examples:
 	f.StringVar(&memProfile, "memprofile", "", "write an allocation profile at the end")
 	f.StringVar(&blockProfile, "blockprofile", "", "write a blocking profile (and FILE.mutex, a mutex profile) at the end")
 	f.StringVar(&logLevel, "log-level", "", "node log level: debug, info, warn, error (default error)")
+	f.IntVar(&searchCfg.Messages, "search", 0, "instead of the standard runs, build a store of this many messages and time two-word searches")
+	f.IntVar(&searchCfg.Queries, "search-queries", 1000, "timed queries for --search")
 	return cmd
 }
 

@@ -371,8 +371,14 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("groups with stale api.json: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 
-	// An ambiguous name lists the ids.
-	gid2 := strings.TrimSpace(mustRun(t, bin, homeA, "group", "create", "Family"))
+	// A taken name is made distinct, with a notice.
+	r = run(t, bin, homeA, "group", "create", "Family")
+	gid2 := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.Contains(r.stderr, "name 'Family' is taken; created as 'Family (2)'") {
+		t.Fatalf("create with a taken name: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// An ambiguous name (here from a rename) lists the ids.
+	mustRun(t, bin, homeA, "group", "rename", "Family (2)", "Family")
 	r = run(t, bin, homeA, "history", "Family")
 	if r.code == 0 || !strings.Contains(r.stderr, "ambiguous") || !strings.Contains(r.stderr, gid) || !strings.Contains(r.stderr, gid2) {
 		t.Fatalf("ambiguous name: exit %d, stderr %q", r.code, r.stderr)

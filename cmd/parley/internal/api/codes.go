@@ -26,6 +26,7 @@ var nodeErrors = []struct {
 	{node.ErrDeleted, "message_deleted", http.StatusConflict},
 	{node.ErrAmbiguous, "ambiguous_group", http.StatusBadRequest},
 	{node.ErrGroupNotFound, "group_not_found", http.StatusNotFound},
+	{node.ErrMessageNotHeld, "message_not_held", http.StatusNotFound},
 	{node.ErrInvalidInput, "invalid_input", http.StatusBadRequest},
 	{node.ErrClosed, "closed", http.StatusServiceUnavailable},
 	{node.ErrDiskFull, "disk_full", http.StatusInsufficientStorage},

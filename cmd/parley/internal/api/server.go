@@ -69,6 +69,7 @@ func NewServer(b backend.Backend, token string, opts ...ServerOption) *Server {
 	s.routePolls()
 	s.routeRich()
 	s.routeUX()
+	s.routeSearch()
 	return s
 }
 

@@ -24,6 +24,7 @@ type Backend interface {
 	Polls
 	Rich
 	UX // ux.go
+	Searcher
 }
 
 // Membership is the part of Backend that manages members, roles, invites

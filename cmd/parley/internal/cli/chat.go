@@ -23,6 +23,7 @@ type chatUI struct {
 	names   map[string]string
 	polls   chatcmd.PollNumbers // numbers of the polls shown (/vote N)
 	nums    chatcmd.Numbers     // "#N" of shown messages, for /reply, /react... (richchat.go)
+	found   []node.SearchResult // the last /search (chatsearch.go)
 
 	// Touched only by the event loop.
 	bulkSync     map[string]bool // groups with a long catch-up running

@@ -46,6 +46,9 @@ func (f *lineFront) Create(name string) error {
 		return err
 	}
 	f.c.current = g.ID
+	if t := node.NameTakenNotice(g); t != "" {
+		f.c.printf("%s\n", termtext.Sanitize(t))
+	}
 	f.c.printf("created %s (%s); /invite prints a code for others\n", termtext.OneLine(g.Name), g.ID)
 	return nil
 }

@@ -35,6 +35,9 @@ func (a *app) groupCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if t := node.NameTakenNotice(g); t != "" {
+					fmt.Fprintln(a.stderr, termtext.Sanitize(t))
+				}
 				fmt.Fprintln(a.stdout, g.ID)
 				return nil
 			})
@@ -105,6 +108,7 @@ func (a *app) historyCmd() *cobra.Command {
 		limit  int
 		before string
 		asJSON bool
+		x      historyOpts // --all, --around (housekeeping.go)
 	)
 	cmd := &cobra.Command{
 		Use:   "history GROUP",
@@ -112,7 +116,7 @@ func (a *app) historyCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.read(cmd.Context(), func(r reader) error {
-				ms, err := r.History(cmd.Context(), args[0], before, limit)
+				ms, err := x.read(cmd.Context(), r, args[0], before, limit) // housekeeping.go
 				if err != nil {
 					return err
 				}
@@ -125,7 +129,7 @@ func (a *app) historyCmd() *cobra.Command {
 				for _, m := range ms {
 					fmt.Fprintln(a.stdout, formatLine(m, "2006-01-02 15:04", ""))
 				}
-				if len(ms) == limit && len(ms) > 0 {
+				if len(ms) == limit && len(ms) > 0 && x.paged() {
 					fmt.Fprintf(a.stderr, "(older messages: --before %s)\n", ms[0].Cursor)
 				}
 				return nil
@@ -135,19 +139,28 @@ func (a *app) historyCmd() *cobra.Command {
 	cmd.Flags().IntVar(&limit, "limit", api.DefaultHistoryLimit, "number of messages")
 	cmd.Flags().StringVar(&before, "before", "", "show messages before this cursor (from a previous page)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	x.register(cmd)
 	return cmd
 }
 
 func (a *app) tailCmd() *cobra.Command {
-	return &cobra.Command{
+	var since string
+	cmd := &cobra.Command{
 		Use:   "tail GROUP",
 		Short: "Follow a group's new messages (Ctrl-C to stop)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.call(func(c *api.Client) error {
-				ready := func() { fmt.Fprintf(a.stderr, "(following %s; Ctrl-C to stop)\n", args[0]) }
+				backlog, seen, err := a.tailSince(cmd.Context(), c, args[0], since) // housekeeping.go
+				if err != nil {
+					return err
+				}
+				ready := func() {
+					fmt.Fprintf(a.stderr, "(following %s; Ctrl-C to stop)\n", args[0])
+					backlog()
+				}
 				return c.Events(cmd.Context(), args[0], ready, func(ev node.Event) error {
-					if ev.Type == node.EventMessage && ev.Message != nil {
+					if ev.Type == node.EventMessage && ev.Message != nil && !seen(ev.Message.ID) {
 						fmt.Fprintln(a.stdout, formatLine(*ev.Message, "15:04", ""))
 					}
 					return nil
@@ -155,6 +168,8 @@ func (a *app) tailCmd() *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().StringVar(&since, "since", "", "first print the messages since DURATION ago (10m, 2h, 3d) or TIME (RFC 3339, 2006-01-02 15:04, 15:04)")
+	return cmd
 }
 
 func (a *app) peersCmd() *cobra.Command {

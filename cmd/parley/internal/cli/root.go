@@ -78,6 +78,7 @@ $PARLEY_HOME (default ~/.parley), one directory per --profile.`,
 	root.AddCommand(a.pollCmd())
 	root.AddCommand(a.richCmds()...)
 	root.AddCommand(a.configCmd()) // ux.go
+	root.AddCommand(a.searchCmd())
 	a.makeStrict(root)
 	return root
 }

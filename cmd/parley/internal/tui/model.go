@@ -131,6 +131,7 @@ type Model struct {
 	// ux.go: the group last marked read, its newest message then, and when.
 	marked, markedLast string
 	markedAt           time.Time
+	found              []node.SearchResult // the last /search (search.go)
 }
 
 // New builds the model and loads the group list, peers and sync state.
@@ -224,7 +225,9 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.addGroup(msg.info)
 		m.switchTo(msg.info.ID)
-		if msg.verb == "created" {
+		if t := node.NameTakenNotice(msg.info); t != "" {
+			m.setNotice("%s: /invite shows a code (and QR) for others", t)
+		} else if msg.verb == "created" {
 			m.setNotice("created %s: /invite shows a code (and QR) for others", msg.info.Name)
 		} else {
 			m.setNotice("joined %s", msg.info.Name)
@@ -261,6 +264,8 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case doneMsg:
 		return m, m.onDone(msg)
+	case searchMsg, jumpMsg:
+		return m, m.onSearch(msg) // search.go
 	case groupInfoMsg:
 		if g := m.groupByID(msg.info.ID); g != nil {
 			g.info = msg.info

@@ -756,5 +756,7 @@
   }
 
   window.Parley = { api, gpath, state, toast, renderMessages }; // for polls.js
+  // For search.js: what it needs to list results and open one in place.
+  window.parleyApp = { api, gpath, state, openGroup, loadOlder, AuthError };
   main();
 })();
