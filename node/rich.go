@@ -346,7 +346,7 @@ func (n *Node) applyDelete(g *group, v *envelope.Verified, d *wirepb.Delete) {
 		return
 	}
 	if held {
-		erased, err := n.st.Erase(g.rec.ID, id)
+		erased, err := n.st.Erase(g.rec.ID, id, n.Local.indexedTerms(g.rec.ID, id)...)
 		if err != nil {
 			n.log.Error("delete: erase body", "err", err)
 			return
@@ -375,9 +375,13 @@ func (n *Node) applyDelete(g *group, v *envelope.Verified, d *wirepb.Delete) {
 	n.onErased(g.rec.ID, id)
 }
 
-// onErased is called once a message's body is erased from the store: the
-// hook for indexes that hold its text (search's unindex).
-func (n *Node) onErased(g store.GroupID, id store.MessageID) {}
+// onErased is called once a message's body is erased from the store (its
+// own search postings went with it): the postings of its edits go too.
+func (n *Node) onErased(g store.GroupID, id store.MessageID) {
+	if err := n.Local.unindexMessage(g, id, ""); err != nil {
+		n.log.Warn("delete: unindex edits", "err", err)
+	}
+}
 
 // Message returns one message of a group (id or unique prefix of 8+ hex
 // characters) with its reactions, edits and quote folded in.

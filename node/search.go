@@ -208,6 +208,21 @@ func (l *Local) backfillSearch(ctx context.Context) error {
 // those of its held edits: a delete calls it before it erases the bodies,
 // so no word of a deleted message stays in the store's files. text is the
 // message's text when the caller has it; "" reads the stored body.
+// indexedTerms are the search terms of a held message's body (none if it
+// is not held or already erased).
+func (l *Local) indexedTerms(g store.GroupID, id store.MessageID) []string {
+	st, err := l.st.Get(g, id)
+	if err != nil || st.Erased {
+		return nil
+	}
+	v, err := envelope.DecodeSigned(st.Raw)
+	if err != nil {
+		return nil
+	}
+	terms, _ := searchterms.ForBody(v.Msg.Body)
+	return terms
+}
+
 func (l *Local) unindexMessage(g store.GroupID, id store.MessageID, text string) error {
 	terms := searchterms.Tokenize(text)
 	if text == "" {

@@ -27,7 +27,7 @@ func isErased(v []byte) bool { return len(v) == 0 }
 // Erased). It reports whether a body was erased now (false: not held, or
 // erased already). It is slow (it rewrites the tables holding the key and
 // blocks writes meanwhile): for deletions, not bulk work.
-func (s *Store) Erase(g GroupID, id MessageID) (bool, error) {
+func (s *Store) Erase(g GroupID, id MessageID, terms ...string) (bool, error) {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
@@ -40,7 +40,7 @@ func (s *Store) Erase(g GroupID, id MessageID) (bool, error) {
 	if err != nil || st.Erased {
 		return false, err
 	}
-	if err := s.exclusive(func() error { return s.erase(g, id, st.Lamport) }); err != nil {
+	if err := s.exclusive(func() error { return s.erase(g, id, st.Lamport, terms) }); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -48,7 +48,7 @@ func (s *Store) Erase(g GroupID, id MessageID) (bool, error) {
 
 // erase runs on the committer: DropPrefix blocks Badger's writes while it
 // runs, and a message commit overlapping it would fail.
-func (s *Store) erase(g GroupID, id MessageID, lamport uint64) error {
+func (s *Store) erase(g GroupID, id MessageID, lamport uint64, terms []string) error {
 	// Rewriting tables needs room: on a full disk the erase waits (the
 	// tombstone that asked for it is refused too, and comes again by sync).
 	if err := s.space.check(); err != nil {
@@ -58,7 +58,13 @@ func (s *Store) erase(g GroupID, id MessageID, lamport uint64) error {
 	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(pending, u64(lamport)) }); err != nil {
 		return err
 	}
-	if err := s.purge(g, lamport, id); err != nil {
+	// The message's search postings name its words in their keys: they are
+	// dropped from the files with the body (search.go).
+	extra, err := s.termKeys(g, id, terms)
+	if err != nil {
+		return err
+	}
+	if err := s.purge(g, lamport, id, extra...); err != nil {
 		return err
 	}
 	return s.db.Sync()
@@ -87,9 +93,9 @@ func (s *Store) runExclusive(batch []*commitReq) []*commitReq {
 
 // purge drops every version of the m/ key, writes the marker and clears the
 // pending R/ key. Repeating it is harmless.
-func (s *Store) purge(g GroupID, lamport uint64, id MessageID) error {
+func (s *Store) purge(g GroupID, lamport uint64, id MessageID, extra ...[]byte) error {
 	mk := key('m', g[:], u64(lamport), id[:])
-	if err := s.db.DropPrefix(mk); err != nil {
+	if err := s.db.DropPrefix(append([][]byte{mk}, extra...)...); err != nil {
 		return fmt.Errorf("store: erase: %w", err)
 	}
 	return s.db.Update(func(txn *badger.Txn) error {

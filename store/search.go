@@ -119,6 +119,41 @@ func (s *Store) Unindex(g GroupID, id MessageID, terms []string) error {
 	})
 }
 
+// termKeys are the posting keys of id's terms (and its indexed-time key):
+// what Erase drops from the files with the body.
+func (s *Store) termKeys(g GroupID, id MessageID, terms []string) ([][]byte, error) {
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	var out [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key('X', g[:], id[:]))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil || len(v) != 8 {
+			return fmt.Errorf("store: corrupt index time for %x", id[:8])
+		}
+		lam, err := getU64(txn, key('i', g[:], id[:]))
+		if err != nil {
+			return err
+		}
+		doc := docKey(int64(binary.BigEndian.Uint64(v)), g, lam, id)
+		for _, t := range terms {
+			if len(t) > 0 && len(t) <= MaxTermLen {
+				out = append(out, append(termPrefix(t), doc...))
+			}
+		}
+		out = append(out, key('X', g[:], id[:]))
+		return nil
+	})
+	return out, err
+}
+
 // SearchHit is one message that matched every term.
 type SearchHit struct {
 	Group GroupID
