@@ -81,7 +81,7 @@ func TestAttackHistoryFromJoin(t *testing.T) {
 	}
 	// (b's join and a's "new" may be concurrent: their order is the ids'.)
 	slices.Sort(got)
-	if want := []string{"join:bob", "membership:join", "text:new"}; !slices.Equal(got, want) {
+	if want := []string{"join:bob", "membership:admitted bob with an invite", "text:new"}; !slices.Equal(got, want) {
 		t.Fatalf("b holds %q, want %q", got, want)
 	}
 }

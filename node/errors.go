@@ -6,6 +6,7 @@ import (
 	"github.com/parley-chat/parley/node/internal/envelope"
 	"github.com/parley-chat/parley/node/internal/membership"
 	"github.com/parley-chat/parley/node/internal/syncproto"
+	"github.com/parley-chat/parley/store"
 )
 
 // Reasons a message or request from the network is refused. Each one is
@@ -35,6 +36,10 @@ var (
 	// ErrIdentityMismatch means WithKey names a key other than the one the
 	// profile's store already holds.
 	ErrIdentityMismatch = errors.New("key differs from the profile's identity")
+
+	// ErrDiskFull: the profile's disk is (nearly) full; nothing was stored.
+	// Writes resume by themselves once space is freed.
+	ErrDiskFull = store.ErrDiskFull
 
 	// ErrLegacyGroup: the group was created before membership; it stays
 	// readable but takes no new messages.

@@ -15,6 +15,7 @@ const (
 	EventPeer    = "peer"    // a peer connected or disconnected
 	EventSync    = "sync"    // sync progress with a peer
 	EventGroup   = "group"   // a group was created or joined
+	EventUpdate  = "update"  // a message's reactions, edits or deleted state changed: Message is its new state
 )
 
 // Event is something front ends may want to show as it happens.
@@ -113,7 +114,8 @@ type dropCounters struct {
 }
 
 var dropReasons = []error{ErrUnknownEpoch, ErrNotMemberNow, ErrUnknownAuthor, ErrOversized, ErrMalformed, ErrVersion, ErrNotMember, ErrWrongGroup, ErrBadSignature, ErrBadAuthor, ErrDuplicate, ErrBadField, ErrSyncDenied,
-	envelope.ErrLamportJump, envelope.ErrLamportAhead, envelope.ErrBadTimestamp, envelope.ErrEquivocation, syncproto.ErrSeqGap, syncproto.ErrBusy, syncproto.ErrBeforeJoin}
+	ErrNotAllowed, ErrRichDeferred, envelope.ErrLamportJump, envelope.ErrLamportAhead, envelope.ErrBadTimestamp, envelope.ErrEquivocation, syncproto.ErrSeqGap, syncproto.ErrBusy, syncproto.ErrBeforeJoin,
+	ErrBadOffer, ErrBlockedContact, ErrDiskFull}
 
 func (d *dropCounters) count(err error) {
 	reason := "other"

@@ -82,7 +82,7 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 		return nil, err
 	}
 	g.topic = t
-	g.sync = &syncproto.Group{ID: rec.ID, Keys: &g.keys, Peers: t.ListPeers, Allow: mem.allows}
+	g.sync = &syncproto.Group{ID: rec.ID, Keys: &g.keys, Peers: t.ListPeers, Allow: n.dmAllow(rec.ID, mem.allows)}
 	if rec.HistoryFromJoin {
 		g.sync.SinceMs = rec.JoinedMs
 		// Served from a requester's admission only: the log says when; a
@@ -161,6 +161,11 @@ func (n *Node) CreateGroup(ctx context.Context, name string, historyFromJoin boo
 	if err := checkName(name); err != nil {
 		return GroupInfo{}, err
 	}
+	requested := name
+	name, err := n.distinctGroupName(name) // groupname.go
+	if err != nil {
+		return GroupInfo{}, err
+	}
 	secret := envelope.NewSecret()
 	keys, _ := envelope.DeriveKeys(secret)
 	now := n.cfg.now()
@@ -177,7 +182,11 @@ func (n *Node) CreateGroup(ctx context.Context, name string, historyFromJoin boo
 		return GroupInfo{}, err
 	}
 	_ = genesis
-	return n.addGroup(ctx, rec, nil)
+	gi, err := n.addGroup(ctx, rec, nil)
+	if err == nil && requested != name {
+		gi.RequestedName = requested
+	}
+	return gi, err
 }
 
 func (n *Node) addGroup(ctx context.Context, rec store.Group, after func(*group)) (GroupInfo, error) {
@@ -225,7 +234,7 @@ func (n *Node) keepLog(g store.GroupID, l *membership.Log, self membership.Ident
 	}
 	st := l.State()
 	cur := st.Current().ID
-	secret, err := st.OpenEpochSecret(cur, self.Key(), self.HPKE)
+	secret, err := st.OpenOwnSecret(cur, self)
 	if err != nil {
 		return err
 	}

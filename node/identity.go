@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -38,9 +39,9 @@ const (
 type Identity struct {
 	Key  crypto.PrivKey
 	ID   peer.ID
-	Name string // display name
-	Port int    // preferred listen port
-	hpke hpke.PrivateKey
+	Name string    // display name
+	Port int       // preferred listen port
+	ring *hpkeRing // HPKE keys: current and retired (hpkering.go)
 }
 
 // EnsureIdentity loads the identity and settings from st, creating any that
@@ -109,7 +110,11 @@ func ensureIdentity(st *store.Store, name string, key crypto.PrivKey) (Identity,
 	}
 	id.Name = name
 
-	if id.hpke, err = ensureHPKE(st); err != nil {
+	cur, err := ensureHPKE(st)
+	if err != nil {
+		return id, err
+	}
+	if id.ring, err = loadRing(st, cur, time.Now()); err != nil {
 		return id, err
 	}
 
@@ -174,5 +179,9 @@ func (id Identity) memberIdentity() (membership.Identity, error) {
 	if err != nil || len(raw) != ed25519.PrivateKeySize {
 		return membership.Identity{}, fmt.Errorf("identity key is not Ed25519")
 	}
-	return membership.Identity{Sign: ed25519.PrivateKey(raw), HPKE: id.hpke}, nil
+	if id.ring == nil {
+		return membership.Identity{}, fmt.Errorf("identity has no HPKE key")
+	}
+	cur, retired := id.ring.keys()
+	return membership.Identity{Sign: ed25519.PrivateKey(raw), HPKE: cur, Retired: retired}, nil
 }

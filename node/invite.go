@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -37,6 +38,9 @@ func (n *Node) Invite(ref string) (string, error) {
 	return code, err
 }
 
+// inviteRelayWait bounds how long an invite waits for a relay slot.
+const inviteRelayWait = 3 * time.Second
+
 // inviteCode wraps a membership invite token with our addresses.
 func (n *Node) inviteCode(g *group, tok membership.InviteToken) (string, error) {
 	inv := &wirepb.Invite{
@@ -48,6 +52,11 @@ func (n *Node) inviteCode(g *group, tok membership.InviteToken) (string, error) 
 	}
 	// Relay (/p2p-circuit) addresses first, so the cap never drops them: a
 	// joiner behind another NAT reaches us, and the DHT, through the relay.
+	// Just after start the relay slot may not be held yet: wait for it a
+	// little, so an early invite does not leave the joiner a minute behind.
+	ctx, cancel := context.WithTimeout(n.ctx, inviteRelayWait)
+	n.host.AwaitRelayAddr(ctx)
+	cancel()
 	addrs := n.host.ListenAddrs() // a group exists only once started
 	slices.SortStableFunc(addrs, func(a, b ma.Multiaddr) int { return reach.CmpBool(reach.IsCircuit(b), reach.IsCircuit(a)) })
 	for i, a := range addrs {

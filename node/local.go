@@ -26,7 +26,7 @@ type Message struct {
 	Lamport    uint64    `json:"lamport"`
 	Time       time.Time `json:"time"`
 	Kind       string    `json:"kind"` // "text", "join", "membership" (Text: the op kind) or "unsupported"
-	Text       string    `json:"text,omitempty"`
+	Text       string    `json:"text"`
 	Parents    []string  `json:"parents,omitempty"`
 	// TimeDoubtful: Time is more than 10 minutes ahead of this device's
 	// clock when the message was read (the author's clock is off); the
@@ -37,6 +37,20 @@ type Message struct {
 	// Files (files.go): kind "file" carries the announced file; its local
 	// state is in Files.
 	File *FileInfo `json:"file,omitempty"`
+	// Polls (docs/polls.md): a poll message's live tally.
+	Poll *PollInfo `json:"poll,omitempty"`
+	// Rich messages (replies, reactions, edits, deletes, mentions: rich.go,
+	// richstate.go, docs/messages.md).
+	ReplyTo    string      `json:"reply_to"`
+	Quote      *Quote      `json:"quote,omitempty"`
+	Reactions  []Reaction  `json:"reactions"`
+	Edited     bool        `json:"edited"`
+	Edits      []EditEntry `json:"edits,omitempty"`
+	Deleted    bool        `json:"deleted"` // Text is empty then
+	Mentions   []string    `json:"mentions,omitempty"`
+	MentionsMe bool        `json:"mentions_me,omitempty"`
+	// ux: delivery state of my own messages (node/delivery.go).
+	Delivery *Delivery `json:"delivery,omitempty"`
 }
 
 // GroupInfo summarises a group.
@@ -48,6 +62,19 @@ type GroupInfo struct {
 	Last            *Message  `json:"last,omitempty"`
 	Joined          time.Time `json:"joined"`
 	HistoryFromJoin bool      `json:"history_from_join"`
+	// Direct messages (dm.go): Kind is "dm" for a conversation with one
+	// contact (Name is then the contact's), Contact its peer id.
+	Kind    string `json:"kind,omitempty"`
+	Contact string `json:"contact,omitempty"`
+	// ux: unread and mention counts since the read position, mute, and
+	// messages known to be missing (node/unread.go, node/missing.go).
+	Unread   int           `json:"unread"`
+	Mentions int           `json:"mentions"`
+	Muted    bool          `json:"muted,omitempty"`
+	Missing  []MissingInfo `json:"missing,omitempty"`
+	// RequestedName: CreateGroup's name when it was taken and Name is a
+	// distinct one (NameTakenNotice); empty otherwise.
+	RequestedName string `json:"requested_name,omitempty"`
 }
 
 // Local reads a profile's store without the network: what `parley history`
@@ -55,6 +82,9 @@ type GroupInfo struct {
 type Local struct {
 	st   *store.Store
 	self peer.ID
+	uxHooks
+
+	searchMu sync.Mutex // one search backfill at a time (search.go)
 }
 
 // NewLocal wraps an open store.
@@ -141,20 +171,17 @@ func (l *Local) groupInfo(g store.Group) (GroupInfo, error) {
 	if err != nil {
 		return GroupInfo{}, err
 	}
-	gi := GroupInfo{ID: hex.EncodeToString(g.ID[:]), Name: g.Name, Members: len(members), Messages: stats.Count,
+	gi := GroupInfo{ID: hex.EncodeToString(g.ID[:]), Name: g.Name, Members: l.memberCount(g.ID, len(members)), Messages: stats.Count,
 		Joined: time.UnixMilli(g.JoinedMs), HistoryFromJoin: g.HistoryFromJoin}
-	last, err := l.st.History(g.ID, nil, 1)
+	l.dmInfo(&gi, g.ID)
+	last, err := l.visibleHistory(g.ID, nil, 1)
 	if err != nil {
 		return GroupInfo{}, err
 	}
 	if len(last) == 1 {
-		names := l.memberNames(g.ID)
-		m, err := decodeStored(g.ID, last[0], names)
-		if err == nil {
-			gi.Last = &m
-		}
+		gi.Last = &last[0]
 	}
-	return gi, nil
+	return gi, l.fillUX(g, &gi)
 }
 
 // Members is one group's member list: peer id and display name.
@@ -187,6 +214,7 @@ func (l *Local) memberNames(g store.GroupID) map[peer.ID]string {
 	for _, m := range ms {
 		names[peer.ID(m.Author)] = m.DisplayName
 	}
+	l.opNames(g, names)
 	return names
 }
 
@@ -208,19 +236,11 @@ func (l *Local) History(ref string, before string, limit int) ([]Message, error)
 	if limit <= 0 || limit > 10000 {
 		return nil, fmt.Errorf("%w: limit must be 1..10000", ErrInvalidInput)
 	}
-	stored, err := l.st.History(g.ID, cur, limit)
+	out, err := l.visibleHistory(g.ID, cur, limit)
 	if err != nil {
 		return nil, err
 	}
-	names := l.memberNames(g.ID)
-	out := make([]Message, 0, len(stored))
-	for _, s := range stored {
-		m, err := decodeStored(g.ID, s, names)
-		if err != nil {
-			return nil, fmt.Errorf("stored message %x: %w", s.ID[:8], err)
-		}
-		out = append(out, m)
-	}
+	l.attachPolls(g.ID, out)
 	return out, nil
 }
 
@@ -254,6 +274,11 @@ func decodeStored(g store.GroupID, s store.Stored, names map[peer.ID]string) (Me
 	}
 	m := toMessage(g, v)
 	m.AuthorName = names[v.Author]
+	if mb, ok := v.Msg.Body.GetKind().(*wirepb.Body_Membership); ok {
+		if o, err := membership.DecodeOp(mb.Membership.Op); err == nil {
+			m.Text = describeOp(o, namesByKey(names))
+		}
+	}
 	return m, nil
 }
 
@@ -272,17 +297,26 @@ func toMessage(g store.GroupID, v *envelope.Verified) Message {
 		m.Kind, m.Text = "text", b.Text.Text
 	case *wirepb.Body_Join:
 		m.Kind, m.Text = "join", b.Join.DisplayName
+	case *wirepb.Body_Receipt:
+		m.Kind = "receipt" // ux: state, hidden from history (node/delivery.go)
 	case *wirepb.Body_Membership:
 		m.Kind = "membership"
 		if o, err := membership.DecodeOp(b.Membership.Op); err == nil {
-			m.Text = o.Kind.String()
+			m.Text = describeOp(o, nil)
 		}
 	case *wirepb.Body_File:
 		m.Kind, m.File = "file", fileInfoOf(m.ID, m.Group, b.File)
 		m.Text = b.File.Name
+	case *wirepb.Body_Poll:
+		m.Kind, m.Text = "poll", b.Poll.Question
+	case *wirepb.Body_Vote:
+		m.Kind = "vote"
+	case *wirepb.Body_PollClose:
+		m.Kind = "poll_close"
 	default:
 		m.Kind = "unsupported"
 	}
+	richFields(&m, v)
 	return m
 }
 

@@ -144,6 +144,9 @@ func (n *Node) change(ref string, build func(l *membership.Log, self membership.
 	if err != nil {
 		return err
 	}
+	if err := n.dmRefuseChange(g); err != nil {
+		return err
+	}
 	self, err := n.id.memberIdentity()
 	if err != nil {
 		return err
@@ -286,7 +289,7 @@ func (n *Node) SetDisplayName(ctx context.Context, name string) error {
 	n.mu.Unlock()
 	var errs []error
 	for _, g := range n.allGroups() {
-		if g.mem.legacy() || !g.mem.isMember(n.memberKey) {
+		if g.mem.legacy() || !g.mem.isMember(n.memberKey) || n.isDM(g) {
 			continue
 		}
 		ref := hex.EncodeToString(g.rec.ID[:])

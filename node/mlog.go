@@ -125,6 +125,9 @@ func (n *Node) applyOp(g *group, author []byte, raw []byte) error {
 	if err != nil || k != o.Author {
 		return errOpAuthor
 	}
+	if err := n.dmCheckOp(g, o); err != nil {
+		return err
+	}
 	m := g.mem
 	m.mu.Lock()
 	if m.log == nil {
@@ -179,7 +182,7 @@ func (n *Node) react(g *group) {
 		m.current, m.since = cur, n.cfg.now()
 	}
 	if _, ok := m.keys[cur]; !ok {
-		if secret, err := st.OpenEpochSecret(cur, self.Key(), self.HPKE); err == nil {
+		if secret, err := st.OpenOwnSecret(cur, self); err == nil {
 			n.keepSecretLocked(g, cur, secret)
 		}
 	}
@@ -337,7 +340,7 @@ func (n *Node) sendEpoch(g *group, override *membership.OpID) (*envelope.EpochKe
 	if err != nil {
 		return nil, err
 	}
-	secret, err := st.OpenEpochSecret(epoch, self.Key(), self.HPKE)
+	secret, err := st.OpenOwnSecret(epoch, self)
 	if err != nil {
 		return nil, fmt.Errorf("%w: no key for the epoch: %w", ErrNotGroupMember, err)
 	}

@@ -55,8 +55,10 @@ type Node struct {
 	sync   *syncproto.Syncer // nil until Start (and in relay mode)
 	reach  *reach.Reach      // nil until Start (and in relay mode)
 
-	counters counters   // totals for metrics (counters.go)
-	files    *fileState // files.go
+	counters counters    // totals for metrics (counters.go)
+	files    *fileState  // files.go
+	dm       dmState     // direct messages: conversations, blocks, offer outbox (dm.go)
+	receipts receiptBook // ux: members' latest receipts (delivery.go)
 }
 
 // New composes a node from a profile directory: it opens the store in
@@ -118,6 +120,7 @@ func New(dir string, opts ...Option) (*Node, error) {
 		files: fs,
 	}
 	n.events.init()
+	n.Local.uxHooks = uxHooks{known: n.knownSeqs, deliveryOf: n.decorateDelivery, onRead: n.readMoved}
 	return n, nil
 }
 
@@ -183,6 +186,9 @@ func (n *Node) Start(ctx context.Context) error {
 	n.mu.Unlock()
 	h.SetStreamHandler(SyncProtocol, n.sync.Handle)
 	h.SetStreamHandler(JoinProtocol, n.serveJoin)
+	if err := n.dmStart(); err != nil {
+		return err
+	}
 	h.OnConnectionChange(n.onConnectionChange)
 	recs, err := n.st.Groups()
 	if err != nil {
@@ -197,6 +203,8 @@ func (n *Node) Start(ctx context.Context) error {
 	n.sync.Start()
 	n.reach.Start()
 	n.goOwned(n.maintainLoop)
+	n.goOwned(n.receiptLoop)
+	n.goOwned(func() { n.backfillSearch(n.ctx) }) // index messages stored before search existed
 	return nil
 }
 
@@ -263,6 +271,7 @@ func (n *Node) onConnectionChange(p peer.ID, up bool) {
 	if !up {
 		return
 	}
+	n.dmOnConnect(p)
 	for _, g := range n.allGroups() {
 		n.sync.Request(p, g.sync)
 	}
@@ -296,6 +305,7 @@ func (n *Node) maintainLoop() {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
+			n.maintainKeys(n.cfg.now())
 			for _, g := range n.allGroups() {
 				n.maintain(g)
 			}

@@ -124,8 +124,29 @@ func TestLamportMustExceedParents(t *testing.T) {
 	if _, err := other.Join(ctx, code); err != nil {
 		t.Fatal(err)
 	}
+	// Mallory's own join message takes seq 1: wait until a holds it, so the
+	// crafted message (the next seq) is judged on its clock alone.
+	waitFor(t, "a holds mallory's join", func() bool {
+		hist, err := a.History(gi.ID, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, hm := range hist {
+			if hm.Kind == "join" && hm.Author == other.ID().String() {
+				return true
+			}
+		}
+		return false
+	})
+	og, err := other.group(gi.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	og.sendMu.Lock()
+	seq := og.nextSeq
+	og.sendMu.Unlock()
 	epoch := g.mem.log.State().Current().ID
-	m := &wirepb.Message{Version: WireVersion, GroupId: g.rec.ID[:], Author: other.pub, Seq: 1, Lamport: 1,
+	m := &wirepb.Message{Version: WireVersion, GroupId: g.rec.ID[:], Author: other.pub, Seq: seq, Lamport: 1,
 		TimestampMs: 1_700_000_000_000, Parents: [][]byte{heads[0][:]}, Epoch: epoch[:],
 		Body: &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "back in time"}}}}
 	v, err := signMessage(other.key, m)

@@ -26,6 +26,9 @@ type config struct {
 	// epochRotation and epochGrace: see WithEpochRotation and WithEpochGrace.
 	epochRotation time.Duration
 	epochGrace    time.Duration
+	// keyRotation and keyRetention: see WithKeyRotation.
+	keyRotation   time.Duration
+	keyRetention  time.Duration
 	maintainEvery time.Duration
 	// Files (files.go): see WithFilesDir, WithFileLimit, WithAutoDownload,
 	// WithFileStallTimeout.
@@ -33,12 +36,15 @@ type config struct {
 	fileLimit    int64
 	autoDownload int64
 	fileStall    time.Duration
+	receiptEvery time.Duration // ux: see WithReceiptInterval (delivery.go)
 }
 
 func defaultConfig() config {
 	return config{syncInterval: 30 * time.Second, redialEvery: 30 * time.Second, rendezvous: time.Minute,
 		logger: slog.Default(), now: time.Now,
-		epochRotation: DefaultEpochRotation, epochGrace: DefaultEpochGrace, maintainEvery: time.Minute, autoDownload: DefaultAutoDownload}
+		epochRotation: DefaultEpochRotation, epochGrace: DefaultEpochGrace,
+		keyRotation: DefaultKeyRotation, keyRetention: DefaultKeyRetention, maintainEvery: time.Minute,
+		receiptEvery: DefaultReceiptInterval, autoDownload: DefaultAutoDownload}
 }
 
 // Option configures New.
@@ -113,6 +119,13 @@ func WithEpochRotation(d time.Duration) Option { return func(c *config) { c.epoc
 // current is kept (for late messages) before it is deleted (default 1 h).
 func WithEpochGrace(d time.Duration) Option { return func(c *config) { c.epochGrace = d } }
 
+// WithKeyRotation sets how old the profile's HPKE key may get before it is
+// replaced (default 7 days; 0: never) and how long a replaced key is kept
+// for epochs sealed to it (default 14 days).
+func WithKeyRotation(rotate, retain time.Duration) Option {
+	return func(c *config) { c.keyRotation, c.keyRetention = rotate, retain }
+}
+
 // WithMaintenanceInterval sets how often the epoch timers are checked
 // (default 1 min; tests).
 func WithMaintenanceInterval(d time.Duration) Option { return func(c *config) { c.maintainEvery = d } }
@@ -142,3 +155,7 @@ func WithFileOptions(opts ...Option) Option {
 		}
 	}
 }
+
+// WithReceiptInterval sets the shortest time between two delivery receipts
+// to one group (DefaultReceiptInterval); 0 sends none.
+func WithReceiptInterval(d time.Duration) Option { return func(c *config) { c.receiptEvery = d } }

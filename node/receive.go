@@ -38,6 +38,9 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 		// again would spend a signature verification per message sent.
 		return p2p.Accept, nil
 	}
+	if n.dmDropBlocked(g) {
+		return p2p.Ignore, nil
+	}
 	env, err := envelope.PeekEnvelope(data)
 	if err != nil {
 		return n.reject(from, err)
@@ -110,6 +113,9 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 			n.sync.Request(from, g.sync)
 			return p2p.Ignore, nil
 		}
+		if verdict, ok := n.pollVerdict(g, from, kept); !ok {
+			return verdict, nil
+		}
 	}
 	return p2p.Accept, &received{vs: kept, gap: gap}
 }
@@ -168,7 +174,13 @@ func (n *Node) receive(g *group) {
 		if len(vs) == 0 {
 			continue
 		}
-		if _, err := n.commit(g, vs, from, gap); err != nil {
+		if _, err := n.commit(g, vs, from, gap); errors.Is(err, ErrDiskFull) {
+			// Counted, not logged per message (the store logs the full
+			// disk once); sync brings them again once space is freed.
+			for range vs {
+				n.drops.count(err)
+			}
+		} else if err != nil {
 			n.log.Error("store received messages", "err", err)
 		}
 	}
@@ -179,6 +191,9 @@ func (n *Node) ingestSynced(sg *syncproto.Group, vs []*envelope.Verified) error 
 	g := n.groupByID(sg.ID)
 	if g == nil {
 		return ErrGroupNotFound
+	}
+	if n.dmDropBlocked(g) {
+		return nil
 	}
 	_, err := n.ingest(g, vs, "")
 	return err
@@ -207,6 +222,7 @@ func (n *Node) ingest(g *group, vs []*envelope.Verified, from peer.ID) (int, err
 // subscribers and asks for any parents we lack. It returns how many were new.
 func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool) (int, error) {
 	// Equivocation: the first message stored at an author's seq wins.
+	vs = n.refuseRich(g, vs, from)
 	vs, release := g.sync.Admit(n.st, vs, n.drops.count)
 	defer release()
 	msgs := make([]store.Message, len(vs))
@@ -226,10 +242,15 @@ func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool)
 		added++
 		n.noteMember(g, v)
 		n.noteFile(g, v)
-		if listening {
+		n.afterStore(g, v)
+		if n.noteStored(g, v) {
+			continue // a receipt: state, not a message to show
+		}
+		if listening && !hiddenBody(v) {
 			n.events.publish(Event{Type: EventMessage, Group: hex.EncodeToString(g.rec.ID[:]), Message: n.toMessage(g, v), Backfill: from == ""})
 		}
 	}
+	n.pollUpdates(g, vs, inserted)
 	n.counters.receivedN(len(vs), added, from == "")
 	if gap && from != "" && from != n.self {
 		n.sync.RequestGap(from, g.sync)
@@ -242,6 +263,8 @@ func (n *Node) toMessage(g *group, v *envelope.Verified) *Message {
 	g.membersMu.Lock()
 	m.AuthorName = g.members[v.Author]
 	g.membersMu.Unlock()
+	n.Local.decorate(g.rec.ID, &m, nil)
+	n.attachPoll(g, v, &m)
 	return &m
 }
 

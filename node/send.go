@@ -3,8 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
 	"github.com/parley-chat/parley/node/internal/membership"
@@ -38,18 +36,7 @@ type sendResult struct {
 // Send posts a text message to a group. It returns once the message is
 // durably stored; delivery to others follows (gossip now, sync later).
 func (n *Node) Send(ctx context.Context, ref, text string) (Message, error) {
-	if strings.TrimSpace(text) == "" || len(text) > MaxTextLen || !utf8.ValidString(text) {
-		return Message{}, fmt.Errorf("%w: a message is 1 to %d bytes of UTF-8", ErrInvalidInput, MaxTextLen)
-	}
-	g, err := n.group(ref)
-	if err != nil {
-		return Message{}, err
-	}
-	m, err := n.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: text}}})
-	if err != nil {
-		return Message{}, err
-	}
-	return *m, nil
+	return n.SendWith(ctx, ref, text, SendOptions{})
 }
 
 func (n *Node) publish(ctx context.Context, g *group, body *wirepb.Body) (*Message, error) {
@@ -57,6 +44,9 @@ func (n *Node) publish(ctx context.Context, g *group, body *wirepb.Body) (*Messa
 }
 
 func (n *Node) publishIn(ctx context.Context, g *group, body *wirepb.Body, epoch *membership.OpID) (*Message, error) {
+	if err := n.dmSendable(g); err != nil {
+		return nil, err
+	}
 	req := &sendReq{ctx: ctx, body: body, epoch: epoch, done: make(chan sendResult, 1)}
 	select {
 	case g.sendQ <- req:
@@ -204,8 +194,12 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		v := vs[i]
 		n.noteMember(g, v)
 		n.noteFile(g, v)
+		n.afterStore(g, v)
 		out := n.toMessage(g, v)
-		n.events.publish(Event{Type: EventMessage, Group: out.Group, Message: out})
+		if !hiddenBody(v) {
+			n.events.publish(Event{Type: EventMessage, Group: out.Group, Message: out})
+		}
 		r.done <- sendResult{msg: out}
 	}
+	n.pollUpdates(g, vs, nil)
 }

@@ -4,6 +4,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/parley-chat/parley/store"
+
 	"github.com/parley-chat/parley/p2p"
 )
 
@@ -60,12 +62,15 @@ type Status struct {
 	QueueDrops    p2p.QueueDrops    `json:"queue_drops"` // GossipSub queue-full drops (sync recovers them)
 	Sync          []SyncProgress    `json:"sync,omitempty"`
 	Encrypted     bool              `json:"encrypted"` // the store is encrypted at rest (a passphrase)
+	// Disk is the profile's free space; Full: new messages and files are
+	// refused until space is freed; Low: warn.
+	Disk store.DiskSpace `json:"disk"`
 }
 
 // Status reports the node's identity, addresses, counters and sync state.
 func (n *Node) Status() Status {
 	s := Status{ID: n.self.String(), Groups: len(n.allGroups()), Drops: n.drops.snapshot(), EventsDropped: n.events.dropped.Load(),
-		Encrypted: n.st.Encrypted()}
+		Encrypted: n.st.Encrypted(), Disk: n.st.DiskSpace()}
 	h := n.Host()
 	if h == nil {
 		return s

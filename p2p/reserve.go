@@ -312,3 +312,26 @@ func (h *Host) fallbackCircuits(p peer.ID) []ma.Multiaddr {
 	}
 	return out
 }
+
+// AwaitRelayAddr waits until this host holds a relay slot, so that the
+// addresses it hands out (an invite) include a /p2p-circuit one, or until
+// ctx ends. It returns at once when a slot is held or no relay candidate is
+// known (a LAN without relays: direct addresses are all there is).
+func (h *Host) AwaitRelayAddr(ctx context.Context) bool {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if len(h.rsvp.circuitAddrs()) > 0 {
+			return true
+		}
+		if len(h.reserveCandidates()) == 0 {
+			return false
+		}
+		h.rsvp.poke()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+}

@@ -213,6 +213,9 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 			return false, err
 		}
 	}
+	if err := w.indexTerms(m); err != nil {
+		return false, err
+	}
 	heads, err := w.headSet(m.Group)
 	if err != nil {
 		return false, err
@@ -234,7 +237,7 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 			return false, err
 		}
 	}
-	if !named {
+	if !named && !m.erased { // no one is asked to name an erased message
 		heads.add(m.ID)
 	}
 	for _, p := range m.Parents {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -113,7 +114,11 @@ const minSyncGap = 2 * time.Millisecond
 // commitBatch writes batch; when durable (any request is), it fsyncs
 // before answering.
 func (s *Store) commitBatch(batch []*commitReq, durable bool) {
-	err := s.writeBatch(batch)
+	batch = s.runExclusive(batch) // erasures (erase.go), between commits
+	err := s.space.check()
+	if err == nil {
+		err = s.writeBatch(batch)
+	}
 	if err == nil {
 		if durable {
 			s.unsynced.Store(false) // this Sync covers every earlier write too
@@ -123,7 +128,7 @@ func (s *Store) commitBatch(batch []*commitReq, durable bool) {
 			s.unsynced.Store(true)
 		}
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrDiskFull) { // the guard logs a full disk once
 		s.log.Error("commit failed", "err", err)
 		for _, r := range batch {
 			for i := range r.inserted {
@@ -179,6 +184,6 @@ func (s *Store) writeBatch(batch []*commitReq) error {
 // entryCost is an upper bound on the entries and bytes one insert writes.
 func entryCost(m *Message) (count, size int64) {
 	const keyOverhead = 2 + GroupIDLen + 8 + MessageIDLen + 1 + maxAuthorLen + 8 + 64 // largest key + Badger's per-entry overhead
-	count = 6 + 3*int64(len(m.Parents)) + int64(len(m.Targets)) + 1
+	count = 6 + 3*int64(len(m.Parents)) + int64(len(m.Targets)) + 1 + int64(len(m.Terms)) + 1
 	return count, count*keyOverhead + int64(len(m.Raw))
 }

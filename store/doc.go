@@ -6,6 +6,9 @@
 // Key layout (every group key starts with the 16-byte group id, gid):
 //
 //	m/<gid><lamport:8><id:32>            -> raw message        history in display order
+//	                                                               (empty: body erased, erase.go)
+//	t/<gid><target><lamport:8><id>       -> -                  relations: messages acting on target
+//	e/<gid><id>                          -> lamport:8          an erase in progress (erase.go)
 //	i/<gid><id:32>                       -> lamport:8          dedup and lookup by id
 //	a/<gid><alen:1><author><seq:8><id>   -> lamport:8 time:8   per-author index (sync)
 //	v/<gid><alen:1><author>              -> seq:8 max:8        contiguous per-author prefix, highest held
@@ -20,6 +23,13 @@
 //	s/<name>                             -> setting bytes
 //	u/<gid><author>                      -> JSON Member
 //	V/                                   -> version:8          schema version (schema.go)
+//	c/<peer id>                          -> JSON Contact       contacts (contacts.go)
+//	d/<gid>                              -> JSON Pair          two-member groups kept with a contact
+//	L/<name>                             -> bytes              local state of this device (localstate.go)
+//	t/<gid><target><lamport:8><id>       -> -                  relations (relations.go)
+//	x/<tlen:1><term><^time:8><gid><^lamport:8><id> -> shown id or - search postings (search.go)
+//	X/<gid><id>                          -> time:8             indexed time of a message with terms
+//	Y/                                   -> last m/ key        search backfill progress (schema 3)
 //
 // Schema versions: SchemaVersion is the layout above. Open migrates an older
 // store in place (each step idempotent, the version written in the same

@@ -115,7 +115,7 @@ func (s *Store) PutEquivocation(g GroupID, e Equivocation) error {
 		return fmt.Errorf("%w: equivocation record", ErrInvalid)
 	}
 	k := key('E', g[:], authorKey(e.Author), u64(e.Seq))
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.update(func(txn *badger.Txn) error {
 		if _, err := txn.Get(k); err == nil {
 			return nil
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {

@@ -52,7 +52,7 @@ func (s *Store) EpochSecrets(g GroupID) (map[[OpIDLen]byte][]byte, error) {
 // DeleteEpochSecret forgets an epoch's secret, durably (forward secrecy:
 // a later compromise of the store cannot open that epoch's captured traffic).
 func (s *Store) DeleteEpochSecret(g GroupID, epoch [OpIDLen]byte) error {
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(key('e', g[:], epoch[:])) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Delete(key('e', g[:], epoch[:])) }); err != nil {
 		return err
 	}
 	return s.db.Sync()
@@ -62,7 +62,7 @@ func (s *Store) putRaw(k, v []byte) error {
 	if len(v) == 0 {
 		return fmt.Errorf("%w: empty value", ErrInvalid)
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
 		return err
 	}
 	return s.db.Sync()

@@ -20,7 +20,12 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		WithSyncWrites(false). // we fsync once per commit batch instead
 		WithNumVersionsToKeep(1).
 		WithMemTableSize(16 << 20).
-		WithValueThreshold(1 << 10).
+		// Every message inline in the LSM tree (WAL and tables), never in
+		// the value log: erasing a body (erase.go) can then purge every copy
+		// with DropPrefix, which the value log does not support, and the
+		// value log (a sparse file mapped at twice its size) is never
+		// written, so it cannot fault on a full disk (space.go).
+		WithValueThreshold(maxInlineValue).
 		WithNumCompactors(2).
 		WithBlockCacheSize(16 << 20).
 		WithIndexCacheSize(8 << 20).
@@ -64,9 +69,24 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if err == nil {
 		var gaps *gapSet
 		if gaps, err = loadGapSet(db); err == nil {
-			s := start(db, o, ids, gaps)
+			var space *spaceGuard
+			if !o.inMemory {
+				log := o.logger.With("component", "store")
+				space = newSpaceGuard(dir, o.reserve, func(full bool, free int64) {
+					if full {
+						log.Error("disk full: refusing writes until space is freed", "free", humanBytes(free))
+					} else {
+						log.Info("disk space available again: writes resume", "free", humanBytes(free))
+					}
+				})
+			}
+			s := start(db, o, ids, gaps, space)
 			s.encrypted = dbKey != nil
-			return s, nil
+			if err = s.finishErases(); err == nil {
+				return s, nil
+			}
+			s.Close()
+			return nil, fmt.Errorf("store: open %s: finish erase: %w", dir, err)
 		}
 	}
 	db.Close()
@@ -94,7 +114,7 @@ func openBadger(bo badger.Options, wait time.Duration) (*badger.DB, error) {
 }
 
 // start wraps an open database and starts the writer goroutines.
-func start(db *badger.DB, o options, ids *idFilter, gaps *gapSet) *Store {
+func start(db *badger.DB, o options, ids *idFilter, gaps *gapSet, space *spaceGuard) *Store {
 	s := &Store{
 		db:        db,
 		log:       o.logger.With("component", "store"),
@@ -102,6 +122,7 @@ func start(db *badger.DB, o options, ids *idFilter, gaps *gapSet) *Store {
 		stop:      make(chan struct{}),
 		syncEvery: o.syncEvery,
 		gaps:      gaps,
+		space:     space,
 	}
 	s.ids.Store(ids)
 	if s.syncEvery <= 0 {
@@ -110,5 +131,9 @@ func start(db *badger.DB, o options, ids *idFilter, gaps *gapSet) *Store {
 	s.wg.Add(2)
 	go s.committer()
 	go s.lazySyncer()
+	if space != nil {
+		s.wg.Add(1)
+		go s.spaceWatcher()
+	}
 	return s
 }

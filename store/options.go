@@ -12,6 +12,7 @@ type options struct {
 	syncEvery  time.Duration
 	lockWait   time.Duration
 	passphrase string
+	reserve    int64 // free disk space kept (WithDiskReserve)
 	vlogSize   int64 // tests: Badger's value log file size (default 1 GiB, mapped at twice that)
 }
 

@@ -93,6 +93,10 @@ func decodeHistoryItem(item *badger.Item) (Stored, error) {
 	if err != nil {
 		return Stored{}, err
 	}
+	if isErased(raw) {
+		st.Erased = true
+		return st, nil
+	}
 	st.Raw = raw
 	return st, nil
 }

@@ -99,7 +99,7 @@ func (s *Store) BootstrapPeers() ([]Peer, error) {
 
 // PutSetting stores a named profile setting, durably.
 func (s *Store) PutSetting(name string, v []byte) error {
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(key('s', []byte(name)), v) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(key('s', []byte(name)), v) }); err != nil {
 		return err
 	}
 	return s.db.Sync()
@@ -127,7 +127,7 @@ func (s *Store) putJSON(k []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(k, b) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, b) }); err != nil {
 		return err
 	}
 	return s.db.Sync()

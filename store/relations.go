@@ -43,7 +43,11 @@ func (s *Store) Related(g GroupID, target MessageID, fn func(Stored) bool) error
 			if err != nil {
 				return err
 			}
-			if !fn(Stored{ID: id, Lamport: lam, Raw: raw}) {
+			st := Stored{ID: id, Lamport: lam, Raw: raw}
+			if isErased(raw) {
+				st.Raw, st.Erased = nil, true
+			}
+			if !fn(st) {
 				return nil
 			}
 		}

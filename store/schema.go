@@ -15,7 +15,9 @@ import (
 //	   V/ key is version 1); stores made before commit aa9c8d3 also hold r/
 //	   keys that nothing reads any more.
 //	2  V/ holds the version; the obsolete r/ keys are gone.
-const SchemaVersion = 2
+//	3  the search index (x/, X/); messages stored before it wait for
+//	   Backfill under the progress marker Y/.
+const SchemaVersion = 3
 
 // ErrNewerSchema means the store was written by a newer Parley, whose layout
 // this binary does not know. It is wrapped with both versions.
@@ -55,6 +57,7 @@ type migration struct {
 // migrations, in order, one per version after 1.
 var migrations = []migration{
 	{to: 2, what: "delete obsolete r/ keys", run: dropPrefix('r')},
+	{to: 3, what: "mark messages for search backfill", run: markBackfill},
 }
 
 // Test knobs: how many keys one migration transaction deletes, and a fault

@@ -27,9 +27,12 @@ const (
 	GroupIDLen   = 16
 	MessageIDLen = 32
 	maxAuthorLen = 255
-	maxRawLen    = 1<<20 - 1 // below Badger's largest inline value, so in-memory stores hold any message
-	maxParents   = 256
-	maxTargets   = 4
+	// maxInlineValue keeps messages inline in the LSM tree (open.go); the
+	// largest envelope is 64 KiB.
+	maxInlineValue = 128 << 10
+	maxRawLen      = 1<<20 - 1 // below Badger's largest inline value, so in-memory stores hold any message
+	maxParents     = 256
+	maxTargets     = 4
 	// maxBatch bounds one commit transaction; larger appends are split.
 	maxBatch = 1024
 )
@@ -54,7 +57,13 @@ type Message struct {
 	// edit's or vote's target): indexed so Related finds them. The store
 	// gives them no meaning.
 	Targets []MessageID
+	// Terms are the words search finds this message by (search.go), made
+	// by the caller; with TermsOf set (an edit) a match shows that message.
+	Terms   []string
+	TermsOf MessageID
 	Raw     []byte
+	// erased: held for sync (index, vector) but with no body (erase.go).
+	erased bool
 }
 
 // Stored is a message as read back: its ordering key and raw bytes.
@@ -62,6 +71,8 @@ type Stored struct {
 	ID      MessageID
 	Lamport uint64
 	Raw     []byte
+	// Erased: the body was erased (Erase, AppendErased); Raw is nil.
+	Erased bool
 }
 
 // AuthorSeq is one entry of a per-author sequence vector.
@@ -90,6 +101,7 @@ type Store struct {
 	lastSync time.Time                // end of the last durable commit (committer only)
 
 	encrypted bool
+	space     *spaceGuard // nil in memory
 }
 
 // Encrypted reports whether the store is encrypted at rest (WithPassphrase).
@@ -117,6 +129,7 @@ type commitReq struct {
 	inserted []bool
 	durable  bool // fsync before answering
 	done     chan error
+	run      func() error // instead of msgs: work no commit may overlap (erase.go)
 }
 
 // Append stores msgs durably and reports, per message, whether it was new
@@ -171,7 +184,7 @@ func validate(m *Message) error {
 	if m.Seq == 0 {
 		return fmt.Errorf("%w: seq 0", ErrInvalid)
 	}
-	if len(m.Raw) == 0 || len(m.Raw) > maxRawLen {
+	if (len(m.Raw) == 0 && !m.erased) || len(m.Raw) > maxRawLen {
 		return fmt.Errorf("%w: message size %d", ErrInvalid, len(m.Raw))
 	}
 	if len(m.Parents) > maxParents {
@@ -180,5 +193,5 @@ func validate(m *Message) error {
 	if len(m.Targets) > maxTargets {
 		return fmt.Errorf("%w: %d targets", ErrInvalid, len(m.Targets))
 	}
-	return nil
+	return validTerms(m.Terms)
 }

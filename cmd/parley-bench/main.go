@@ -42,6 +42,7 @@ func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 	var outDir, jsonPath, pngPath, cpuProfile, memProfile, blockProfile, logLevel string
 	var noCatchUp, noThroughput bool
 	var filesSize, filesChild string // files.go
+	var searchCfg bench.SearchConfig // --search (search_cmd.go)
 	cmd := &cobra.Command{
 		Use:           "parley-bench",
 		Short:         "Measure latency, throughput, catch-up and memory of N nodes in one process, against raw GossipSub",
@@ -76,7 +77,8 @@ bytes per stored message for each --growth-history size. Examples:
   go run ./cmd/parley-bench --idle-nodes 100 --sizes '' --skip-latency --catchup 0
   go run ./cmd/parley-bench --skip-latency --catchup 0 --sizes 256 --repeats 5
   go run ./cmd/parley-bench --growth
-  go run ./cmd/parley-bench --growth --growth-nodes 5,20 --growth-history 10000`,
+  go run ./cmd/parley-bench --growth --growth-nodes 5,20 --growth-history 10000
+  go run ./cmd/parley-bench --search 1000000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lvl := slog.LevelError
@@ -84,6 +86,9 @@ bytes per stored message for each --growth-history size. Examples:
 				if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 					return fmt.Errorf("--log-level: %w", err)
 				}
+			}
+			if searchCfg.Messages > 0 {
+				return runSearch(cmd.Context(), searchCfg, searchJSONPath(outDir, jsonPath), stdout, stderr)
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 			if filesSize != "" {
@@ -185,6 +190,8 @@ bytes per stored message for each --growth-history size. Examples:
 	f.StringVar(&filesSize, "files", "", "instead of the standard runs, measure a file transfer of this size (e.g. 1GiB) between two processes")
 	f.StringVar(&filesChild, "files-child", "", "internal: run the serving side of --files in this directory")
 	f.MarkHidden("files-child")
+	f.IntVar(&searchCfg.Messages, "search", 0, "instead of the standard runs, build a store of this many messages and time two-word searches")
+	f.IntVar(&searchCfg.Queries, "search-queries", 1000, "timed queries for --search")
 	return cmd
 }
 

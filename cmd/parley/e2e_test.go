@@ -342,8 +342,14 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("offline history order differs from the online one:\n%s", r.stdout)
 	}
 	// Commands that need the node say how to start it.
-	r = run(t, bin, homeB, "send", "Family", "x")
+	r = run(t, bin, homeB, "group", "invite", "Family")
 	if r.code == 0 || !strings.Contains(r.stderr, "parley daemon") {
+		t.Fatalf("invite without node: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// send without a node stores the message for the next run (issue 13;
+	// rich_e2e_test.go checks it is in the history).
+	r = run(t, bin, homeB, "send", "Family", "x")
+	if r.code != 0 || !strings.Contains(r.stderr, "stored locally") {
 		t.Fatalf("send without node: exit %d, stderr %q", r.code, r.stderr)
 	}
 	// A stale api.json (nothing listening) falls back to the store too.
@@ -365,8 +371,14 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("groups with stale api.json: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 
-	// An ambiguous name lists the ids.
-	gid2 := strings.TrimSpace(mustRun(t, bin, homeA, "group", "create", "Family"))
+	// A taken name is made distinct, with a notice.
+	r = run(t, bin, homeA, "group", "create", "Family")
+	gid2 := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.Contains(r.stderr, "name 'Family' is taken; created as 'Family (2)'") {
+		t.Fatalf("create with a taken name: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// An ambiguous name (here from a rename) lists the ids.
+	mustRun(t, bin, homeA, "group", "rename", "Family (2)", "Family")
 	r = run(t, bin, homeA, "history", "Family")
 	if r.code == 0 || !strings.Contains(r.stderr, "ambiguous") || !strings.Contains(r.stderr, gid) || !strings.Contains(r.stderr, gid2) {
 		t.Fatalf("ambiguous name: exit %d, stderr %q", r.code, r.stderr)

@@ -144,14 +144,15 @@ func TestWebUI(t *testing.T) {
 	needChromium(t)
 	bin := parleyBinary(t)
 	homeA, homeB := t.TempDir(), t.TempDir()
-	startDaemon(t, bin, "alice", homeA)
+	dA := startDaemon(t, bin, "alice", homeA)
 	startDaemon(t, bin, "bob", homeB)
 
 	gid := strings.TrimSpace(mustRun(t, bin, homeA, "group", "create", "Family"))
 	code := strings.TrimSpace(mustRun(t, bin, homeA, "group", "invite", "Family"))
 	mustRun(t, bin, homeB, "group", "join", code)
 	mustRun(t, bin, homeA, "send", "Family", "welcome, <b>bob</b> & co")
-	// B has it before its page opens, so it is not unread there.
+	// B holds it but has never opened the group: it stays unread there
+	// (the node keeps read positions), so a second message makes two.
 	poll(t, 30*time.Second, "the first message on B", func() (bool, string) {
 		r := run(t, bin, homeB, "history", "Family")
 		return strings.Contains(r.stdout, "welcome, <b>bob</b> & co"), r.stdout + r.stderr
@@ -192,8 +193,8 @@ func TestWebUI(t *testing.T) {
 	first := "first from the browser"
 	a.do(t, "type on A", chromedp.SendKeys(chromedp.ID("composer-input"), first), chromedp.Click(chromedp.ID("btn-send")))
 	a.wait(t, "own message on A", hasMessage(first))
-	b.wait(t, "unread badge on B", `(document.querySelector('`+group+` .badge') || {}).textContent === '1'`)
-	b.wait(t, "title counts unread", `document.title === '(1) Parley'`)
+	b.wait(t, "unread badge on B", `(document.querySelector('`+group+` .badge') || {}).textContent === '2'`)
+	b.wait(t, "title counts unread", `document.title === '(2) Parley'`)
 	b.screenshot(t, dir, "webui-laptop-unread.png")
 
 	// B opens the group: both messages, no badge; then a message typed on A
@@ -210,9 +211,20 @@ func TestWebUI(t *testing.T) {
 	b.do(t, "reply on B", chromedp.SendKeys(chromedp.ID("composer-input"), reply), chromedp.Click(chromedp.ID("btn-send")))
 	a.wait(t, "reply on A", hasMessage(reply))
 
-	// Invite dialog on A shows a code.
+	// Links are clickable (http/https only, opening without an opener),
+	// every message shows its time, and own messages their delivery.
+	link := "see https://example.org/a?b=1. not javascript:alert(1)"
+	a.do(t, "send a link", chromedp.SendKeys(chromedp.ID("composer-input"), link+"\n"))
+	b.wait(t, "link on B", `(() => { const a = document.querySelector('#message-list a[href="https://example.org/a?b=1"]');
+		return !!a && a.rel.includes('noopener') && a.target === '_blank' && a.textContent === 'https://example.org/a?b=1' &&
+			document.querySelectorAll('#message-list a').length === 1; })()`)
+	b.wait(t, "a time on every message", `Array.from(document.querySelectorAll('#message-list .msg')).every(li => li.querySelector('time'))`)
+	a.wait(t, "stored by both on A", `Array.from(document.querySelectorAll('#message-list .msg.self .msg-delivery')).some(e => e.textContent.startsWith('✓✓'))`)
+
+	// Invite dialog on A shows a code and its QR code.
 	a.do(t, "invite", chromedp.Click(chromedp.ID("btn-invite")))
 	a.wait(t, "invite code", `document.getElementById('invite-code').value.startsWith('parley1')`)
+	a.wait(t, "invite QR", `(() => { const i = document.getElementById('invite-qr'); return !i.hidden && i.src.startsWith('data:image/svg+xml') && i.naturalWidth > 0; })()`)
 	a.screenshot(t, dir, "webui-laptop-invite.png")
 	a.do(t, "close invite", chromedp.Click(chromedp.CSS(`#dlg-invite [data-close]`)))
 
@@ -225,6 +237,17 @@ func TestWebUI(t *testing.T) {
 	b.do(t, "back to the list", chromedp.Click(chromedp.ID("btn-back")))
 	b.wait(t, "list at phone width", `getComputedStyle(document.querySelector('.chat')).display === 'none'`)
 	b.screenshot(t, dir, "webui-phone-groups.png")
+
+	// A bookmarked address (no token) keeps working across a restart of
+	// the node: same address, same login.
+	dA.stop(t)
+	startDaemon(t, bin, "alice", homeA)
+	if again := strings.TrimSpace(mustRun(t, bin, homeA, "web")); again != urlA {
+		t.Fatalf("web address changed across a restart: %q, then %q", urlA, again)
+	}
+	a.do(t, "bookmark after restart", chromedp.Navigate("about:blank"), chromedp.Navigate(baseA), chromedp.WaitVisible(chromedp.CSS(group)))
+	a.wait(t, "logged in after restart", `document.getElementById('login').hidden && !document.getElementById('app').hidden`)
+	a.wait(t, "the last open group reopened", `!document.getElementById('composer').hidden`)
 
 	for _, br := range []*browser{a, b} {
 		if p := br.problems(); len(p) > 0 {

@@ -42,7 +42,7 @@ func goldenCases() []goldenCase {
 	return []goldenCase{
 		{"envelope", &wirepb.Envelope{Version: 2, Nonce: pattern(0x00, 24), Ciphertext: pattern(0x80, 48)}},
 		{"envelope_v3", &wirepb.Envelope{Version: 3, Nonce: pattern(0x00, 24), Ciphertext: pattern(0x80, 48), Epoch: pattern(0x33, 32)}},
-		{"bundle", &wirepb.Bundle{Messages: [][]byte{pattern(0x10, 12), pattern(0x20, 5)}}},
+		{"bundle", &wirepb.Bundle{Messages: [][]byte{pattern(0x10, 12), pattern(0x20, 5)}, Padding: make([]byte, 7)}},
 		{"signed_message", &wirepb.SignedMessage{Message: pattern(0x30, 20), Signature: pattern(0xa0, 64)}},
 		{"signed_message_batch", &wirepb.SignedMessage{Message: pattern(0x30, 20), Signature: pattern(0xb0, 64),
 			Batch: &wirepb.BatchProof{Count: 5, Index: 4, Path: [][]byte{pattern(0x40, 32), pattern(0x60, 32)}}}},

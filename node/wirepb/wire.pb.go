@@ -104,6 +104,7 @@ func (x *Envelope) GetEpoch() []byte {
 type Bundle struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Messages      [][]byte               `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"` // SignedMessage bytes, at most 256
+	Padding       []byte                 `protobuf:"bytes,2,opt,name=padding,proto3" json:"padding,omitempty"`   // zeros: the sealed bundle's size is one of a few buckets (envelope.PadBundle)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -141,6 +142,13 @@ func (*Bundle) Descriptor() ([]byte, []int) {
 func (x *Bundle) GetMessages() [][]byte {
 	if x != nil {
 		return x.Messages
+	}
+	return nil
+}
+
+func (x *Bundle) GetPadding() []byte {
+	if x != nil {
+		return x.Padding
 	}
 	return nil
 }
@@ -1964,9 +1972,10 @@ const file_wire_proto_rawDesc = "" +
 	"\n" +
 	"ciphertext\x18\x03 \x01(\fR\n" +
 	"ciphertext\x12\x14\n" +
-	"\x05epoch\x18\x04 \x01(\fR\x05epoch\"$\n" +
+	"\x05epoch\x18\x04 \x01(\fR\x05epoch\">\n" +
 	"\x06Bundle\x12\x1a\n" +
-	"\bmessages\x18\x01 \x03(\fR\bmessages\"y\n" +
+	"\bmessages\x18\x01 \x03(\fR\bmessages\x12\x18\n" +
+	"\apadding\x18\x02 \x01(\fR\apadding\"y\n" +
 	"\rSignedMessage\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\fR\amessage\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\x120\n" +

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/parley-chat/parley/node/internal/searchterms"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/store"
 )
@@ -68,10 +69,12 @@ func (v *Verified) StoreMessage(g store.GroupID) store.Message {
 		copy(id[:], p)
 		parents = append(parents, id)
 	}
-	return store.Message{
+	m := store.Message{
 		Group: g, ID: v.ID, Author: []byte(v.Author), Seq: v.Msg.Seq, Lamport: v.Msg.Lamport,
 		TimeMs: v.Msg.TimestampMs, Parents: parents, Targets: Targets(v.Msg.Body), Raw: v.Raw,
 	}
+	m.Terms, m.TermsOf = searchterms.ForBody(v.Msg.Body) // the search index, written with the message
+	return m
 }
 
 // MessageID is the id of a serialised Message: a domain-separated SHA-256.

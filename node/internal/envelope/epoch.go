@@ -46,7 +46,7 @@ func (k *EpochKey) ad() []byte {
 // SealEpochEnvelope encrypts SignedMessages as one Bundle under an epoch key
 // (envelope version 3, the epoch id in the clear so receivers pick the key).
 func SealEpochEnvelope(k *EpochKey, raws ...[]byte) ([]byte, error) {
-	plain, err := proto.Marshal(&wirepb.Bundle{Messages: raws})
+	plain, err := PadBundle(&wirepb.Bundle{Messages: raws})
 	if err != nil {
 		return nil, err
 	}

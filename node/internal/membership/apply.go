@@ -109,6 +109,10 @@ func (s *State) apply(o *Op, id OpID) error {
 		s.name = o.GroupName
 	case KindProfile:
 		author.Name = o.Name
+	case KindKeyUpdate:
+		// Later epochs are sealed to the new key; copies already sealed
+		// to the old one stay openable while its owner keeps that key.
+		author.HPKE = o.HPKEKey
 	case KindInviteCreate:
 		if err := need(RoleAdmin); err != nil {
 			return err

@@ -12,6 +12,9 @@ import (
 type Identity struct {
 	Sign ed25519.PrivateKey
 	HPKE hpke.PrivateKey
+	// Retired are HPKE keys replaced by a key update but not yet deleted:
+	// copies sealed to them before the update still open.
+	Retired []hpke.PrivateKey
 }
 
 // Key is the identity's public key.
@@ -102,7 +105,7 @@ func (l *Log) Admit(id Identity, req JoinRequest, challenge []byte, now time.Tim
 func (l *Log) admit(id Identity, o *Op) (*Op, error) {
 	st := l.State()
 	cur := st.Current()
-	secret, err := st.OpenEpochSecret(cur.ID, id.Key(), id.HPKE)
+	secret, err := st.OpenOwnSecret(cur.ID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +161,7 @@ func (l *Log) ShareKey(id Identity, now time.Time) (*Op, error) {
 		return nil, fmt.Errorf("%w: nobody lacks the current epoch secret", ErrPrecondition)
 	}
 	missing = missing[:min(len(missing), MaxSealed)]
-	secret, err := st.OpenEpochSecret(st.Current().ID, id.Key(), id.HPKE)
+	secret, err := st.OpenOwnSecret(st.Current().ID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +205,15 @@ func (l *Log) Rename(id Identity, name string, now time.Time) (*Op, error) {
 func (l *Log) SetProfile(id Identity, name string, now time.Time) (*Op, error) {
 	o := l.prepare(id, KindProfile, now)
 	o.Name = name
+	return l.finish(id, o)
+}
+
+// UpdateKey announces id's new HPKE public key: epochs started after it
+// are sealed to it, so the old private key can be deleted once the epochs
+// sealed to it are over (forward secrecy, docs/crypto.md).
+func (l *Log) UpdateKey(id Identity, hpkePub []byte, now time.Time) (*Op, error) {
+	o := l.prepare(id, KindKeyUpdate, now)
+	o.HPKEKey = hpkePub
 	return l.finish(id, o)
 }
 

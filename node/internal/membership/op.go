@@ -71,11 +71,12 @@ const (
 	KindInviteRevoke Kind = 11 // revokes an invite
 	KindRotate       Kind = 12 // starts an epoch without removing anyone
 	KindKeyShare     Kind = 13 // seals an existing epoch's secret to members who lack it
-	kindMax               = KindKeyShare
+	KindKeyUpdate    Kind = 14 // the author's new HPKE public key (forward secrecy: old keys are deleted)
+	kindMax               = KindKeyUpdate
 )
 
 var kindNames = [...]string{"", "create", "add", "join", "remove", "leave", "promote", "demote",
-	"rename", "profile", "invite-create", "invite-revoke", "rotate", "key-share"}
+	"rename", "profile", "invite-create", "invite-revoke", "rotate", "key-share", "key-update"}
 
 func (k Kind) String() string {
 	if k >= 1 && k <= kindMax {
@@ -175,6 +176,7 @@ var shapes = map[Kind]int{
 	KindInviteRevoke: fInviteID,
 	KindRotate:       fKeyCommit | fSealed,
 	KindKeyShare:     fEpoch | fSealed,
+	KindKeyUpdate:    fHPKE,
 }
 
 func (o *Op) present() int {

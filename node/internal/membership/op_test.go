@@ -2,6 +2,7 @@ package membership
 
 import (
 	"bytes"
+	"crypto/hpke"
 	"errors"
 	"testing"
 	"time"
@@ -17,6 +18,12 @@ func TestEncodeDecodeEveryKind(t *testing.T) {
 	must[*Op](t)(l.Promote(owner, alice.Key(), RoleAdmin, t0))
 	must[*Op](t)(l.Rename(owner, "renamed", t0))
 	must[*Op](t)(l.SetProfile(alice, "Alice", t0))
+	newKey, err := NewHPKEKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	must[*Op](t)(l.UpdateKey(alice, HPKEPublic(newKey), t0))
+	alice.HPKE, alice.Retired = newKey, []hpke.PrivateKey{alice.HPKE}
 	invOp, secret, err := l.CreateInvite(alice, t0.Add(time.Hour), 2, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -160,5 +167,46 @@ func TestInsertRejects(t *testing.T) {
 	}
 	if err := o.Sign(alice.Sign); err == nil {
 		t.Fatal("signed with another key")
+	}
+}
+
+// After a key update, new epochs are sealed to the new HPKE key only: the
+// old private key opens the epochs before the update and nothing after, and
+// the new one nothing before (what a thief of either can read).
+func TestKeyUpdateSealsLaterEpochsToTheNewKey(t *testing.T) {
+	owner, alice := newID(t), newID(t)
+	l := group(t, owner, alice)
+	before := l.State().Current().ID
+	oldKey := alice.HPKE
+	newKey, err := NewHPKEKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	must[*Op](t)(l.UpdateKey(alice, HPKEPublic(newKey), t0))
+	if m, _ := l.State().Member(alice.Key()); !bytes.Equal(m.HPKE, HPKEPublic(newKey)) {
+		t.Fatal("the state does not hold alice's new key")
+	}
+	if _, _, err := l.Rotate(owner, t0); err != nil {
+		t.Fatal(err)
+	}
+	st := l.State()
+	after := st.Current().ID
+	if _, err := st.OpenEpochSecret(after, alice.Key(), newKey); err != nil {
+		t.Fatalf("new key opens the new epoch: %v", err)
+	}
+	if _, err := st.OpenEpochSecret(after, alice.Key(), oldKey); err == nil {
+		t.Fatal("the old key opens an epoch started after the key update")
+	}
+	if _, err := st.OpenEpochSecret(before, alice.Key(), oldKey); err != nil {
+		t.Fatalf("old key opens the old epoch: %v", err)
+	}
+	if _, err := st.OpenEpochSecret(before, alice.Key(), newKey); err == nil {
+		t.Fatal("the new key opens an epoch sealed before it existed")
+	}
+	// Only the member itself announces its key.
+	o := must[*Op](t)(l.UpdateKey(alice, HPKEPublic(newKey), t0))
+	o.Author = owner.Key()
+	if err := o.Validate(); err == nil {
+		t.Fatal("a key update re-signed under another author validates")
 	}
 }

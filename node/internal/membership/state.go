@@ -259,6 +259,21 @@ func (s *State) OpenEpochSecret(epoch OpID, self Key, priv hpke.PrivateKey) ([]b
 	return nil, last
 }
 
+// OpenOwnSecret opens epoch's secret sealed to id with its current HPKE
+// key, or with a retired one still kept.
+func (s *State) OpenOwnSecret(epoch OpID, id Identity) ([]byte, error) {
+	secret, err := s.OpenEpochSecret(epoch, id.Key(), id.HPKE)
+	for _, k := range id.Retired {
+		if err == nil {
+			break
+		}
+		if sec, err2 := s.OpenEpochSecret(epoch, id.Key(), k); err2 == nil {
+			secret, err = sec, nil
+		}
+	}
+	return secret, err
+}
+
 // Digest is a hash of everything in the state; two nodes holding the same op
 // set have the same digest.
 func (s *State) Digest() [32]byte {

@@ -194,6 +194,9 @@ func (s *Syncer) answer(g *Group, req *wirepb.SyncRequest, floor int64, w pbio.W
 		if err != nil {
 			return err
 		}
+		if m.Erased {
+			continue
+		}
 		if err := b.add(m.Raw); err != nil {
 			return err
 		}
@@ -204,6 +207,9 @@ func (s *Syncer) answer(g *Group, req *wirepb.SyncRequest, floor int64, w pbio.W
 			m, err := s.cfg.Store.GetAt(g.ID, e.Lamport, e.ID)
 			if err != nil {
 				return err
+			}
+			if m.Erased {
+				continue // the requester counts it held from its tombstone
 			}
 			if err := b.add(m.Raw); err != nil {
 				return err

@@ -172,6 +172,12 @@ func (c *Client) Send(ctx context.Context, group, text string) (node.Message, er
 	return m, c.do(ctx, http.MethodPost, "/v1/groups/"+ref(group)+"/messages", SendRequest{Text: text}, &m)
 }
 
+// SendReply posts a text message quoting replyTo (an id or unique prefix).
+func (c *Client) SendReply(ctx context.Context, group, text, replyTo string) (node.Message, error) {
+	var m node.Message
+	return m, c.do(ctx, http.MethodPost, "/v1/groups/"+ref(group)+"/messages", SendRequest{Text: text, ReplyTo: replyTo}, &m)
+}
+
 // Events follows the node's event stream, optionally for one group, calling
 // fn for each event until ctx ends (nil is returned then), fn fails, or the
 // stream ends (an error saying so). ready, if not nil, is called once the

@@ -21,6 +21,9 @@ var nodeErrors = []struct {
 	{node.ErrNotAuthorized, "not_authorized", http.StatusForbidden},
 	{node.ErrLegacyGroup, "legacy_group", http.StatusConflict},
 	{node.ErrBadInvite, "bad_invite", http.StatusBadRequest},
+	{node.ErrMessageNotFound, "message_not_found", http.StatusNotFound},
+	{node.ErrNotAllowed, "not_allowed", http.StatusForbidden},
+	{node.ErrDeleted, "message_deleted", http.StatusConflict},
 	{node.ErrAmbiguous, "ambiguous_group", http.StatusBadRequest},
 	{node.ErrGroupNotFound, "group_not_found", http.StatusNotFound},
 	{node.ErrNoSuchFile, "no_such_file", http.StatusNotFound},
@@ -28,8 +31,10 @@ var nodeErrors = []struct {
 	{node.ErrFileLimit, "file_limit", http.StatusInsufficientStorage},
 	{node.ErrFileCorrupt, "file_corrupt", http.StatusUnprocessableEntity},
 	{node.ErrNoFileStore, "no_file_store", http.StatusConflict},
+	{node.ErrMessageNotHeld, "message_not_held", http.StatusNotFound},
 	{node.ErrInvalidInput, "invalid_input", http.StatusBadRequest},
 	{node.ErrClosed, "closed", http.StatusServiceUnavailable},
+	{node.ErrDiskFull, "disk_full", http.StatusInsufficientStorage},
 }
 
 // StatusFor maps a node error to an HTTP status.

@@ -66,6 +66,11 @@ func NewServer(b backend.Backend, token string, opts ...ServerOption) *Server {
 	s.mux.HandleFunc("GET /v1/events", s.events)
 	s.routeMembership()
 	s.routeFiles()
+	s.routeDM()
+	s.routePolls()
+	s.routeRich()
+	s.routeUX()
+	s.routeSearch()
 	return s
 }
 
@@ -307,10 +312,10 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	var req SendRequest
 	if err := decode(w, r, &req); err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, tooLong(err)) // ux.go: name the limit
 		return
 	}
-	m, err := s.b.Send(r.Context(), r.PathValue("ref"), req.Text)
+	m, err := s.b.SendWith(r.Context(), r.PathValue("ref"), req.Text, node.SendOptions{ReplyTo: req.ReplyTo})
 	if err != nil {
 		s.fail(w, r, err)
 		return

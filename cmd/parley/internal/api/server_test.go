@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/p2p"
+	"github.com/parley-chat/parley/store"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -153,6 +155,15 @@ func TestNonLoopbackForbidden(t *testing.T) {
 	}
 }
 
+func mustGroupID(t *testing.T, s string) store.GroupID {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != store.GroupIDLen {
+		t.Fatalf("group id %q", s)
+	}
+	return store.GroupID(b)
+}
+
 func TestErrorMapping(t *testing.T) {
 	n, _, ts := newServer(t)
 	ctx := testCtx(t)
@@ -160,8 +171,19 @@ func TestErrorMapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// CreateGroup makes a taken name distinct ("Dup (2)"), so a second
+	// "Dup" (as a join of a same-named group can still bring) goes in below
+	// the node.
 	g2, err := n.CreateGroup(ctx, "Dup", false)
 	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := n.Store().GetGroup(mustGroupID(t, g2.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Name = "Dup"
+	if err := n.Store().PutGroup(rec); err != nil {
 		t.Fatal(err)
 	}
 	auth := "Bearer " + testToken

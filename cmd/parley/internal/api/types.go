@@ -25,7 +25,8 @@ type JoinRequest struct {
 
 // SendRequest is the body of POST /v1/groups/{ref}/messages.
 type SendRequest struct {
-	Text string `json:"text"`
+	Text    string `json:"text"`
+	ReplyTo string `json:"reply_to,omitempty"` // id or unique prefix of the quoted message
 }
 
 // ErrorResponse is the body of every error answer.

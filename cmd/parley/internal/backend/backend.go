@@ -21,6 +21,11 @@ type Backend interface {
 	Subscribe() (<-chan node.Event, func())
 	Membership
 	Files // files.go
+	DirectMessages
+	Polls
+	Rich
+	UX // ux.go
+	Searcher
 }
 
 // Membership is the part of Backend that manages members, roles, invites

@@ -141,6 +141,7 @@ func init() {
 		{Name: "quit", Aliases: []string{"exit", "q"}, Help: "stop the node and exit",
 			Run: func(f Front, _ string) error { f.Quit(); return nil }},
 	}
+	table = withPolls(table)
 }
 
 // Lookup finds a command by name or alias (without the slash, any case).

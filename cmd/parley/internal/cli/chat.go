@@ -21,6 +21,9 @@ type chatUI struct {
 	mu      sync.Mutex // serialises output
 	current string     // current group id
 	names   map[string]string
+	polls   chatcmd.PollNumbers // numbers of the polls shown (/vote N)
+	nums    chatcmd.Numbers     // "#N" of shown messages, for /reply, /react... (richchat.go)
+	found   []node.SearchResult // the last /search (chatsearch.go)
 
 	// Touched only by the event loop.
 	bulkSync     map[string]bool // groups with a long catch-up running
@@ -127,11 +130,16 @@ func (c *chatUI) banner() {
 }
 
 func (c *chatUI) event(ev node.Event) {
+	if c.pollEvent(ev) {
+		return
+	}
 	switch ev.Type {
 	case node.EventMessage:
 		if ev.Message != nil && !(ev.Backfill && c.bulkSync[ev.Group]) {
-			c.printf("%s\n", formatLine(*ev.Message, "15:04", c.groupName(ev.Group)))
+			c.printf("%s\n", c.numbered(*ev.Message, "15:04", c.groupName(ev.Group)))
 		}
+	case node.EventUpdate:
+		c.updated(ev)
 	case node.EventSync:
 		c.syncProgress(ev)
 	case node.EventPeer:

@@ -46,6 +46,9 @@ func (f *lineFront) Create(name string) error {
 		return err
 	}
 	f.c.current = g.ID
+	if t := node.NameTakenNotice(g); t != "" {
+		f.c.printf("%s\n", termtext.Sanitize(t))
+	}
 	f.c.printf("created %s (%s); /invite prints a code for others\n", termtext.OneLine(g.Name), g.ID)
 	return nil
 }
@@ -147,7 +150,7 @@ func (f *lineFront) ShowHistory(n int) error {
 		return err
 	}
 	for _, m := range ms {
-		f.c.printf("%s\n", formatLine(m, "01-02 15:04", ""))
+		f.c.printf("%s\n", f.c.numbered(m, "01-02 15:04", ""))
 	}
 	return nil
 }

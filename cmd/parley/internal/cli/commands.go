@@ -35,6 +35,9 @@ func (a *app) groupCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if t := node.NameTakenNotice(g); t != "" {
+					fmt.Fprintln(a.stderr, termtext.Sanitize(t))
+				}
 				fmt.Fprintln(a.stdout, g.ID)
 				return nil
 			})
@@ -60,6 +63,7 @@ func (a *app) groupCmd() *cobra.Command {
 
 	cmd.AddCommand(create, a.inviteCmd(), join, a.membersCmd())
 	a.addMembershipCmds(cmd)
+	a.addUXCmds(cmd)
 	return cmd
 }
 
@@ -83,13 +87,13 @@ func (a *app) groupsCmd() *cobra.Command {
 					return nil
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tID\tMEMBERS\tMESSAGES\tLAST")
+				fmt.Fprintln(tw, "NAME\tID\tMEMBERS\tMESSAGES\tUNREAD\tLAST")
 				for _, g := range gs {
 					last := "-"
 					if g.Last != nil {
 						last = fmt.Sprintf("%s %s: %s", g.Last.Time.Local().Format("2006-01-02 15:04"), authorName(*g.Last), clip(messageText(*g.Last), 40))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", termtext.OneLine(g.Name), g.ID, g.Members, g.Messages, last)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", termtext.OneLine(g.Name), g.ID, g.Members, g.Messages, unreadCell(g), last)
 				}
 				return tw.Flush()
 			})
@@ -99,25 +103,12 @@ func (a *app) groupsCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) sendCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "send GROUP TEXT...",
-		Short: "Send a message to a group",
-		Args:  cobra.MinimumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.call(func(c *api.Client) error {
-				_, err := c.Send(cmd.Context(), args[0], joinArgs(args[1:]))
-				return err
-			})
-		},
-	}
-}
-
 func (a *app) historyCmd() *cobra.Command {
 	var (
 		limit  int
 		before string
 		asJSON bool
+		x      historyOpts // --all, --around (housekeeping.go)
 	)
 	cmd := &cobra.Command{
 		Use:   "history GROUP",
@@ -125,7 +116,7 @@ func (a *app) historyCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.read(cmd.Context(), func(r reader) error {
-				ms, err := r.History(cmd.Context(), args[0], before, limit)
+				ms, err := x.read(cmd.Context(), r, args[0], before, limit) // housekeeping.go
 				if err != nil {
 					return err
 				}
@@ -138,7 +129,7 @@ func (a *app) historyCmd() *cobra.Command {
 				for _, m := range ms {
 					fmt.Fprintln(a.stdout, formatLine(m, "2006-01-02 15:04", ""))
 				}
-				if len(ms) == limit && len(ms) > 0 {
+				if len(ms) == limit && len(ms) > 0 && x.paged() {
 					fmt.Fprintf(a.stderr, "(older messages: --before %s)\n", ms[0].Cursor)
 				}
 				return nil
@@ -148,19 +139,28 @@ func (a *app) historyCmd() *cobra.Command {
 	cmd.Flags().IntVar(&limit, "limit", api.DefaultHistoryLimit, "number of messages")
 	cmd.Flags().StringVar(&before, "before", "", "show messages before this cursor (from a previous page)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	x.register(cmd)
 	return cmd
 }
 
 func (a *app) tailCmd() *cobra.Command {
-	return &cobra.Command{
+	var since string
+	cmd := &cobra.Command{
 		Use:   "tail GROUP",
 		Short: "Follow a group's new messages (Ctrl-C to stop)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.call(func(c *api.Client) error {
-				ready := func() { fmt.Fprintf(a.stderr, "(following %s; Ctrl-C to stop)\n", args[0]) }
+				backlog, seen, err := a.tailSince(cmd.Context(), c, args[0], since) // housekeeping.go
+				if err != nil {
+					return err
+				}
+				ready := func() {
+					fmt.Fprintf(a.stderr, "(following %s; Ctrl-C to stop)\n", args[0])
+					backlog()
+				}
 				return c.Events(cmd.Context(), args[0], ready, func(ev node.Event) error {
-					if ev.Type == node.EventMessage && ev.Message != nil {
+					if ev.Type == node.EventMessage && ev.Message != nil && !seen(ev.Message.ID) {
 						fmt.Fprintln(a.stdout, formatLine(*ev.Message, "15:04", ""))
 					}
 					return nil
@@ -168,6 +168,8 @@ func (a *app) tailCmd() *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().StringVar(&since, "since", "", "first print the messages since DURATION ago (10m, 2h, 3d) or TIME (RFC 3339, 2006-01-02 15:04, 15:04)")
+	return cmd
 }
 
 func (a *app) peersCmd() *cobra.Command {
@@ -220,6 +222,9 @@ func (a *app) statusCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "peer id:  %s\n", s.ID)
 				fmt.Fprintf(a.stdout, "profile:  %s\n", a.profileName)
 				fmt.Fprintln(a.stdout, storeState(s.Encrypted))
+				if line := diskLine(s.Disk); line != "" {
+					fmt.Fprintln(a.stdout, line)
+				}
 				fmt.Fprintln(a.stdout, "addresses:")
 				for _, ad := range s.Addrs {
 					fmt.Fprintf(a.stdout, "  %s\n", ad)

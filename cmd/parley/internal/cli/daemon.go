@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -120,13 +119,8 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 	defer stopMetrics()
 	id := n.Identity()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, token, err := a.listenAPI(p, log) // webaddr.go: kept port and login
 	if err != nil {
-		return fmt.Errorf("control API: %w", err)
-	}
-	token, err := profile.NewToken()
-	if err != nil {
-		ln.Close()
 		return err
 	}
 	srv := api.NewServer(n, token, api.WithLogger(log), api.WithWebUI(web.Handler()))

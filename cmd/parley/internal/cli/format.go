@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/parley-chat/parley/store"
+
 	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
 )
@@ -57,7 +59,11 @@ func formatRaw(m node.Message, layout, group string) string {
 		}
 		return b.String()
 	}
-	fmt.Fprintf(&b, "%s: %s", authorName(m), messageText(m))
+	if m.Kind == "membership" {
+		fmt.Fprintf(&b, "* %s %s", authorName(m), termtext.OneLine(m.Text))
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s: %s", authorName(m), richText(m)) // rich.go: quote, edited, deleted, reactions
 	return b.String()
 }
 
@@ -128,3 +134,20 @@ func drops(d map[string]uint64) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// diskLine is status's line on free space: a warning when low, an error
+// when full; nothing for an in-memory store.
+func diskLine(d store.DiskSpace) string {
+	switch {
+	case d.Free < 0:
+		return ""
+	case d.Full:
+		return fmt.Sprintf("disk:     FULL (%s free, %s kept in reserve): new messages and files are refused until space is freed",
+			mib(d.Free), mib(d.Reserve))
+	case d.Low:
+		return fmt.Sprintf("disk:     low: %s free (writes stop below %s)", mib(d.Free), mib(d.Reserve))
+	}
+	return fmt.Sprintf("disk:     %s free", mib(d.Free))
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }

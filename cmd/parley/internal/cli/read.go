@@ -33,6 +33,7 @@ type reader interface {
 	Groups(ctx context.Context) ([]node.GroupInfo, error)
 	MemberList(ctx context.Context, group string) ([]api.Member, error)
 	History(ctx context.Context, group, before string, limit int) ([]node.Message, error)
+	searchReader // search.go
 }
 
 type localReader struct{ l *node.Local }

@@ -71,10 +71,15 @@ $PARLEY_HOME (default ~/.parley), one directory per --profile.`,
 	pf.StringVar(&a.profileName, "profile", profile.DefaultName, "profile name (a directory under $PARLEY_HOME)")
 	pf.StringVar(&a.logLevel, "log-level", "", "log level: debug, info, warn, error (default: info for daemon, warn otherwise)")
 
-	root.AddCommand(a.initCmd(), a.daemonCmd(), a.upCmd(), a.groupCmd(), a.groupsCmd(), a.sendCmd(),
+	root.AddCommand(a.initCmd(), a.daemonCmd(), a.upCmd(), a.groupCmd(), a.groupsCmd(),
 		a.historyCmd(), a.tailCmd(), a.peersCmd(), a.statusCmd(), a.webCmd(), a.nameCmd())
 	root.AddCommand(a.relayCmd())
 	root.AddCommand(a.fileCmd(), a.filesCmd()) // files.go
+	root.AddCommand(a.dmCmds()...)
+	root.AddCommand(a.pollCmd())
+	root.AddCommand(a.richCmds()...)
+	root.AddCommand(a.configCmd()) // ux.go
+	root.AddCommand(a.searchCmd())
 	a.makeStrict(root)
 	return root
 }

@@ -31,7 +31,9 @@ func (a *app) webCmd() *cobra.Command {
 		Long: `Print the address of the web chat that the running node serves on loopback.
 The address carries the node's login token after the '#', which browsers never
 send over the network; anyone holding it can use your node, so keep it private.
-The token changes each time the node starts. With --open, also open it in a browser.`,
+The address and token stay the same across restarts of the node (kept in the
+profile's web.json; delete it to get a new address and login). With --open,
+also open it in a browser.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := a.profile()

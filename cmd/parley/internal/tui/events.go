@@ -50,13 +50,22 @@ func (m *Model) onEvents(evs []node.Event) tea.Cmd {
 	refresh := false
 	joins := map[string]bool{} // groups whose member count changed
 	for _, ev := range evs {
+		if m.onPollEvent(ev) {
+			continue
+		}
 		switch ev.Type {
+		case node.EventDelivery:
+			cmds = append(cmds, m.refreshDelivery(ev.Group))
 		case node.EventMessage:
 			if ev.Message != nil {
 				m.onMessage(*ev.Message)
 				if ev.Message.Kind == "join" {
 					joins[ev.Message.Group] = true
 				}
+			}
+		case node.EventUpdate:
+			if ev.Message != nil {
+				m.onUpdate(*ev.Message)
 			}
 		case node.EventPeer:
 			if ev.Peer == nil {
@@ -150,7 +159,7 @@ func (m *Model) onMessage(msg node.Message) {
 	}
 	if !g.loaded {
 		if !own && g != m.current() {
-			g.unread++
+			countUnread(g, msg)
 		}
 		return // loads with the newest page
 	}
@@ -178,7 +187,7 @@ func (m *Model) onMessage(msg node.Message) {
 		g.newBelow++
 	}
 	if !own && g != m.current() {
-		g.unread++
+		countUnread(g, msg)
 	}
 }
 

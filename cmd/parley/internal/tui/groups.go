@@ -20,13 +20,16 @@ type groupView struct {
 	loading  bool
 	atStart  bool // nothing older to load
 	unread   int
+	mentions int // of the unread, those mentioning me (ux.go)
 	scroll   int // lines above the bottom
 	newBelow int // messages that arrived while scrolled up
 	loadErr  string
 }
 
 func newGroupView(info node.GroupInfo) *groupView {
-	return &groupView{info: info, ids: map[string]bool{}}
+	g := &groupView{info: info, ids: map[string]bool{}}
+	newGroupCounts(g)
+	return g
 }
 
 func (m *Model) current() *groupView {

@@ -17,6 +17,9 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if m.modal != nil {
 		return m, m.modalKey(k)
 	}
+	if isText(k) {
+		return m.insertText(k)
+	}
 	g := m.current()
 	page := max(1, m.paneHeight()-1)
 	switch k.String() {
@@ -81,6 +84,9 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 	case "enter":
 		line := m.input.Value()
+		if m.refuseLong(line) {
+			return m, nil
+		}
 		m.input.Reset()
 		if strings.TrimSpace(line) == "" {
 			if g != nil {
@@ -104,6 +110,9 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 func (m *Model) modalKey(k tea.KeyMsg) tea.Cmd {
 	md := m.modal
+	if isText(k) && len(k.Runes) != 1 {
+		return nil // a word is not a panel key
+	}
 	switch k.String() {
 	case "esc", "q", "enter", "ctrl+g":
 		m.modal = nil

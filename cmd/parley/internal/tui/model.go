@@ -10,6 +10,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/parley-chat/parley/cmd/parley/internal/backend"
+	"github.com/parley-chat/parley/cmd/parley/internal/chatcmd"
 	"github.com/parley-chat/parley/node"
 )
 
@@ -74,6 +75,7 @@ type entry struct {
 	cached  []string
 	day     string // local date, cached
 	pending bool
+	num     int // the number chats show ("#N"), rich.go
 }
 
 type modalKind int
@@ -98,6 +100,7 @@ type modal struct {
 
 // Model is the bubbletea model of the chat.
 type Model struct {
+	nums   chatcmd.Numbers // message numbers for /reply, /react... (rich.go)
 	ctx    context.Context
 	be     backend.Backend
 	opts   Options
@@ -124,6 +127,11 @@ type Model struct {
 	modal    *modal
 	result   Result
 	quitting bool
+	polls    chatcmd.PollNumbers // numbers of the polls shown (/vote N)
+	// ux.go: the group last marked read, its newest message then, and when.
+	marked, markedLast string
+	markedAt           time.Time
+	found              []node.SearchResult // the last /search (search.go)
 }
 
 // New builds the model and loads the group list, peers and sync state.
@@ -134,7 +142,7 @@ func New(ctx context.Context, be backend.Backend, opts Options) *Model {
 	in := textinput.New()
 	in.Prompt = "> "
 	in.Placeholder = "message, or /help"
-	in.CharLimit = node.MaxTextLen
+	in.CharLimit = 0 // never cut: input.go refuses over-long text visibly
 	in.ShowSuggestions = false
 	in.Cursor.SetMode(cursor.CursorStatic) // no blink redraws over SSH
 	in.Focus()
@@ -150,6 +158,7 @@ func New(ctx context.Context, be backend.Backend, opts Options) *Model {
 	}
 	if len(m.groups) > 0 {
 		m.cur = 0
+		m.openLast() // ux.go
 	}
 	m.layout()
 	return m
@@ -182,8 +191,8 @@ func (m *Model) applyStatus(peers []node.PeerInfo, st node.Status) {
 	}
 }
 
-// Update handles one message.
-func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+// update handles one message (Update, in ux.go, wraps it).
+func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -216,7 +225,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.addGroup(msg.info)
 		m.switchTo(msg.info.ID)
-		if msg.verb == "created" {
+		if t := node.NameTakenNotice(msg.info); t != "" {
+			m.setNotice("%s: /invite shows a code (and QR) for others", t)
+		} else if msg.verb == "created" {
 			m.setNotice("created %s: /invite shows a code (and QR) for others", msg.info.Name)
 		} else {
 			m.setNotice("joined %s", msg.info.Name)
@@ -253,6 +264,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case doneMsg:
 		return m, m.onDone(msg)
+	case searchMsg, jumpMsg:
+		return m, m.onSearch(msg) // search.go
 	case groupInfoMsg:
 		if g := m.groupByID(msg.info.ID); g != nil {
 			g.info = msg.info

@@ -30,6 +30,7 @@ type fake struct {
 	sendErr error
 	calls   []string // membership calls, "verb args"
 	callErr error    // what membership calls return
+	uxState *fakeUX  // ux_test.go
 }
 
 type fakeGroup struct {

@@ -94,14 +94,19 @@ func (m *Model) entryLines(g *groupView, i int) []string {
 		sep := ansi.Truncate(dayLineMarker+" "+d+" "+strings.Repeat("─", w), w, "")
 		lines = append(lines, dimStyle.Render(sep))
 	}
-	lines = append(lines, renderMessage(e, w)...)
+	m.number(g, e)
+	if pl := m.pollLines(e, w); pl != nil {
+		lines = append(lines, pl...)
+	} else {
+		lines = append(lines, renderMessage(e, w)...)
+	}
 	e.cached, e.cacheW, e.cacheD = lines, w, prevDay
 	return lines
 }
 
 func renderMessage(e *entry, w int) []string {
 	msg := e.msg
-	tm := msg.Time.Local().Format("15:04")
+	tm := msg.Time.Local().Format("15:04") + numTag(e) // rich.go: " #N"
 	name := authorName(msg)
 	var prefix, body string
 	switch msg.Kind {
@@ -114,9 +119,12 @@ func renderMessage(e *entry, w int) []string {
 		if msg.Text != "" && msg.Text != msg.AuthorName {
 			body = " as " + termtext.OneLine(msg.Text)
 		}
+	case "membership":
+		prefix, body = tm+" * "+name+" ", termtext.OneLine(msg.Text)
 	default:
 		prefix, body = tm+" "+name+": ", "("+msg.Kind+" message)"
 	}
+	body = richBody(e, body) // rich.go: quote, edited, deleted, reactions, #N
 	mark := ""
 	if e.own && msg.Kind == "text" {
 		switch {
@@ -127,7 +135,7 @@ func renderMessage(e *entry, w int) []string {
 		case e.queued:
 			mark = " ◷"
 		default:
-			mark = " ✓"
+			mark = deliveryMark(e)
 		}
 	}
 	lines := wrap(prefix+body+mark, w, max(1, w-indent))
@@ -407,15 +415,9 @@ func (m *Model) sidebarLines(w, h int) []string {
 	}
 	for i := first; i < len(m.groups) && len(lines) < h; i++ {
 		g := m.groups[i]
-		badge := ""
-		if g.unread > 0 {
-			badge = fmt.Sprintf(" %d", g.unread)
-			if g.unread > 999 {
-				badge = " 999+"
-			}
-		}
-		name := fit(" "+termtext.OneLine(g.info.Name), max(1, w-ansi.StringWidth(badge)-1))
-		row := name + unreadStyle.Render(badge) + " "
+		badge, bst := groupBadge(g)
+		name := fit(" "+groupLabel(g.info), max(1, w-ansi.StringWidth(badge)-1))
+		row := name + bst.Render(badge) + " "
 		if i == m.cur {
 			row = selStyle.Render(name + badge + " ")
 		}
@@ -478,6 +480,9 @@ func thousands(n uint64) string {
 
 func (m *Model) statusView() string {
 	right := m.syncView()
+	if c := m.byteCounter(); c != "" {
+		right = c // typing near the limit: the count matters more than sync
+	}
 	var left string
 	g := m.current()
 	switch {
@@ -489,6 +494,8 @@ func (m *Model) statusView() string {
 		left = termtext.OneLine(m.notice)
 	case g != nil && g.scroll > 0 && g.newBelow > 0:
 		left = warnStyle.Render(fmt.Sprintf("↓ %d new · esc to jump down", g.newBelow))
+	case g != nil && len(g.info.Missing) > 0:
+		left = warnStyle.Render(termtext.OneLine(missingText(g.info.Missing)))
 	case g != nil && g.scroll > 0:
 		left = dimStyle.Render("scrolled up · pgdn/esc to return")
 	default:

@@ -10,6 +10,8 @@
   const phone = window.matchMedia('(max-width: 720px)');
 
   const $ = (id) => document.getElementById(id);
+  // ux: hooks into ux.js (unread, delivery, links, times, QR, limits).
+  const ux = (name, ...a) => { const h = window.parleyUX && window.parleyUX[name]; return h ? h(...a) : undefined; };
 
   class AuthError extends Error {}
 
@@ -118,7 +120,7 @@
     }
     const res = await fetch(path, opts);
     if (res.status === 401) {
-      showLogin('Your node did not accept this login link. The link changes each time the node starts.');
+      showLogin('Your node did not accept this login. Run `parley web` for a current link.');
       throw new AuthError('unauthorized');
     }
     let data = null;
@@ -140,7 +142,7 @@
 
   function showLogin(reason) {
     state.stopped = true;
-    sessionStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(TOKEN_KEY);
     if (reason) $('login-reason').textContent = reason;
     $('app').hidden = true;
     $('login').hidden = false;
@@ -161,6 +163,8 @@
     if (!m) return 'No messages yet';
     if (m.kind === 'join') return (m.text || authorName(m)) + ' joined';
     if (m.kind === 'file') return (m.author === state.self ? 'You' : authorName(m)) + ': 📎 ' + m.text;
+    if (m.kind === 'membership') return authorName(m) + ' ' + m.text;
+    if (window.ParleyPolls && window.ParleyPolls.preview(m)) return window.ParleyPolls.preview(m);
     if (m.kind !== 'text') return 'Unsupported message';
     const who = m.author === state.self ? 'You' : authorName(m);
     return who + ': ' + m.text.replace(/\s+/g, ' ');
@@ -177,8 +181,9 @@
       if (g.id === state.current) li.setAttribute('aria-current', 'true');
       const n = state.unread[g.id] || 0;
       if (n > 0) li.classList.add('unread');
+      ux('group', li, g, n);
       li.append(el('span', 'avatar c' + colour(g.id), initials(g.name)));
-      li.append(el('span', 'group-name', g.name));
+      li.append(el('span', 'group-name', (g.kind === 'dm' ? '@ ' : '') + g.name));
       li.append(el('span', 'group-time', g.last ? fmtShort(new Date(g.last.time)) : ''));
       li.append(el('span', 'group-preview', previewText(g)));
       if (n > 0) {
@@ -201,6 +206,7 @@
     if (!g) return;
     $('chat-name').textContent = g.name;
     $('chat-sub').textContent = g.members === 1 ? '1 member' : g.members + ' members';
+    ux('header', g);
   }
 
   function renderConn() {
@@ -233,8 +239,11 @@
       const name = m.text || authorName(m);
       return el('li', 'sys', (m.author === state.self ? 'You' : name) + ' joined · ' + fmtTime(d));
     }
+    if (m.kind === 'membership') {
+      return el('li', 'sys', (m.author === state.self ? 'You' : authorName(m)) + ' ' + m.text + ' · ' + fmtTime(d));
+    }
     const self = m.author === state.self;
-    const cont = prev && prev.kind !== 'join' && prev.author === m.author &&
+    const cont = prev && prev.kind !== 'join' && prev.kind !== 'membership' && prev.author === m.author &&
       sameDay(new Date(prev.time), d) && d - new Date(prev.time) < 5 * 60 * 1000;
     const li = el('li', 'msg' + (self ? ' self' : '') + (cont ? ' cont' : ''));
     li.dataset.id = m.id;
@@ -251,7 +260,10 @@
     const bubble = m.kind === 'file' && window.parleyFiles ? window.parleyFiles.bubble(m) // files.js
       : el('div', 'bubble', m.kind === 'text' ? m.text : 'This message needs a newer version of Parley.');
     bubble.title = d.toLocaleString();
+    if (window.ParleyPolls) window.ParleyPolls.decorate(m, li, bubble);
     li.append(bubble);
+    if (window.ParleyRich) window.ParleyRich.decorate(li, m, bubble); // rich.js: replies, reactions, edits, deletes
+    ux('message', li, m, bubble, cont);
     return li;
   }
 
@@ -283,7 +295,7 @@
   function addMessages(ms) {
     let added = false;
     for (const m of ms) {
-      if (state.ids.has(m.id)) continue;
+      if (state.ids.has(m.id) || (window.ParleyPolls && window.ParleyPolls.hidden(m))) continue;
       state.ids.add(m.id);
       state.messages.push(m);
       added = true;
@@ -342,6 +354,7 @@
   async function loadGroups() {
     const gs = await api('GET', '/v1/groups');
     state.groups = new Map(gs.map((g) => [g.id, g]));
+    ux('groups', gs);
     for (const id of Object.keys(state.unread)) if (!state.groups.has(id)) delete state.unread[id];
     renderGroups();
     renderHeader();
@@ -380,6 +393,7 @@
     sessionStorage.setItem(CURRENT_KEY, id);
     delete state.unread[id];
     saveUnread();
+    ux('open', id);
     $('app').classList.add('show-chat');
     $('chat-empty').hidden = true;
     $('chat-head').hidden = false;
@@ -416,6 +430,7 @@
   // ---- events -----------------------------------------------------------
 
   function onMessage(m) {
+    if (window.ParleyPolls && window.ParleyPolls.hidden(m)) return;
     const g = state.groups.get(m.group);
     if (!g) {
       refreshGroups();
@@ -424,6 +439,7 @@
       g.messages += 1;
       if (m.kind === 'join') refreshGroups(); // member count changed
     }
+    ux('incoming', m);
     if (m.group === state.current) {
       if (addMessages([m])) renderMessages(m.author === state.self ? 'bottom' : 'keep');
     } else if (m.kind === 'text' && m.author !== state.self) {
@@ -447,7 +463,14 @@
       case 'file':
         if (window.parleyFiles) window.parleyFiles.onEvent(ev); // files.js
         break;
+      case 'update': // a message's tally, reactions, edits or deletion changed
+        if (ev.message && window.ParleyPolls) window.ParleyPolls.update(ev.message);
+        if (window.ParleyRich) window.ParleyRich.event(ev);
+        ux('event', ev);
+        break;
       default:
+        if (window.ParleyRich) window.ParleyRich.event(ev);
+        ux('event', ev);
         break;
     }
   }
@@ -476,7 +499,7 @@
           signal: ctrl.signal,
         });
         if (res.status === 401) {
-          showLogin('Your node did not accept this login link. The link changes each time the node starts.');
+          showLogin('Your node did not accept this login. Run `parley web` for a current link.');
           return;
         }
         if (!res.ok || !res.body) throw new Error('events: ' + res.status);
@@ -528,7 +551,7 @@
   async function send(text) {
     const id = state.current;
     try {
-      const m = await api('POST', gpath(id) + '/messages', { text });
+      const m = await api('POST', gpath(id) + '/messages', window.ParleyRich ? window.ParleyRich.body(text) : { text });
       if (state.current === id && addMessages([m])) renderMessages('bottom');
       const g = state.groups.get(id);
       if (g && (!g.last || cmpMsg(m, g.last) > 0)) { g.last = m; renderGroups(); }
@@ -549,7 +572,9 @@
     if (ev) ev.preventDefault();
     const input = $('composer-input');
     const text = input.value;
+    if (window.parleyDM && window.parleyDM.command(text)) { input.value = ''; autosize(); return; } // dm.js: /dm
     if (!text.trim() || !state.current) return;
+    if (ux('refuse', text)) return;
     input.value = '';
     autosize();
     if (!(await send(text)) && !input.value) {
@@ -619,6 +644,7 @@
     try {
       const r = await api('POST', gpath(g.id) + '/invite');
       $('invite-code').value = r.code;
+      ux('invite', r.code);
       $('invite-copy').disabled = false;
       $('invite-code').select();
     } catch (e) {
@@ -704,35 +730,41 @@
       e.preventDefault();
       const tok = tokenFrom($('login-input').value);
       if (!tok) { $('login-reason').textContent = 'That is not a Parley login link.'; return; }
-      sessionStorage.setItem(TOKEN_KEY, tok);
+      localStorage.setItem(TOKEN_KEY, tok);
       location.reload();
     });
     setInterval(renderGroups, 60000); // relative times
   }
 
   async function main() {
+    window.parleyApp = { api, state, openGroup, loadGroups, toast, el }; // for dm.js
     wire();
     if (window.parleyFiles) window.parleyFiles.init({ api, toast, gpath, token: () => state.token, current: () => state.current }); // files.js
+    if (window.ParleyRich) window.ParleyRich.init({ api, gpath, state, render: renderMessages, toast, el });
     const fromHash = tokenFrom(location.hash);
     if (fromHash) {
-      sessionStorage.setItem(TOKEN_KEY, fromHash);
+      localStorage.setItem(TOKEN_KEY, fromHash);
       // Keep the token out of the address bar, history and bookmarks.
       history.replaceState(null, '', location.pathname + location.search);
     }
-    state.token = sessionStorage.getItem(TOKEN_KEY) || '';
+    state.token = localStorage.getItem(TOKEN_KEY) || '';
     if (!state.token) { showLogin(); return; }
     try { state.unread = JSON.parse(sessionStorage.getItem(UNREAD_KEY) || '{}') || {}; } catch (_) { state.unread = {}; }
     $('app').hidden = false;
+    ux('init', { state, api, gpath, el, renderGroups, renderMessages, toast, AuthError });
     try {
       await Promise.all([loadStatus(), loadGroups()]);
     } catch (e) {
       if (e instanceof AuthError) return;
       toast('Cannot reach your node: ' + e.message, true);
     }
-    const saved = sessionStorage.getItem(CURRENT_KEY);
+    const saved = sessionStorage.getItem(CURRENT_KEY) || (await ux('lastOpen'));
     if (saved && state.groups.has(saved) && !phone.matches) openGroup(saved);
     stream();
   }
 
+  window.Parley = { api, gpath, state, toast, renderMessages }; // for polls.js
+  // For search.js: what it needs to list results and open one in place.
+  window.parleyApp = { api, gpath, state, openGroup, loadOlder, AuthError };
   main();
 })();

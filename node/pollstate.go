@@ -1,0 +1,225 @@
+package node
+
+// Reading a poll's state: the poll message, the votes, closes and deletes
+// that name it (store.Related, no history scan), folded by internal/polls.
+// Used by Poll, by history listings (Message.Poll) and by the validator.
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/membership"
+	"github.com/parley-chat/parley/node/internal/polls"
+	"github.com/parley-chat/parley/node/wirepb"
+	"github.com/parley-chat/parley/store"
+)
+
+// roleFn is a member's current role by its marshalled author key
+// (RoleNone when unknown).
+type roleFn func(author []byte) membership.Role
+
+// pollReader reads polls of one group.
+type pollReader struct {
+	st    *store.Store
+	g     store.GroupID
+	self  peer.ID
+	role  roleFn
+	names map[peer.ID]string
+}
+
+// mayModerate: an admin or the owner may close any poll (and delete any
+// message).
+func (r *pollReader) mayModerate(author []byte) bool {
+	return r.role != nil && r.role(author) >= membership.RoleAdmin
+}
+
+// load reads and folds the poll v (a verified Poll message).
+func (r *pollReader) load(v *envelope.Verified) (PollInfo, polls.Result, error) {
+	p := v.Msg.Body.GetPoll()
+	if p == nil {
+		return PollInfo{}, polls.Result{}, fmt.Errorf("%w: message %x is not a poll", ErrNoSuchPoll, v.ID[:4])
+	}
+	creator := v.Author.String()
+	fp := polls.Poll{Options: len(p.Options), Multi: p.Multi, Creator: creator}
+	keys := map[string][]byte{}
+	var acts []polls.Action
+	var derr error
+	err := r.st.Related(r.g, v.ID, func(s store.Stored) bool {
+		a, err := envelope.DecodeSigned(s.Raw)
+		if err != nil {
+			derr = err
+			return false
+		}
+		author := a.Author.String()
+		keys[author] = a.Msg.Author
+		act := polls.Action{ID: a.ID, Lamport: a.Msg.Lamport, Author: author}
+		switch b := a.Msg.Body.GetKind().(type) {
+		case *wirepb.Body_Vote:
+			act.Choices = make([]int, len(b.Vote.Choices))
+			for i, c := range b.Vote.Choices {
+				act.Choices[i] = int(c)
+			}
+		case *wirepb.Body_PollClose:
+			act.Close = true
+		case *wirepb.Body_Delete:
+			if author == creator || r.mayModerate(a.Msg.Author) {
+				fp.Deleted = true
+			}
+			return true
+		default:
+			return true // a reply quoting the poll, a reaction
+		}
+		acts = append(acts, act)
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return PollInfo{}, polls.Result{}, err
+	}
+	res := polls.Fold(fp, acts, func(author string) bool { return r.mayModerate(keys[author]) })
+	return r.info(v, p, res), res, nil
+}
+
+func (r *pollReader) info(v *envelope.Verified, p *wirepb.Poll, res polls.Result) PollInfo {
+	me := r.self.String()
+	pi := PollInfo{ID: hex.EncodeToString(v.ID[:]), Group: hex.EncodeToString(r.g[:]), Question: p.Question,
+		Multi: p.Multi, Anonymous: p.Anonymous, Closed: res.Closed, ClosedBy: res.ClosedBy, Deleted: res.Deleted,
+		Creator: v.Author.String(), TotalVoters: len(res.Votes), MyChoices: append([]int{}, res.Votes[me]...)}
+	for i, text := range p.Options {
+		o := PollOption{Text: text, Count: res.Counts[i]}
+		for _, c := range res.Votes[me] {
+			o.Mine = o.Mine || c == i
+		}
+		if !p.Anonymous {
+			for _, id := range res.Voters(i) {
+				pv := PollVoter{ID: id}
+				if pid, err := peer.Decode(id); err == nil {
+					pv.Name = r.names[pid]
+				}
+				o.Voters = append(o.Voters, pv)
+			}
+		}
+		pi.Options = append(pi.Options, o)
+	}
+	return pi
+}
+
+// find resolves a poll id: the full hex id or a unique prefix of at least
+// MinPollPrefix hex digits naming a poll of the group.
+func (r *pollReader) find(pollID string) (*envelope.Verified, error) {
+	s := strings.ToLower(strings.TrimSpace(pollID))
+	if len(s) < MinPollPrefix || len(s) > 2*store.MessageIDLen {
+		return nil, fmt.Errorf("%w: a poll id is %d to %d hex digits", ErrInvalidInput, MinPollPrefix, 2*store.MessageIDLen)
+	}
+	raw, err := hex.DecodeString(s[:len(s)&^1])
+	if err != nil || (len(s)%2 == 1 && !isHex(s[len(s)-1])) {
+		return nil, fmt.Errorf("%w: poll id %q is not hex", ErrInvalidInput, pollID)
+	}
+	ids, err := r.st.IDsWithBytePrefix(r.g, raw, 64)
+	if err != nil {
+		return nil, err
+	}
+	var found []*envelope.Verified
+	erased := false
+	for _, id := range ids {
+		if !strings.HasPrefix(hex.EncodeToString(id[:]), s) {
+			continue
+		}
+		st, err := r.st.Get(r.g, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if st.Erased { // a deleted message, the poll's body erased with it
+			erased = true
+			continue
+		}
+		v, err := envelope.DecodeSigned(st.Raw)
+		if err != nil || v.Msg.Body.GetPoll() == nil {
+			continue
+		}
+		found = append(found, v)
+	}
+	switch {
+	case len(found) == 0 && erased:
+		return nil, fmt.Errorf("%w: %q", ErrPollDeleted, pollID)
+	case len(found) == 0:
+		return nil, fmt.Errorf("%w: %q", ErrNoSuchPoll, pollID)
+	case len(found) == 1:
+		return found[0], nil
+	}
+	return nil, fmt.Errorf("%w: %q matches %d polls; give more digits", ErrAmbiguousPoll, pollID, len(found))
+}
+
+func isHex(c byte) bool { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') }
+
+// logRoles is roleFn over a membership log (nil log: no roles).
+func logRoles(l *membership.Log) roleFn {
+	if l == nil {
+		return nil
+	}
+	st := l.State()
+	return func(author []byte) membership.Role {
+		k, err := memberKeyOf(author)
+		if err != nil {
+			return membership.RoleNone
+		}
+		return st.Role(k)
+	}
+}
+
+// storedLog rebuilds a group's membership log from the stored ops (what
+// Local reads without a running node); nil for a legacy group.
+func storedLog(st *store.Store, g store.GroupID) *membership.Log {
+	raws, err := st.MembershipOps(g)
+	if err != nil || len(raws) == 0 {
+		return nil
+	}
+	m := &gmem{pending: map[membership.OpID]*membership.Op{}}
+	for _, raw := range raws {
+		o, err := membership.DecodeOp(raw)
+		if err != nil {
+			continue
+		}
+		if o.Kind == membership.KindCreate {
+			if m.log == nil {
+				m.log, _ = membership.NewLog(o)
+			}
+			continue
+		}
+		m.pending[o.ID()] = o
+	}
+	if m.log == nil {
+		return nil
+	}
+	m.drainPending()
+	return m.log
+}
+
+// localPolls is a pollReader for Local (roles from the stored log).
+func (l *Local) pollReader(g store.GroupID) *pollReader {
+	return &pollReader{st: l.st, g: g, self: l.self, role: logRoles(storedLog(l.st, g)), names: l.memberNames(g)}
+}
+
+// nodePolls is a pollReader with the running node's live roles and names.
+func (n *Node) pollReader(g *group) *pollReader {
+	g.mem.mu.Lock()
+	role := logRoles(g.mem.log)
+	g.mem.mu.Unlock()
+	g.membersMu.Lock()
+	names := make(map[peer.ID]string, len(g.members))
+	for k, v := range g.members {
+		names[k] = v
+	}
+	g.membersMu.Unlock()
+	return &pollReader{st: n.st, g: g.rec.ID, self: n.self, role: role, names: names}
+}

@@ -1,0 +1,339 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+func searchAll(t testing.TB, s *Store, terms []string, g *GroupID, limit int) []SearchHit {
+	t.Helper()
+	var out []SearchHit
+	err := s.Search(terms, g, func(h SearchHit) bool {
+		out = append(out, h)
+		return limit <= 0 || len(out) < limit
+	})
+	if err != nil {
+		t.Fatalf("Search %q: %v", terms, err)
+	}
+	return out
+}
+
+// searchModel is the brute-force truth: every version (message or edit)
+// with its terms, minus the unindexed ones.
+type searchDoc struct {
+	g       GroupID
+	id      MessageID
+	shown   MessageID
+	lamport uint64
+	timeMs  int64
+	terms   map[string]bool
+}
+
+func (d searchDoc) key() []byte { return docKey(d.timeMs, d.g, d.lamport, d.id) }
+
+func bruteSearch(docs []searchDoc, deleted map[MessageID]bool, terms []string, g *GroupID) []MessageID {
+	var match []searchDoc
+	for _, d := range docs {
+		if deleted[d.id] || deleted[d.shown] || (g != nil && *g != d.g) {
+			continue
+		}
+		ok := true
+		for _, t := range terms {
+			ok = ok && d.terms[t]
+		}
+		if ok {
+			match = append(match, d)
+		}
+	}
+	slices.SortFunc(match, func(a, b searchDoc) int { return bytes.Compare(a.key(), b.key()) })
+	var out []MessageID
+	seen := map[MessageID]bool{}
+	for _, d := range match {
+		if !seen[d.shown] {
+			seen[d.shown] = true
+			out = append(out, d.shown)
+		}
+	}
+	return out
+}
+
+func TestSearchMatchesBruteForce(t *testing.T) {
+	s := openMem(t)
+	rng := rand.New(rand.NewPCG(7, 13))
+	vocab := []string{"hello", "world", "grüße", "straße", "日本", "語", "café", "ok", "parley", "zz",
+		"один", "два", "naïve", "42", "x1"}
+	groups := []GroupID{gidOf("s1"), gidOf("s2"), gidOf("s3")}
+	var docs []searchDoc
+	lam := map[GroupID]uint64{}
+	seq := map[GroupID]uint64{}
+	var texts []searchDoc // messages that may be edited
+	deleted := map[MessageID]bool{}
+	for n := uint64(1); n <= 1500; n++ {
+		g := groups[rng.IntN(len(groups))]
+		lam[g]++
+		seq[g]++
+		m := mkMsg(g, n, "author", seq[g], lam[g])
+		m.TimeMs = 1_700_000_000_000 + int64(rng.IntN(100000)) // times collide and disagree with lamport
+		terms := map[string]bool{}
+		for range 1 + rng.IntN(5) {
+			terms[vocab[rng.IntN(len(vocab))]] = true
+		}
+		for w := range terms {
+			m.Terms = append(m.Terms, w)
+		}
+		shown := m.ID
+		if len(texts) > 0 && rng.IntN(5) == 0 { // an edit of an earlier text in the same group
+			tg := texts[rng.IntN(len(texts))]
+			if tg.g == g {
+				m.TermsOf, shown = tg.id, tg.id
+				m.Targets = []MessageID{tg.id}
+			}
+		}
+		mustAppend(t, s, m)
+		d := searchDoc{g: g, id: m.ID, shown: shown, lamport: m.Lamport, timeMs: m.TimeMs, terms: terms}
+		docs = append(docs, d)
+		if shown == m.ID {
+			texts = append(texts, d)
+		}
+	}
+	// Delete some messages from the index (and some edits).
+	for _, d := range docs[:200] {
+		if rng.IntN(4) == 0 {
+			terms := make([]string, 0, len(d.terms))
+			for w := range d.terms {
+				terms = append(terms, w)
+			}
+			if err := s.Unindex(d.g, d.id, terms); err != nil {
+				t.Fatal(err)
+			}
+			if d.id == d.shown {
+				deleted[d.id] = true
+			} else {
+				// An unindexed edit: only its own postings go.
+				for i := range docs {
+					if docs[i].id == d.id {
+						docs[i].terms = nil
+					}
+				}
+			}
+		}
+	}
+	// A deleted text's edits still name it; the message itself stays held
+	// here, so drop its edits' postings too (what the node does).
+	for _, d := range docs {
+		if deleted[d.shown] && d.id != d.shown {
+			var terms []string
+			for w := range d.terms {
+				terms = append(terms, w)
+			}
+			if err := s.Unindex(d.g, d.id, terms); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	queries := 0
+	for _, a := range vocab {
+		for _, b := range append(vocab, "") {
+			terms := []string{a}
+			if b != "" && b != a {
+				terms = append(terms, b)
+			}
+			for _, g := range []*GroupID{nil, &groups[1]} {
+				want := bruteSearch(docs, deleted, terms, g)
+				got := searchAll(t, s, terms, g, 0)
+				var ids []MessageID
+				for _, h := range got {
+					ids = append(ids, h.Shown.ID)
+					if len(h.Shown.Raw) == 0 {
+						t.Fatal("hit without raw")
+					}
+				}
+				if !slices.Equal(ids, want) {
+					t.Fatalf("Search %q group %v: got %d results, want %d", terms, g != nil, len(ids), len(want))
+				}
+				if lim := searchAll(t, s, terms, g, 3); len(want) >= 3 && !slices.Equal(hitIDs(lim), want[:3]) {
+					t.Fatalf("Search %q limit 3 = %x, want %x", terms, hitIDs(lim), want[:3])
+				}
+				queries++
+			}
+		}
+	}
+	if got := searchAll(t, s, []string{"hello", "nothing"}, nil, 0); len(got) != 0 {
+		t.Fatalf("absent word matched %d", len(got))
+	}
+	t.Logf("%d queries checked", queries)
+}
+
+func hitIDs(hs []SearchHit) []MessageID {
+	out := make([]MessageID, len(hs))
+	for i, h := range hs {
+		out[i] = h.Shown.ID
+	}
+	return out
+}
+
+func TestSearchSkipsUnheld(t *testing.T) {
+	s := openMem(t)
+	g := gidOf("g")
+	orig := mkMsg(g, 1, "a", 1, 1)
+	orig.Terms = []string{"one"}
+	edit := mkMsg(g, 2, "a", 2, 2, orig.ID)
+	edit.Terms, edit.TermsOf, edit.Targets = []string{"two"}, orig.ID, []MessageID{orig.ID}
+	mustAppend(t, s, edit) // the edit before its target: its hit waits for the target
+	if got := searchAll(t, s, []string{"two"}, nil, 0); len(got) != 0 {
+		t.Fatalf("edit of an unheld message found: %d", len(got))
+	}
+	mustAppend(t, s, orig)
+	for _, w := range []string{"one", "two"} {
+		got := searchAll(t, s, []string{w}, nil, 0)
+		if len(got) != 1 || got[0].Shown.ID != orig.ID || !bytes.Equal(got[0].Shown.Raw, orig.Raw) {
+			t.Fatalf("Search %s = %+v", w, got)
+		}
+	}
+	if err := s.Search(nil, nil, func(SearchHit) bool { return true }); err == nil {
+		t.Fatal("empty query accepted")
+	}
+	bad := mkMsg(g, 3, "a", 3, 3)
+	bad.Terms = []string{strings.Repeat("x", MaxTermLen+1)}
+	if _, err := s.Append(context.Background(), bad); err == nil {
+		t.Fatal("over-long term accepted")
+	}
+}
+
+// fixtureTerms is what a backfill's caller says about a fixture message:
+// the words of its raw body "raw:<gid>:<n>".
+func fixtureTerms(_ GroupID, st Stored) IndexEntry {
+	parts := strings.Split(string(st.Raw), ":")
+	return IndexEntry{Terms: []string{"raw", "n" + parts[2]}, TimeMs: 1_700_000_000_000}
+}
+
+// TestBackfillFromV2 opens a schema 2 store (written by commit 24e0793):
+// the migration marks its messages for backfill, which is interrupted (a
+// close mid-way) and resumed, and then finds every one.
+func TestBackfillFromV2(t *testing.T) {
+	dir := copyDir(t, "testdata/v2")
+	rawDB(t, dir, func(db *badger.DB) {
+		if v := schemaOf(t, db); v != 2 {
+			t.Fatalf("fixture schema = %d, want 2", v)
+		}
+	})
+	s := openDir(t, dir)
+	verifyFixture(t, s)
+	if p, err := s.BackfillPending(); err != nil || !p {
+		t.Fatalf("BackfillPending = %v, %v", p, err)
+	}
+	if done, err := s.Backfill(7, fixtureTerms); err != nil || done {
+		t.Fatalf("first Backfill = %v, %v", done, err)
+	}
+	if got := searchAll(t, s, []string{"raw"}, nil, 0); len(got) != 7 {
+		t.Fatalf("after one step %d found, want 7", len(got))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDir(t, dir)
+	defer s.Close()
+	steps := 0
+	for done := false; !done; steps++ {
+		var err error
+		if done, err = s.Backfill(7, fixtureTerms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if steps != 5 { // 33 left of 40, 7 at a time, the last one short
+		t.Fatalf("resumed backfill took %d steps", steps)
+	}
+	if p, _ := s.BackfillPending(); p {
+		t.Fatal("still pending")
+	}
+	if got := searchAll(t, s, []string{"raw"}, nil, 0); len(got) != 40 {
+		t.Fatalf("found %d of 40", len(got))
+	}
+	got := searchAll(t, s, []string{"raw", "n105"}, &fixtureBeta, 0)
+	if len(got) != 1 || got[0].Shown.ID != idOf(105) {
+		t.Fatalf("two-word query = %+v", got)
+	}
+}
+
+func TestNewStoreNeedsNoBackfill(t *testing.T) {
+	s := openDir(t, filepath.Join(t.TempDir(), "s"))
+	defer s.Close()
+	if p, err := s.BackfillPending(); err != nil || p {
+		t.Fatalf("BackfillPending = %v, %v", p, err)
+	}
+}
+
+// BenchmarkSearchTwoWords: two-word queries, newest 20 results, over a
+// store of 200,000 messages of 8 words from a Zipf-distributed vocabulary
+// of 5,000 (the bench command measures 1,000,000: parley-bench --search).
+func BenchmarkSearchTwoWords(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	zipf := rand.NewZipf(rng, 1.1, 2, 4999)
+	g := gidOf("bench")
+	const n = 200_000
+	batch := make([]Message, 0, 1000)
+	for i := uint64(1); i <= n; i++ {
+		m := mkMsg(g, i, "a", i, i)
+		for range 8 {
+			m.Terms = append(m.Terms, fmt.Sprintf("w%d", zipf.Uint64()))
+		}
+		batch = append(batch, m)
+		if len(batch) == cap(batch) {
+			if _, err := s.AppendReceived(context.Background(), batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		q := []string{fmt.Sprintf("w%d", zipf.Uint64()), fmt.Sprintf("w%d", zipf.Uint64())}
+		searchAll(b, s, q, nil, 20)
+	}
+}
+
+// BenchmarkAppendIndexCost: what the search postings add to storing
+// received messages (batches of 256, 200-byte bodies), per message.
+func BenchmarkAppendIndexCost(b *testing.B) {
+	for _, nterms := range []int{0, 8, 30} {
+		b.Run(fmt.Sprintf("terms=%d", nterms), func(b *testing.B) {
+			s, err := Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			g := gidOf("bench")
+			raw := make([]byte, 200)
+			n := uint64(0)
+			batch := make([]Message, 256)
+			for b.Loop() {
+				for i := range batch {
+					n++
+					m := mkMsg(g, n, "a", n, n)
+					m.Raw = raw
+					for k := range nterms {
+						m.Terms = append(m.Terms, fmt.Sprintf("w%d", (n*7+uint64(k)*13)%5000))
+					}
+					batch[i] = m
+				}
+				if _, err := s.AppendReceived(context.Background(), batch...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/msg")
+		})
+	}
+}
