@@ -176,6 +176,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.BoolVar(&noCatchUp, "skip-catchup", false, "skip the catch-up runs")
 	f.IntVar(&cfg.IdleNodes, "idle-nodes", 0, "also start this many idle nodes in one group and measure memory per node")
 	f.DurationVar(&cfg.IdleWindow, "idle-window", d.IdleWindow, "how long idle memory and CPU are observed")
+	f.IntVar(&cfg.Actions, "actions", 0, "after each text, also send this many reactions and poll votes (alternating): their cost on the figures")
 	f.BoolVar(&cfg.InMemory, "mem", false, "in-memory stores instead of Badger on disk (no fsync)")
 	f.StringVar(&cfg.Net, "net", d.Net, "network: tcp (loopback) or mocknet")
 	f.BoolVar(&cfg.SkipBaseline, "skip-baseline", false, "do not run the raw GossipSub baseline")

@@ -43,6 +43,12 @@ type Config struct {
 	GrowthNodes   []int
 	GrowthHistory []int
 
+	// Actions: after each text message, the sender also sends this many
+	// actions, alternately a reaction to that message and a vote in a poll
+	// made at setup: the cost of reactions and polls on the figures, next
+	// to a run with 0 (issue 13). Deliveries still count texts only.
+	Actions int
+
 	InMemory     bool   // in-memory stores instead of Badger on disk
 	Net          string // NetTCP or NetMocknet
 	SkipBaseline bool   // do not run the raw GossipSub baseline

@@ -38,6 +38,7 @@ type parleyCluster struct {
 	cfg   *Config
 	nodes []*parleyNode
 	group string
+	poll  string // Config.Actions: the poll votes go to
 	topo  topology
 	mn    mocknet.Mocknet
 	rec   atomic.Pointer[recorder]
@@ -116,6 +117,8 @@ func (pn *parleyNode) stop() {
 func (pn *parleyNode) addrInfo() peer.AddrInfo {
 	return peer.AddrInfo{ID: pn.ID(), Addrs: pn.Host().ListenAddrs()}
 }
+
+var benchEmoji = []string{"👍", "🎉", "❤", "😀"}
 
 // startParleyCluster starts n nodes, connects them, forms one group and
 // waits until it is ready to measure.
@@ -216,6 +219,23 @@ func (c *parleyCluster) form(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	if c.cfg.Actions > 0 {
+		pm, err := c.nodes[0].CreatePoll(ctx, c.group, "bench?", []string{"a", "b", "c"}, false, false)
+		if err != nil {
+			return err
+		}
+		c.poll = pm.ID
+		if err := waitUntil(ctx, 30*time.Second, "every node holds the poll", func() bool {
+			for _, pn := range c.nodes {
+				if _, err := pn.Poll(c.group, c.poll); err != nil {
+					return false
+				}
+			}
+			return true
+		}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -280,9 +300,20 @@ func (c *parleyCluster) filler(size int) string {
 }
 
 func (c *parleyCluster) send(ctx context.Context, from, size int) (string, error) {
-	m, err := c.nodes[from].Send(ctx, c.group, c.filler(size))
+	pn := c.nodes[from]
+	m, err := pn.Send(ctx, c.group, c.filler(size))
 	if err != nil {
 		return "", err
+	}
+	for k := range c.cfg.Actions {
+		if k%2 == 0 {
+			err = pn.React(ctx, c.group, m.ID, benchEmoji[(k/2)%len(benchEmoji)], false)
+		} else {
+			err = pn.Vote(ctx, c.group, c.poll, []int{int(m.Seq+uint64(k)) % 3})
+		}
+		if err != nil {
+			return "", fmt.Errorf("action %d: %w", k, err)
+		}
 	}
 	return m.ID, nil
 }
