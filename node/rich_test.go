@@ -60,6 +60,9 @@ func waitHeld(t *testing.T, group, id string, nodes ...*testNode) {
 // partition, then the heal; a late joiner gets the tombstone without the
 // original) and end in the same visible state.
 func TestRichConvergesAcrossPartition(t *testing.T) {
+	if raceEnabled {
+		t.Skip("mocknet's teardown lets a GossipSub stream survive a cut under -race (see TestPartitionHeal); runs in the plain pass")
+	}
 	ctx := context.Background()
 	mn, ns := mockNodes(t, 4)
 	a, b, c, d := ns[0], ns[1], ns[2], ns[3]

@@ -207,6 +207,9 @@ func mustMID(t testing.TB, s string) store.MessageID {
 // arrives by sync after a partition are both found; HistoryAround opens
 // each in context; a deleted (unindexed) one is not found any more.
 func TestSearchFindsReceived(t *testing.T) {
+	if raceEnabled {
+		t.Skip("mocknet's teardown lets a GossipSub stream survive a cut under -race (see TestPartitionHeal); runs in the plain pass")
+	}
 	mn, nodes := mockNodes(t, 3, WithSyncInterval(0))
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	g := formGroup(t, "Zoo", a, b, c)
