@@ -105,7 +105,7 @@ func (s *Store) Pairs() ([]Pair, error) {
 }
 
 func (s *Store) deleteKey(k []byte) error {
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
 		return err
 	}
 	return s.db.Sync()

@@ -95,6 +95,8 @@ func (s *Store) runExclusive(batch []*commitReq) []*commitReq {
 // pending R/ key. Repeating it is harmless.
 func (s *Store) purge(g GroupID, lamport uint64, id MessageID, extra ...[]byte) error {
 	mk := key('m', g[:], u64(lamport), id[:])
+	s.dropGate.Lock()
+	defer s.dropGate.Unlock()
 	if err := s.db.DropPrefix(append([][]byte{mk}, extra...)...); err != nil {
 		return fmt.Errorf("store: erase: %w", err)
 	}

@@ -19,7 +19,7 @@ func (s *Store) PutLocalState(name string, v []byte) error {
 	if name == "" {
 		return fmt.Errorf("%w: empty local-state name", ErrInvalid)
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(key('L', []byte(name)), v) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(key('L', []byte(name)), v) }); err != nil {
 		return err
 	}
 	return s.db.Sync()
@@ -44,7 +44,7 @@ func (s *Store) LocalState(name string) ([]byte, error) {
 
 // DeleteLocalState removes a local-state record (absent is fine), durably.
 func (s *Store) DeleteLocalState(name string) error {
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(key('L', []byte(name))) }); err != nil {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Delete(key('L', []byte(name))) }); err != nil {
 		return err
 	}
 	return s.db.Sync()

@@ -84,7 +84,7 @@ func (w *batchWriter) indexTerms(m *Message) error {
 // Unindex removes message id's postings for terms (a deleted message's
 // words). Terms it never had are ignored; an unindexed id is a no-op.
 func (s *Store) Unindex(g GroupID, id MessageID, terms []string) error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.update(func(txn *badger.Txn) error {
 		item, err := txn.Get(key('X', g[:], id[:]))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
@@ -316,7 +316,7 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 		n = 1000
 	}
 	for attempt := 0; ; attempt++ {
-		err = s.db.Update(func(txn *badger.Txn) error {
+		err = s.update(func(txn *badger.Txn) error {
 			item, err := txn.Get(backfillKey)
 			if errors.Is(err, badger.ErrKeyNotFound) {
 				done = true

@@ -161,6 +161,10 @@ func (s *Store) update(fn func(txn *badger.Txn) error) error {
 	if err := s.space.check(); err != nil {
 		return err
 	}
+	// An erase's DropPrefix blocks Badger's writes while it runs
+	// ("Writes are blocked"): wait for it instead of failing.
+	s.dropGate.RLock()
+	defer s.dropGate.RUnlock()
 	return s.db.Update(fn)
 }
 

@@ -101,7 +101,8 @@ type Store struct {
 	lastSync time.Time                // end of the last durable commit (committer only)
 
 	encrypted bool
-	space     *spaceGuard // nil in memory
+	space     *spaceGuard  // nil in memory
+	dropGate  sync.RWMutex // held by an erase's DropPrefix; update waits on it (space.go)
 }
 
 // Encrypted reports whether the store is encrypted at rest (WithPassphrase).
