@@ -28,6 +28,7 @@ type chatUI struct {
 	// Touched only by the event loop.
 	bulkSync     map[string]bool // groups with a long catch-up running
 	lastProgress time.Time
+	lastMissing  string // the missing notice last shown (chatstate.go)
 }
 
 func (c *chatUI) printf(format string, args ...any) {
@@ -127,6 +128,8 @@ func (c *chatUI) banner() {
 	} else {
 		c.printf("no groups yet: /create NAME or /join CODE (type /help for commands)\n")
 	}
+	c.showUnread()
+	c.checkMissing()
 }
 
 func (c *chatUI) event(ev node.Event) {
@@ -142,6 +145,9 @@ func (c *chatUI) event(ev node.Event) {
 		c.updated(ev)
 	case node.EventSync:
 		c.syncProgress(ev)
+		if ev.Sync != nil && ev.Sync.Done && ev.Group == c.current {
+			c.checkMissing()
+		}
 	case node.EventPeer:
 		if ev.Peer != nil {
 			state := "disconnected"

@@ -15,7 +15,11 @@ var _ chatcmd.RichFront = (*lineFront)(nil)
 
 // numbered is formatLine with the message's "#N" in front.
 func (c *chatUI) numbered(m node.Message, layout, group string) string {
-	return fmt.Sprintf("#%d %s", c.nums.Of(m.ID), formatLine(m, layout, group))
+	line := fmt.Sprintf("#%d %s", c.nums.Of(m.ID), formatLine(m, layout, group))
+	if m.MentionsMe {
+		line += "  (@you)"
+	}
+	return line
 }
 
 // updated prints a message whose reactions, text or deletion changed.
