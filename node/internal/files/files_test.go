@@ -1,7 +1,9 @@
 package files
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/binary"
 	"context"
 	"crypto/rand"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/proto"
@@ -162,7 +165,8 @@ func TestLimit(t *testing.T) {
 func FuzzServeRequest(f *testing.F) {
 	root := Root(make([]byte, HashLen))
 	for _, r := range []*filepb.Request{{Root: root[:], Kind: &filepb.Request_Have{Have: true}},
-		{Root: root[:], Kind: &filepb.Request_Chunk{Chunk: 7}}, {Root: root[:], Kind: &filepb.Request_Tree{Tree: true}}} {
+		{Root: root[:], Kind: &filepb.Request_Chunk{Chunk: 7}}, {Root: root[:], Kind: &filepb.Request_Tree{Tree: true}},
+		{Root: root[:], Kind: &filepb.Request_Range{Range: &filepb.Range{First: 1, Count: 2}}}} {
 		b, _ := proto.Marshal(r)
 		f.Add(b)
 	}
@@ -170,32 +174,42 @@ func FuzzServeRequest(f *testing.F) {
 	s.Announced(root, Layout{Size: 10, ChunkSize: 4}, make([]byte, 32), Announce{})
 	srv := NewServer(s, func(peer.ID, [HashLen]byte) bool { return true }, slog.Default())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var req filepb.Request
-		if proto.Unmarshal(b, &req) != nil {
-			return
-		}
-		srv.answer("p", &req, nil)
+		var in bytes.Buffer
+		in.Write(binary.AppendUvarint(nil, uint64(len(b))))
+		in.Write(b)
+		var out bytes.Buffer
+		srv.serve(struct {
+			io.Reader
+			io.Writer
+		}{&in, &out}, "p", func() {})
 	})
 }
 
-// FuzzCheckResponse: any response to a chunk request is stored only if it
-// matches the tree.
-func FuzzCheckResponse(f *testing.F) {
+// FuzzReceiveRange: whatever a peer answers to a range request, nothing is
+// written that does not match the tree.
+func FuzzReceiveRange(f *testing.F) {
 	s, _ := Open(f.TempDir(), 0)
 	leaves := make([]byte, 3*HashLen)
 	root := Root(leaves)
 	e, _ := s.Announced(root, Layout{Size: 10, ChunkSize: 4}, make([]byte, 32), Announce{})
 	e.SetLeaves(leaves)
-	fe := &fetch{e: e, l: e.Layout()}
-	b, _ := proto.Marshal(&filepb.Response{Data: make([]byte, 20), Proof: [][]byte{make([]byte, 32)}})
-	f.Add(b, uint8(0))
-	f.Fuzz(func(t *testing.T, b []byte, i uint8) {
-		var resp filepb.Response
-		if proto.Unmarshal(b, &resp) != nil {
-			return
-		}
-		if fe.check(int(i%3), &resp) == nil {
-			t.Fatal("a chunk not in the tree was accepted")
+	var seed bytes.Buffer
+	writeFrame(&seed, &filepb.Response{Chunk: 0, DataLen: 20})
+	seed.Write(make([]byte, 20))
+	f.Add(seed.Bytes())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fe := &fetch{cfg: FetchConfig{StallTimeout: time.Second}, e: e, l: e.Layout(), want: make([]bool, 3),
+			got: make([]bool, 3), strikes: map[peer.ID]int{}, wake: make(chan struct{}, 1), syncReq: make(chan struct{}, 1)}
+		fe.hash = newHasher(fe)
+		q := make(chan span, 1)
+		q <- span{0, 3}
+		close(q)
+		c1, c2 := net.Pipe()
+		go func() { c2.Write(b); c2.Close() }()
+		fe.receive(c1, bufio.NewReader(c1), q)
+		c1.Close()
+		if fe.written != 0 || len(e.pending) != 0 {
+			t.Fatal("a chunk not in the tree was written")
 		}
 	})
 }

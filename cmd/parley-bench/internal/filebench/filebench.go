@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +47,8 @@ func newNode(dir string, log *slog.Logger) (*node.Node, error) {
 // Child is the serving process: it creates a group, prints its invite, its
 // peer address, then writes a file of size bytes from a PRNG, sends it and
 // prints its id; it serves until stdin closes.
-func Child(ctx context.Context, dir string, size int64, stdout io.Writer, log *slog.Logger) error {
+// With cpuProfile set, the serving phase is profiled into it.
+func Child(ctx context.Context, dir string, size int64, cpuProfile string, stdout io.Writer, log *slog.Logger) error {
 	n, err := newNode(filepath.Join(dir, "server"), log)
 	if err != nil {
 		return err
@@ -83,6 +85,11 @@ func Child(ctx context.Context, dir string, size int64, stdout io.Writer, log *s
 	if err != nil {
 		return err
 	}
+	stop, err := startProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	fmt.Fprintf(stdout, "FILE %s %s\n", g.ID, m.ID)
 	io.Copy(io.Discard, os.Stdin) // until the parent is done
 	return nil
@@ -111,8 +118,10 @@ func writeRandom(path string, size int64) error {
 }
 
 // Run starts the child, joins its group, copies the file's bytes over a
-// plain stream (baseline), then fetches it with /parley/file/1.0.0.
-func Run(ctx context.Context, size int64, progress io.Writer, log *slog.Logger) (Result, error) {
+// plain stream (baseline), then fetches it with /parley/file/1.0.0. With
+// cpuProfile set, the fetch is profiled into it and the child's serving
+// into cpuProfile+".serve".
+func Run(ctx context.Context, size int64, cpuProfile string, progress io.Writer, log *slog.Logger) (Result, error) {
 	res := Result{Size: size}
 	dir, err := os.MkdirTemp("", "parley-filebench-")
 	if err != nil {
@@ -123,7 +132,11 @@ func Run(ctx context.Context, size int64, progress io.Writer, log *slog.Logger) 
 	if err != nil {
 		return res, err
 	}
-	child := exec.CommandContext(ctx, exe, "--files-child", dir, "--files", strconv.FormatInt(size, 10))
+	args := []string{"--files-child", dir, "--files", strconv.FormatInt(size, 10)}
+	if cpuProfile != "" {
+		args = append(args, "--cpuprofile", cpuProfile+".serve")
+	}
+	child := exec.CommandContext(ctx, exe, args...)
 	child.Stderr = os.Stderr
 	stdin, _ := child.StdinPipe()
 	out, _ := child.StdoutPipe()
@@ -208,11 +221,17 @@ func Run(ctx context.Context, size int64, progress io.Writer, log *slog.Logger) 
 	res.RawSeconds = time.Since(t0).Seconds()
 
 	fmt.Fprintf(progress, "file fetch of %d bytes\n", size)
-	t0 = time.Now()
-	if err := n.FetchFile(ctx, gid, id); err != nil {
+	stop, err := startProfile(cpuProfile)
+	if err != nil {
 		return res, err
 	}
+	t0 = time.Now()
+	err = n.FetchFile(ctx, gid, id)
 	res.FileSeconds = time.Since(t0).Seconds()
+	stop()
+	if err != nil {
+		return res, err
+	}
 	fs, _ := n.Files(gid)
 	if len(fs) > 0 {
 		res.Chunks = fs[0].Fetched
@@ -223,6 +242,22 @@ func Run(ctx context.Context, size int64, progress io.Writer, log *slog.Logger) 
 	res.FetchPeakRSS = peakRSS(os.Getpid())
 	res.ServerPeakRSS = peakRSS(child.Process.Pid)
 	return res, nil
+}
+
+// startProfile starts a CPU profile into path (nothing when empty).
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // peakRSS is a process's VmHWM (peak resident set) in bytes, -1 if unknown.
