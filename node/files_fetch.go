@@ -28,8 +28,8 @@ type FileProgress struct {
 	Sources int     `json:"sources"`
 	// Fetched is chunks fetched by this run; Bad chunks refused as not
 	// matching the tree.
-	Fetched int    `json:"fetched"`
-	Bad     int    `json:"bad,omitempty"`
+	Fetched int `json:"fetched"`
+	Bad     int `json:"bad,omitempty"`
 	// State is "partial" while running, "paused" while the disk is full
 	// (DiskFull set, Error says how much is free), then "complete" or
 	// "failed".
