@@ -37,6 +37,9 @@ type Result struct {
 	FetchPeakRSS  int64   // bytes, VmHWM of the fetching process
 	ServerPeakRSS int64   // bytes, VmHWM of the serving process
 	Chunks        int
+	// CPU seconds (user+system) of each side during each phase: on a
+	// loaded machine the wall-clock ratio follows the CPU each side needs.
+	RawCPUFetch, RawCPUServe, FileCPUFetch, FileCPUServe float64
 }
 
 func newNode(dir string, log *slog.Logger) (*node.Node, error) {
@@ -202,6 +205,7 @@ func Run(ctx context.Context, size int64, cpuProfile string, progress io.Writer,
 	// Baseline: the same bytes over a plain libp2p stream, written to disk
 	// on this side (no fsync, no encryption, no proofs).
 	fmt.Fprintf(progress, "plain stream copy of %d bytes\n", size)
+	c0, s0 := cpuSeconds(os.Getpid()), cpuSeconds(child.Process.Pid)
 	t0 := time.Now()
 	s, err := n.Host().Libp2p().NewStream(ctx, pid, rawProtocol)
 	if err != nil {
@@ -219,15 +223,19 @@ func Run(ctx context.Context, size int64, cpuProfile string, progress io.Writer,
 		return res, fmt.Errorf("raw copy: %d bytes, %v", got, err)
 	}
 	res.RawSeconds = time.Since(t0).Seconds()
+	c1, s1 := cpuSeconds(os.Getpid()), cpuSeconds(child.Process.Pid)
+	res.RawCPUFetch, res.RawCPUServe = c1-c0, s1-s0
 
 	fmt.Fprintf(progress, "file fetch of %d bytes\n", size)
 	stop, err := startProfile(cpuProfile)
 	if err != nil {
 		return res, err
 	}
+	c1, s1 = cpuSeconds(os.Getpid()), cpuSeconds(child.Process.Pid)
 	t0 = time.Now()
 	err = n.FetchFile(ctx, gid, id)
 	res.FileSeconds = time.Since(t0).Seconds()
+	res.FileCPUFetch, res.FileCPUServe = cpuSeconds(os.Getpid())-c1, cpuSeconds(child.Process.Pid)-s1
 	stop()
 	if err != nil {
 		return res, err
@@ -260,6 +268,22 @@ func startProfile(path string) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// cpuSeconds is a process's user+system CPU time from /proc, -1 if unknown.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // fields from 3 on
+	if len(f) < 13 {
+		return -1
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // clock ticks (USER_HZ, 100 on Linux)
+}
+
 // peakRSS is a process's VmHWM (peak resident set) in bytes, -1 if unknown.
 func peakRSS(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -282,6 +306,8 @@ func (r Result) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "| plain libp2p stream | %.2f | %.0f |\n", r.RawSeconds, r.RawMBps)
 	fmt.Fprintf(w, "| /parley/file/1.0.0 fetch | %.2f | %.0f |\n\n", r.FileSeconds, r.FileMBps)
 	fmt.Fprintf(w, "Ratio (file / plain): %.2f (target >= 0.8)\n\n", r.Ratio)
+	fmt.Fprintf(w, "CPU seconds (user+system): plain copy %.2f fetching + %.2f serving; file fetch %.2f fetching + %.2f serving\n\n",
+		r.RawCPUFetch, r.RawCPUServe, r.FileCPUFetch, r.FileCPUServe)
 	fmt.Fprintf(w, "Peak RSS (VmHWM): fetching process %.1f MB, serving process %.1f MB (target < 100 MB)\n",
 		float64(r.FetchPeakRSS)/1e6, float64(r.ServerPeakRSS)/1e6)
 }
