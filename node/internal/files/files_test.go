@@ -6,15 +6,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-msgio/pbio"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/parley-chat/parley/node/internal/files/filepb"
@@ -212,4 +216,126 @@ func FuzzReceiveRange(f *testing.F) {
 			t.Fatal("a chunk not in the tree was written")
 		}
 	})
+}
+
+// A peer that answers its bitfield and then never sends the chunks it was
+// asked for is struck as stalled after StallTimeout, the chunks it held in
+// flight go back, and the fetch completes from another peer.
+func TestFetchStalledRange(t *testing.T) {
+	src, _ := Open(t.TempDir(), 0)
+	imp, data := importRandom(t, src, 5*DefaultChunkSize+3)
+	dst, _ := Open(t.TempDir(), 0)
+	e, err := dst.Announced(imp.Entry.Root(), imp.Entry.Layout(), imp.ContentHash, Announce{Group: "g", ID: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(src, func(peer.ID, [HashLen]byte) bool { return true }, slog.Default())
+	stallOpen := func() (Stream, error) {
+		c1, c2 := net.Pipe()
+		go func() {
+			defer c2.Close()
+			r := pbio.NewDelimitedReader(c2, maxRequest)
+			for {
+				var req filepb.Request
+				if r.ReadMsg(&req) != nil {
+					return
+				}
+				if _, ok := req.Kind.(*filepb.Request_Range); ok {
+					io.Copy(io.Discard, c2) // never answers; ends when the fetcher closes
+					return
+				}
+				ent, resp := srv.lookup("me", &req)
+				if resp == nil {
+					resp, _ = srv.answer(ent, &req, nil)
+				}
+				if writeFrame(c2, resp) != nil {
+					return
+				}
+			}
+		}()
+		return c1, nil
+	}
+	good := pipeOpen(srv, "me")
+	var mu sync.Mutex
+	var strikes []error
+	struck := func() bool { mu.Lock(); defer mu.Unlock(); return len(strikes) > 0 }
+	err = Fetch(t.Context(), FetchConfig{Entry: e, Key: imp.Key, StallTimeout: 200 * time.Millisecond, Retry: 50 * time.Millisecond,
+		Peers: func() []peer.ID {
+			if struck() {
+				return []peer.ID{"staller", "good"}
+			}
+			return []peer.ID{"staller"}
+		},
+		Open: func(_ context.Context, p peer.ID) (Stream, error) {
+			if p == "good" {
+				return good()
+			}
+			return stallOpen()
+		},
+		OnBadPeer: func(p peer.ID, err error) {
+			if p != "staller" || !errors.Is(err, ErrStalled) {
+				t.Errorf("strike %s: %v", p, err)
+			}
+			mu.Lock()
+			strikes = append(strikes, err)
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if e.Meta().State != StateComplete || e.Export(imp.Key, &out) != nil || !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("state %s", e.Meta().State)
+	}
+	if !struck() {
+		t.Fatal("the stalling peer was not struck")
+	}
+}
+
+// A fetch whose content hash does not match ends failed, never complete,
+// and a paused fetch (no space) writes nothing until space is back.
+func TestFetchLyingHashAndSpace(t *testing.T) {
+	src, _ := Open(t.TempDir(), 0)
+	imp, _ := importRandom(t, src, 2*DefaultChunkSize+9)
+	srv := NewServer(src, func(peer.ID, [HashLen]byte) bool { return true }, slog.Default())
+	open := pipeOpen(srv, "me")
+	lie := append([]byte{}, imp.ContentHash...)
+	lie[5] ^= 1
+	dst, _ := Open(t.TempDir(), 0)
+	e, _ := dst.Announced(imp.Entry.Root(), imp.Entry.Layout(), lie, Announce{Group: "g", ID: "m"})
+	var full atomic.Bool
+	full.Store(true)
+	pauses := make(chan error, 4)
+	done := make(chan error, 1)
+	go func() {
+		done <- Fetch(t.Context(), FetchConfig{Entry: e, Key: imp.Key, Retry: 20 * time.Millisecond,
+			Peers: func() []peer.ID { return []peer.ID{"p"} },
+			Open:  func(context.Context, peer.ID) (Stream, error) { return open() },
+			Space: func() error {
+				if full.Load() {
+					return ErrDiskFull
+				}
+				return nil
+			},
+			OnPause: func(err error) { pauses <- err }})
+	}()
+	if err := <-pauses; !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("first pause: %v", err)
+	}
+	if e.Leaves() != nil || e.HaveBytes() != 0 {
+		t.Fatal("written while the disk is full")
+	}
+	full.Store(false)
+	if err := <-done; !errors.Is(err, ErrFailed) {
+		t.Fatalf("lying hash: %v", err)
+	}
+	if err := <-pauses; err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if e.Meta().State != StateFailed || e.Meta().Wanted {
+		t.Fatalf("state %s", e.Meta().State)
+	}
+	if e.HaveBytes() != e.Layout().Size {
+		t.Fatal("not every chunk was fetched")
+	}
 }
