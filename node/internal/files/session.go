@@ -50,6 +50,8 @@ func (f *fetch) stream(ctx context.Context, p peer.ID) bool {
 		return false // unreachable now: the main loop tries again later
 	}
 	defer s.Close()
+	// A read waits up to StallTimeout; the end of the fetch must not.
+	defer context.AfterFunc(ctx, func() { reset(s) })()
 	br := bufio.NewReaderSize(s, 64<<10)
 	var resp filepb.Response
 	if err := f.ask(s, br, &filepb.Request{Kind: &filepb.Request_Have{Have: true}}, &resp); err != nil || resp.Status != filepb.Status_OK {
@@ -89,11 +91,7 @@ func (f *fetch) stream(ctx context.Context, p peer.ID) bool {
 	err = f.receive(s, br, queue)
 	cancel()
 	if err != nil {
-		if rs, ok := s.(interface{ Reset() error }); ok {
-			rs.Reset() // unblocks a request write
-		} else {
-			s.Close()
-		}
+		reset(s) // unblocks a request write
 	}
 	<-reqDone
 	for r := range queue {
@@ -114,6 +112,15 @@ func (f *fetch) stream(ctx context.Context, p peer.ID) bool {
 			f.cfg.Log.Debug("file stream", "peer", p, "err", err)
 		}
 		return false
+	}
+}
+
+// reset aborts a stream (a libp2p stream is reset, anything else closed).
+func reset(s Stream) {
+	if rs, ok := s.(interface{ Reset() error }); ok {
+		rs.Reset()
+	} else {
+		s.Close()
 	}
 }
 
