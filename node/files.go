@@ -73,6 +73,9 @@ type FileInfo struct {
 	// started (a resumed fetch asks only for the chunks not yet held).
 	Fetched int    `json:"fetched,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// DiskFull: the fetch is paused until space is freed (Error says how
+	// much is free); it resumes by itself.
+	DiskFull bool `json:"disk_full,omitempty"`
 }
 
 // fileInfoOf is the announcement's part of a FileInfo (a Message's File).
@@ -92,9 +95,10 @@ type fileState struct {
 }
 
 type fileFetch struct {
-	done chan struct{}
-	err  error
-	prog files.Progress
+	done   chan struct{}
+	err    error
+	prog   files.Progress
+	paused error // disk full: waiting for space
 }
 
 // openFiles opens the file store for New.
@@ -121,6 +125,20 @@ func (n *Node) startFiles() {
 	if fs.store == nil {
 		return
 	}
+	reserve := n.cfg.fileReserve
+	if reserve <= 0 {
+		reserve = n.st.DiskSpace().Reserve
+	}
+	if reserve <= 0 {
+		reserve = store.DefaultDiskReserve
+	}
+	fs.store.SetReserve(reserve)
+	fs.store.SetSpaceCheck(func() error {
+		if n.st.DiskSpace().Full {
+			return fmt.Errorf("%w: the message store's disk is full", ErrDiskFull)
+		}
+		return nil
+	})
 	fs.server = files.NewServer(fs.store, n.mayFetch, n.log)
 	n.host.SetStreamHandler(FileProtocol, fs.server.Handle)
 	for _, e := range fs.store.All() {
@@ -221,7 +239,7 @@ func (n *Node) noteFile(g *group, v *envelope.Verified) {
 		return
 	}
 	if v.Author != n.self && f.Size <= uint64(max(n.cfg.autoDownload, 0)) && e.Meta().State != files.StateComplete &&
-		n.files.store.CheckLimit(int64(f.Size)) == nil {
+		n.files.store.CheckLimit(int64(f.Size)) == nil && n.files.store.CheckSpace() == nil {
 		e.SetWanted(true)
 		n.startFetch(g, v.ID, f)
 	}
@@ -319,7 +337,7 @@ func (n *Node) SendFileReader(ctx context.Context, ref, name string, size int64,
 func (n *Node) sendImported(ctx context.Context, g *group, name, mimeType string, do func() (*files.Imported, error)) (Message, error) {
 	imp, err := do()
 	if err != nil {
-		if errors.Is(err, files.ErrLimit) {
+		if errors.Is(err, files.ErrLimit) || errors.Is(err, ErrDiskFull) {
 			return Message{}, err
 		}
 		return Message{}, fmt.Errorf("%w: %v", ErrInvalidInput, err)
@@ -427,6 +445,9 @@ func (n *Node) fileInfo(g *group, id string, e *files.Entry) (FileInfo, error) {
 	if ff := n.files.running[e.Root()]; ff != nil {
 		fi.Fetching, fi.Speed, fi.Sources = true, ff.prog.Speed, ff.prog.Peers
 		fi.ETA = ff.prog.ETA.Seconds()
+		if ff.paused != nil {
+			fi.DiskFull, fi.Error = true, ff.paused.Error()
+		}
 	}
 	n.files.mu.Unlock()
 	return *fi, nil

@@ -28,11 +28,18 @@ type FileProgress struct {
 	Sources int     `json:"sources"`
 	// Fetched is chunks fetched by this run; Bad chunks refused as not
 	// matching the tree.
-	Fetched int    `json:"fetched"`
-	Bad     int    `json:"bad,omitempty"`
-	State   string `json:"state"` // "partial" while running, then "complete" or "failed"
-	Error   string `json:"error,omitempty"`
+	Fetched int `json:"fetched"`
+	Bad     int `json:"bad,omitempty"`
+	// State is "partial" while running, "paused" while the disk is full
+	// (DiskFull set, Error says how much is free), then "complete" or
+	// "failed".
+	State    string `json:"state"`
+	Error    string `json:"error,omitempty"`
+	DiskFull bool   `json:"disk_full,omitempty"`
 }
+
+// FileStatePaused is a fetch's state in an EventFile while the disk is full.
+const FileStatePaused = "paused"
 
 // startFetch runs (or joins) the fetch of a file in the background; it
 // keeps going after the caller leaves and stops when the node closes.
@@ -61,6 +68,7 @@ func (n *Node) startFetch(g *group, id store.MessageID, f *wirepb.FileAnnounce) 
 			ETA: p.ETA.Seconds(), Sources: p.Peers, Fetched: p.Fetched, Bad: p.Bad, State: state}
 		if err != nil {
 			fp.Error = err.Error()
+			fp.DiskFull = errors.Is(err, ErrDiskFull)
 		}
 		n.events.publish(Event{Type: EventFile, Group: gid, File: fp})
 	}
@@ -86,6 +94,19 @@ func (n *Node) startFetch(g *group, id store.MessageID, f *wirepb.FileAnnounce) 
 				n.drops.countReason("file-stalled")
 			case errors.Is(err, files.ErrRefused):
 				n.drops.countReason("file-refused-by-peer")
+			}
+		},
+		Space: fs.store.CheckSpace,
+		OnPause: func(err error) {
+			fs.mu.Lock()
+			ff.paused = err
+			p := last
+			fs.mu.Unlock()
+			p.Done, p.Total = e.HaveBytes(), f.Size
+			if err != nil {
+				prog(p, FileStatePaused, err)
+			} else {
+				prog(p, files.StatePartial, nil)
 			}
 		},
 		Log: n.log,
@@ -151,6 +172,9 @@ func (n *Node) FetchFile(ctx context.Context, ref, id string) error {
 		if err := n.files.store.CheckLimit(int64(f.Size)); err != nil {
 			return err
 		}
+	}
+	if err := n.files.store.CheckSpace(); err != nil {
+		return err // a wanted fetch already running stays paused and resumes by itself
 	}
 	if err := e.SetWanted(true); err != nil {
 		return err

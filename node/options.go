@@ -31,11 +31,12 @@ type config struct {
 	keyRetention  time.Duration
 	maintainEvery time.Duration
 	// Files (files.go): see WithFilesDir, WithFileLimit, WithAutoDownload,
-	// WithFileStallTimeout.
+	// WithFileStallTimeout, WithFileDiskReserve.
 	filesDir     string
 	fileLimit    int64
 	autoDownload int64
 	fileStall    time.Duration
+	fileReserve  int64
 	receiptEvery time.Duration // ux: see WithReceiptInterval (delivery.go)
 }
 
@@ -145,6 +146,12 @@ func WithAutoDownload(bytes int64) Option { return func(c *config) { c.autoDownl
 // WithFileStallTimeout bounds one chunk request to a peer (default 20 s);
 // a peer that exceeds it is scored down and the chunk asked elsewhere.
 func WithFileStallTimeout(d time.Duration) Option { return func(c *config) { c.fileStall = d } }
+
+// WithFileDiskReserve sets the free space kept on the files' disk: below
+// it no chunk is written (fetches pause, sending fails with ErrDiskFull).
+// Default: the message store's reserve (store.DefaultDiskReserve unless
+// store.WithDiskReserve says otherwise).
+func WithFileDiskReserve(bytes int64) Option { return func(c *config) { c.fileReserve = bytes } }
 
 // WithFileOptions applies several options (front ends pass their file
 // settings as one).

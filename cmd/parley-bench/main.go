@@ -92,7 +92,7 @@ bytes per stored message for each --growth-history size. Examples:
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 			if filesSize != "" {
-				return runFiles(cmd.Context(), filesSize, filesChild, stdout, stderr, cfg.Logger)
+				return runFiles(cmd.Context(), filesSize, filesChild, cpuProfile, stdout, stderr, cfg.Logger)
 			}
 			cfg.Progress = stderr
 			if noCatchUp {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -275,22 +276,60 @@ func (e *Entry) Finish(key []byte) error {
 	if !e.Complete() {
 		return ErrMissing
 	}
-	err := e.Export(key, io.Discard)
+	h := sha256.New()
+	err := e.Export(key, h)
+	if err != nil && err != ErrFailed {
+		return e.Finished(nil, err)
+	}
+	return e.Finished(h.Sum(nil), nil)
+}
+
+// Finished ends a fetch whose chunks are all held, given the SHA-256 of the
+// plaintext (computed while the chunks arrived) or the error that stopped
+// the hashing: the state becomes complete when the hash is the announced
+// one, failed (ErrFailed) when it is not or a chunk that matches the tree
+// does not decrypt under the announced key.
+func (e *Entry) Finished(sum []byte, herr error) error {
+	if !e.Complete() {
+		return ErrMissing
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var err error
 	switch {
-	case err == nil:
+	case herr == nil && hex.EncodeToString(sum) == e.meta.ContentHash:
 		e.meta.State = StateComplete
-	case err == ErrFailed || err == ErrDecrypt:
-		e.meta.State = StateFailed
+	case herr == nil || errors.Is(herr, ErrDecrypt) || errors.Is(herr, ErrFailed):
+		e.meta.State, err = StateFailed, ErrFailed
 	default:
-		return err
+		return herr
 	}
 	e.meta.Wanted = false
 	if serr := e.saveMeta(); serr != nil {
 		return serr
 	}
 	return err
+}
+
+// readSlot reads chunk i's slot of the data file whether or not the chunk is
+// durable yet (the fetch's hasher reads chunks it saw written).
+func (e *Entry) readSlot(i int, buf []byte) ([]byte, error) {
+	e.mu.Lock()
+	err := e.openData()
+	f := e.data
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	n := e.layout.Sealed(i)
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := f.ReadAt(buf, e.layout.offset(i)); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // Export decrypts the held file into w, one chunk at a time, and fails

@@ -3,16 +3,12 @@ package files
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-msgio/pbio"
-
-	"github.com/parley-chat/parley/node/internal/files/filepb"
 )
 
 // Stream is what a fetch needs of a libp2p stream.
@@ -26,6 +22,8 @@ var (
 	ErrRefused  = errors.New("peer refused the file request")
 	ErrStalled  = errors.New("peer stalled")
 	ErrNoSource = errors.New("no peer holds the missing chunks")
+	// ErrProtocol: a peer answered out of order or with a malformed frame.
+	ErrProtocol = errors.New("peer broke the file protocol")
 )
 
 // Progress reports a running fetch.
@@ -48,30 +46,44 @@ type FetchConfig struct {
 	// so peers met later, or members who fetched it since, are used).
 	Peers func() []peer.ID
 	Open  func(ctx context.Context, p peer.ID) (Stream, error)
-	// StallTimeout bounds one request (default 20 s); a peer that exceeds
-	// it is struck and its chunk asked of another.
+	// StallTimeout bounds the wait for any answer from a peer (default
+	// 20 s); a peer that exceeds it is struck and its chunks asked of
+	// another.
 	StallTimeout time.Duration
 	MaxStrikes   int // a peer struck this often is dropped (default 3)
-	PerPeer      int // parallel requests per peer (default 4)
+	PerPeer      int // streams per peer (default 1)
+	// RangeBytes is about how much one range request asks for (default
+	// 4 MiB); Depth how many ranges a stream keeps asked ahead (default
+	// 2), so the peer never waits for our next request.
+	RangeBytes int
+	Depth      int
 	// Retry is how often peers and their bitfields are asked again while
 	// chunks are missing (default 1 s).
 	Retry      time.Duration
 	OnProgress func(Progress)
 	// OnBadPeer is told each strike (a bad chunk, a stall, a refusal).
 	OnBadPeer func(p peer.ID, err error)
-	Log       *slog.Logger
+	// Space, when set, is asked before chunks are written; an error (disk
+	// full) pauses the fetch until it returns nil.
+	Space func() error
+	// OnPause is told when the fetch pauses for Space (err) and resumes (nil).
+	OnPause func(err error)
+	Log     *slog.Logger
 }
 
 // fetch is one run's shared state.
 type fetch struct {
-	cfg   FetchConfig
-	e     *Entry
-	l     Layout
-	start time.Time
-	base  uint64 // bytes held when the run began
+	cfg      FetchConfig
+	e        *Entry
+	l        Layout
+	rangeLen int
+	start    time.Time
+	base     uint64 // bytes held when the run began
 
 	mu       sync.Mutex
 	want     []bool // needed and not in flight nor written
+	left     int    // how many want holds
+	got      []bool // verified and written (durable or not): the hasher follows it
 	lowest   int
 	written  int // chunks written by this run (durable or not)
 	need     int // chunks missing when the run began
@@ -81,14 +93,16 @@ type fetch struct {
 	strikes  map[peer.ID]int
 	active   map[peer.ID]bool
 	dropped  map[peer.ID]bool
+	paused   error // the disk is full: no chunk is asked for
 	wake     chan struct{}
 	syncReq  chan struct{} // to the syncer goroutine
 	lastSync time.Time
+	hash     *hasher
 }
 
-// Fetch fetches the entry's missing chunks until it is complete (then
-// Finish checks the content) or ctx ends. Chunks already durable are never
-// asked for again.
+// Fetch fetches the entry's missing chunks until it is complete (then the
+// content hash, computed while chunks arrive, decides complete or failed)
+// or ctx ends. Chunks already durable are never asked for again.
 func Fetch(ctx context.Context, cfg FetchConfig) error {
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = 20 * time.Second
@@ -97,7 +111,13 @@ func Fetch(ctx context.Context, cfg FetchConfig) error {
 		cfg.MaxStrikes = 3
 	}
 	if cfg.PerPeer <= 0 {
-		cfg.PerPeer = 4
+		cfg.PerPeer = 1
+	}
+	if cfg.RangeBytes <= 0 {
+		cfg.RangeBytes = 4 << 20
+	}
+	if cfg.Depth <= 0 {
+		cfg.Depth = 2
 	}
 	if cfg.Retry <= 0 {
 		cfg.Retry = time.Second
@@ -109,12 +129,16 @@ func Fetch(ctx context.Context, cfg FetchConfig) error {
 	f := &fetch{cfg: cfg, e: e, l: e.Layout(), start: time.Now(), strikes: map[peer.ID]int{},
 		active: map[peer.ID]bool{}, dropped: map[peer.ID]bool{}, wake: make(chan struct{}, 1),
 		syncReq: make(chan struct{}, 1)}
+	f.rangeLen = 1
+	if f.l.ChunkSize > 0 {
+		f.rangeLen = min(max(cfg.RangeBytes/f.l.ChunkSize, 1), maxRange)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel (defers run last first)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Add(1)
-	go func() { // fsyncs off the workers' path
+	go func() { // fsyncs off the receivers' path
 		defer wg.Done()
 		for {
 			select {
@@ -130,18 +154,13 @@ func Fetch(ctx context.Context, cfg FetchConfig) error {
 	tick := time.NewTicker(cfg.Retry)
 	defer tick.Stop()
 	for {
-		if e.Leaves() == nil {
-			f.getTree(ctx)
-		}
-		if e.Leaves() != nil && f.want == nil {
-			f.mu.Lock()
-			f.want = make([]bool, f.l.Chunks())
-			for _, i := range e.Missing() {
-				f.want[i] = true
-				f.need++
+		if f.checkSpace() && f.want == nil {
+			if e.Leaves() == nil {
+				f.getTree(ctx)
 			}
-			f.mu.Unlock()
-			f.base = e.HaveBytes()
+			if e.Leaves() != nil {
+				f.init(ctx, &wg)
+			}
 		}
 		if f.want != nil {
 			if err := f.sync(true); err != nil {
@@ -149,23 +168,10 @@ func Fetch(ctx context.Context, cfg FetchConfig) error {
 			}
 			if e.Complete() {
 				f.report()
-				return e.Finish(cfg.Key)
+				sum, herr := f.hash.result(ctx)
+				return e.Finished(sum, herr)
 			}
-			for _, p := range cfg.Peers() {
-				f.mu.Lock()
-				start := !f.active[p] && !f.dropped[p]
-				if start {
-					f.active[p] = true
-				}
-				f.mu.Unlock()
-				if start {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						f.peer(ctx, p)
-					}()
-				}
-			}
+			f.startPeers(ctx, &wg)
 		}
 		select {
 		case <-ctx.Done():
@@ -177,56 +183,76 @@ func Fetch(ctx context.Context, cfg FetchConfig) error {
 	}
 }
 
-// getTree asks peers for the hash list until one matches the root.
-func (f *fetch) getTree(ctx context.Context) {
-	for _, p := range f.cfg.Peers() {
-		if f.isDropped(p) {
-			continue
-		}
-		s, err := f.cfg.Open(ctx, p)
-		if err != nil {
-			continue
-		}
-		resp, err := f.ask(s, &filepb.Request{Kind: &filepb.Request_Tree{Tree: true}})
-		s.Close()
-		if err != nil || resp.Status != filepb.Status_OK {
-			if err == nil && resp.Status == filepb.Status_REFUSED {
-				f.strike(p, ErrRefused)
-			}
-			continue
-		}
-		if err := f.e.SetLeaves(resp.Leaves); err != nil {
-			if errors.Is(err, ErrBadProof) {
-				f.strike(p, err)
-				continue
-			}
-			f.cfg.Log.Warn("file tree", "err", err)
-			return
-		}
+// init builds the wanted set once the tree is known and starts the hasher
+// over the chunks already durable.
+func (f *fetch) init(ctx context.Context, wg *sync.WaitGroup) {
+	n := f.l.Chunks()
+	f.mu.Lock()
+	f.want, f.got = make([]bool, n), make([]bool, n)
+	for _, i := range f.e.Missing() {
+		f.want[i] = true
+		f.need++
+	}
+	f.left = f.need
+	for i := range n {
+		f.got[i] = !f.want[i]
+	}
+	f.mu.Unlock()
+	f.base = f.e.HaveBytes()
+	f.hash = newHasher(f)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f.hash.run(ctx)
+	}()
+}
+
+// startPeers starts a session with every peer not running nor dropped.
+func (f *fetch) startPeers(ctx context.Context, wg *sync.WaitGroup) {
+	if !f.checkSpace() {
 		return
 	}
-}
-
-func (f *fetch) ask(s Stream, req *filepb.Request) (*filepb.Response, error) {
-	root := f.e.Root()
-	req.Root = root[:]
-	s.SetDeadline(time.Now().Add(f.cfg.StallTimeout))
-	if err := pbio.NewDelimitedWriter(s).WriteMsg(req); err != nil {
-		return nil, err
-	}
-	var resp filepb.Response
-	if err := pbio.NewDelimitedReader(s, maxResponse).ReadMsg(&resp); err != nil {
-		if isTimeout(err) {
-			return nil, ErrStalled
+	for _, p := range f.cfg.Peers() {
+		f.mu.Lock()
+		start := !f.active[p] && !f.dropped[p]
+		if start {
+			f.active[p] = true
 		}
-		return nil, err
+		f.mu.Unlock()
+		if start {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f.peer(ctx, p)
+			}()
+		}
 	}
-	return &resp, nil
 }
 
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &t) && t.Timeout()
+// checkSpace asks cfg.Space and flips the paused state; false while the
+// disk is full.
+func (f *fetch) checkSpace() bool {
+	if f.cfg.Space == nil {
+		return true
+	}
+	err := f.cfg.Space()
+	f.mu.Lock()
+	was := f.paused
+	f.paused = err
+	f.mu.Unlock()
+	if (was == nil) != (err == nil) {
+		f.cfg.Log.Info("file fetch paused for space", "err", err)
+		if f.cfg.OnPause != nil {
+			f.cfg.OnPause(err)
+		}
+	}
+	return err == nil
+}
+
+func (f *fetch) isPaused() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.paused != nil
 }
 
 func (f *fetch) isDropped(p peer.ID) bool {
@@ -254,111 +280,50 @@ func (f *fetch) strike(p peer.ID, err error) bool {
 	return drop
 }
 
-// peer runs PerPeer workers against one peer until it is dropped, has
-// nothing more we need, or the fetch ends.
-func (f *fetch) peer(ctx context.Context, p peer.ID) {
-	defer func() {
-		f.mu.Lock()
-		delete(f.active, p)
-		f.mu.Unlock()
-		f.poke()
-	}()
-	var wg sync.WaitGroup
-	for range f.cfg.PerPeer {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f.worker(ctx, p)
-		}()
-	}
-	wg.Wait()
-}
+// span is a run of chunks asked of a peer in one range request.
+type span struct{ first, count int }
 
-func (f *fetch) worker(ctx context.Context, p peer.ID) {
-	var s Stream
-	defer func() {
-		if s != nil {
-			s.Close()
-		}
-	}()
-	var bf []byte
-	for ctx.Err() == nil && !f.isDropped(p) {
-		if s == nil {
-			var err error
-			if s, err = f.cfg.Open(ctx, p); err != nil {
-				return // unreachable now: the main loop tries again later
-			}
-			resp, err := f.ask(s, &filepb.Request{Kind: &filepb.Request_Have{Have: true}})
-			if err != nil || resp.Status != filepb.Status_OK {
-				if err == nil && resp.Status == filepb.Status_REFUSED {
-					f.strike(p, ErrRefused)
-				} else if errors.Is(err, ErrStalled) {
-					f.strike(p, err)
-				}
-				return
-			}
-			bf = resp.Bitfield
-		}
-		i := f.pick(bf)
-		if i < 0 {
-			return // nothing we need from this peer now; asked again later
-		}
-		resp, err := f.ask(s, &filepb.Request{Kind: &filepb.Request_Chunk{Chunk: uint32(i)}})
-		if err == nil && resp.Status != filepb.Status_OK {
-			err = fmt.Errorf("%w: status %s", ErrMissing, resp.Status)
-		}
-		if err == nil {
-			err = f.check(i, resp)
-		}
-		if err != nil {
-			f.giveBack(i)
-			s.Close()
-			s = nil
-			if errors.Is(err, ErrBadProof) || errors.Is(err, ErrStalled) {
-				f.strike(p, err)
-			} else if errors.Is(err, ErrMissing) {
-				return
-			} else if ctx.Err() == nil {
-				f.cfg.Log.Debug("file chunk", "peer", p, "err", err)
-				return
-			}
-			continue
-		}
-		f.stored()
-	}
-}
-
-// check verifies a chunk against the root by its proof and stores it.
-func (f *fetch) check(i int, resp *filepb.Response) error {
-	if len(resp.Data) != f.l.Sealed(i) {
-		return ErrBadProof
-	}
-	if err := Verify(f.e.Root(), f.l.Chunks(), i, LeafHash(resp.Data), resp.Proof); err != nil {
-		return err
-	}
-	return f.e.PutChunk(i, resp.Data)
-}
-
-func (f *fetch) pick(bf []byte) int {
+// pickRange takes the lowest run of wanted chunks bf holds, at most
+// rangeLen long and short enough that every serving peer gets a share of
+// what is left; ok false when bf holds nothing we want.
+func (f *fetch) pickRange(bf []byte) (span, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.paused != nil {
+		return span{}, false
+	}
 	for f.lowest < len(f.want) && !f.want[f.lowest] {
 		f.lowest++
 	}
+	limit := min(f.rangeLen, max(1, f.left/max(1, len(f.active)*f.cfg.Depth)))
 	for i := f.lowest; i < len(f.want); i++ {
-		if f.want[i] && HasBit(bf, i) {
-			f.want[i] = false
-			return i
+		if !f.want[i] || !HasBit(bf, i) {
+			continue
 		}
+		r := span{first: i}
+		for j := i; j < len(f.want) && r.count < limit && f.want[j] && HasBit(bf, j); j++ {
+			f.want[j] = false
+			r.count++
+		}
+		f.left -= r.count
+		return r, true
 	}
-	return -1
+	return span{}, false
 }
 
-func (f *fetch) giveBack(i int) {
+// giveBack returns chunks first..end-1 to the wanted set.
+func (f *fetch) giveBack(first, end int) {
+	if first >= end {
+		return
+	}
 	f.mu.Lock()
-	f.want[i] = true
-	f.lowest = min(f.lowest, i)
+	for i := first; i < end; i++ {
+		f.want[i] = true
+	}
+	f.left += end - first
+	f.lowest = min(f.lowest, first)
 	f.mu.Unlock()
+	f.poke() // idle peers may serve them
 }
 
 func (f *fetch) poke() {
@@ -368,16 +333,18 @@ func (f *fetch) poke() {
 	}
 }
 
-// stored counts a written chunk and syncs now and then: one fsync covers
+// stored counts written chunk i and syncs now and then: one fsync covers
 // many chunks, and only synced chunks are marked held.
-func (f *fetch) stored() {
+func (f *fetch) stored(i int) {
 	f.mu.Lock()
+	f.got[i] = true
 	f.written++
 	f.fetched++
 	f.unsynced++
 	done := f.written == f.need
 	full := f.unsynced*f.l.ChunkSize >= syncBytes || time.Since(f.lastSync) >= syncEvery
 	f.mu.Unlock()
+	f.hash.poke()
 	if done || full {
 		select {
 		case f.syncReq <- struct{}{}:
@@ -392,8 +359,8 @@ func (f *fetch) stored() {
 // syncEvery and syncBytes bound how much a crash may lose of a running
 // fetch (one fsync covers that much).
 const (
-	syncEvery = 250 * time.Millisecond
-	syncBytes = 16 << 20
+	syncEvery = 500 * time.Millisecond
+	syncBytes = 32 << 20
 )
 
 func (f *fetch) sync(force bool) error {

@@ -1,17 +1,24 @@
 package files
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-msgio/pbio"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/parley-chat/parley/node/internal/files/filepb"
@@ -162,7 +169,8 @@ func TestLimit(t *testing.T) {
 func FuzzServeRequest(f *testing.F) {
 	root := Root(make([]byte, HashLen))
 	for _, r := range []*filepb.Request{{Root: root[:], Kind: &filepb.Request_Have{Have: true}},
-		{Root: root[:], Kind: &filepb.Request_Chunk{Chunk: 7}}, {Root: root[:], Kind: &filepb.Request_Tree{Tree: true}}} {
+		{Root: root[:], Kind: &filepb.Request_Chunk{Chunk: 7}}, {Root: root[:], Kind: &filepb.Request_Tree{Tree: true}},
+		{Root: root[:], Kind: &filepb.Request_Range{Range: &filepb.Range{First: 1, Count: 2}}}} {
 		b, _ := proto.Marshal(r)
 		f.Add(b)
 	}
@@ -170,32 +178,164 @@ func FuzzServeRequest(f *testing.F) {
 	s.Announced(root, Layout{Size: 10, ChunkSize: 4}, make([]byte, 32), Announce{})
 	srv := NewServer(s, func(peer.ID, [HashLen]byte) bool { return true }, slog.Default())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var req filepb.Request
-		if proto.Unmarshal(b, &req) != nil {
-			return
-		}
-		srv.answer("p", &req, nil)
+		var in bytes.Buffer
+		in.Write(binary.AppendUvarint(nil, uint64(len(b))))
+		in.Write(b)
+		var out bytes.Buffer
+		srv.serve(struct {
+			io.Reader
+			io.Writer
+		}{&in, &out}, "p", func() {})
 	})
 }
 
-// FuzzCheckResponse: any response to a chunk request is stored only if it
-// matches the tree.
-func FuzzCheckResponse(f *testing.F) {
+// FuzzReceiveRange: whatever a peer answers to a range request, nothing is
+// written that does not match the tree.
+func FuzzReceiveRange(f *testing.F) {
 	s, _ := Open(f.TempDir(), 0)
 	leaves := make([]byte, 3*HashLen)
 	root := Root(leaves)
 	e, _ := s.Announced(root, Layout{Size: 10, ChunkSize: 4}, make([]byte, 32), Announce{})
 	e.SetLeaves(leaves)
-	fe := &fetch{e: e, l: e.Layout()}
-	b, _ := proto.Marshal(&filepb.Response{Data: make([]byte, 20), Proof: [][]byte{make([]byte, 32)}})
-	f.Add(b, uint8(0))
-	f.Fuzz(func(t *testing.T, b []byte, i uint8) {
-		var resp filepb.Response
-		if proto.Unmarshal(b, &resp) != nil {
-			return
-		}
-		if fe.check(int(i%3), &resp) == nil {
-			t.Fatal("a chunk not in the tree was accepted")
+	var seed bytes.Buffer
+	writeFrame(&seed, &filepb.Response{Chunk: 0, DataLen: 20})
+	seed.Write(make([]byte, 20))
+	f.Add(seed.Bytes())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fe := &fetch{cfg: FetchConfig{StallTimeout: time.Second}, e: e, l: e.Layout(), want: make([]bool, 3),
+			got: make([]bool, 3), strikes: map[peer.ID]int{}, wake: make(chan struct{}, 1), syncReq: make(chan struct{}, 1)}
+		fe.hash = newHasher(fe)
+		q := make(chan span, 1)
+		q <- span{0, 3}
+		close(q)
+		c1, c2 := net.Pipe()
+		go func() { c2.Write(b); c2.Close() }()
+		fe.receive(c1, bufio.NewReader(c1), q)
+		c1.Close()
+		if fe.written != 0 || len(e.pending) != 0 {
+			t.Fatal("a chunk not in the tree was written")
 		}
 	})
+}
+
+// A peer that answers its bitfield and then never sends the chunks it was
+// asked for is struck as stalled after StallTimeout, the chunks it held in
+// flight go back, and the fetch completes from another peer.
+func TestFetchStalledRange(t *testing.T) {
+	src, _ := Open(t.TempDir(), 0)
+	imp, data := importRandom(t, src, 5*DefaultChunkSize+3)
+	dst, _ := Open(t.TempDir(), 0)
+	e, err := dst.Announced(imp.Entry.Root(), imp.Entry.Layout(), imp.ContentHash, Announce{Group: "g", ID: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(src, func(peer.ID, [HashLen]byte) bool { return true }, slog.Default())
+	stallOpen := func() (Stream, error) {
+		c1, c2 := net.Pipe()
+		go func() {
+			defer c2.Close()
+			r := pbio.NewDelimitedReader(c2, maxRequest)
+			for {
+				var req filepb.Request
+				if r.ReadMsg(&req) != nil {
+					return
+				}
+				if _, ok := req.Kind.(*filepb.Request_Range); ok {
+					io.Copy(io.Discard, c2) // never answers; ends when the fetcher closes
+					return
+				}
+				ent, resp := srv.lookup("me", &req)
+				if resp == nil {
+					resp, _ = srv.answer(ent, &req, nil)
+				}
+				if writeFrame(c2, resp) != nil {
+					return
+				}
+			}
+		}()
+		return c1, nil
+	}
+	good := pipeOpen(srv, "me")
+	var mu sync.Mutex
+	var strikes []error
+	struck := func() bool { mu.Lock(); defer mu.Unlock(); return len(strikes) > 0 }
+	err = Fetch(t.Context(), FetchConfig{Entry: e, Key: imp.Key, StallTimeout: 200 * time.Millisecond, Retry: 50 * time.Millisecond,
+		Peers: func() []peer.ID {
+			if struck() {
+				return []peer.ID{"staller", "good"}
+			}
+			return []peer.ID{"staller"}
+		},
+		Open: func(_ context.Context, p peer.ID) (Stream, error) {
+			if p == "good" {
+				return good()
+			}
+			return stallOpen()
+		},
+		OnBadPeer: func(p peer.ID, err error) {
+			if p != "staller" || !errors.Is(err, ErrStalled) {
+				t.Errorf("strike %s: %v", p, err)
+			}
+			mu.Lock()
+			strikes = append(strikes, err)
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if e.Meta().State != StateComplete || e.Export(imp.Key, &out) != nil || !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("state %s", e.Meta().State)
+	}
+	if !struck() {
+		t.Fatal("the stalling peer was not struck")
+	}
+}
+
+// A fetch whose content hash does not match ends failed, never complete,
+// and a paused fetch (no space) writes nothing until space is back.
+func TestFetchLyingHashAndSpace(t *testing.T) {
+	src, _ := Open(t.TempDir(), 0)
+	imp, _ := importRandom(t, src, 2*DefaultChunkSize+9)
+	srv := NewServer(src, func(peer.ID, [HashLen]byte) bool { return true }, slog.Default())
+	open := pipeOpen(srv, "me")
+	lie := append([]byte{}, imp.ContentHash...)
+	lie[5] ^= 1
+	dst, _ := Open(t.TempDir(), 0)
+	e, _ := dst.Announced(imp.Entry.Root(), imp.Entry.Layout(), lie, Announce{Group: "g", ID: "m"})
+	var full atomic.Bool
+	full.Store(true)
+	pauses := make(chan error, 4)
+	done := make(chan error, 1)
+	go func() {
+		done <- Fetch(t.Context(), FetchConfig{Entry: e, Key: imp.Key, Retry: 20 * time.Millisecond,
+			Peers: func() []peer.ID { return []peer.ID{"p"} },
+			Open:  func(context.Context, peer.ID) (Stream, error) { return open() },
+			Space: func() error {
+				if full.Load() {
+					return ErrDiskFull
+				}
+				return nil
+			},
+			OnPause: func(err error) { pauses <- err }})
+	}()
+	if err := <-pauses; !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("first pause: %v", err)
+	}
+	if e.Leaves() != nil || e.HaveBytes() != 0 {
+		t.Fatal("written while the disk is full")
+	}
+	full.Store(false)
+	if err := <-done; !errors.Is(err, ErrFailed) {
+		t.Fatalf("lying hash: %v", err)
+	}
+	if err := <-pauses; err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if e.Meta().State != StateFailed || e.Meta().Wanted {
+		t.Fatalf("state %s", e.Meta().State)
+	}
+	if e.HaveBytes() != e.Layout().Size {
+		t.Fatal("not every chunk was fetched")
+	}
 }

@@ -54,6 +54,9 @@ func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, e
 	if err := l.check(); err != nil {
 		return nil, err
 	}
+	if err := s.CheckSpace(); err != nil {
+		return nil, err
+	}
 	need := int64(l.Size) + int64(l.Chunks())*Overhead
 	if err := s.reserve(need); err != nil {
 		return nil, err
@@ -90,6 +93,9 @@ func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, e
 		p := plain[:l.Plain(i)]
 		if _, err := io.ReadFull(f, p); err != nil {
 			return nil, fmt.Errorf("read %s: %w", what, err)
+		}
+		if err := s.CheckSpace(); err != nil {
+			return nil, err
 		}
 		h.Write(p)
 		sealed = sealChunk(a, sealed[:0], l.Size, i, p)

@@ -52,6 +52,7 @@ type Meta struct {
 type Store struct {
 	dir   string
 	limit int64
+	space space
 
 	mu      sync.Mutex
 	entries map[[HashLen]byte]*Entry

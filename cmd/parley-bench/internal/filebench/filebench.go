@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,9 @@ type Result struct {
 	FetchPeakRSS  int64   // bytes, VmHWM of the fetching process
 	ServerPeakRSS int64   // bytes, VmHWM of the serving process
 	Chunks        int
+	// CPU seconds (user+system) of each side during each phase: on a
+	// loaded machine the wall-clock ratio follows the CPU each side needs.
+	RawCPUFetch, RawCPUServe, FileCPUFetch, FileCPUServe float64
 }
 
 func newNode(dir string, log *slog.Logger) (*node.Node, error) {
@@ -46,7 +50,8 @@ func newNode(dir string, log *slog.Logger) (*node.Node, error) {
 // Child is the serving process: it creates a group, prints its invite, its
 // peer address, then writes a file of size bytes from a PRNG, sends it and
 // prints its id; it serves until stdin closes.
-func Child(ctx context.Context, dir string, size int64, stdout io.Writer, log *slog.Logger) error {
+// With cpuProfile set, the serving phase is profiled into it.
+func Child(ctx context.Context, dir string, size int64, cpuProfile string, stdout io.Writer, log *slog.Logger) error {
 	n, err := newNode(filepath.Join(dir, "server"), log)
 	if err != nil {
 		return err
@@ -83,6 +88,11 @@ func Child(ctx context.Context, dir string, size int64, stdout io.Writer, log *s
 	if err != nil {
 		return err
 	}
+	stop, err := startProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	fmt.Fprintf(stdout, "FILE %s %s\n", g.ID, m.ID)
 	io.Copy(io.Discard, os.Stdin) // until the parent is done
 	return nil
@@ -111,8 +121,10 @@ func writeRandom(path string, size int64) error {
 }
 
 // Run starts the child, joins its group, copies the file's bytes over a
-// plain stream (baseline), then fetches it with /parley/file/1.0.0.
-func Run(ctx context.Context, size int64, progress io.Writer, log *slog.Logger) (Result, error) {
+// plain stream (baseline), then fetches it with /parley/file/1.0.0. With
+// cpuProfile set, the fetch is profiled into it and the child's serving
+// into cpuProfile+".serve".
+func Run(ctx context.Context, size int64, cpuProfile string, progress io.Writer, log *slog.Logger) (Result, error) {
 	res := Result{Size: size}
 	dir, err := os.MkdirTemp("", "parley-filebench-")
 	if err != nil {
@@ -123,7 +135,11 @@ func Run(ctx context.Context, size int64, progress io.Writer, log *slog.Logger) 
 	if err != nil {
 		return res, err
 	}
-	child := exec.CommandContext(ctx, exe, "--files-child", dir, "--files", strconv.FormatInt(size, 10))
+	args := []string{"--files-child", dir, "--files", strconv.FormatInt(size, 10)}
+	if cpuProfile != "" {
+		args = append(args, "--cpuprofile", cpuProfile+".serve")
+	}
+	child := exec.CommandContext(ctx, exe, args...)
 	child.Stderr = os.Stderr
 	stdin, _ := child.StdinPipe()
 	out, _ := child.StdoutPipe()
@@ -189,6 +205,7 @@ func Run(ctx context.Context, size int64, progress io.Writer, log *slog.Logger) 
 	// Baseline: the same bytes over a plain libp2p stream, written to disk
 	// on this side (no fsync, no encryption, no proofs).
 	fmt.Fprintf(progress, "plain stream copy of %d bytes\n", size)
+	c0, s0 := cpuSeconds(os.Getpid()), cpuSeconds(child.Process.Pid)
 	t0 := time.Now()
 	s, err := n.Host().Libp2p().NewStream(ctx, pid, rawProtocol)
 	if err != nil {
@@ -206,13 +223,23 @@ func Run(ctx context.Context, size int64, progress io.Writer, log *slog.Logger) 
 		return res, fmt.Errorf("raw copy: %d bytes, %v", got, err)
 	}
 	res.RawSeconds = time.Since(t0).Seconds()
+	c1, s1 := cpuSeconds(os.Getpid()), cpuSeconds(child.Process.Pid)
+	res.RawCPUFetch, res.RawCPUServe = c1-c0, s1-s0
 
 	fmt.Fprintf(progress, "file fetch of %d bytes\n", size)
-	t0 = time.Now()
-	if err := n.FetchFile(ctx, gid, id); err != nil {
+	stop, err := startProfile(cpuProfile)
+	if err != nil {
 		return res, err
 	}
+	c1, s1 = cpuSeconds(os.Getpid()), cpuSeconds(child.Process.Pid)
+	t0 = time.Now()
+	err = n.FetchFile(ctx, gid, id)
 	res.FileSeconds = time.Since(t0).Seconds()
+	res.FileCPUFetch, res.FileCPUServe = cpuSeconds(os.Getpid())-c1, cpuSeconds(child.Process.Pid)-s1
+	stop()
+	if err != nil {
+		return res, err
+	}
 	fs, _ := n.Files(gid)
 	if len(fs) > 0 {
 		res.Chunks = fs[0].Fetched
@@ -223,6 +250,38 @@ func Run(ctx context.Context, size int64, progress io.Writer, log *slog.Logger) 
 	res.FetchPeakRSS = peakRSS(os.Getpid())
 	res.ServerPeakRSS = peakRSS(child.Process.Pid)
 	return res, nil
+}
+
+// startProfile starts a CPU profile into path (nothing when empty).
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// cpuSeconds is a process's user+system CPU time from /proc, -1 if unknown.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // fields from 3 on
+	if len(f) < 13 {
+		return -1
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // clock ticks (USER_HZ, 100 on Linux)
 }
 
 // peakRSS is a process's VmHWM (peak resident set) in bytes, -1 if unknown.
@@ -247,6 +306,8 @@ func (r Result) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "| plain libp2p stream | %.2f | %.0f |\n", r.RawSeconds, r.RawMBps)
 	fmt.Fprintf(w, "| /parley/file/1.0.0 fetch | %.2f | %.0f |\n\n", r.FileSeconds, r.FileMBps)
 	fmt.Fprintf(w, "Ratio (file / plain): %.2f (target >= 0.8)\n\n", r.Ratio)
+	fmt.Fprintf(w, "CPU seconds (user+system): plain copy %.2f fetching + %.2f serving; file fetch %.2f fetching + %.2f serving\n\n",
+		r.RawCPUFetch, r.RawCPUServe, r.FileCPUFetch, r.FileCPUServe)
 	fmt.Fprintf(w, "Peak RSS (VmHWM): fetching process %.1f MB, serving process %.1f MB (target < 100 MB)\n",
 		float64(r.FetchPeakRSS)/1e6, float64(r.ServerPeakRSS)/1e6)
 }

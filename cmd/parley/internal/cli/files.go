@@ -316,6 +316,9 @@ func progressLine(fi node.FileInfo, bar int) string {
 	if fi.Sources > 0 {
 		fmt.Fprintf(&b, " from %d", fi.Sources)
 	}
+	if fi.DiskFull {
+		b.WriteString(" paused, " + termtext.OneLine(fi.Error) + " (resumes when space is freed)")
+	}
 	return b.String() + "   "
 }
 

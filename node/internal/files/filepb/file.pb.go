@@ -86,6 +86,7 @@ type Request struct {
 	//	*Request_Have
 	//	*Request_Tree
 	//	*Request_Chunk
+	//	*Request_Range
 	Kind          isRequest_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -162,6 +163,15 @@ func (x *Request) GetChunk() uint32 {
 	return 0
 }
 
+func (x *Request) GetRange() *Range {
+	if x != nil {
+		if x, ok := x.Kind.(*Request_Range); ok {
+			return x.Range
+		}
+	}
+	return nil
+}
+
 type isRequest_Kind interface {
 	isRequest_Kind()
 }
@@ -178,26 +188,92 @@ type Request_Chunk struct {
 	Chunk uint32 `protobuf:"varint,4,opt,name=chunk,proto3,oneof"` // send chunk i (Response.data and .proof)
 }
 
+type Request_Range struct {
+	// Send chunks first..first+count-1: one Response each, in order (see
+	// Response.chunk). The fetcher checks them against the leaf list it got
+	// with `tree` and checked against the root, so no proofs are sent.
+	Range *Range `protobuf:"bytes,5,opt,name=range,proto3,oneof"`
+}
+
 func (*Request_Have) isRequest_Kind() {}
 
 func (*Request_Tree) isRequest_Kind() {}
 
 func (*Request_Chunk) isRequest_Kind() {}
 
-type Response struct {
+func (*Request_Range) isRequest_Kind() {}
+
+type Range struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Status        Status                 `protobuf:"varint,1,opt,name=status,proto3,enum=parley.file.Status" json:"status,omitempty"`
-	Bitfield      []byte                 `protobuf:"bytes,2,opt,name=bitfield,proto3" json:"bitfield,omitempty"` // bit i (LSB first in byte i/8) set: chunk i held
-	Leaves        []byte                 `protobuf:"bytes,3,opt,name=leaves,proto3" json:"leaves,omitempty"`     // 32 bytes per chunk, in order
-	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`         // the encrypted chunk
-	Proof         [][]byte               `protobuf:"bytes,5,rep,name=proof,proto3" json:"proof,omitempty"`       // sibling hashes from the leaf up
+	First         uint32                 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	Count         uint32                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"` // at most 256
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Range) Reset() {
+	*x = Range{}
+	mi := &file_file_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Range) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Range) ProtoMessage() {}
+
+func (x *Range) ProtoReflect() protoreflect.Message {
+	mi := &file_file_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Range.ProtoReflect.Descriptor instead.
+func (*Range) Descriptor() ([]byte, []int) {
+	return file_file_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Range) GetFirst() uint32 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *Range) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+type Response struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Status   Status                 `protobuf:"varint,1,opt,name=status,proto3,enum=parley.file.Status" json:"status,omitempty"`
+	Bitfield []byte                 `protobuf:"bytes,2,opt,name=bitfield,proto3" json:"bitfield,omitempty"` // bit i (LSB first in byte i/8) set: chunk i held
+	Leaves   []byte                 `protobuf:"bytes,3,opt,name=leaves,proto3" json:"leaves,omitempty"`     // 32 bytes per chunk, in order
+	Data     []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`         // the encrypted chunk
+	Proof    [][]byte               `protobuf:"bytes,5,rep,name=proof,proto3" json:"proof,omitempty"`       // sibling hashes from the leaf up
+	// Answers to a range: chunk is the index; with status OK the sealed chunk
+	// follows this frame as data_len raw bytes (not in data), so neither side
+	// copies it through a protobuf message. Any other status: nothing follows.
+	Chunk         uint32 `protobuf:"varint,6,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	DataLen       uint32 `protobuf:"varint,7,opt,name=data_len,json=dataLen,proto3" json:"data_len,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_file_proto_msgTypes[1]
+	mi := &file_file_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -209,7 +285,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_file_proto_msgTypes[1]
+	mi := &file_file_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -222,7 +298,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_file_proto_rawDescGZIP(), []int{1}
+	return file_file_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Response) GetStatus() Status {
@@ -260,24 +336,44 @@ func (x *Response) GetProof() [][]byte {
 	return nil
 }
 
+func (x *Response) GetChunk() uint32 {
+	if x != nil {
+		return x.Chunk
+	}
+	return 0
+}
+
+func (x *Response) GetDataLen() uint32 {
+	if x != nil {
+		return x.DataLen
+	}
+	return 0
+}
+
 var File_file_proto protoreflect.FileDescriptor
 
 const file_file_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"file.proto\x12\vparley.file\"i\n" +
+	"file.proto\x12\vparley.file\"\x95\x01\n" +
 	"\aRequest\x12\x12\n" +
 	"\x04root\x18\x01 \x01(\fR\x04root\x12\x14\n" +
 	"\x04have\x18\x02 \x01(\bH\x00R\x04have\x12\x14\n" +
 	"\x04tree\x18\x03 \x01(\bH\x00R\x04tree\x12\x16\n" +
-	"\x05chunk\x18\x04 \x01(\rH\x00R\x05chunkB\x06\n" +
-	"\x04kind\"\x95\x01\n" +
+	"\x05chunk\x18\x04 \x01(\rH\x00R\x05chunk\x12*\n" +
+	"\x05range\x18\x05 \x01(\v2\x12.parley.file.RangeH\x00R\x05rangeB\x06\n" +
+	"\x04kind\"3\n" +
+	"\x05Range\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\rR\x05first\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\"\xc6\x01\n" +
 	"\bResponse\x12+\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x13.parley.file.StatusR\x06status\x12\x1a\n" +
 	"\bbitfield\x18\x02 \x01(\fR\bbitfield\x12\x16\n" +
 	"\x06leaves\x18\x03 \x01(\fR\x06leaves\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\x12\x14\n" +
-	"\x05proof\x18\x05 \x03(\fR\x05proof*J\n" +
+	"\x05proof\x18\x05 \x03(\fR\x05proof\x12\x14\n" +
+	"\x05chunk\x18\x06 \x01(\rR\x05chunk\x12\x19\n" +
+	"\bdata_len\x18\a \x01(\rR\adataLen*J\n" +
 	"\x06Status\x12\x06\n" +
 	"\x02OK\x10\x00\x12\v\n" +
 	"\aREFUSED\x10\x01\x12\r\n" +
@@ -298,19 +394,21 @@ func file_file_proto_rawDescGZIP() []byte {
 }
 
 var file_file_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_file_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_file_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_file_proto_goTypes = []any{
 	(Status)(0),      // 0: parley.file.Status
 	(*Request)(nil),  // 1: parley.file.Request
-	(*Response)(nil), // 2: parley.file.Response
+	(*Range)(nil),    // 2: parley.file.Range
+	(*Response)(nil), // 3: parley.file.Response
 }
 var file_file_proto_depIdxs = []int32{
-	0, // 0: parley.file.Response.status:type_name -> parley.file.Status
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: parley.file.Request.range:type_name -> parley.file.Range
+	0, // 1: parley.file.Response.status:type_name -> parley.file.Status
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_file_proto_init() }
@@ -322,6 +420,7 @@ func file_file_proto_init() {
 		(*Request_Have)(nil),
 		(*Request_Tree)(nil),
 		(*Request_Chunk)(nil),
+		(*Request_Range)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -329,7 +428,7 @@ func file_file_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_file_proto_rawDesc), len(file_file_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package files
+
+import "errors"
+
+func freeBytes(string) (int64, error) { return 0, errors.New("free space unknown on this platform") }
