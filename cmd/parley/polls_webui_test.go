@@ -35,7 +35,8 @@ func TestWebUIPolls(t *testing.T) {
 	}{{a, urlA}, {b, urlB}} {
 		x.br.do(t, "open", chromedp.Navigate(x.url), chromedp.WaitVisible(chromedp.CSS(group)))
 		x.br.wait(t, "event stream", `document.getElementById('conn').dataset.state === 'online'`)
-		x.br.do(t, "open the group", chromedp.Click(chromedp.CSS(group)), chromedp.WaitVisible(chromedp.ID("composer-input")))
+		x.br.clickWhenThere(t, "open the group", group)
+		x.br.do(t, "the composer", chromedp.WaitVisible(chromedp.ID("composer-input")))
 	}
 
 	a.do(t, "open the poll form", chromedp.Click(chromedp.ID("btn-poll")), chromedp.WaitVisible(chromedp.ID("poll-question")))

@@ -60,7 +60,8 @@ func TestWebUIRich(t *testing.T) {
 		u := strings.TrimSpace(mustRun(t, bin, x.home, "web"))
 		x.br.do(t, "open", chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS(group)))
 		x.br.wait(t, "event stream", `document.getElementById('conn').dataset.state === 'online'`)
-		x.br.do(t, "open the group", chromedp.Click(chromedp.CSS(group)), chromedp.WaitVisible(chromedp.ID("composer-input")))
+		x.br.clickWhenThere(t, "open the group", group)
+		x.br.do(t, "the composer", chromedp.WaitVisible(chromedp.ID("composer-input")))
 		x.br.wait(t, "the message", msgLi(id1)+` !== null`)
 	}
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -91,6 +92,15 @@ func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chrom
 	if err := chromedp.Do(b.ctx, actions...); err != nil {
 		t.Fatalf("%s: %s: %v", b.name, what, err)
 	}
+}
+
+// clickWhenThere clicks the element sel names from inside the page, once it
+// exists: a list the page re-renders (unread counts, delivery marks) can
+// replace the node between a DOM lookup and a protocol-level click.
+func (b *browser) clickWhenThere(t *testing.T, what, sel string) {
+	t.Helper()
+	q, _ := json.Marshal(sel)
+	b.wait(t, what, fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (!e) return false; e.click(); return true; })()`, q))
 }
 
 // wait polls a JavaScript predicate in the page until it holds (bounded).
@@ -186,7 +196,8 @@ func TestWebUI(t *testing.T) {
 	a.wait(t, "A's event stream", `document.getElementById('conn').dataset.state === 'online'`)
 
 	// A opens the group; the earlier message is escaped text, not markup.
-	a.do(t, "open the group on A", chromedp.Click(chromedp.CSS(group)), chromedp.WaitVisible(chromedp.ID("composer-input")))
+	a.clickWhenThere(t, "open the group on A", group)
+	a.do(t, "the composer on A", chromedp.WaitVisible(chromedp.ID("composer-input")))
 	a.wait(t, "history on A", hasMessage("welcome, <b>bob</b> & co"))
 
 	// B has no group open: a message from A counts as unread there.
@@ -199,7 +210,7 @@ func TestWebUI(t *testing.T) {
 
 	// B opens the group: both messages, no badge; then a message typed on A
 	// (Enter sends) appears live in B's open pane.
-	b.do(t, "open the group on B", chromedp.Click(chromedp.CSS(group)))
+	b.clickWhenThere(t, "open the group on B", group)
 	b.wait(t, "first message on B", hasMessage(first))
 	b.wait(t, "badge cleared", `!document.querySelector('`+group+` .badge')`)
 	live := "hello from A's browser, live"

@@ -195,4 +195,3 @@ func TestURL(t *testing.T) {
 		t.Fatalf("URL = %q", got)
 	}
 }
-
