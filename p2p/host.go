@@ -22,7 +22,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
-	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 )
@@ -138,6 +137,7 @@ type Host struct {
 	sources      map[peer.ID]Source
 	topics       map[string]*Topic
 	connSubs     []func(peer.ID, bool)
+	addrSubs     []func() // OnAddrsChanged (roam.go)
 	dht          *dht.IpfsDHT
 	disc         *drouting.RoutingDiscovery
 	bootstrap    []peer.AddrInfo
@@ -211,6 +211,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	h.Network().Notify(&network.NotifyBundle{
 		ConnectedF: func(n network.Network, cn network.Conn) {
 			hh.connOpened(n, cn)
+			hh.checkOlderConns(cn)
 			hh.notifyConn(cn.RemotePeer(), true)
 		},
 		DisconnectedF: func(n network.Network, cn network.Conn) { hh.disconnected(n, cn.RemotePeer()) },
@@ -428,7 +429,9 @@ func (h *Host) NewStream(ctx context.Context, p peer.ID, id protocol.ID) (networ
 	return h.h.NewStream(ctx, p, id)
 }
 
-// pingLoop measures latency to connected peers so Peers can report it.
+// pingLoop probes every connection each pingInterval: it measures latency
+// for Peers and closes connections that no longer answer (roam.go), which a
+// network change can leave looking open for many minutes.
 func (h *Host) pingLoop() {
 	defer h.wg.Done()
 	t := time.NewTicker(pingInterval)
@@ -445,17 +448,7 @@ func (h *Host) pingLoop() {
 }
 
 func (h *Host) pingAll() {
-	for _, p := range h.h.Network().Peers() {
-		ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
-		select {
-		case r := <-ping.Ping(ctx, h.h, p): // records latency in the peerstore
-			if r.Error != nil {
-				h.log.Debug("ping failed", "peer", p, "err", r.Error)
-			}
-		case <-ctx.Done():
-		}
-		cancel()
-	}
+	h.pruneConns(h.h.Network().Conns(), keepAliveTimeout, "keepalive")
 }
 
 // Close stops discovery, pubsub and the host, and waits for its goroutines.
@@ -498,10 +491,11 @@ func (n *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	h.mu.Lock()
 	h.sources[ai.ID] = SourceMDNS
 	h.mu.Unlock()
+	h.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
 	if h.IsConnected(ai.ID) {
+		h.mdnsAnnouncedNew(ai) // it may have roamed (roam.go)
 		return
 	}
-	h.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
 	first := time.Duration(rand.IntN(200)) * time.Millisecond // spreads dials when many peers appear at once
 	if strings.Compare(string(h.h.ID()), string(ai.ID)) > 0 {
 		first = mdnsFallbackDelay + first
