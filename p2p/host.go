@@ -196,18 +196,22 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	hh.mu.Lock()
 	hh.h, hh.ctx, hh.cancel = h, hctx, cancel
 	hh.mu.Unlock()
-	ps, err := pubsub.NewGossipSub(hctx, h, append(PubSubOptions(c.maxMessageSize),
-		// GossipSub v1.1 scoring: see score.go.
-		pubsub.WithPeerScore(peerScoreParams(hh.flood.score), peerScoreThresholds()),
-		pubsub.WithPeerScoreInspect(hh.scores.inspect, time.Second),
-		pubsub.WithRawTracer(meshTracer{hh.scores}),
-	)...)
-	if err != nil {
-		cancel()
-		h.Close()
-		return nil, fmt.Errorf("p2p: start gossipsub: %w", err)
+	// A relay runs no pubsub: it joins no group, and a GossipSub peer is
+	// told every topic its neighbours subscribe to (threat-model.md).
+	if !c.relayService {
+		ps, err := pubsub.NewGossipSub(hctx, h, append(PubSubOptions(c.maxMessageSize),
+			// GossipSub v1.1 scoring: see score.go.
+			pubsub.WithPeerScore(peerScoreParams(hh.flood.score), peerScoreThresholds()),
+			pubsub.WithPeerScoreInspect(hh.scores.inspect, time.Second),
+			pubsub.WithRawTracer(meshTracer{hh.scores}),
+		)...)
+		if err != nil {
+			cancel()
+			h.Close()
+			return nil, fmt.Errorf("p2p: start gossipsub: %w", err)
+		}
+		hh.ps = ps
 	}
-	hh.ps = ps
 	h.Network().Notify(&network.NotifyBundle{
 		ConnectedF: func(n network.Network, cn network.Conn) {
 			hh.connOpened(n, cn)
