@@ -17,6 +17,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -57,6 +58,7 @@ type config struct {
 	bootstrap    []peer.AddrInfo
 	staticRelays []peer.AddrInfo
 	relayService bool
+	pubsubGate   bool // gate.go
 	nat          bool
 	extraGater   connmgr.ConnectionGater // withGater (cutoff.go)
 	connLow      int
@@ -146,6 +148,7 @@ type Host struct {
 	reach        Reachability
 
 	rsvp *reservations // relay slots held whatever AutoNAT says (reserve.go)
+	gate *pubsubGate   // nil unless WithPubSubGate (gate.go)
 }
 
 // New starts a host.
@@ -199,7 +202,28 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	// A relay runs no pubsub: it joins no group, and a GossipSub peer is
 	// told every topic its neighbours subscribe to (threat-model.md).
 	if !c.relayService {
-		ps, err := pubsub.NewGossipSub(hctx, h, append(PubSubOptions(c.maxMessageSize),
+		var psHost host.Host = h
+		if c.pubsubGate {
+			g, err := newPubsubGate(h)
+			if err != nil {
+				cancel()
+				h.Close()
+				return nil, fmt.Errorf("p2p: pubsub gate: %w", err)
+			}
+			sub, err := h.EventBus().Subscribe([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerProtocolsUpdated)})
+			if err != nil {
+				cancel()
+				h.Close()
+				return nil, fmt.Errorf("p2p: pubsub gate: %w", err)
+			}
+			hh.gate, psHost = g, gatedHost{Host: h, g: g, ctx: hctx}
+			hh.wg.Add(1)
+			go func() {
+				defer hh.wg.Done()
+				g.forward(hctx, sub)
+			}()
+		}
+		ps, err := pubsub.NewGossipSub(hctx, psHost, append(PubSubOptions(c.maxMessageSize),
 			// GossipSub v1.1 scoring: see score.go.
 			pubsub.WithPeerScore(peerScoreParams(hh.flood.score), peerScoreThresholds()),
 			pubsub.WithPeerScoreInspect(hh.scores.inspect, time.Second),
@@ -377,6 +401,9 @@ func (h *Host) disconnected(n network.Network, p peer.ID) {
 	h.mu.Lock()
 	delete(h.punched, p)
 	h.mu.Unlock()
+	if h.gate != nil {
+		h.gate.forget(p)
+	}
 	h.notifyConn(p, false)
 }
 

@@ -52,8 +52,16 @@ func (s *strangerTracer) seen() ([]string, int) {
 // topic), but it IS told the topic name by GossipSub's subscription
 // announcement (getHelloPacket ignores WithPeerFilter). The relay learns no
 // topic: it does not speak GossipSub, so members open no pubsub stream to it.
+//
+// With WithPubSubGate (what the node runs, admitting peers that proved
+// membership of a shared group), the stranger is told nothing at all.
 func TestWhatAStrangerLearns(t *testing.T) {
-	a, b := newLoopbackHost(t), newLoopbackHost(t)
+	t.Run("ungated", func(t *testing.T) { testStranger(t, false) })
+	t.Run("gated", func(t *testing.T) { testStranger(t, true) })
+}
+
+func testStranger(t *testing.T, gated bool) {
+	a, b := newLoopbackHost(t, WithPubSubGate(gated)), newLoopbackHost(t, WithPubSubGate(gated))
 	relay := newLoopbackHost(t, WithRelayService(true))
 	const topic = "/parley/test/secret-topic"
 	ta, err := a.Join(topic, honestValidator)
@@ -67,6 +75,8 @@ func TestWhatAStrangerLearns(t *testing.T) {
 	connectHosts(t, a, b)
 	connectHosts(t, a, relay)
 	connectHosts(t, b, relay)
+	a.AdmitPubSub(b.ID()) // what the node does once a sync handshake proved b a member
+	b.AdmitPubSub(a.ID())
 
 	sh, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
 	if err != nil {
@@ -83,7 +93,9 @@ func TestWhatAStrangerLearns(t *testing.T) {
 		t.Fatal(err)
 	}
 	pollUntil(t, "a and b to see each other on the topic", func() bool { return len(ta.ListPeers()) == 1 && len(tb.ListPeers()) == 1 })
-	pollUntil(t, "the stranger to be told a's subscriptions", func() bool { ts, _ := tr.seen(); return len(ts) > 0 })
+	if !gated {
+		pollUntil(t, "the stranger to be told a's subscriptions", func() bool { ts, _ := tr.seen(); return len(ts) > 0 })
+	}
 	const n = 20
 	for i := range n {
 		if err := ta.Publish(ctx, []byte(append(append([]byte{}, honestPrefix...), "m"+strings.Repeat("x", i)...))); err != nil {
@@ -105,8 +117,14 @@ func TestWhatAStrangerLearns(t *testing.T) {
 	})
 	ts, msgs := tr.seen()
 	t.Logf("the stranger was told topics %q and received %d messages", ts, msgs)
-	if !slices.Equal(ts, []string{topic}) {
+	switch {
+	case gated && len(ts) != 0:
+		t.Errorf("stranger was told %q through the gate", ts)
+	case !gated && !slices.Equal(ts, []string{topic}):
 		t.Errorf("stranger was told %q, want exactly the member's topic (the documented leak)", ts)
+	}
+	if gated && a.PubSubAdmitted(sh.ID()) {
+		t.Error("the stranger is admitted")
 	}
 	if msgs != 0 {
 		t.Errorf("stranger, subscribed to nothing, received %d messages", msgs)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
@@ -78,7 +79,13 @@ func (h *Host) probeConn(ctx context.Context, c network.Conn, timeout time.Durat
 	if err := s.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return 0, err
 	}
-	if err := msmux.SelectProtoOrFail(ping.ID, s); err != nil {
+	start := time.Now()
+	if err := msmux.SelectProtoOrFail(protocol.ID(ping.ID), s); err != nil {
+		if errors.Is(err, msmux.ErrNotSupported[protocol.ID]{}) {
+			// A peer without the ping service answered the negotiation:
+			// the connection carries traffic.
+			return time.Since(start), nil
+		}
 		return 0, err
 	}
 	_ = s.SetProtocol(ping.ID)
@@ -86,7 +93,7 @@ func (h *Host) probeConn(ctx context.Context, c network.Conn, timeout time.Durat
 	if _, err := rand.Read(buf[:ping.PingSize]); err != nil {
 		return 0, err
 	}
-	start := time.Now()
+	start = time.Now()
 	if _, err := s.Write(buf[:ping.PingSize]); err != nil {
 		return 0, err
 	}
