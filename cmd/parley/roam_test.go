@@ -104,6 +104,6 @@ func testRoam(t *testing.T, tcpOnly bool) {
 		return hasTexts(a, "after, from ben") && hasTexts(b, "after, from ann") && onNew,
 			fmt.Sprintf("ann: %v\nben: %v\nann -> ben: %+v (connected %v)", a, b, p, ok)
 	})
-	t.Logf("after ben's address changed, messages flowed both ways and ann reached ben at %s after %v (ann -> ben %s %v)",
+	t.Logf("after ben's address changed (to %s), messages flowed both ways after %v (ann -> ben now %s %v)",
 		newIP, time.Since(changed).Round(time.Millisecond), annBen.Path, annBen.Addrs)
 }
