@@ -131,3 +131,12 @@ func hasAll(have []string, want ...string) bool {
 	}
 	return true
 }
+
+// admitRaw admits x to the others' pubsub and them to x's, as a membership
+// proof in a sync handshake would (for tests whose x runs no sync).
+func admitRaw(x *testNode, others ...*testNode) {
+	for _, o := range others {
+		o.Host().AdmitPubSub(x.ID())
+		x.Host().AdmitPubSub(o.ID())
+	}
+}

@@ -158,6 +158,7 @@ func (n *Node) applyOp(g *group, author []byte, raw []byte) error {
 		n.log.Warn("store membership op", "err", err)
 	}
 	n.react(g)
+	n.syncUnadmitted(g) // a new member may be connected but unproven (admit.go)
 	return nil
 }
 

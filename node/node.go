@@ -154,6 +154,9 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	if n.cfg.relay {
 		popts = append(popts, p2p.WithMDNS(false), p2p.WithRelayService(true))
+	} else {
+		// Topics are told only to peers that proved a shared group (OnMember).
+		popts = append(popts, p2p.WithPubSubGate(true))
 	}
 	h, err := p2p.New(ctx, append(popts, n.cfg.p2pOpts...)...)
 	if err != nil {
@@ -173,7 +176,7 @@ func (n *Node) Start(ctx context.Context) error {
 		Self: n.self, Store: n.st, Net: h, Groups: n.syncGroups, Ingest: n.ingestSynced,
 		OnProgress: func(p syncproto.Progress) { n.events.publish(Event{Type: EventSync, Group: p.Group, Sync: &p}) },
 		OnDrop:     n.drops.count,
-		OnMember:   func(p peer.ID) { n.reach.RememberConnected(p) },
+		OnMember:   func(p peer.ID) { n.reach.RememberConnected(p); h.AdmitPubSub(p) },
 		Interval:   n.cfg.syncInterval, Log: n.log,
 	})
 	rc := reach.New(reach.Config{

@@ -17,12 +17,12 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
-	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 )
@@ -58,6 +58,7 @@ type config struct {
 	bootstrap    []peer.AddrInfo
 	staticRelays []peer.AddrInfo
 	relayService bool
+	pubsubGate   bool // gate.go
 	nat          bool
 	extraGater   connmgr.ConnectionGater // withGater (cutoff.go)
 	connLow      int
@@ -138,6 +139,7 @@ type Host struct {
 	sources      map[peer.ID]Source
 	topics       map[string]*Topic
 	connSubs     []func(peer.ID, bool)
+	addrSubs     []func() // OnAddrsChanged (roam.go)
 	dht          *dht.IpfsDHT
 	disc         *drouting.RoutingDiscovery
 	bootstrap    []peer.AddrInfo
@@ -146,6 +148,7 @@ type Host struct {
 	reach        Reachability
 
 	rsvp *reservations // relay slots held whatever AutoNAT says (reserve.go)
+	gate *pubsubGate   // nil unless WithPubSubGate (gate.go)
 }
 
 // New starts a host.
@@ -196,21 +199,47 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	hh.mu.Lock()
 	hh.h, hh.ctx, hh.cancel = h, hctx, cancel
 	hh.mu.Unlock()
-	ps, err := pubsub.NewGossipSub(hctx, h, append(PubSubOptions(c.maxMessageSize),
-		// GossipSub v1.1 scoring: see score.go.
-		pubsub.WithPeerScore(peerScoreParams(hh.flood.score), peerScoreThresholds()),
-		pubsub.WithPeerScoreInspect(hh.scores.inspect, time.Second),
-		pubsub.WithRawTracer(meshTracer{hh.scores}),
-	)...)
-	if err != nil {
-		cancel()
-		h.Close()
-		return nil, fmt.Errorf("p2p: start gossipsub: %w", err)
+	// A relay runs no pubsub: it joins no group, and a GossipSub peer is
+	// told every topic its neighbours subscribe to (threat-model.md).
+	if !c.relayService {
+		var psHost host.Host = h
+		if c.pubsubGate {
+			g, err := newPubsubGate(h)
+			if err != nil {
+				cancel()
+				h.Close()
+				return nil, fmt.Errorf("p2p: pubsub gate: %w", err)
+			}
+			sub, err := h.EventBus().Subscribe([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerProtocolsUpdated)})
+			if err != nil {
+				cancel()
+				h.Close()
+				return nil, fmt.Errorf("p2p: pubsub gate: %w", err)
+			}
+			hh.gate, psHost = g, gatedHost{Host: h, g: g, ctx: hctx}
+			hh.wg.Add(1)
+			go func() {
+				defer hh.wg.Done()
+				g.forward(hctx, sub)
+			}()
+		}
+		ps, err := pubsub.NewGossipSub(hctx, psHost, append(PubSubOptions(c.maxMessageSize),
+			// GossipSub v1.1 scoring: see score.go.
+			pubsub.WithPeerScore(peerScoreParams(hh.flood.score), peerScoreThresholds()),
+			pubsub.WithPeerScoreInspect(hh.scores.inspect, time.Second),
+			pubsub.WithRawTracer(meshTracer{hh.scores}),
+		)...)
+		if err != nil {
+			cancel()
+			h.Close()
+			return nil, fmt.Errorf("p2p: start gossipsub: %w", err)
+		}
+		hh.ps = ps
 	}
-	hh.ps = ps
 	h.Network().Notify(&network.NotifyBundle{
 		ConnectedF: func(n network.Network, cn network.Conn) {
 			hh.connOpened(n, cn)
+			hh.checkOlderConns(cn)
 			hh.notifyConn(cn.RemotePeer(), true)
 		},
 		DisconnectedF: func(n network.Network, cn network.Conn) { hh.disconnected(n, cn.RemotePeer()) },
@@ -372,6 +401,9 @@ func (h *Host) disconnected(n network.Network, p peer.ID) {
 	h.mu.Lock()
 	delete(h.punched, p)
 	h.mu.Unlock()
+	if h.gate != nil {
+		h.gate.forget(p)
+	}
 	h.notifyConn(p, false)
 }
 
@@ -428,7 +460,9 @@ func (h *Host) NewStream(ctx context.Context, p peer.ID, id protocol.ID) (networ
 	return h.h.NewStream(ctx, p, id)
 }
 
-// pingLoop measures latency to connected peers so Peers can report it.
+// pingLoop probes every connection each pingInterval: it measures latency
+// for Peers and closes connections that no longer answer (roam.go), which a
+// network change can leave looking open for many minutes.
 func (h *Host) pingLoop() {
 	defer h.wg.Done()
 	t := time.NewTicker(pingInterval)
@@ -445,17 +479,7 @@ func (h *Host) pingLoop() {
 }
 
 func (h *Host) pingAll() {
-	for _, p := range h.h.Network().Peers() {
-		ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
-		select {
-		case r := <-ping.Ping(ctx, h.h, p): // records latency in the peerstore
-			if r.Error != nil {
-				h.log.Debug("ping failed", "peer", p, "err", r.Error)
-			}
-		case <-ctx.Done():
-		}
-		cancel()
-	}
+	h.pruneConns(h.h.Network().Conns(), keepAliveTimeout, "keepalive")
 }
 
 // Close stops discovery, pubsub and the host, and waits for its goroutines.
@@ -498,10 +522,11 @@ func (n *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	h.mu.Lock()
 	h.sources[ai.ID] = SourceMDNS
 	h.mu.Unlock()
+	h.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
 	if h.IsConnected(ai.ID) {
+		h.mdnsAnnouncedNew(ai) // it may have roamed (roam.go)
 		return
 	}
-	h.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
 	first := time.Duration(rand.IntN(200)) * time.Millisecond // spreads dials when many peers appear at once
 	if strings.Compare(string(h.h.ID()), string(ai.ID)) > 0 {
 		first = mdnsFallbackDelay + first

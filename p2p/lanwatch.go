@@ -33,6 +33,7 @@ func (h *Host) lanWatch(mdnsOn bool, service string) {
 	var (
 		svc     mdns.Service
 		last    string // interface key at the previous poll
+		lastAll = addrKey()
 		running string // interface key of the running mDNS service
 	)
 	stop := func() {
@@ -67,6 +68,13 @@ func (h *Host) lanWatch(mdnsOn bool, service string) {
 				}
 			}
 		}
+		if all := addrKey(); all != lastAll {
+			// Any address change, multicast interface or not: drop what
+			// died with the old addresses and re-announce (roam.go).
+			lastAll = all
+			h.log.Info("addresses changed", "addrs", all)
+			h.addrsChanged()
+		}
 		first = false
 		select {
 		case <-h.ctx.Done():
@@ -98,6 +106,29 @@ func multicastKey() string {
 		}
 		slices.Sort(as)
 		parts = append(parts, ifc.Name+"="+strings.Join(as, ","))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ";")
+}
+
+// addrKey describes every up interface's addresses (loopback aside).
+func addrKey() string {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return ""
+	}
+	var parts []string
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			parts = append(parts, ifc.Name+"="+a.String())
+		}
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ";")

@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -16,9 +17,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// A host with every part running (NAT traversal, DHT server, relay service,
-// pubsub with a topic and a peer-join watcher, a connection and streams) and
-// its peer leave no goroutine behind once closed. Checked right here, not
+// Hosts with every part running (NAT traversal, DHT server, relay service;
+// pubsub with a topic and a peer-join watcher, a connection and streams: a
+// relay runs no pubsub, so members b and c hold the topic) leave no goroutine
+// behind once closed. Checked right here, not
 // only at the end of the run, so a leak points at Close.
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	before := goleak.IgnoreCurrent()
@@ -39,8 +41,12 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	a := start(WithNAT(true), WithDHT(DHTServer), WithRelayService(true))
 	b := start(WithNAT(true), WithDHT(DHTClient), WithBootstrap(peer.AddrInfo{ID: a.ID(), Addrs: a.ListenAddrs()}))
+	c := start(WithNAT(true), WithDHT(DHTClient), WithBootstrap(peer.AddrInfo{ID: a.ID(), Addrs: a.ListenAddrs()}))
+	if _, err := a.Join("/parley/test/leak", honestValidator); !errors.Is(err, ErrNoPubSub) {
+		t.Fatalf("a relay joined a topic: %v", err)
+	}
 	const topic = "/parley/test/leak"
-	ta, err := a.Join(topic, honestValidator)
+	ta, err := c.Join(topic, honestValidator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,16 +62,20 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	if _, err := b.Join(topic, honestValidator); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, "b to connect to its bootstrap peer", func() bool { return b.IsConnected(a.ID()) })
+	pollUntil(t, "b and c to connect to their bootstrap peer", func() bool { return b.IsConnected(a.ID()) && c.IsConnected(a.ID()) })
+	if err := b.Connect(context.Background(), peer.AddrInfo{ID: c.ID(), Addrs: c.ListenAddrs()}, SourceDirect); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case <-joined:
 	case <-time.After(floodTimeout):
-		t.Fatal("a never saw b join the topic")
+		t.Fatal("c never saw b join the topic")
 	}
 	if err := ta.Publish(context.Background(), []byte("ok:bye")); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
+	c.Close()
 	a.Close()
 	goleak.VerifyNone(t, before)
 }

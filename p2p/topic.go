@@ -10,6 +10,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
+// ErrNoPubSub is returned by Join on a relay host, which runs no pubsub.
+var ErrNoPubSub = errors.New("p2p: relay hosts run no pubsub")
+
 // Verdict is a validator's answer for one pubsub message.
 type Verdict = pubsub.ValidationResult
 
@@ -53,6 +56,9 @@ func (h *Host) Join(name string, v Validator) (*Topic, error) {
 	defer h.mu.Unlock()
 	if h.ctx.Err() != nil {
 		return nil, ErrClosed
+	}
+	if h.ps == nil {
+		return nil, ErrNoPubSub
 	}
 	if _, ok := h.topics[name]; ok {
 		return nil, fmt.Errorf("p2p: topic %q already joined", name)

@@ -78,6 +78,8 @@ func (r *Reach) Start() {
 	r.goOwned(func(ctx context.Context) { r.boot.loop(ctx, sub) })
 	if r.rdv.every > 0 {
 		r.goOwned(r.rdv.loop)
+		// Provider records carry our addresses: renew them when they change.
+		r.cfg.Host.OnAddrsChanged(r.rdv.readvertise)
 	}
 }
 

@@ -88,6 +88,15 @@ func (r *rendezvous) kick() {
 	}
 }
 
+// readvertise provides every namespace afresh at once: our addresses
+// changed (a roaming laptop) and the DHT records hold the old ones.
+func (r *rendezvous) readvertise() {
+	r.mu.Lock()
+	clear(r.advertised)
+	r.mu.Unlock()
+	r.kick()
+}
+
 // wake runs a round soon if rounds are failing: a DHT server has just been
 // connected, so the routing table is about to have a peer. Without it a node
 // that has backed off for minutes would wait that long after its bootstrap
