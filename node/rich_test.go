@@ -109,7 +109,7 @@ func TestRichConvergesAcrossPartition(t *testing.T) {
 		}
 	}
 	mustOrDeleted(d.Edit(ctx, group, t3.ID, "third edited"))
-	must(a.Edit(ctx, group, t1.ID, "hello v3"))     // a's second edit (left, later clock)
+	must(a.Edit(ctx, group, t1.ID, "hello v3")) // a's second edit (left, later clock)
 	mustOrDeleted(d.Edit(ctx, group, t3.ID, "third again"))
 	must(c.React(ctx, group, t2.ID, "😀", false))
 	if err := c.Edit(ctx, group, t1.ID, "not mine"); !errors.Is(err, ErrNotAllowed) {
