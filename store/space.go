@@ -31,8 +31,12 @@ var ErrDiskFull = errors.New("disk full")
 // flushes and compactions to finish.
 const DefaultDiskReserve = 64 << 20
 
-// spaceCheckEvery bounds how stale the free-space reading is.
-const spaceCheckEvery = time.Second
+// spaceCheckEvery is how often the watcher reads free space and looks for
+// new memtable files; checkFresh bounds how stale a write's reading is.
+const (
+	spaceCheckEvery = time.Second
+	checkFresh      = 100 * time.Millisecond
+)
 
 // WithDiskReserve sets the free space the store keeps (default
 // DefaultDiskReserve); below it, writes fail with ErrDiskFull.
@@ -51,6 +55,7 @@ type spaceGuard struct {
 	reserve int64
 	free    atomic.Int64
 	full    atomic.Bool
+	readAt  atomic.Int64                // unix ns of the last reading
 	onFull  func(full bool, free int64) // logging
 
 	mu        sync.Mutex
@@ -71,7 +76,14 @@ func newSpaceGuard(dir string, reserve int64, onFull func(bool, int64)) *spaceGu
 // quarter reserve before resuming, so a store at the edge does not flap),
 // and preallocates new memtable files.
 func (g *spaceGuard) refresh() {
+	g.read()
+	g.preallocate()
+}
+
+// read takes a free-space reading and flips the full state.
+func (g *spaceGuard) read() {
 	free, err := freeBytes(g.dir)
+	g.readAt.Store(time.Now().UnixNano())
 	if err != nil {
 		return // unknown: do not block writes on a failed statfs
 	}
@@ -84,16 +96,18 @@ func (g *spaceGuard) refresh() {
 			g.onFull(now, free)
 		}
 	}
-	g.preallocate()
 }
 
-// check fails with ErrDiskFull when below the reserve. It reads the file
-// system each time: a statfs costs about a microsecond, a commit far more.
+// check fails with ErrDiskFull when below the reserve. The reading is at
+// most checkFresh old (a statfs; the watcher reads every second and
+// preallocates): a commit must not pay a directory scan.
 func (g *spaceGuard) check() error {
 	if g == nil {
 		return nil
 	}
-	g.refresh()
+	if time.Since(time.Unix(0, g.readAt.Load())) > checkFresh || g.full.Load() {
+		g.read()
+	}
 	if g.full.Load() {
 		return fmt.Errorf("%w: %s free on %s, %s kept in reserve", ErrDiskFull,
 			humanBytes(g.free.Load()), g.dir, humanBytes(g.reserve))
