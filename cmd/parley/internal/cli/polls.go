@@ -9,8 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 
@@ -20,8 +18,6 @@ import (
 	"github.com/parley-chat/parley/cmd/parley/internal/chatcmd"
 	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
-	"github.com/parley-chat/parley/p2p"
-	"github.com/parley-chat/parley/store"
 )
 
 func (a *app) pollCmd() *cobra.Command {
@@ -78,38 +74,11 @@ func (a *app) pollWrite(ctx context.Context, fn func(w pollWriter) error) error 
 	c, err := a.client()
 	if err == nil {
 		err = fn(apiPolls{c})
-		if !errors.Is(err, api.ErrNotRunning) {
-			return err
-		}
-	} else if !errors.Is(err, api.ErrNotRunning) {
+	}
+	if !errors.Is(err, api.ErrNotRunning) {
 		return err
 	}
-	p, err := a.profile()
-	if err != nil {
-		return err
-	}
-	sopts, err := a.storeOptions(p)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := node.New(p.Dir, node.WithLogger(log), node.WithStoreOptions(append(sopts, store.WithLogger(log))...),
-		node.WithP2P(p2p.WithMDNS(false), p2p.WithListenAddrs([]string{"/ip4/127.0.0.1/tcp/0"}, nil)))
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("%w: a parley node is starting or running for profile %q; retry in a moment", err, p.Name)
-	}
-	if err != nil {
-		return storeError(err, p)
-	}
-	defer n.Close()
-	if err := n.Start(ctx); err != nil {
-		return fmt.Errorf("start node: %w", err)
-	}
-	if err := fn(nodePolls{n}); err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stderr, "(no node running: stored; it reaches the group when a node runs)")
-	return n.Close()
+	return a.withLocalNode(ctx, func(n *node.Node) error { return fn(nodePolls{n}) })
 }
 
 func (a *app) pollCreateCmd() *cobra.Command {

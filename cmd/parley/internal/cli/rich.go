@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"sort"
 	"strings"
 
@@ -19,8 +18,6 @@ import (
 	"github.com/parley-chat/parley/cmd/parley/internal/api"
 	"github.com/parley-chat/parley/cmd/parley/internal/termtext"
 	"github.com/parley-chat/parley/node"
-	"github.com/parley-chat/parley/p2p"
-	"github.com/parley-chat/parley/store"
 )
 
 func (a *app) richCmds() []*cobra.Command {
@@ -68,32 +65,7 @@ func (a *app) write(ctx context.Context, fn func(w writer) error) error {
 	if !errors.Is(err, api.ErrNotRunning) {
 		return err
 	}
-	p, err := a.profile()
-	if err != nil {
-		return err
-	}
-	sopts, err := a.storeOptions(p)
-	if err != nil {
-		return err
-	}
-	n, err := node.New(p.Dir, node.WithLogger(slog.New(slog.DiscardHandler)),
-		node.WithP2P(p2p.WithListenAddrs([]string{"/ip4/127.0.0.1/tcp/0"}, nil), p2p.WithMDNS(false)),
-		node.WithStoreOptions(sopts...))
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("%w: a parley node seems to be starting for profile %q; retry in a moment", err, p.Name)
-	}
-	if err != nil {
-		return storeError(err, p)
-	}
-	defer n.Close()
-	if err := n.Start(ctx); err != nil {
-		return fmt.Errorf("start node: %w", err)
-	}
-	if err := fn(nodeWriter{n}); err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stderr, "(node not running: stored locally; it reaches the group when a node runs)")
-	return nil
+	return a.withLocalNode(ctx, func(n *node.Node) error { return fn(nodeWriter{n}) })
 }
 
 func (a *app) sendCmd() *cobra.Command {
