@@ -118,20 +118,16 @@ func (r *pollReader) find(pollID string) (*envelope.Verified, error) {
 	if len(s) < MinPollPrefix || len(s) > 2*store.MessageIDLen {
 		return nil, fmt.Errorf("%w: a poll id is %d to %d hex digits", ErrInvalidInput, MinPollPrefix, 2*store.MessageIDLen)
 	}
-	raw, err := hex.DecodeString(s[:len(s)&^1])
-	if err != nil || (len(s)%2 == 1 && !isHex(s[len(s)-1])) {
+	if _, err := hex.DecodeString(s[:len(s)&^1]); err != nil || (len(s)%2 == 1 && !isHex(s[len(s)-1])) {
 		return nil, fmt.Errorf("%w: poll id %q is not hex", ErrInvalidInput, pollID)
 	}
-	ids, err := r.st.IDsWithBytePrefix(r.g, raw, 64)
+	ids, err := r.st.IDsWithPrefix(r.g, s, 64)
 	if err != nil {
 		return nil, err
 	}
 	var found []*envelope.Verified
 	erased := false
 	for _, id := range ids {
-		if !strings.HasPrefix(hex.EncodeToString(id[:]), s) {
-			continue
-		}
 		st, err := r.st.Get(r.g, id)
 		if errors.Is(err, store.ErrNotFound) {
 			continue

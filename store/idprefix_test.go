@@ -2,10 +2,11 @@ package store
 
 import (
 	"bytes"
+	"encoding/hex"
 	"testing"
 )
 
-func TestIDsWithBytePrefix(t *testing.T) {
+func TestIDsWithPrefixReadsOneGroup(t *testing.T) {
 	s := openMem(t)
 	g, other := gidOf("prefix"), gidOf("other")
 	var msgs []Message
@@ -15,7 +16,7 @@ func TestIDsWithBytePrefix(t *testing.T) {
 	mustAppend(t, s, msgs...)
 	mustAppend(t, s, mkMsg(other, 1, "bob", 1, 1))
 	m := msgs[7]
-	got, err := s.IDsWithBytePrefix(g, m.ID[:2], 100)
+	got, err := s.IDsWithPrefix(g, hex.EncodeToString(m.ID[:2]), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,13 +30,13 @@ func TestIDsWithBytePrefix(t *testing.T) {
 	if !found {
 		t.Fatalf("%x not among %x", m.ID, got)
 	}
-	if got, _ := s.IDsWithBytePrefix(g, m.ID[:], 100); len(got) != 1 || got[0] != m.ID {
+	if got, _ := s.IDsWithPrefix(g, hex.EncodeToString(m.ID[:]), 100); len(got) != 1 || got[0] != m.ID {
 		t.Fatalf("full id: %x", got)
 	}
-	if got, _ := s.IDsWithBytePrefix(g, nil, 5); len(got) != 5 {
+	if got, _ := s.IDsWithPrefix(g, "", 5); len(got) != 5 {
 		t.Fatalf("limit: %d ids", len(got))
 	}
-	if got, _ := s.IDsWithBytePrefix(g, nil, 1000); len(got) != 40 {
+	if got, _ := s.IDsWithPrefix(g, "", 1000); len(got) != 40 {
 		t.Fatalf("another group's ids leak in: %d", len(got))
 	}
 }
