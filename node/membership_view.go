@@ -1,10 +1,7 @@
 package node
 
 import (
-	"cmp"
-	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -15,48 +12,13 @@ import (
 // What front ends show of the membership log: the member count and names
 // from the signed ops (not from who has posted), and each op as a sentence.
 
-// memberState replays a group's stored membership ops (no keys: reading
-// only); nil for a legacy group or an unreadable log.
+// memberState is the state of a group's stored membership log (no keys:
+// reading only); nil for a legacy group.
 func (l *Local) memberState(g store.GroupID) *membership.State {
-	raws, err := l.st.MembershipOps(g)
-	if err != nil || len(raws) == 0 {
-		return nil
+	if log := storedLog(l.st, g); log != nil {
+		return log.State()
 	}
-	var log *membership.Log
-	var rest []*membership.Op
-	for _, raw := range raws {
-		o, err := membership.DecodeOp(raw)
-		if err != nil {
-			return nil
-		}
-		if o.Kind == membership.KindCreate {
-			if log, err = membership.NewLog(o); err != nil {
-				return nil
-			}
-			continue
-		}
-		rest = append(rest, o)
-	}
-	if log == nil {
-		return nil
-	}
-	// As loadMembership: in clock order, and in rounds, since an op waits
-	// until its parents are in; an op refused for another reason is dropped.
-	slices.SortFunc(rest, func(a, b *membership.Op) int { return cmp.Compare(a.Lamport, b.Lamport) })
-	for progress := true; progress && len(rest) > 0; {
-		progress = false
-		waiting := rest[:0]
-		for _, o := range rest {
-			_, err := log.Insert(o)
-			if errors.Is(err, membership.ErrUnknownParent) {
-				waiting = append(waiting, o)
-				continue
-			}
-			progress = true
-		}
-		rest = waiting
-	}
-	return log.State()
+	return nil
 }
 
 // memberCount is the group's current member count: from the membership
