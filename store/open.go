@@ -19,7 +19,13 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		WithLogger(nil).
 		WithSyncWrites(false). // we fsync once per commit batch instead
 		WithNumVersionsToKeep(1).
-		WithMemTableSize(16 << 20).
+		// Sized for a messenger, not a database server: a message is about
+		// 1 KB with its index keys, so an 8 MiB memtable holds thousands;
+		// at most three exist (one filling, two flushing) before writes
+		// wait, which keeps a node's RSS under load within its 64 MB
+		// budget (docs/store.md, "Memory").
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(3).
 		// Every message inline in the LSM tree (WAL and tables), never in
 		// the value log: erasing a body (erase.go) can then purge every copy
 		// with DropPrefix, which the value log does not support, and the
@@ -27,8 +33,8 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		// written, so it cannot fault on a full disk (space.go).
 		WithValueThreshold(maxInlineValue).
 		WithNumCompactors(2).
-		WithBlockCacheSize(16 << 20).
-		WithIndexCacheSize(8 << 20).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(4 << 20).
 		// One goroutine (the committer) reads and writes message keys; every
 		// other write is a blind Set. No transaction can conflict with another,
 		// so Badger need not track every read to check.

@@ -43,6 +43,11 @@ type Config struct {
 	GrowthNodes   []int
 	GrowthHistory []int
 
+	// Soak replaces the standard runs by one long paced run at Rate on
+	// Nodes, cut into SoakWindow windows (0: no soak).
+	Soak       time.Duration
+	SoakWindow time.Duration
+
 	// Actions: after each text message, the sender also sends this many
 	// actions, alternately a reaction to that message and a vote in a poll
 	// made at setup: the cost of reactions and polls on the figures, next
@@ -147,6 +152,9 @@ func (c *Config) fill() error {
 		return fmt.Errorf("%w: repeats and steps must be at least 1", ErrConfig)
 	case c.P99Bound < 0:
 		return fmt.Errorf("%w: the p99 bound must be positive", ErrConfig)
+	}
+	if c.Soak > 0 && c.SoakWindow <= 0 {
+		c.SoakWindow = time.Minute
 	}
 	for _, n := range c.GrowthNodes {
 		if n < 2 {

@@ -93,6 +93,9 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	if r.Growth != nil {
 		writeGrowth(&b, r.Growth)
 	}
+	if r.Soak != nil {
+		writeSoak(&b, r.Soak)
+	}
 	m := r.Memory
 	b.WriteString("### Memory\n\nRSS is what the OS holds for the process; heap is Go's HeapInuse, which also counts large buffers (Badger's) whose pages were never touched, so it can exceed RSS.\n\n| measure | MB |\n|---|---:|\n")
 	fmt.Fprintf(&b, "| process before any node (RSS) | %.1f |\n", m.ProcessBaseRSSMB)

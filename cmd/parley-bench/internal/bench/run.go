@@ -179,6 +179,7 @@ type Result struct {
 	CatchUp    []CatchUpResult `json:"catch_up,omitempty"`
 	Memory     Memory          `json:"memory"`
 	Growth     *Growth         `json:"growth,omitempty"`
+	Soak       *Soak           `json:"soak,omitempty"`
 
 	Net       string  `json:"net"`
 	Store     string  `json:"store"`
@@ -236,6 +237,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err := idleMany(ctx, &cfg, res, rng, say); err != nil {
 			return nil, fmt.Errorf("idle %d nodes: %w", cfg.IdleNodes, err)
 		}
+	}
+
+	// A soak, instead of the standard runs.
+	if cfg.Soak > 0 {
+		if err := runSoak(ctx, &cfg, res, rng, say); err != nil {
+			return nil, fmt.Errorf("soak: %w", err)
+		}
+		res.Seconds = time.Since(t0).Seconds()
+		res.LoadAvg[1] = loadAvg()
+		return res, nil
 	}
 
 	// Cost as work grows, instead of the standard runs.
@@ -344,7 +355,12 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 	say("%s idle cluster: %.1f MB RSS, %.2f%% of a core per node", name, float64(rss)/mib/float64(n), 100*idle/float64(n))
 	if !cfg.SkipLatency {
 		ls := startSampler(250 * time.Millisecond)
+		stopProfile := func() {}
+		if !baseline {
+			stopProfile = startLoadProfile()
+		}
 		r, err := paced(ctx, sys, cfg.Senders, cfg.Rate, cfg.Duration, cfg.MsgSize, cfg.Drain)
+		stopProfile()
 		if peak, _ := ls.Stop(); !baseline {
 			res.Memory.ClusterRunRSSMB = float64(peak) / mib / float64(n)
 		}

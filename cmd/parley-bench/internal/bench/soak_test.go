@@ -1,0 +1,42 @@
+package bench
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSoakTiny runs a two-window soak on three on-disk nodes and checks
+// every window is recorded with its process state. No timing is asserted.
+func TestSoakTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real loopback nodes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := Config{
+		Nodes: 3, Rate: 20, Drain: 5 * time.Second, IdleWindow: 100 * time.Millisecond,
+		Soak: 2 * time.Second, SoakWindow: time.Second, Dir: t.TempDir(),
+	}
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Soak
+	if s == nil || len(s.Windows) != 2 {
+		t.Fatalf("soak windows: %+v, want 2", s)
+	}
+	for i, w := range s.Windows {
+		if w.Sent != 20 || w.Lost != 0 || w.Goroutines <= 0 || w.RSSMB <= 0 || w.DiskMB <= 0 {
+			t.Errorf("window %d: %+v; want 20 sent, none lost, process state recorded", i, w)
+		}
+	}
+	// DiskBytesPerMsg is not checked: forty messages fit in the files
+	// Badger preallocated, so the store need not grow at all.
+	var b strings.Builder
+	writeSoak(&b, s)
+	if !strings.Contains(b.String(), "| end s |") {
+		t.Errorf("soak table missing:\n%s", b.String())
+	}
+}
