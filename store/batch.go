@@ -19,6 +19,7 @@ type batchWriter struct {
 	vectors           map[string]*vectorState
 	heads             map[GroupID]*headSet
 	gapsFilled        [][GroupIDLen + MessageIDLen]byte // gap markers this transaction deletes
+	inserted          []recentEntry                     // ids this transaction writes (recent.go)
 }
 
 // headSet is a group's heads, kept as one value (H/<gid>): a key per head
@@ -104,6 +105,7 @@ func (w *batchWriter) reset() {
 	w.vectors = map[string]*vectorState{}
 	w.heads = map[GroupID]*headSet{}
 	w.gapsFilled = nil
+	w.inserted = w.inserted[:0]
 }
 
 func (w *batchWriter) commit() error {
@@ -132,6 +134,10 @@ func (w *batchWriter) commit() error {
 		return err
 	}
 	w.s.gaps.remove(w.gapsFilled)
+	w.s.recent.add(w.inserted)
+	for g, c := range w.counts {
+		w.s.stats.put(g, Stats{Count: c.count, MaxLamport: c.maxLamport})
+	}
 	w.txn.Discard()
 	w.view.Discard()
 	w.reset()
@@ -185,6 +191,9 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 	g := m.Group[:]
 	idKey := key('i', g, m.ID[:])
 	ids := w.s.ids.Load()
+	if _, ok := w.s.recent.lamport(m.Group, m.ID); ok {
+		return false, nil
+	}
 	if ids.mayContain(m.Group, m.ID) {
 		if _, err := txn.Get(idKey); err == nil {
 			return false, nil
@@ -197,6 +206,7 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	w.inserted = append(w.inserted, recentEntry{recentKey{m.Group, m.ID}, m.Lamport})
 	lam := u64(m.Lamport)
 	sets := []struct{ k, v []byte }{
 		{key('m', g, lam, m.ID[:]), m.Raw},
@@ -242,8 +252,8 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 	}
 	for _, p := range m.Parents {
 		heads.remove(p)
-		held := false
-		if ids.mayContain(m.Group, p) {
+		_, held := w.s.recent.lamport(m.Group, p)
+		if !held && ids.mayContain(m.Group, p) {
 			if _, err := txn.Get(key('i', g, p[:])); err == nil {
 				held = true
 			} else if !errors.Is(err, badger.ErrKeyNotFound) {

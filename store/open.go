@@ -128,6 +128,7 @@ func start(db *badger.DB, o options, ids *idFilter, gaps *gapSet, space *spaceGu
 		stop:      make(chan struct{}),
 		syncEvery: o.syncEvery,
 		gaps:      gaps,
+		recent:    newRecentIDs(),
 		space:     space,
 	}
 	s.ids.Store(ids)

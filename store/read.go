@@ -161,6 +161,9 @@ type Stats struct {
 
 // GroupStats returns g's counters.
 func (s *Store) GroupStats(g GroupID) (Stats, error) {
+	if st, ok := s.stats.get(g); ok {
+		return st, nil
+	}
 	var st Stats
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(key('n', g[:]))
@@ -309,6 +312,9 @@ func (s *Store) GetAt(g GroupID, lamport uint64, id MessageID) (Stored, error) {
 
 // Lamport returns the Lamport clock of a held message; ok is false if it is not held.
 func (s *Store) Lamport(g GroupID, id MessageID) (lamport uint64, ok bool, err error) {
+	if lam, ok := s.recent.lamport(g, id); ok {
+		return lam, true, nil
+	}
 	if !s.ids.Load().mayContain(g, id) {
 		return 0, false, nil
 	}

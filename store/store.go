@@ -98,6 +98,8 @@ type Store struct {
 
 	ids      atomic.Pointer[idFilter] // "certainly not stored" without Badger (filter.go)
 	gaps     *gapSet                  // ids under a gap marker (filter.go)
+	recent   *recentIDs               // clocks of the newest committed ids (recent.go)
+	stats    statsCache               // committed counters per group (recent.go)
 	lastSync time.Time                // end of the last durable commit (committer only)
 
 	encrypted bool
@@ -117,6 +119,8 @@ func (s *Store) Close() error {
 		s.closeMu.Unlock()
 		close(s.stop)
 		s.wg.Wait()
+		s.recent.close()
+		s.stats.close()
 		if s.unsynced.Load() {
 			err = s.db.Sync()
 		}

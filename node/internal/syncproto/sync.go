@@ -339,6 +339,9 @@ func (s *Syncer) Request(p peer.ID, g *Group) {
 // under live traffic gossip often delivers it by itself a moment later.
 const gapDelay = time.Second
 
+// gapSample bounds how many missing ids a gap check compares.
+const gapSample = 256
+
 // RequestGap pulls g from p if, after gapDelay, a referenced parent is still missing.
 func (s *Syncer) RequestGap(p peer.ID, g *Group) {
 	k := syncKey{p, g.ID}
@@ -349,6 +352,16 @@ func (s *Syncer) RequestGap(p peer.ID, g *Group) {
 	}
 	s.gapPending[k] = true
 	s.mu.Unlock()
+	// Only the parents missing now count: under steady traffic something
+	// is always in flight, so "anything missing after the delay" pulled
+	// about once a second from every neighbour for nothing.
+	before, err := s.cfg.Store.Missing(g.ID, gapSample)
+	if err != nil || len(before) == 0 {
+		s.mu.Lock()
+		delete(s.gapPending, k)
+		s.mu.Unlock()
+		return
+	}
 	ctx := s.context()
 	s.goOwned(func() {
 		defer func() {
@@ -363,8 +376,20 @@ func (s *Syncer) RequestGap(p peer.ID, g *Group) {
 		case <-ctx.Done():
 			return
 		}
-		if missing, err := s.cfg.Store.Missing(g.ID, 1); err == nil && len(missing) > 0 {
-			s.Request(p, g)
+		after, err := s.cfg.Store.Missing(g.ID, gapSample)
+		if err != nil {
+			return
+		}
+		still := make(map[store.MessageID]bool, len(after))
+		for _, id := range after {
+			still[id] = true
+		}
+		for _, id := range before {
+			// A full sample may have pushed an old id out: pull to be safe.
+			if still[id] || len(after) == gapSample {
+				s.Request(p, g)
+				return
+			}
 		}
 	})
 }
