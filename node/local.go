@@ -85,6 +85,9 @@ type Local struct {
 	uxHooks
 
 	searchMu sync.Mutex // one search backfill at a time (search.go)
+
+	logsMu sync.Mutex
+	logs   map[store.GroupID]cachedLog // replayed membership logs (pollstate.go)
 }
 
 // NewLocal wraps an open store.

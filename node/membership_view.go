@@ -15,7 +15,7 @@ import (
 // memberState is the state of a group's stored membership log (no keys:
 // reading only); nil for a legacy group.
 func (l *Local) memberState(g store.GroupID) *membership.State {
-	if log := storedLog(l.st, g); log != nil {
+	if log := l.storedLog(g); log != nil {
 		return log.State()
 	}
 	return nil

@@ -5,6 +5,8 @@ package node
 // Used by Poll, by history listings (Message.Poll) and by the validator.
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -175,10 +177,20 @@ func logRoles(l *membership.Log) roleFn {
 
 // storedLog rebuilds a group's membership log from the stored ops (what
 // Local reads without a running node); nil for a legacy group.
-func storedLog(st *store.Store, g store.GroupID) *membership.Log {
-	raws, err := st.MembershipOps(g)
+func (l *Local) storedLog(g store.GroupID) *membership.Log {
+	raws, err := l.st.MembershipOps(g)
 	if err != nil || len(raws) == 0 {
 		return nil
+	}
+	// Replaying verifies every op's signature (about 50 us each): the
+	// group list, history names and polls asked for it on every call. The
+	// replay is kept until the stored ops change.
+	sum := opsDigest(raws)
+	l.logsMu.Lock()
+	c, ok := l.logs[g]
+	l.logsMu.Unlock()
+	if ok && c.sum == sum {
+		return c.log
 	}
 	m := &gmem{pending: map[membership.OpID]*membership.Op{}}
 	for _, raw := range raws {
@@ -198,12 +210,39 @@ func storedLog(st *store.Store, g store.GroupID) *membership.Log {
 		return nil
 	}
 	m.drainPending()
+	m.log.State() // built now, so readers sharing the log never build it concurrently
+	l.logsMu.Lock()
+	if l.logs == nil {
+		l.logs = map[store.GroupID]cachedLog{}
+	}
+	l.logs[g] = cachedLog{sum: sum, log: m.log}
+	l.logsMu.Unlock()
 	return m.log
+}
+
+// cachedLog is a replayed membership log and the digest of the ops it was
+// replayed from. Its readers only read it.
+type cachedLog struct {
+	sum [sha256.Size]byte
+	log *membership.Log
+}
+
+func opsDigest(raws [][]byte) [sha256.Size]byte {
+	h := sha256.New()
+	var n [8]byte
+	for _, r := range raws {
+		binary.BigEndian.PutUint64(n[:], uint64(len(r)))
+		h.Write(n[:])
+		h.Write(r)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // localPolls is a pollReader for Local (roles from the stored log).
 func (l *Local) pollReader(g store.GroupID) *pollReader {
-	return &pollReader{st: l.st, g: g, self: l.self, role: logRoles(storedLog(l.st, g)), names: l.memberNames(g)}
+	return &pollReader{st: l.st, g: g, self: l.self, role: logRoles(l.storedLog(g)), names: l.memberNames(g)}
 }
 
 // nodePolls is a pollReader with the running node's live roles and names.
