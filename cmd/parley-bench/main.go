@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/bench"
+	"github.com/parley-chat/parley/node"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -169,6 +170,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.DurationVar(&cfg.P99Bound, "p99-bound", d.P99Bound, "second throughput figure: highest rate with p99 to all members at most this")
 	f.BoolVar(&cfg.Growth, "growth", false, "instead of the standard runs, measure how costs grow with --growth-nodes and --growth-history")
 	f.IntSliceVar(&cfg.GrowthNodes, "growth-nodes", d.GrowthNodes, "cluster sizes for --growth (latency run at --rate each)")
+	f.Int64Var(&cfg.NodeMemoryLimit, "node-memory-limit", node.DefaultMemoryLimit, "Go soft memory limit per Parley node, as parley daemon sets by default (the process gets N times it; 0: none)")
 	f.DurationVar(&cfg.Soak, "soak", 0, "instead of the standard runs, a soak: paced load at --rate on --nodes for this long (e.g. 30m), RSS, goroutines and disk after each --soak-window")
 	f.DurationVar(&cfg.SoakWindow, "soak-window", time.Minute, "window of the soak")
 	f.IntSliceVar(&cfg.GrowthHistory, "growth-history", d.GrowthHistory, "history sizes for --growth (catch-up run each)")

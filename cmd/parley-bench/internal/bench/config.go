@@ -54,6 +54,11 @@ type Config struct {
 	// to a run with 0 (issue 13). Deliveries still count texts only.
 	Actions int
 
+	// NodeMemoryLimit is the Go soft memory limit each Parley daemon runs
+	// with by default (parley --memory-limit); the process holding n nodes
+	// runs with n times it on top of what it held before (0: none).
+	NodeMemoryLimit int64
+
 	InMemory     bool   // in-memory stores instead of Badger on disk
 	Net          string // NetTCP or NetMocknet
 	SkipBaseline bool   // do not run the raw GossipSub baseline

@@ -120,3 +120,14 @@ func settleCPU(ctx context.Context, idle float64, limit time.Duration) bool {
 	}
 	return false
 }
+
+// applyNodeMemoryLimit gives the process the soft memory limit n daemons
+// would have together (each runs with perNode by default), on top of what
+// it holds now; it returns the function that restores the previous limit.
+func applyNodeMemoryLimit(perNode int64, n int) func() {
+	if perNode <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return nil
+	}
+	old := debug.SetMemoryLimit(int64(rssBytes()) + int64(n)*perNode)
+	return func() { debug.SetMemoryLimit(old) }
+}

@@ -45,6 +45,8 @@ type parleyCluster struct {
 
 	fillMu sync.Mutex
 	fill   map[int]string
+
+	restoreLimit func() // undoes applyNodeMemoryLimit
 }
 
 // newStore opens a store for node name: on disk under cfg.Dir unless InMemory.
@@ -124,6 +126,7 @@ var benchEmoji = []string{"👍", "🎉", "❤", "😀"}
 // waits until it is ready to measure.
 func startParleyCluster(ctx context.Context, cfg *Config, n int, rng *rand.Rand) (*parleyCluster, error) {
 	c := &parleyCluster{cfg: cfg, topo: newTopology(n, cfg.Degree, rng), fill: map[int]string{}}
+	c.restoreLimit = applyNodeMemoryLimit(cfg.NodeMemoryLimit, n)
 	if cfg.Net == NetMocknet {
 		c.mn = mocknet.New()
 	}
@@ -341,6 +344,9 @@ func (c *parleyCluster) close() {
 	wg.Wait()
 	if c.mn != nil {
 		c.mn.Close()
+	}
+	if c.restoreLimit != nil {
+		c.restoreLimit()
 	}
 }
 

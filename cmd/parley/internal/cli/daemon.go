@@ -26,6 +26,7 @@ type nodeFlags struct {
 	net    netFlags
 	met    metricsFlag
 	files  fileFlags // files.go
+	mem    memLimitFlag
 }
 
 func (f *nodeFlags) register(cmd *cobra.Command) {
@@ -36,6 +37,7 @@ func (f *nodeFlags) register(cmd *cobra.Command) {
 	f.net.register(fl)
 	f.met.register(fl)
 	f.files.register(fl)
+	f.mem.register(fl)
 }
 
 func (a *app) daemonCmd() *cobra.Command {
@@ -87,6 +89,7 @@ func (a *app) runNode(ctx context.Context, log *slog.Logger, f nodeFlags, front 
 	if err != nil {
 		return err
 	}
+	f.mem.apply(log)
 	popts := append(append(f.net.options(), p2p.WithMDNS(f.mdns)), f.met.p2pOptions()...)
 	if len(f.listen) > 0 {
 		// Without --listen the node listens on the profile's port (a taken

@@ -58,6 +58,7 @@ func (a *app) relayCmd() *cobra.Command {
 	var listen []string
 	var boot peersFlag
 	var met metricsFlag
+	var mem memLimitFlag
 	var printBridge bool
 	var tls tlsFlags
 	cmd := &cobra.Command{
@@ -96,6 +97,7 @@ relay's peer id, which every address ends in (docs/transports.md).`,
 			if err != nil {
 				return err
 			}
+			mem.apply(log)
 			popts := append([]p2p.Option{p2p.WithBootstrap(boot.infos...)}, met.p2pOptions()...)
 			if len(listen) > 0 { // else the profile's port, no fallback
 				popts = append(popts, p2p.WithListenAddrs(listen, nil))
@@ -144,6 +146,7 @@ relay's peer id, which every address ends in (docs/transports.md).`,
 	tls.register(cmd.Flags())
 	cmd.Flags().Var(&boot, "bootstrap", "another bootstrap or relay node to join (repeatable)")
 	met.register(cmd.Flags())
+	mem.register(cmd.Flags())
 	return cmd
 }
 
