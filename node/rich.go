@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -174,8 +175,32 @@ func (n *Node) Delete(ctx context.Context, ref, msgID string) error {
 		return fmt.Errorf("%w: only the author or an admin may delete a message", ErrNotAllowed)
 	}
 	_, err = n.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_Delete{Delete: &wirepb.Delete{
-		Target: id[:], TargetAuthor: v.Msg.Author, TargetSeq: v.Msg.Seq, TargetLamport: v.Msg.Lamport}}})
+		Target: id[:], TargetAuthor: v.Msg.Author, TargetSeq: v.Msg.Seq, TargetLamport: v.Msg.Lamport,
+		Edits: n.editsOf(g.rec.ID, id, v.Author)}}})
 	return err
+}
+
+// editsOf names the edits of id by its author that we hold (the newest
+// MaxDeleteEdits), for a delete to carry.
+func (n *Node) editsOf(g store.GroupID, id store.MessageID, author peer.ID) []*wirepb.ErasedEdit {
+	var out []*wirepb.ErasedEdit
+	_ = n.st.Related(g, id, func(s store.Stored) bool {
+		if s.Erased {
+			return true
+		}
+		v, err := envelope.DecodeSigned(s.Raw)
+		if err != nil || v.Author != author {
+			return true
+		}
+		if e, ok := v.Msg.Body.GetKind().(*wirepb.Body_Edit); ok && bytes.Equal(e.Edit.Target, id[:]) {
+			out = append(out, &wirepb.ErasedEdit{Id: s.ID[:], Seq: v.Msg.Seq, Lamport: v.Msg.Lamport})
+		}
+		return true
+	})
+	if len(out) > envelope.MaxDeleteEdits {
+		out = out[len(out)-envelope.MaxDeleteEdits:]
+	}
+	return out
 }
 
 func (n *Node) target(ref, msgID string) (*group, store.MessageID, store.Stored, error) {
@@ -354,16 +379,13 @@ func (n *Node) applyDelete(g *group, v *envelope.Verified, d *wirepb.Delete) {
 		if erased {
 			n.onErased(g.rec.ID, id)
 		}
+		n.recordErasedEdits(g, v, d)
 		return
 	}
 	// Never held: count its seq held so sync does not ask for it, and a
 	// late copy is a duplicate (stays erased).
-	pub, err := crypto.UnmarshalPublicKey(d.TargetAuthor)
-	if err != nil {
-		return
-	}
-	author, err := peer.IDFromPublicKey(pub)
-	if err != nil || d.TargetSeq == 0 {
+	author, ok := deleteTargetAuthor(d)
+	if !ok {
 		return
 	}
 	_, err = n.st.AppendErased(n.ctx, store.Message{Group: g.rec.ID, ID: id, Author: []byte(author),
@@ -373,6 +395,68 @@ func (n *Node) applyDelete(g *group, v *envelope.Verified, d *wirepb.Delete) {
 		return
 	}
 	n.onErased(g.rec.ID, id)
+	n.recordErasedEdits(g, v, d)
+}
+
+// isEditOf reports whether held message id is an edit of target by author.
+func (n *Node) isEditOf(g store.GroupID, id store.MessageID, target []byte, author peer.ID) bool {
+	st, err := n.st.Get(g, id)
+	if err != nil || st.Erased {
+		return false
+	}
+	v, err := envelope.DecodeSigned(st.Raw)
+	if err != nil || v.Author != author {
+		return false
+	}
+	e, ok := v.Msg.Body.GetKind().(*wirepb.Body_Edit)
+	return ok && bytes.Equal(e.Edit.Target, target)
+}
+
+func deleteTargetAuthor(d *wirepb.Delete) (peer.ID, bool) {
+	pub, err := crypto.UnmarshalPublicKey(d.TargetAuthor)
+	if err != nil || d.TargetSeq == 0 {
+		return "", false
+	}
+	author, err := peer.IDFromPublicKey(pub)
+	return author, err == nil
+}
+
+// recordErasedEdits erases the edits a delete names (their texts go with
+// the target). Every node erases the same set, the one in the signed
+// delete: one it holds loses its body; one it never held is recorded as
+// erased, so its seq is held, no sync asks for it and a late copy is a
+// duplicate. An edit the deleter did not know of (made concurrently) stays
+// stored, hidden: erasing it on some nodes would leave a seq no tombstone
+// explains on the nodes that sync from them.
+func (n *Node) recordErasedEdits(g *group, v *envelope.Verified, d *wirepb.Delete) {
+	if len(d.Edits) == 0 {
+		return
+	}
+	author, ok := deleteTargetAuthor(d)
+	if !ok {
+		return
+	}
+	for _, e := range d.Edits {
+		id := store.MessageID(e.Id)
+		held, err := n.st.Has(g.rec.ID, id)
+		if err != nil {
+			continue
+		}
+		if held {
+			if !n.isEditOf(g.rec.ID, id, d.Target, author) {
+				continue // a delete names only its target's edits
+			}
+			if _, err := n.st.Erase(g.rec.ID, id, n.Local.indexedTerms(g.rec.ID, id)...); err != nil {
+				n.log.Error("delete: erase edit", "err", err)
+			}
+			continue
+		}
+		_, err = n.st.AppendErased(n.ctx, store.Message{Group: g.rec.ID, ID: id, Author: []byte(author),
+			Seq: e.Seq, Lamport: e.Lamport, TimeMs: v.Msg.TimestampMs})
+		if err != nil {
+			n.log.Warn("delete: record erased edit", "err", err)
+		}
+	}
 }
 
 // onErased is called once a message's body is erased from the store (its

@@ -241,6 +241,10 @@ func TestDeleteErasesFromFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	edited := "walrus-edit-secret-5521" // an edit's text goes with the message
+	if err := ns[1].Edit(ctx, gi.ID, m.ID, edited); err != nil {
+		t.Fatal(err)
+	}
 	keep, _ := ns[1].Send(ctx, gi.ID, "kept-text-9931")
 	waitHeld(t, gi.ID, keep.ID, ns...)
 	if err := ns[1].Delete(ctx, gi.ID, m.ID); err != nil {
@@ -260,6 +264,9 @@ func TestDeleteErasesFromFiles(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			if bytes.Contains(b, []byte(secret)) {
 				t.Errorf("%s: %s still holds the deleted text", n.cfg.displayName, p)
+			}
+			if bytes.Contains(b, []byte(edited)) {
+				t.Errorf("%s: %s still holds the deleted message's edit", n.cfg.displayName, p)
 			}
 			found = found || bytes.Contains(b, []byte("kept-text-9931"))
 			return nil
@@ -346,4 +353,60 @@ func TestHistoryPagesPastFoldedActions(t *testing.T) {
 	if gl.Last == nil || gl.Last.ID != want[5] {
 		t.Fatalf("group's last message is not the last text: %+v", gl.Last)
 	}
+}
+
+// A member offline while a message was edited and then deleted gets no
+// hole in its author's seqs: the delete names the erased edit, which the
+// member records as erased, so nothing shows as missing and sync stops
+// asking. The edit's text reaches it nowhere.
+func TestDeletedEditsLeaveNoHole(t *testing.T) {
+	ctx := context.Background()
+	dirB := t.TempDir()
+	a := newTestNode(t, "ann", t.TempDir(), WithReceiptInterval(0))
+	defer a.stop()
+	b := newTestNode(t, "ben", dirB, WithReceiptInterval(0))
+	connect(t, a, b)
+	gi, err := a.CreateGroup(ctx, "holes", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joinVia(t, a, b, gi.ID)
+	first, _ := a.Send(ctx, gi.ID, "before")
+	waitHeld(t, gi.ID, first.ID, b)
+	b.stop()
+
+	m, err := a.Send(ctx, gi.ID, "original")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Edit(ctx, gi.ID, m.ID, "otter-edit-secret-3317"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Delete(ctx, gi.ID, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := a.Send(ctx, gi.ID, "after")
+
+	b = startTestNode(t, "ben", dirB, b.key, WithReceiptInterval(0))
+	defer b.stop()
+	connect(t, a, b)
+	waitHeld(t, gi.ID, last.ID, b)
+	waitFor(t, "ben to see the delete", func() bool { return msgByID(t, b, gi.ID, m.ID).Deleted })
+	if miss := groupInfo(t, b, gi.ID).Missing; len(miss) != 0 {
+		t.Errorf("missing after sync: %+v; the erased edit left a hole", miss)
+	}
+	for _, h := range mustHistory(t, b, gi.ID) {
+		if strings.Contains(h.Text, "otter-edit-secret") {
+			t.Errorf("the deleted message's edit text reached ben: %+v", h)
+		}
+	}
+}
+
+func mustHistory(t *testing.T, n *testNode, group string) []Message {
+	t.Helper()
+	h, err := n.History(group, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

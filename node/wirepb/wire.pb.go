@@ -739,6 +739,10 @@ type Delete struct {
 	TargetAuthor  []byte                 `protobuf:"bytes,2,opt,name=target_author,json=targetAuthor,proto3" json:"target_author,omitempty"` // libp2p-marshalled public key of the target's author
 	TargetSeq     uint64                 `protobuf:"varint,3,opt,name=target_seq,json=targetSeq,proto3" json:"target_seq,omitempty"`
 	TargetLamport uint64                 `protobuf:"varint,4,opt,name=target_lamport,json=targetLamport,proto3" json:"target_lamport,omitempty"`
+	// The target's edits the deleter held (at most 64): erased with it, and
+	// recorded as erased by nodes that never held them, so their seqs are
+	// no hole that sync keeps asking for.
+	Edits         []*ErasedEdit `protobuf:"bytes,5,rep,name=edits,proto3" json:"edits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -801,6 +805,75 @@ func (x *Delete) GetTargetLamport() uint64 {
 	return 0
 }
 
+func (x *Delete) GetEdits() []*ErasedEdit {
+	if x != nil {
+		return x.Edits
+	}
+	return nil
+}
+
+// ErasedEdit names one edit of a deleted message (its author is the
+// target's).
+type ErasedEdit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Lamport       uint64                 `protobuf:"varint,3,opt,name=lamport,proto3" json:"lamport,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErasedEdit) Reset() {
+	*x = ErasedEdit{}
+	mi := &file_wire_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErasedEdit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErasedEdit) ProtoMessage() {}
+
+func (x *ErasedEdit) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErasedEdit.ProtoReflect.Descriptor instead.
+func (*ErasedEdit) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ErasedEdit) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *ErasedEdit) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ErasedEdit) GetLamport() uint64 {
+	if x != nil {
+		return x.Lamport
+	}
+	return 0
+}
+
 // Poll opens a poll; its message id is the poll id.
 type Poll struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -814,7 +887,7 @@ type Poll struct {
 
 func (x *Poll) Reset() {
 	*x = Poll{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +899,7 @@ func (x *Poll) String() string {
 func (*Poll) ProtoMessage() {}
 
 func (x *Poll) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +912,7 @@ func (x *Poll) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Poll.ProtoReflect.Descriptor instead.
 func (*Poll) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Poll) GetQuestion() string {
@@ -882,7 +955,7 @@ type Vote struct {
 
 func (x *Vote) Reset() {
 	*x = Vote{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +967,7 @@ func (x *Vote) String() string {
 func (*Vote) ProtoMessage() {}
 
 func (x *Vote) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +980,7 @@ func (x *Vote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vote.ProtoReflect.Descriptor instead.
 func (*Vote) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Vote) GetPoll() []byte {
@@ -934,7 +1007,7 @@ type PollClose struct {
 
 func (x *PollClose) Reset() {
 	*x = PollClose{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1019,7 @@ func (x *PollClose) String() string {
 func (*PollClose) ProtoMessage() {}
 
 func (x *PollClose) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1032,7 @@ func (x *PollClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollClose.ProtoReflect.Descriptor instead.
 func (*PollClose) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PollClose) GetPoll() []byte {
@@ -981,7 +1054,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1066,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1079,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Receipt) GetStored() []*AuthorSeq {
@@ -1040,7 +1113,7 @@ type FileAnnounce struct {
 
 func (x *FileAnnounce) Reset() {
 	*x = FileAnnounce{}
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1125,7 @@ func (x *FileAnnounce) String() string {
 func (*FileAnnounce) ProtoMessage() {}
 
 func (x *FileAnnounce) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1138,7 @@ func (x *FileAnnounce) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileAnnounce.ProtoReflect.Descriptor instead.
 func (*FileAnnounce) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *FileAnnounce) GetName() string {
@@ -1128,7 +1201,7 @@ type Membership struct {
 
 func (x *Membership) Reset() {
 	*x = Membership{}
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1213,7 @@ func (x *Membership) String() string {
 func (*Membership) ProtoMessage() {}
 
 func (x *Membership) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1226,7 @@ func (x *Membership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Membership.ProtoReflect.Descriptor instead.
 func (*Membership) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{14}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Membership) GetOp() []byte {
@@ -1174,7 +1247,7 @@ type Text struct {
 
 func (x *Text) Reset() {
 	*x = Text{}
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1259,7 @@ func (x *Text) String() string {
 func (*Text) ProtoMessage() {}
 
 func (x *Text) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1272,7 @@ func (x *Text) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Text.ProtoReflect.Descriptor instead.
 func (*Text) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{15}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Text) GetText() string {
@@ -1233,7 +1306,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1318,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1258,7 +1331,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Join) GetDisplayName() string {
@@ -1290,7 +1363,7 @@ type Invite struct {
 
 func (x *Invite) Reset() {
 	*x = Invite{}
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1375,7 @@ func (x *Invite) String() string {
 func (*Invite) ProtoMessage() {}
 
 func (x *Invite) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1388,7 @@ func (x *Invite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invite.ProtoReflect.Descriptor instead.
 func (*Invite) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Invite) GetVersion() uint32 {
@@ -1398,7 +1471,7 @@ type JoinChallenge struct {
 
 func (x *JoinChallenge) Reset() {
 	*x = JoinChallenge{}
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1483,7 @@ func (x *JoinChallenge) String() string {
 func (*JoinChallenge) ProtoMessage() {}
 
 func (x *JoinChallenge) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1496,7 @@ func (x *JoinChallenge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinChallenge.ProtoReflect.Descriptor instead.
 func (*JoinChallenge) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{18}
+	return file_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *JoinChallenge) GetVersion() uint32 {
@@ -1458,7 +1531,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1543,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1556,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{19}
+	return file_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JoinRequest) GetVersion() uint32 {
@@ -1561,7 +1634,7 @@ type JoinReply struct {
 
 func (x *JoinReply) Reset() {
 	*x = JoinReply{}
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1646,7 @@ func (x *JoinReply) String() string {
 func (*JoinReply) ProtoMessage() {}
 
 func (x *JoinReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1659,7 @@ func (x *JoinReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinReply.ProtoReflect.Descriptor instead.
 func (*JoinReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{20}
+	return file_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *JoinReply) GetVersion() uint32 {
@@ -1672,7 +1745,7 @@ type SyncHello struct {
 
 func (x *SyncHello) Reset() {
 	*x = SyncHello{}
-	mi := &file_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1757,7 @@ func (x *SyncHello) String() string {
 func (*SyncHello) ProtoMessage() {}
 
 func (x *SyncHello) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[21]
+	mi := &file_wire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1770,7 @@ func (x *SyncHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncHello.ProtoReflect.Descriptor instead.
 func (*SyncHello) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{21}
+	return file_wire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SyncHello) GetVersion() uint32 {
@@ -1734,7 +1807,7 @@ type SyncHelloReply struct {
 
 func (x *SyncHelloReply) Reset() {
 	*x = SyncHelloReply{}
-	mi := &file_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +1819,7 @@ func (x *SyncHelloReply) String() string {
 func (*SyncHelloReply) ProtoMessage() {}
 
 func (x *SyncHelloReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[22]
+	mi := &file_wire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +1832,7 @@ func (x *SyncHelloReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncHelloReply.ProtoReflect.Descriptor instead.
 func (*SyncHelloReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{22}
+	return file_wire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SyncHelloReply) GetVersion() uint32 {
@@ -1794,7 +1867,7 @@ type AuthorSeq struct {
 
 func (x *AuthorSeq) Reset() {
 	*x = AuthorSeq{}
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +1879,7 @@ func (x *AuthorSeq) String() string {
 func (*AuthorSeq) ProtoMessage() {}
 
 func (x *AuthorSeq) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[23]
+	mi := &file_wire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +1892,7 @@ func (x *AuthorSeq) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorSeq.ProtoReflect.Descriptor instead.
 func (*AuthorSeq) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{23}
+	return file_wire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AuthorSeq) GetAuthor() []byte {
@@ -1849,7 +1922,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +1934,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[24]
+	mi := &file_wire_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +1947,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{24}
+	return file_wire_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SyncRequest) GetHave() []*AuthorSeq {
@@ -1911,7 +1984,7 @@ type SyncBatch struct {
 
 func (x *SyncBatch) Reset() {
 	*x = SyncBatch{}
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1923,7 +1996,7 @@ func (x *SyncBatch) String() string {
 func (*SyncBatch) ProtoMessage() {}
 
 func (x *SyncBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[25]
+	mi := &file_wire_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1936,7 +2009,7 @@ func (x *SyncBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncBatch.ProtoReflect.Descriptor instead.
 func (*SyncBatch) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{25}
+	return file_wire_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SyncBatch) GetMessages() [][]byte {
@@ -2018,13 +2091,19 @@ const file_wire_proto_rawDesc = "" +
 	"\x06remove\x18\x03 \x01(\bR\x06remove\"2\n" +
 	"\x04Edit\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\fR\x06target\x12\x12\n" +
-	"\x04text\x18\x02 \x01(\tR\x04text\"\x8b\x01\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"\xbd\x01\n" +
 	"\x06Delete\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\fR\x06target\x12#\n" +
 	"\rtarget_author\x18\x02 \x01(\fR\ftargetAuthor\x12\x1d\n" +
 	"\n" +
 	"target_seq\x18\x03 \x01(\x04R\ttargetSeq\x12%\n" +
-	"\x0etarget_lamport\x18\x04 \x01(\x04R\rtargetLamport\"p\n" +
+	"\x0etarget_lamport\x18\x04 \x01(\x04R\rtargetLamport\x120\n" +
+	"\x05edits\x18\x05 \x03(\v2\x1a.parley.wire.v1.ErasedEditR\x05edits\"H\n" +
+	"\n" +
+	"ErasedEdit\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x18\n" +
+	"\alamport\x18\x03 \x01(\x04R\alamport\"p\n" +
 	"\x04Poll\x12\x1a\n" +
 	"\bquestion\x18\x01 \x01(\tR\bquestion\x12\x18\n" +
 	"\aoptions\x18\x02 \x03(\tR\aoptions\x12\x14\n" +
@@ -2129,7 +2208,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_wire_proto_goTypes = []any{
 	(*Envelope)(nil),       // 0: parley.wire.v1.Envelope
 	(*Bundle)(nil),         // 1: parley.wire.v1.Bundle
@@ -2140,45 +2219,47 @@ var file_wire_proto_goTypes = []any{
 	(*Reaction)(nil),       // 6: parley.wire.v1.Reaction
 	(*Edit)(nil),           // 7: parley.wire.v1.Edit
 	(*Delete)(nil),         // 8: parley.wire.v1.Delete
-	(*Poll)(nil),           // 9: parley.wire.v1.Poll
-	(*Vote)(nil),           // 10: parley.wire.v1.Vote
-	(*PollClose)(nil),      // 11: parley.wire.v1.PollClose
-	(*Receipt)(nil),        // 12: parley.wire.v1.Receipt
-	(*FileAnnounce)(nil),   // 13: parley.wire.v1.FileAnnounce
-	(*Membership)(nil),     // 14: parley.wire.v1.Membership
-	(*Text)(nil),           // 15: parley.wire.v1.Text
-	(*Join)(nil),           // 16: parley.wire.v1.Join
-	(*Invite)(nil),         // 17: parley.wire.v1.Invite
-	(*JoinChallenge)(nil),  // 18: parley.wire.v1.JoinChallenge
-	(*JoinRequest)(nil),    // 19: parley.wire.v1.JoinRequest
-	(*JoinReply)(nil),      // 20: parley.wire.v1.JoinReply
-	(*SyncHello)(nil),      // 21: parley.wire.v1.SyncHello
-	(*SyncHelloReply)(nil), // 22: parley.wire.v1.SyncHelloReply
-	(*AuthorSeq)(nil),      // 23: parley.wire.v1.AuthorSeq
-	(*SyncRequest)(nil),    // 24: parley.wire.v1.SyncRequest
-	(*SyncBatch)(nil),      // 25: parley.wire.v1.SyncBatch
+	(*ErasedEdit)(nil),     // 9: parley.wire.v1.ErasedEdit
+	(*Poll)(nil),           // 10: parley.wire.v1.Poll
+	(*Vote)(nil),           // 11: parley.wire.v1.Vote
+	(*PollClose)(nil),      // 12: parley.wire.v1.PollClose
+	(*Receipt)(nil),        // 13: parley.wire.v1.Receipt
+	(*FileAnnounce)(nil),   // 14: parley.wire.v1.FileAnnounce
+	(*Membership)(nil),     // 15: parley.wire.v1.Membership
+	(*Text)(nil),           // 16: parley.wire.v1.Text
+	(*Join)(nil),           // 17: parley.wire.v1.Join
+	(*Invite)(nil),         // 18: parley.wire.v1.Invite
+	(*JoinChallenge)(nil),  // 19: parley.wire.v1.JoinChallenge
+	(*JoinRequest)(nil),    // 20: parley.wire.v1.JoinRequest
+	(*JoinReply)(nil),      // 21: parley.wire.v1.JoinReply
+	(*SyncHello)(nil),      // 22: parley.wire.v1.SyncHello
+	(*SyncHelloReply)(nil), // 23: parley.wire.v1.SyncHelloReply
+	(*AuthorSeq)(nil),      // 24: parley.wire.v1.AuthorSeq
+	(*SyncRequest)(nil),    // 25: parley.wire.v1.SyncRequest
+	(*SyncBatch)(nil),      // 26: parley.wire.v1.SyncBatch
 }
 var file_wire_proto_depIdxs = []int32{
 	3,  // 0: parley.wire.v1.SignedMessage.batch:type_name -> parley.wire.v1.BatchProof
 	5,  // 1: parley.wire.v1.Message.body:type_name -> parley.wire.v1.Body
-	15, // 2: parley.wire.v1.Body.text:type_name -> parley.wire.v1.Text
-	16, // 3: parley.wire.v1.Body.join:type_name -> parley.wire.v1.Join
-	14, // 4: parley.wire.v1.Body.membership:type_name -> parley.wire.v1.Membership
+	16, // 2: parley.wire.v1.Body.text:type_name -> parley.wire.v1.Text
+	17, // 3: parley.wire.v1.Body.join:type_name -> parley.wire.v1.Join
+	15, // 4: parley.wire.v1.Body.membership:type_name -> parley.wire.v1.Membership
 	6,  // 5: parley.wire.v1.Body.reaction:type_name -> parley.wire.v1.Reaction
 	7,  // 6: parley.wire.v1.Body.edit:type_name -> parley.wire.v1.Edit
 	8,  // 7: parley.wire.v1.Body.delete:type_name -> parley.wire.v1.Delete
-	9,  // 8: parley.wire.v1.Body.poll:type_name -> parley.wire.v1.Poll
-	10, // 9: parley.wire.v1.Body.vote:type_name -> parley.wire.v1.Vote
-	11, // 10: parley.wire.v1.Body.poll_close:type_name -> parley.wire.v1.PollClose
-	12, // 11: parley.wire.v1.Body.receipt:type_name -> parley.wire.v1.Receipt
-	13, // 12: parley.wire.v1.Body.file:type_name -> parley.wire.v1.FileAnnounce
-	23, // 13: parley.wire.v1.Receipt.stored:type_name -> parley.wire.v1.AuthorSeq
-	23, // 14: parley.wire.v1.SyncRequest.have:type_name -> parley.wire.v1.AuthorSeq
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	10, // 8: parley.wire.v1.Body.poll:type_name -> parley.wire.v1.Poll
+	11, // 9: parley.wire.v1.Body.vote:type_name -> parley.wire.v1.Vote
+	12, // 10: parley.wire.v1.Body.poll_close:type_name -> parley.wire.v1.PollClose
+	13, // 11: parley.wire.v1.Body.receipt:type_name -> parley.wire.v1.Receipt
+	14, // 12: parley.wire.v1.Body.file:type_name -> parley.wire.v1.FileAnnounce
+	9,  // 13: parley.wire.v1.Delete.edits:type_name -> parley.wire.v1.ErasedEdit
+	24, // 14: parley.wire.v1.Receipt.stored:type_name -> parley.wire.v1.AuthorSeq
+	24, // 15: parley.wire.v1.SyncRequest.have:type_name -> parley.wire.v1.AuthorSeq
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -2205,7 +2286,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

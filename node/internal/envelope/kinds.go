@@ -16,6 +16,7 @@ const (
 	MaxPollOptions    = 10
 	MaxPollOptionLen  = 256
 	MaxReceiptAuthors = 1024
+	MaxDeleteEdits    = 64 // edits a delete names (erased with its target)
 	MaxFileNameLen    = 255
 	MaxMimeLen        = 127
 	FileKeyLen        = 32
@@ -66,8 +67,13 @@ func checkKind(b *wirepb.Body) error {
 	case *wirepb.Body_Delete:
 		d := k.Delete
 		if !validID(d.Target) || len(d.TargetAuthor) == 0 || len(d.TargetAuthor) > MaxAuthorKeyLen ||
-			d.TargetSeq == 0 || d.TargetLamport == 0 || d.TargetLamport > MaxLamport {
+			d.TargetSeq == 0 || d.TargetLamport == 0 || d.TargetLamport > MaxLamport || len(d.Edits) > MaxDeleteEdits {
 			return fmt.Errorf("%w: delete", ErrBadField)
+		}
+		for _, e := range d.Edits {
+			if !validID(e.Id) || e.Seq == 0 || e.Lamport == 0 || e.Lamport > MaxLamport {
+				return fmt.Errorf("%w: delete: erased edit", ErrBadField)
+			}
 		}
 	case *wirepb.Body_Poll:
 		p := k.Poll
