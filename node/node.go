@@ -268,7 +268,8 @@ func (n *Node) Close() error {
 	return err
 }
 
-// onConnectionChange syncs every group with a newly connected peer.
+// onConnectionChange syncs every group the newly connected peer is known to
+// be a member of (admit.go).
 func (n *Node) onConnectionChange(p peer.ID, up bool) {
 	n.events.publish(Event{Type: EventPeer, Peer: &PeerEvent{ID: p.String(), Connected: up}})
 	if !up {
@@ -276,7 +277,7 @@ func (n *Node) onConnectionChange(p peer.ID, up bool) {
 	}
 	n.dmOnConnect(p)
 	for _, g := range n.allGroups() {
-		n.sync.Request(p, g.sync)
+		n.probe(p, g)
 	}
 }
 
