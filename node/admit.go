@@ -1,9 +1,16 @@
 package node
 
-import "github.com/libp2p/go-libp2p/core/peer"
+import (
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/parley-chat/parley/node/internal/syncproto"
+)
 
 // Pubsub runs only with peers that proved a shared group in a sync
-// handshake (p2p.WithPubSubGate). A proof fails when the responder does not
+// handshake (p2p.WithPubSubGate), and a group's topic is told only to the
+// peers that proved membership of that group (p2p.AdmitPubSubTopic): a
+// member of one shared group does not learn the topics of the others. A
+// proof fails when the responder does not
 // yet know the requester as a member (a joiner syncing with a member that
 // has not received its admission); nothing on pubsub can retry it, since
 // the two are not pubsub peers. So whenever the node opens a group or its
@@ -24,12 +31,20 @@ func (n *Node) probe(p peer.ID, g *group) {
 }
 
 // syncUnadmitted requests a sync of g with every connected member of g that
-// is not admitted to pubsub.
+// is not admitted to g's topic.
 func (n *Node) syncUnadmitted(g *group) {
 	h := n.host
 	for _, p := range h.Libp2p().Network().Peers() {
-		if !h.PubSubAdmitted(p) {
+		if !h.PubSubTopicAdmitted(p, g.topic.Name()) {
 			n.probe(p, g)
 		}
+	}
+}
+
+// onMember admits a peer that proved membership of a group to its topic.
+func (n *Node) onMember(p peer.ID, sg *syncproto.Group) {
+	n.reach.RememberConnected(p)
+	if g := n.groupByID(sg.ID); g != nil {
+		n.host.AdmitPubSubTopic(p, g.topic.Name())
 	}
 }

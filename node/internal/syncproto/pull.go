@@ -103,7 +103,7 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 		return fmt.Errorf("%w: bad proof", ErrDenied)
 	}
 	if g.Allow == nil || g.Allow(p) {
-		s.member(p) // a key holder our log does not list is pulled from, not admitted
+		s.member(p, g) // a key holder our log does not list is pulled from, not admitted
 	}
 
 	before, err := s.cfg.Store.VectorRanges(g.ID)

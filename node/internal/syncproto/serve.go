@@ -76,7 +76,7 @@ func (s *Syncer) Handle(st network.Stream) {
 		st.Reset()
 		return
 	}
-	s.member(remote)
+	s.member(remote, g)
 	st.SetDeadline(time.Now().Add(lim.RequestTimeout))
 	var req wirepb.SyncRequest
 	if err := pbio.NewDelimitedReader(st, MaxRequestSize).ReadMsg(&req); err != nil {
