@@ -60,14 +60,10 @@ func TestStrangersAreNeverProbed(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "a to read b", func() bool { return hasAll(texts(t, a, gid), "after the strangers came") })
-	waitFor(t, "a and b to sync the second group", func() bool {
-		for _, sp := range a.sync.Progress() {
-			if sp.Peer == b.ID().String() && sp.Done && sp.Group == gi.ID {
-				return true
-			}
-		}
-		return false
-	})
+	if _, err := a.Send(ctx, gi.ID, "in the second group"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to read a in the second group", func() bool { return hasAll(texts(t, b, gi.ID), "in the second group") })
 
 	if n := asked.Load(); n != 0 {
 		t.Errorf("the stock peer was asked for %d syncs", n)
