@@ -66,10 +66,10 @@ func (w *wireTracer) state() (subs, named []string, msgs map[string]int) {
 	}
 	slices.Sort(subs)
 	slices.Sort(named)
-	return subs, named, maps2(w.msgs)
+	return subs, named, copyCounts(w.msgs)
 }
 
-func maps2(m map[string]int) map[string]int {
+func copyCounts(m map[string]int) map[string]int {
 	out := make(map[string]int, len(m))
 	for k, v := range m {
 		out[k] = v
