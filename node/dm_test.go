@@ -162,6 +162,12 @@ func TestDMThirdMemberCannotRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer topic.Close()
+	// A topic is told and sent only to peers proven members of its group
+	// (TestMemberIsToldOnlyItsGroupsTopics), so carol gets nothing on it:
+	// admit her to it by hand, as a broken gate would, to see what she
+	// could read.
+	c.Host().AdmitPubSub(a.ID())
+	a.Host().AdmitPubSubTopic(c.ID(), g.keys.Topic)
 	waitFor(t, "carol in the topic's mesh", func() bool { return slices.Contains(g.topic.ListPeers(), c.ID()) })
 	if _, err := a.SendDM(ctx, "bob", "secret plans"); err != nil {
 		t.Fatal(err)

@@ -104,10 +104,11 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 	n.wg.Add(2)
 	go n.receive(g)
 	go n.sender(g)
-	// Peers connected before we shared this group have proved no membership
-	// of it: a sync is that proof, and admits them to pubsub (admit.go).
+	// Members connected before we shared this group have proved no
+	// membership of it: a sync is that proof, and admits them to pubsub
+	// (admit.go).
 	for _, p := range n.host.Libp2p().Network().Peers() {
-		n.sync.Request(p, g.sync)
+		n.probe(p, g)
 	}
 	return g, nil
 }

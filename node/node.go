@@ -155,7 +155,8 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.cfg.relay {
 		popts = append(popts, p2p.WithMDNS(false), p2p.WithRelayService(true))
 	} else {
-		// Topics are told only to peers that proved a shared group (OnMember).
+		// A group's topic is told only to peers that proved membership of
+		// that group (onMember, admit.go).
 		popts = append(popts, p2p.WithPubSubGate(true))
 	}
 	h, err := p2p.New(ctx, append(popts, n.cfg.p2pOpts...)...)
@@ -176,7 +177,7 @@ func (n *Node) Start(ctx context.Context) error {
 		Self: n.self, Store: n.st, Net: h, Groups: n.syncGroups, Ingest: n.ingestSynced,
 		OnProgress: func(p syncproto.Progress) { n.events.publish(Event{Type: EventSync, Group: p.Group, Sync: &p}) },
 		OnDrop:     n.drops.count,
-		OnMember:   func(p peer.ID) { n.reach.RememberConnected(p); h.AdmitPubSub(p) },
+		OnMember:   n.onMember,
 		Interval:   n.cfg.syncInterval, Log: n.log,
 	})
 	rc := reach.New(reach.Config{
@@ -268,7 +269,8 @@ func (n *Node) Close() error {
 	return err
 }
 
-// onConnectionChange syncs every group with a newly connected peer.
+// onConnectionChange syncs every group the newly connected peer is known to
+// be a member of (admit.go).
 func (n *Node) onConnectionChange(p peer.ID, up bool) {
 	n.events.publish(Event{Type: EventPeer, Peer: &PeerEvent{ID: p.String(), Connected: up}})
 	if !up {
@@ -276,7 +278,7 @@ func (n *Node) onConnectionChange(p peer.ID, up bool) {
 	}
 	n.dmOnConnect(p)
 	for _, g := range n.allGroups() {
-		n.sync.Request(p, g.sync)
+		n.probe(p, g)
 	}
 }
 

@@ -7,8 +7,9 @@
 // relay slots held and dials falling back to /p2p-circuit whatever AutoNAT
 // says, for paths a censor blocks between public hosts: reserve.go),
 // an optional relay/bootstrap service mode, connection and resource limits,
-// GossipSub with peer scoring and a per-peer rate limit, and request/response
-// streams. It knows nothing of chat: topics carry opaque bytes that a
+// GossipSub with peer scoring and a per-peer rate limit (optionally gated:
+// pubsub only with admitted peers, and of each topic only with the peers
+// admitted to it, gate.go), and request/response streams. It knows nothing of chat: topics carry opaque bytes that a
 // caller's validator judges, and streams carry whatever protocol the caller
 // registers.
 //

@@ -2,9 +2,14 @@ package p2p
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync"
 	"time"
+
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -14,17 +19,26 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 )
 
-// Pubsub only with admitted peers.
+// Pubsub only with admitted peers, and of each topic only with the peers
+// admitted to it.
 //
 // GossipSub tells every peer it talks to all the topics this node is
 // subscribed to (its hello packet ignores WithPeerFilter), and floods own
 // messages to every subscribed peer. With WithPubSubGate, GossipSub runs on
-// a view of the host in which only peers admitted by AdmitPubSub exist: it
-// opens no stream to anyone else, so strangers (LAN nodes found by mDNS, DHT
-// neighbours, any libp2p peer that connects) are told no topic and sent no
-// message, and a stream they open is refused. The caller decides who is
-// admitted (the node: a peer that proved membership of a shared group in a
-// sync handshake). Admission lasts while the peer stays connected.
+// a view of the host in which only peers admitted by AdmitPubSub or
+// AdmitPubSubTopic exist: it opens no stream to anyone else, so strangers
+// (LAN nodes found by mDNS, DHT neighbours, any libp2p peer that connects)
+// are told no topic and sent no message, and a stream they open is refused.
+//
+// Within that, a peer admitted to some topics only is told of those alone:
+// every RPC pubsub writes to it passes through a filter (topicStream) that
+// drops the subscriptions, messages and control entries of other topics,
+// and a subscription held back is told the moment the peer is admitted to
+// its topic. So a member of one shared group does not learn the names of
+// this node's other groups. The caller decides who is admitted to what,
+// with opaque topic names (the node: a peer that proved membership of a
+// group in a sync handshake, to that group's topic). Admission lasts while
+// the peer stays connected.
 
 // admitWait bounds how long an inbound pubsub stream waits for its peer to
 // be admitted: the two sides finish the membership proof a moment apart.
@@ -43,8 +57,15 @@ type pubsubGate struct {
 	emProt event.Emitter // EvtPeerProtocolsUpdated
 
 	mu       sync.Mutex
-	admitted map[peer.ID]bool
-	changed  chan struct{} // closed and replaced on every admission
+	admitted map[peer.ID]*admission
+	streams  map[peer.ID]*topicStream // pubsub's outbound stream to each peer
+	changed  chan struct{}            // closed and replaced on every admission
+}
+
+// admission is what one peer may be told.
+type admission struct {
+	all    bool            // every topic (AdmitPubSub)
+	topics map[string]bool // these topics (AdmitPubSubTopic)
 }
 
 func newPubsubGate(h host.Host) (*pubsubGate, error) {
@@ -57,7 +78,8 @@ func newPubsubGate(h host.Host) (*pubsubGate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pubsubGate{h: h, bus: bus, em: em, emProt: emProt, admitted: map[peer.ID]bool{}, changed: make(chan struct{})}, nil
+	return &pubsubGate{h: h, bus: bus, em: em, emProt: emProt, admitted: map[peer.ID]*admission{},
+		streams: map[peer.ID]*topicStream{}, changed: make(chan struct{})}, nil
 }
 
 // forward passes the host's identify events about admitted peers on to
@@ -86,32 +108,61 @@ func (g *pubsubGate) forward(ctx context.Context, sub event.Subscription) {
 func (g *pubsubGate) isAdmitted(p peer.ID) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.admitted[p]
+	return g.admitted[p] != nil
 }
 
-// admit lets p into pubsub and tells pubsub it is there (pubsub learns new
-// peers from identify events).
-func (g *pubsubGate) admit(p peer.ID) {
+// allowed reports whether p may be told of topic.
+func (g *pubsubGate) allowed(p peer.ID, topic string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a := g.admitted[p]
+	return a != nil && (a.all || a.topics[topic])
+}
+
+func (g *pubsubGate) allowsAll(p peer.ID) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a := g.admitted[p]
+	return a != nil && a.all
+}
+
+// admit lets p into pubsub for topic ("": every topic), tells pubsub it is
+// there (pubsub learns new peers from identify events) and tells p the
+// subscriptions it was not told before.
+func (g *pubsubGate) admit(p peer.ID, topic string) {
 	if g.h.Network().Connectedness(p) != network.Connected {
 		return
 	}
 	g.mu.Lock()
-	if g.admitted[p] {
-		g.mu.Unlock()
-		return
+	a := g.admitted[p]
+	fresh := a == nil
+	if fresh {
+		a = &admission{topics: map[string]bool{}}
+		g.admitted[p] = a
+		close(g.changed)
+		g.changed = make(chan struct{})
 	}
-	g.admitted[p] = true
-	close(g.changed)
-	g.changed = make(chan struct{})
+	if topic == "" {
+		a.all = true
+	} else {
+		a.topics[topic] = true
+	}
+	st := g.streams[p]
 	g.mu.Unlock()
-	protos, _ := g.h.Peerstore().GetProtocols(p)
-	_ = g.em.Emit(event.EvtPeerIdentificationCompleted{Peer: p, Protocols: protos})
+	if fresh {
+		protos, _ := g.h.Peerstore().GetProtocols(p)
+		_ = g.em.Emit(event.EvtPeerIdentificationCompleted{Peer: p, Protocols: protos})
+	}
+	if st != nil {
+		st.announceHeld()
+	}
 }
 
 // forget drops p's admission (its last connection closed).
 func (g *pubsubGate) forget(p peer.ID) {
 	g.mu.Lock()
 	delete(g.admitted, p)
+	delete(g.streams, p)
 	g.mu.Unlock()
 }
 
@@ -121,7 +172,7 @@ func (g *pubsubGate) waitAdmitted(ctx context.Context, p peer.ID) bool {
 	defer t.Stop()
 	for {
 		g.mu.Lock()
-		ok, ch := g.admitted[p], g.changed
+		ok, ch := g.admitted[p] != nil, g.changed
 		g.mu.Unlock()
 		if ok {
 			return true
@@ -146,11 +197,21 @@ type gatedHost struct {
 func (v gatedHost) Network() network.Network { return gatedNetwork{v.Host.Network(), v.g} }
 func (v gatedHost) EventBus() event.Bus      { return v.g.bus }
 
+// NewStream opens pubsub's stream to an admitted peer, through the topic
+// filter (pubsub writes to a peer only on the stream it opened).
 func (v gatedHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) (network.Stream, error) {
 	if !v.g.isAdmitted(p) {
 		return nil, ErrNotAdmitted
 	}
-	return v.Host.NewStream(ctx, p, pids...)
+	s, err := v.Host.NewStream(ctx, p, pids...)
+	if err != nil {
+		return nil, err
+	}
+	ts := &topicStream{Stream: s, g: v.g, p: p, subs: map[string]subState{}}
+	v.g.mu.Lock()
+	v.g.streams[p] = ts
+	v.g.mu.Unlock()
+	return ts, nil
 }
 
 func (v gatedHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
@@ -194,16 +255,264 @@ func (n gatedNetwork) Peers() []peer.ID {
 	return out
 }
 
-// AdmitPubSub lets a connected peer into pubsub (a no-op without
-// WithPubSubGate): from now on it is told this node's topics and takes
-// part in their meshes, until its last connection closes.
+// AdmitPubSub lets a connected peer into pubsub for every topic (a no-op
+// without WithPubSubGate): from now on it is told this node's topics and
+// takes part in their meshes, until its last connection closes.
 func (h *Host) AdmitPubSub(p peer.ID) {
 	if h.gate != nil && p != h.h.ID() {
-		h.gate.admit(p)
+		h.gate.admit(p, "")
 	}
+}
+
+// AdmitPubSubTopic lets a connected peer into pubsub for topic only (a
+// no-op without WithPubSubGate): it is told this node's subscription to
+// topic (and to no topic it is not admitted to), and takes part in that
+// topic's mesh, until its last connection closes.
+func (h *Host) AdmitPubSubTopic(p peer.ID, topic string) {
+	if h.gate != nil && p != h.h.ID() && topic != "" {
+		h.gate.admit(p, topic)
+	}
+}
+
+// PubSubTopicAdmitted reports whether p may be told of topic.
+func (h *Host) PubSubTopicAdmitted(p peer.ID, topic string) bool {
+	return h.gate == nil || h.gate.allowed(p, topic)
 }
 
 // PubSubAdmitted reports whether p may speak pubsub with this host.
 func (h *Host) PubSubAdmitted(p peer.ID) bool {
 	return h.gate == nil || h.gate.isAdmitted(p)
+}
+
+// topicStream is pubsub's outbound stream to one peer, filtered by topic.
+// Pubsub writes whole length-prefixed RPC frames; a frame naming only
+// topics the peer is admitted to passes unchanged (found by a scan that
+// decodes nothing else), any other is decoded, stripped of what concerns
+// other topics and re-encoded.
+type topicStream struct {
+	network.Stream
+	g *pubsubGate
+	p peer.ID
+
+	mu      sync.Mutex
+	pending []byte              // a frame not yet complete
+	subs    map[string]subState // what pubsub announced to p, and whether p was told
+}
+
+type subState struct{ want, told bool }
+
+// maxFrame bounds a frame the filter holds (pubsub's own limit is the max
+// message size plus framing; anything larger is passed through unread).
+const maxFrame = 4 << 20
+
+func (s *topicStream) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.g.allowsAll(s.p) && len(s.pending) == 0 {
+		return s.Stream.Write(b)
+	}
+	buf := b
+	if len(s.pending) > 0 {
+		buf = append(s.pending, b...)
+	}
+	for len(buf) > 0 {
+		size, k := binary.Uvarint(buf)
+		if k < 0 || size > maxFrame {
+			return 0, errBadFrame
+		}
+		if k == 0 || uint64(len(buf)-k) < size {
+			break // the rest of the frame comes with the next write
+		}
+		if err := s.writeFrame(buf[k : k+int(size)]); err != nil {
+			return 0, err
+		}
+		buf = buf[k+int(size):]
+	}
+	s.pending = append(s.pending[:0], buf...)
+	return len(b), nil
+}
+
+var errBadFrame = errors.New("p2p: pubsub frame unreadable")
+
+// writeFrame writes one RPC, without what p may not be told.
+func (s *topicStream) writeFrame(frame []byte) error {
+	clean := true
+	err := scanTopics(frame, func(topic string, sub *bool) {
+		ok := s.g.allowed(s.p, topic)
+		clean = clean && ok
+		if sub != nil {
+			s.subs[topic] = subState{want: *sub, told: ok && *sub}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if clean {
+		return s.writeRPC(frame)
+	}
+	var rpc pb.RPC
+	if err := proto.Unmarshal(frame, &rpc); err != nil {
+		return err
+	}
+	ok := func(t string) bool { return s.g.allowed(s.p, t) }
+	rpc.Subscriptions = keep(rpc.Subscriptions, func(o *pb.RPC_SubOpts) bool { return ok(o.GetTopicid()) })
+	rpc.Publish = keep(rpc.Publish, func(m *pb.Message) bool { return ok(m.GetTopic()) })
+	if c := rpc.Control; c != nil {
+		c.Ihave = keep(c.Ihave, func(m *pb.ControlIHave) bool { return ok(m.GetTopicID()) })
+		c.Graft = keep(c.Graft, func(m *pb.ControlGraft) bool { return ok(m.GetTopicID()) })
+		c.Prune = keep(c.Prune, func(m *pb.ControlPrune) bool { return ok(m.GetTopicID()) })
+	}
+	if rpc.Partial != nil && !ok(rpc.Partial.GetTopicID()) {
+		rpc.Partial = nil
+	}
+	out, err := proto.Marshal(&rpc)
+	if err != nil || len(out) == 0 {
+		return err
+	}
+	return s.writeRPC(out)
+}
+
+func (s *topicStream) writeRPC(frame []byte) error {
+	out := binary.AppendUvarint(make([]byte, 0, len(frame)+binary.MaxVarintLen64), uint64(len(frame)))
+	_, err := s.Stream.Write(append(out, frame...))
+	return err
+}
+
+// announceHeld tells p the subscriptions held back from it that it may now
+// be told (it was admitted to their topics since).
+func (s *topicStream) announceHeld() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rpc pb.RPC
+	for t, st := range s.subs {
+		if st.want && !st.told && s.g.allowed(s.p, t) {
+			rpc.Subscriptions = append(rpc.Subscriptions, &pb.RPC_SubOpts{Topicid: proto.String(t), Subscribe: proto.Bool(true)})
+			s.subs[t] = subState{want: true, told: true}
+		}
+	}
+	if len(rpc.Subscriptions) == 0 {
+		return
+	}
+	out, err := proto.Marshal(&rpc)
+	if err != nil {
+		return
+	}
+	// Pubsub sets a deadline before each of its own writes; the last one
+	// may have passed.
+	_ = s.Stream.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if s.writeRPC(out) != nil {
+		s.Stream.Reset() // a half-written frame would corrupt the stream
+	}
+}
+
+func keep[T any](xs []T, ok func(T) bool) []T {
+	out := xs[:0]
+	for _, x := range xs {
+		if ok(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// scanTopics calls fn with every topic an RPC frame names: subscriptions
+// (with sub set), messages, IHAVE, GRAFT, PRUNE and partial messages.
+func scanTopics(rpc []byte, fn func(topic string, sub *bool)) error {
+	return eachField(rpc, func(num protowire.Number, v []byte) error {
+		switch num {
+		case 1: // SubOpts
+			var topic string
+			var sub, seen bool
+			err := eachFieldVarint(v, func(n protowire.Number, b []byte, x uint64) {
+				switch n {
+				case 1:
+					sub = x != 0
+				case 2:
+					topic, seen = string(b), true
+				}
+			})
+			if err == nil && seen {
+				fn(topic, &sub)
+			}
+			return err
+		case 2: // Message
+			return topicField(v, 4, fn)
+		case 3: // ControlMessage: IHAVE, GRAFT and PRUNE name a topic
+			return eachField(v, func(n protowire.Number, b []byte) error {
+				if n == 1 || n == 3 || n == 4 {
+					return topicField(b, 1, fn)
+				}
+				return nil
+			})
+		case 10: // PartialMessagesExtension
+			return topicField(v, 1, fn)
+		}
+		return nil
+	})
+}
+
+// topicField calls fn with field num of message b as a topic, if present.
+func topicField(b []byte, num protowire.Number, fn func(string, *bool)) error {
+	return eachFieldVarint(b, func(n protowire.Number, v []byte, _ uint64) {
+		if n == num && v != nil {
+			fn(string(v), nil)
+		}
+	})
+}
+
+// eachField calls fn with every length-delimited field of message b.
+func eachField(b []byte, fn func(protowire.Number, []byte) error) error {
+	return eachFieldVarintErr(b, func(n protowire.Number, v []byte, _ uint64) error {
+		if v == nil {
+			return nil
+		}
+		return fn(n, v)
+	})
+}
+
+// eachFieldVarint calls fn with every length-delimited (v) and varint (x)
+// field of message b.
+func eachFieldVarint(b []byte, fn func(n protowire.Number, v []byte, x uint64)) error {
+	return eachFieldVarintErr(b, func(n protowire.Number, v []byte, x uint64) error {
+		fn(n, v, x)
+		return nil
+	})
+}
+
+func eachFieldVarintErr(b []byte, fn func(n protowire.Number, v []byte, x uint64) error) error {
+	for len(b) > 0 {
+		num, typ, k := protowire.ConsumeTag(b)
+		if k < 0 {
+			return protowire.ParseError(k)
+		}
+		b = b[k:]
+		var err error
+		switch typ {
+		case protowire.BytesType:
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return protowire.ParseError(m)
+			}
+			if v == nil {
+				v = []byte{}
+			}
+			err, k = fn(num, v, 0), m
+		case protowire.VarintType:
+			x, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				return protowire.ParseError(m)
+			}
+			err, k = fn(num, nil, x), m
+		default:
+			k = protowire.ConsumeFieldValue(num, typ, b)
+			if k < 0 {
+				return protowire.ParseError(k)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		b = b[k:]
+	}
+	return nil
 }

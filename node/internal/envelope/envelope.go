@@ -155,10 +155,6 @@ func SignBodies(key crypto.PrivKey, ms []*wirepb.Message, bodies [][]byte, ids [
 	return out, nil
 }
 
-// bundleOverhead is an upper bound on what the envelope and the bundle's
-// framing add to the SignedMessages they carry.
-const bundleOverhead = 24 + 16 + 32
-
 // SealEnvelope encrypts SignedMessages (at most MaxBundleMessages) as one
 // Bundle for the group's topic.
 func SealEnvelope(k *GroupKeys, raws ...[]byte) ([]byte, error) {
@@ -171,14 +167,15 @@ func SealEnvelope(k *GroupKeys, raws ...[]byte) ([]byte, error) {
 }
 
 // Bundles packs raws, in order, into as few envelopes' worth as the size
-// and count bounds allow.
+// and count bounds allow: a bundle padded (PadBundle) still fits the
+// largest bucket, so every envelope has one of the bucket sizes.
 func Bundles(raws [][]byte) [][][]byte {
 	var out [][][]byte
 	var cur [][]byte
 	size := 0
 	for _, r := range raws {
 		n := len(r) + 4 // tag and length of the repeated field
-		if len(cur) > 0 && (len(cur) == MaxBundleMessages || size+n > MaxEnvelopeSize-bundleOverhead) {
+		if len(cur) > 0 && (len(cur) == MaxBundleMessages || size+n > maxPadBucket-3) {
 			out = append(out, cur)
 			cur, size = nil, 0
 		}

@@ -32,22 +32,38 @@ func PadBucket(n int) int {
 	return min(b, maxPadBucket)
 }
 
-// PadBundle marshals b with zero padding so that its size is the bucket
-// PadBucket gives for its size plus the padding field's 3 bytes, or one
-// byte less where the field's length prefix grows a byte (no padding length
-// fits exactly there).
+// PadBundle marshals b with zero padding so that its size is exactly the
+// bucket PadBucket gives for its size plus 3 (the smallest padding field).
 func PadBundle(b *wirepb.Bundle) ([]byte, error) {
 	b.Padding = nil
-	base := proto.Size(b)
-	target := PadBucket(base + 3)
-	if room := target - base; room >= 3 {
-		n := room - 1 - protowire.SizeVarint(uint64(room))
-		for n > 0 && 1+protowire.SizeVarint(uint64(n))+n > room {
-			n--
-		}
-		if n > 0 {
-			b.Padding = make([]byte, n)
-		}
+	raw, err := proto.Marshal(b)
+	if err != nil {
+		return nil, err
 	}
-	return proto.Marshal(b)
+	room := PadBucket(len(raw)+3) - len(raw)
+	// One padding field (tag, length, zeros) fills room exactly, except where
+	// its length prefix grows a byte (room 130, 16387): then an empty padding
+	// field goes first. A repeated scalar field decodes as its last value.
+	if n := padLen(room); 1+protowire.SizeVarint(uint64(n))+n != room {
+		raw = protowire.AppendTag(raw, paddingField, protowire.BytesType)
+		raw = protowire.AppendVarint(raw, 0)
+		room -= 2
+	}
+	n := padLen(room)
+	raw = protowire.AppendTag(raw, paddingField, protowire.BytesType)
+	raw = protowire.AppendVarint(raw, uint64(n))
+	return append(raw, make([]byte, n)...), nil
+}
+
+// paddingField is Bundle.padding's field number.
+var paddingField = (&wirepb.Bundle{}).ProtoReflect().Descriptor().Fields().ByName("padding").Number()
+
+// padLen is the longest padding whose field (one-byte tag, length, bytes)
+// takes at most room bytes.
+func padLen(room int) int {
+	n := room - 2
+	for n > 0 && 1+protowire.SizeVarint(uint64(n))+n > room {
+		n--
+	}
+	return max(n, 0)
 }

@@ -11,7 +11,9 @@
 // The proofs bind both peer ids and the nonce, so they cannot be replayed
 // and do not name the group: the responder tries each of its groups. A peer
 // without the secret gets the same bare refusal whether or not the group
-// exists. The vector (per author, the highest seq up to which we hold every
+// exists; a peer whose proof checks out but whom Group.Allow refuses (not in
+// our log) is pulled from, since it may know admissions we missed. OnMember
+// names each peer that proved membership of a group and is allowed. The vector (per author, the highest seq up to which we hold every
 // message) makes a no-op sync cost one small round trip whatever the history
 // size. Batches are verified (signatures, on all cores) and handed to the
 // Ingest callback as they arrive, so an interrupted sync resumes from what

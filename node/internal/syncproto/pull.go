@@ -102,7 +102,9 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 		s.drop(ErrDenied)
 		return fmt.Errorf("%w: bad proof", ErrDenied)
 	}
-	s.member(p)
+	if g.Allow == nil || g.Allow(p) {
+		s.member(p, g) // a key holder our log does not list is pulled from, not admitted
+	}
 
 	before, err := s.cfg.Store.VectorRanges(g.ID)
 	if err != nil {

@@ -76,7 +76,7 @@ func (s *Syncer) Handle(st network.Stream) {
 		st.Reset()
 		return
 	}
-	s.member(remote)
+	s.member(remote, g)
 	st.SetDeadline(time.Now().Add(lim.RequestTimeout))
 	var req wirepb.SyncRequest
 	if err := pbio.NewDelimitedReader(st, MaxRequestSize).ReadMsg(&req); err != nil {
@@ -120,6 +120,11 @@ func (s *Syncer) prove(remote peer.ID, hello *wirepb.SyncHello) *Group {
 	for _, cand := range s.cfg.Groups() {
 		if hmac.Equal(hello.Proof, cand.Keys.SyncProof("req", []byte(remote), []byte(s.cfg.Self), hello.Nonce)) {
 			if cand.Allow != nil && !cand.Allow(remote) {
+				// It holds the key but our log does not list it: a removed
+				// member, or a member whose admission we have not heard of
+				// yet. Probes go to listed members only, so pull from it:
+				// what it holds may list it (it is not admitted on that).
+				s.Request(remote, cand)
 				return nil
 			}
 			return cand

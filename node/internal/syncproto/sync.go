@@ -125,10 +125,10 @@ type Config struct {
 	// first); an error ends the pull.
 	Ingest func(g *Group, vs []*envelope.Verified) error
 	// OnProgress, OnDrop and OnMember are told of progress, of refused
-	// input and of a peer that proved membership. Each may be nil.
+	// input and of a peer that proved membership of a group. Each may be nil.
 	OnProgress func(Progress)
 	OnDrop     func(error)
-	OnMember   func(peer.ID)
+	OnMember   func(peer.ID, *Group)
 	// Interval is the periodic re-sync (0: off).
 	Interval time.Duration
 	Log      *slog.Logger
@@ -277,9 +277,9 @@ func (s *Syncer) progress(p Progress) {
 	}
 }
 
-func (s *Syncer) member(p peer.ID) {
+func (s *Syncer) member(p peer.ID, g *Group) {
 	if s.cfg.OnMember != nil {
-		s.cfg.OnMember(p)
+		s.cfg.OnMember(p, g)
 	}
 }
 
