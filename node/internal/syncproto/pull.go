@@ -10,8 +10,6 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"os"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -239,22 +237,10 @@ func (s *Syncer) elsewhere(p peer.ID, g *Group) {
 	}
 }
 
-// VerifyBatch checks signatures on all cores; bad messages are counted and skipped.
+// VerifyBatch checks a page's messages on all cores, each distinct batch
+// signature once (envelope.VerifyMany); bad messages are counted and skipped.
 func (s *Syncer) VerifyBatch(g *Group, raws [][]byte) []*envelope.Verified {
-	out := make([]*envelope.Verified, len(raws))
-	errs := make([]error, len(raws))
-	workers := min(runtime.GOMAXPROCS(0), len(raws))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(raws); i += workers {
-				out[i], errs[i] = envelope.VerifySigned(g.ID, raws[i])
-			}
-		}()
-	}
-	wg.Wait()
+	out, errs := envelope.VerifyMany(g.ID, raws)
 	vs := out[:0]
 	for i, v := range out {
 		if errs[i] != nil {
