@@ -218,7 +218,7 @@ func writeProfile(name, path string) error {
 }
 
 // intList is a comma-separated int list flag that also takes "" (an empty
-// list): pflag's IntSlice refuses --sizes ”.
+// list): pflag's IntSlice refuses an empty --sizes.
 type intList struct{ v *[]int }
 
 func (l *intList) String() string {
