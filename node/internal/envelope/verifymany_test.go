@@ -94,3 +94,28 @@ func unwrapSentinel(err error) error {
 	}
 	return err
 }
+
+// FuzzVerifyMany: on any input, a page of it verifies as VerifySigned
+// verifies each message alone.
+func FuzzVerifyMany(f *testing.F) {
+	key, _, _ := crypto.GenerateEd25519Key(nil)
+	author, _ := crypto.MarshalPublicKey(key.GetPublic())
+	var g store.GroupID
+	v, _ := SignMessage(key, text(g, author, 1, 1))
+	bs, _ := SignBatch(key, []*wirepb.Message{text(g, author, 2, 2), text(g, author, 3, 3)})
+	f.Add(v.Raw, bs[0].Raw)
+	f.Add(bs[1].Raw, []byte{})
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		raws := [][]byte{a, b, a}
+		out, errs := VerifyMany(g, raws)
+		for i, raw := range raws {
+			want, err := VerifySigned(g, raw)
+			if (err == nil) != (errs[i] == nil) {
+				t.Fatalf("message %d: VerifyMany err %v, VerifySigned err %v", i, errs[i], err)
+			}
+			if err == nil && (out[i].ID != want.ID || string(out[i].Raw) != string(want.Raw)) {
+				t.Fatalf("message %d differs", i)
+			}
+		}
+	})
+}
