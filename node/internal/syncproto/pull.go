@@ -45,15 +45,20 @@ func (c *countingStream) Write(p []byte) (int, error) {
 // cheap no-op instead of a second copy of the same history. Every wait on
 // p has a deadline (StallTimeout) and the whole pull one (PullTimeout), so a
 // peer that stalls or dribbles holds the group's pull lock only that long.
-func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) error {
+func (s *Syncer) pull(parent context.Context, p peer.ID, g *Group, r *syncRun) (err error) {
 	g.pullMu.Lock()
 	defer g.pullMu.Unlock()
 	if !s.cfg.Net.IsConnected(p) {
 		return errors.New("not connected")
 	}
 	lim := s.limits()
-	life, cancelPull := context.WithTimeout(life, lim.PullTimeout)
+	life, cancelPull := context.WithTimeout(parent, lim.PullTimeout)
 	defer cancelPull()
+	defer func() {
+		if err != nil && parent.Err() == nil && errors.Is(life.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %v", errPullTimeout, err)
+		}
+	}()
 	// At most PerPeer pulls to one peer at once (pulls of several groups),
 	// so an honest requester never meets the responder's per-peer cap.
 	out := s.outgoing(p, lim.PerPeer)
@@ -196,6 +201,18 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 		g.afterPull(s.cfg.Store, before, after, want, func(id store.MessageID) bool { return missing[id] }, s.drop)
 	}
 	return nil
+}
+
+// errPullTimeout marks a pull ended by PullTimeout (not by a stall).
+var errPullTimeout = errors.New("pull time limit reached")
+
+// continues reports whether a pull that ended with err should be run again
+// at once: it hit PullTimeout while still storing pages, so a long
+// catch-up goes on instead of waiting for the periodic sync. A peer can
+// keep this up only by sending full pages of messages we lacked, which
+// runs out; one that dribbles is left to the periodic sync.
+func continues(err error, received uint64) bool {
+	return errors.Is(err, errPullTimeout) && received >= MaxBatchMessages
 }
 
 // outgoing is p's semaphore of concurrent pulls. Entries stay for the
