@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -162,7 +164,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.Float64Var(&cfg.Rate, "rate", d.Rate, "send rate for the latency run, messages/s over all senders")
 	f.DurationVar(&cfg.Duration, "duration", d.Duration, "length of the latency run")
 	f.IntVar(&cfg.Senders, "senders", 0, "how many nodes send (default: all)")
-	f.IntSliceVar(&cfg.ThroughputSizes, "sizes", d.ThroughputSizes, "message sizes for the throughput search (empty: skip)")
+	f.Var(&intList{&cfg.ThroughputSizes}, "sizes", "message sizes for the throughput search (empty: skip)")
 	f.BoolVar(&noThroughput, "skip-throughput", false, "skip the throughput search")
 	f.DurationVar(&cfg.StepDuration, "step", d.StepDuration, "length of one throughput step")
 	f.IntVar(&cfg.MaxSteps, "steps", d.MaxSteps, "throughput steps per search (one size, one system, one repeat)")
@@ -178,6 +180,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.DurationVar(&cfg.Drain, "drain", d.Drain, "how long to wait for late deliveries after sending")
 	f.IntSliceVar(&cfg.CatchUp, "catchup", d.CatchUp, "missed-message counts for the catch-up runs (0: skip)")
 	f.BoolVar(&noCatchUp, "skip-catchup", false, "skip the catch-up runs")
+	f.StringVar(&cfg.CatchUpProfile, "catchup-cpuprofile", "", "write a CPU profile of each catch-up's timed part to FILE.N (N: the message count)")
 	f.IntVar(&cfg.IdleNodes, "idle-nodes", 0, "also start this many idle nodes in one group and measure memory per node")
 	f.DurationVar(&cfg.IdleWindow, "idle-window", d.IdleWindow, "how long idle memory and CPU are observed")
 	f.IntVar(&cfg.Actions, "actions", 0, "after each text, also send this many reactions and poll votes (alternating): their cost on the figures")
@@ -213,3 +216,35 @@ func writeProfile(name, path string) error {
 	}
 	return f.Close()
 }
+
+// intList is a comma-separated int list flag that also takes "" (an empty
+// list): pflag's IntSlice refuses an empty --sizes.
+type intList struct{ v *[]int }
+
+func (l *intList) String() string {
+	if l.v == nil {
+		return ""
+	}
+	parts := make([]string, len(*l.v))
+	for i, n := range *l.v {
+		parts[i] = strconv.Itoa(n)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+func (l *intList) Set(s string) error {
+	*l.v = nil
+	for _, part := range strings.Split(strings.Trim(s, "[]"), ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return err
+		}
+		*l.v = append(*l.v, n)
+	}
+	return nil
+}
+
+func (l *intList) Type() string { return "ints" }

@@ -213,8 +213,36 @@ func OpenEnvelope(k *GroupKeys, data []byte) ([][]byte, error) {
 }
 
 // VerifySigned decodes SignedMessage bytes and checks every field and the
-// signature. It is used for pubsub and sync input alike.
+// signature. It is used for pubsub input; sync pages use VerifyMany.
 func VerifySigned(g store.GroupID, raw []byte) (*Verified, error) {
+	p, err := prepare(g, raw)
+	if err != nil {
+		return nil, err
+	}
+	if p.cacheKey == "" || !verifiedBatches.has(p.cacheKey) {
+		if err := p.checkSignature(); err != nil {
+			return nil, err
+		}
+		if p.cacheKey != "" {
+			verifiedBatches.add(p.cacheKey)
+		}
+	}
+	return p.finish()
+}
+
+// pending is a message whose fields checked out and whose signature is
+// still to check: prepare does the cheap part, checkSignature the
+// Ed25519 verification, finish builds the Verified.
+type pending struct {
+	raw      []byte
+	sm       *wirepb.SignedMessage
+	m        *wirepb.Message
+	id       store.MessageID
+	signed   []byte // what the signature covers
+	cacheKey string // batch signatures only: the sigCache key
+}
+
+func prepare(g store.GroupID, raw []byte) (*pending, error) {
 	if len(raw) > MaxEnvelopeSize {
 		return nil, ErrOversized
 	}
@@ -231,51 +259,52 @@ func VerifySigned(g store.GroupID, raw []byte) (*Verified, error) {
 	if err := CheckFields(m); err != nil {
 		return nil, err
 	}
-	// The author's key is parsed only to check a signature: the rest of a
-	// batch whose signature is already Verified does without.
-	verify := func(data []byte) error {
-		pub, err := crypto.UnmarshalPublicKey(m.Author)
-		if err != nil || pub.Type() != crypto.Ed25519 {
-			return ErrBadAuthor
-		}
-		if ok, err := pub.Verify(data, sm.Signature); err != nil || !ok {
-			return ErrBadSignature
-		}
-		return nil
-	}
-	id := MessageID(sm.Message)
-	// Keep a clean re-encoding: unsigned extras in the wrapper are not
-	// stored or served on.
-	clean := &wirepb.SignedMessage{Message: sm.Message, Signature: sm.Signature}
+	p := &pending{raw: raw, sm: sm, m: m, id: MessageID(sm.Message)}
 	if b := sm.Batch; b == nil {
-		if err := verify(append(append([]byte{}, signDomain...), sm.Message...)); err != nil {
-			return nil, err
-		}
+		p.signed = SingleSigned(sm.Message)
 	} else {
-		root, ok := MerkleRoot(id, b.Index, b.Count, b.Path)
+		root, ok := MerkleRoot(p.id, b.Index, b.Count, b.Path)
 		if !ok {
 			return nil, fmt.Errorf("%w: batch proof", ErrMalformed)
 		}
-		key := sigCacheKey(m.Author, b.Count, root, sm.Signature)
-		if !verifiedBatches.has(key) {
-			if err := verify(BatchSigned(b.Count, root)); err != nil {
-				return nil, err
-			}
-			verifiedBatches.add(key)
-		}
-		clean.Batch = &wirepb.BatchProof{Count: b.Count, Index: b.Index, Path: b.Path}
+		p.signed = BatchSigned(b.Count, root)
+		p.cacheKey = sigCacheKey(m.Author, b.Count, root, sm.Signature)
 	}
-	author, err := AuthorID(m.Author)
+	return p, nil
+}
+
+// checkSignature verifies the Ed25519 signature. The author's key is
+// parsed only here: a batch whose signature is already verified does
+// without.
+func (p *pending) checkSignature() error {
+	pub, err := authorKey(p.m.Author)
+	if err != nil {
+		return err
+	}
+	if ok, err := pub.Verify(p.signed, p.sm.Signature); err != nil || !ok {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+func (p *pending) finish() (*Verified, error) {
+	author, err := AuthorID(p.m.Author)
 	if err != nil {
 		return nil, ErrBadAuthor
 	}
-	cleanRaw := raw
-	if !isClean(sm, raw) {
+	// Keep a clean re-encoding: unsigned extras in the wrapper are not
+	// stored or served on.
+	cleanRaw := p.raw
+	if !isClean(p.sm, p.raw) {
+		clean := &wirepb.SignedMessage{Message: p.sm.Message, Signature: p.sm.Signature}
+		if b := p.sm.Batch; b != nil {
+			clean.Batch = &wirepb.BatchProof{Count: b.Count, Index: b.Index, Path: b.Path}
+		}
 		if cleanRaw, err = proto.Marshal(clean); err != nil {
 			return nil, err
 		}
 	}
-	return &Verified{ID: id, Author: author, Msg: m, Raw: cleanRaw}, nil
+	return &Verified{ID: p.id, Author: author, Msg: p.m, Raw: cleanRaw}, nil
 }
 
 // isClean reports whether raw, the encoding sm was decoded from, carries

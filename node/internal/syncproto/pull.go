@@ -10,8 +10,6 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"os"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,15 +45,20 @@ func (c *countingStream) Write(p []byte) (int, error) {
 // cheap no-op instead of a second copy of the same history. Every wait on
 // p has a deadline (StallTimeout) and the whole pull one (PullTimeout), so a
 // peer that stalls or dribbles holds the group's pull lock only that long.
-func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) error {
+func (s *Syncer) pull(parent context.Context, p peer.ID, g *Group, r *syncRun) (err error) {
 	g.pullMu.Lock()
 	defer g.pullMu.Unlock()
 	if !s.cfg.Net.IsConnected(p) {
 		return errors.New("not connected")
 	}
 	lim := s.limits()
-	life, cancelPull := context.WithTimeout(life, lim.PullTimeout)
+	life, cancelPull := context.WithTimeout(parent, lim.PullTimeout)
 	defer cancelPull()
+	defer func() {
+		if err != nil && parent.Err() == nil && errors.Is(life.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %v", errPullTimeout, err)
+		}
+	}()
 	// At most PerPeer pulls to one peer at once (pulls of several groups),
 	// so an honest requester never meets the responder's per-peer cap.
 	out := s.outgoing(p, lim.PerPeer)
@@ -202,6 +205,18 @@ func (s *Syncer) pull(life context.Context, p peer.ID, g *Group, r *syncRun) err
 	return nil
 }
 
+// errPullTimeout marks a pull ended by PullTimeout (not by a stall).
+var errPullTimeout = errors.New("pull time limit reached")
+
+// continues reports whether a pull that ended with err should be run again
+// at once: it hit PullTimeout while still storing pages, so a long
+// catch-up goes on instead of waiting for the periodic sync. A peer can
+// keep this up only by sending full pages of messages we lacked, which
+// runs out; one that dribbles is left to the periodic sync.
+func continues(err error, received uint64) bool {
+	return errors.Is(err, errPullTimeout) && received >= MaxBatchMessages
+}
+
 // outgoing is p's semaphore of concurrent pulls. Entries stay for the
 // Syncer's life: one small channel per peer ever pulled from.
 func (s *Syncer) outgoing(p peer.ID, n int) chan struct{} {
@@ -241,22 +256,10 @@ func (s *Syncer) elsewhere(p peer.ID, g *Group) {
 	}
 }
 
-// VerifyBatch checks signatures on all cores; bad messages are counted and skipped.
+// VerifyBatch checks a page's messages on all cores, each distinct batch
+// signature once (envelope.VerifyMany); bad messages are counted and skipped.
 func (s *Syncer) VerifyBatch(g *Group, raws [][]byte) []*envelope.Verified {
-	out := make([]*envelope.Verified, len(raws))
-	errs := make([]error, len(raws))
-	workers := min(runtime.GOMAXPROCS(0), len(raws))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(raws); i += workers {
-				out[i], errs[i] = envelope.VerifySigned(g.ID, raws[i])
-			}
-		}()
-	}
-	wg.Wait()
+	out, errs := envelope.VerifyMany(g.ID, raws)
 	vs := out[:0]
 	for i, v := range out {
 		if errs[i] != nil {

@@ -41,7 +41,7 @@ type Limits struct {
 	RequestTimeout time.Duration // responder: the request must arrive within this of the hello reply
 	WriteTimeout   time.Duration // responder: each batch must be taken within this
 	StallTimeout   time.Duration // requester: the longest wait for the peer's next message
-	PullTimeout    time.Duration // requester: a whole pull; what is left comes in the next one
+	PullTimeout    time.Duration // requester: a whole pull; what is left comes in the next one (at once if it was storing full pages)
 	MaxUnproven    int           // streams before their hello is checked, all peers together
 	MaxServing     int           // proven streams being served, all peers together
 	PerPeer        int           // sync streams one peer may hold open at once
@@ -308,7 +308,10 @@ func (s *Syncer) Request(p peer.ID, g *Group) {
 	started := s.goOwned(func() {
 		for {
 			err := s.pull(ctx, p, g, r)
-			if err != nil && ctx.Err() == nil && stalled(err) {
+			s.mu.Lock()
+			more := continues(err, r.progress.Received)
+			s.mu.Unlock()
+			if err != nil && ctx.Err() == nil && stalled(err) && !more {
 				s.elsewhere(p, g)
 			}
 			s.mu.Lock()
@@ -316,6 +319,7 @@ func (s *Syncer) Request(p peer.ID, g *Group) {
 			if err != nil {
 				r.progress.Err = err.Error()
 			}
+			r.again = r.again || more
 			s.last[k] = r.progress
 			if !r.again || ctx.Err() != nil {
 				delete(s.runs, k)

@@ -32,9 +32,12 @@ type Config struct {
 	P99Bound        time.Duration // second throughput figure: p99 to all members at most this
 	Drain           time.Duration // how long to wait for stragglers after sending
 
-	CatchUp    []int         // missed-message counts for the catch-up runs (empty: skip)
-	IdleNodes  int           // extra idle run with this many nodes (0: skip)
-	IdleWindow time.Duration // how long idle memory and CPU are observed
+	CatchUp []int // missed-message counts for the catch-up runs (empty: skip)
+	// CatchUpProfile, when set, is where a CPU profile of each catch-up's
+	// timed part is written (suffixed with the message count).
+	CatchUpProfile string
+	IdleNodes      int           // extra idle run with this many nodes (0: skip)
+	IdleWindow     time.Duration // how long idle memory and CPU are observed
 
 	// Growth replaces the standard runs by the cost-as-work-grows runs:
 	// latency, CPU and memory for each GrowthNodes cluster size at Rate,
