@@ -229,33 +229,32 @@ func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) erro
 		return err
 	}
 	return s.db.View(func(txn *badger.Txn) error {
-		its := make([]*badger.Iterator, len(terms))
-		prefixes := make([][]byte, len(terms))
+		cs := make([]*cursor, len(terms))
 		for i, t := range terms {
-			prefixes[i] = termPrefix(t)
-			its[i] = txn.NewIterator(badger.IteratorOptions{Prefix: prefixes[i], PrefetchValues: false})
-			defer its[i].Close()
-			its[i].Rewind()
+			p := termPrefix(t)
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
+			defer it.Close()
+			it.Rewind()
+			cs[i] = &cursor{it: it, plen: len(p), prefix: p, nexts: 8}
 		}
 		seen := map[[GroupIDLen + MessageIDLen]byte]bool{}
-		doc := func(i int) []byte { return its[i].Item().Key()[len(prefixes[i]):] }
 		target := make([]byte, 0, docLen)
 		for {
-			// Leapfrog: seek every iterator to the greatest current doc
-			// until they agree.
+			// Leapfrog: move every cursor to the greatest current doc until
+			// they agree.
 			target = target[:0]
-			for i := range its {
-				if !its[i].Valid() {
+			for _, c := range cs {
+				if !c.it.Valid() {
 					return nil
 				}
-				if d := doc(i); len(target) == 0 || bytes.Compare(d, target) > 0 {
+				if d := c.doc(); len(target) == 0 || bytes.Compare(d, target) > 0 {
 					target = append(target[:0], d...)
 				}
 			}
 			agree := true
-			for i := range its {
-				if !bytes.Equal(doc(i), target) {
-					advance(its[i], prefixes[i], target)
+			for _, c := range cs {
+				if !bytes.Equal(c.doc(), target) {
+					c.advance(target)
 					agree = false
 				}
 			}
@@ -263,27 +262,41 @@ func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) erro
 				continue
 			}
 			if len(target) != docLen {
-				return fmt.Errorf("store: corrupt search key %x", its[0].Item().Key())
+				return fmt.Errorf("store: corrupt search key %x", cs[0].it.Item().Key())
 			}
 			cont, err := s.emitHit(txn, target, g, seen, fn)
 			if err != nil || !cont {
 				return err
 			}
-			its[0].Next()
+			cs[0].it.Next()
 		}
 	})
 }
 
-// advance moves it to the first posting at or after doc: a few Next calls
-// first, since the target is often near and a Seek searches every level.
-func advance(it *badger.Iterator, prefix, doc []byte) {
-	for range 8 {
-		it.Next()
-		if !it.Valid() || bytes.Compare(it.Item().Key()[len(prefix):], doc) >= 0 {
+// cursor walks one term's postings.
+type cursor struct {
+	it     *badger.Iterator
+	plen   int
+	prefix []byte
+	nexts  int // Next calls to try before a Seek
+}
+
+func (c *cursor) doc() []byte { return c.it.Item().Key()[c.plen:] }
+
+// advance moves c to the first posting at or after doc. A Seek searches
+// every level and table for the key, about as costly as 30 Next calls, so
+// a few Next calls come first when the target is often near; a list that
+// keeps needing Seeks (a frequent word joined with a rare one) tries fewer.
+func (c *cursor) advance(doc []byte) {
+	for range c.nexts {
+		c.it.Next()
+		if !c.it.Valid() || bytes.Compare(c.doc(), doc) >= 0 {
+			c.nexts = min(c.nexts+2, 16)
 			return
 		}
 	}
-	it.Seek(append(append(make([]byte, 0, len(prefix)+len(doc)), prefix...), doc...))
+	c.nexts = max(c.nexts/2, 1)
+	c.it.Seek(append(append(make([]byte, 0, c.plen+len(doc)), c.prefix...), doc...))
 }
 
 // emitHit resolves a matching doc through its Q/ record and calls fn, unless
