@@ -28,7 +28,8 @@
 //	L/<name>                             -> bytes              local state of this device (localstate.go)
 //	t/<gid><target><lamport:8><id>       -> -                  relations (relations.go)
 //	q/<tlen:1><term><^time:6><gid[:4]><id[:8]> -> -         search postings (search.go, schema 4)
-//	Q/<gid[:4]><id[:8]>                  -> time gid lamport id [shown]  a posting's document
+//	Q/<^time:6><gid[:4]><id[:8]>         -> gid lamport id [shown]  a posting's document
+//	P/<gid[:4]><id[:8]>                  -> time:8             its indexed time (for Unindex, Erase)
 //	Y/                                   -> last m/ key        search backfill progress
 //
 // Schema versions: SchemaVersion is the layout above. Open migrates an older

@@ -12,8 +12,9 @@ import (
 // The search index (schema 4). The store gives terms no meaning: the caller
 // tokenizes.
 //
-//	q/<tlen:1><term><doc:18>  -> -                                      a posting
-//	Q/<ref:12>                -> time:8 gid:16 lamport:8 id:32 [shown:32] the document
+//	q/<tlen:1><term><doc:18>  -> -                                 a posting
+//	Q/<doc:18>                -> gid:16 lamport:8 id:32 [shown:32] the document
+//	P/<ref:12>                -> time:8                          where its doc sorts
 //	Y/                        -> last m/ key indexed by Backfill
 //
 //	doc = <^time:6><ref>, ref = <gid[:4]><id[:8]>
@@ -23,17 +24,19 @@ import (
 // same version. Postings carry only the 18-byte doc (schema 3 wrote the
 // whole group id, Lamport time and message id into each of them: four times
 // the bytes); the Q/ record, one per document, resolves a doc once it has
-// matched every word, and is what Unindex and Erase read to rebuild the
-// postings' keys. A doc sorts newest first across all groups, so a query
-// reads every term's postings in the same order and joins them by seeking
-// (leapfrog): it stops as soon as it has its limit of results. Documents of
-// the same millisecond sort by group tag, then id. The group tag lets a
-// query scoped to one group skip the others' docs without reading Q/.
+// matched every word. A doc sorts newest first across all groups, so a
+// query reads every term's postings, and the records, in the same order and
+// joins them by seeking (leapfrog): it stops as soon as it has its limit of
+// results, and reads the records of its matches as one more list rather
+// than by a Get each. Documents of the same millisecond sort by group tag,
+// then id. The group tag lets a query scoped to one group skip the others'
+// docs without reading Q/. P/ gives Unindex and Erase, which know a message
+// by group and id, its doc, from which they rebuild its postings' keys.
 //
 // ref is a truncated id: two messages of one group whose ids share 8 bytes
 // (only by brute force on one's own messages: a second preimage of a given
-// id costs 2^64 hashes) share a Q/ record; the later one wins, and the
-// other's postings no longer resolve (Q/ names another time or id).
+// id costs 2^64 hashes) share a P/ key, the later one winning; at the same
+// millisecond they share a Q/ record too, so one shows for the other's words.
 
 // Bounds on what Message.Terms may hold.
 const (
@@ -45,7 +48,7 @@ const (
 	refLen      = groupTagLen + 8
 	docLen      = docTimeLen + refLen
 	maxDocTime  = 1<<(8*docTimeLen) - 1 // milliseconds: year 10889
-	recLen      = 8 + GroupIDLen + 8 + MessageIDLen
+	recLen      = GroupIDLen + 8 + MessageIDLen
 )
 
 var backfillKey = key('Y')
@@ -69,9 +72,11 @@ func termPrefix(term string) []byte {
 	return append([]byte{'q', '/', byte(len(term))}, term...)
 }
 
-func docRecKey(g GroupID, id MessageID) []byte { return key('Q', docRef(g, id)) }
+func docRecKey(doc []byte) []byte { return key('Q', doc) }
 
-// docRec is a Q/ record.
+func docTimeKey(g GroupID, id MessageID) []byte { return key('P', docRef(g, id)) }
+
+// docRec is a Q/ record (and the time from its P/ key).
 type docRec struct {
 	timeMs  int64
 	group   GroupID
@@ -82,7 +87,6 @@ type docRec struct {
 
 func (r docRec) encode() []byte {
 	v := make([]byte, 0, recLen+MessageIDLen)
-	v = binary.BigEndian.AppendUint64(v, clampTime(r.timeMs))
 	v = append(v, r.group[:]...)
 	v = binary.BigEndian.AppendUint64(v, r.lamport)
 	v = append(v, r.id[:]...)
@@ -97,10 +101,9 @@ func decodeDocRec(v []byte) (docRec, error) {
 	if len(v) != recLen && len(v) != recLen+MessageIDLen {
 		return r, fmt.Errorf("store: corrupt search record (%d bytes)", len(v))
 	}
-	r.timeMs = int64(binary.BigEndian.Uint64(v))
-	copy(r.group[:], v[8:])
-	r.lamport = binary.BigEndian.Uint64(v[8+GroupIDLen:])
-	copy(r.id[:], v[16+GroupIDLen:])
+	copy(r.group[:], v)
+	r.lamport = binary.BigEndian.Uint64(v[GroupIDLen:])
+	copy(r.id[:], v[8+GroupIDLen:])
 	r.shown = r.id
 	if len(v) > recLen {
 		copy(r.shown[:], v[recLen:])
@@ -108,10 +111,17 @@ func decodeDocRec(v []byte) (docRec, error) {
 	return r, nil
 }
 
-// readDocRec reads message id's Q/ record; false if it has none (never
+// readDocRec reads message id's record; false if it has none (never
 // indexed, or the record is another message's).
 func readDocRec(txn *badger.Txn, g GroupID, id MessageID) (docRec, bool, error) {
-	item, err := txn.Get(docRecKey(g, id))
+	timeMs, err := getU64(txn, docTimeKey(g, id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return docRec{}, false, nil
+	}
+	if err != nil {
+		return docRec{}, false, err
+	}
+	item, err := txn.Get(docRecKey(docKey(int64(timeMs), g, id)))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return docRec{}, false, nil
 	}
@@ -122,6 +132,7 @@ func readDocRec(txn *badger.Txn, g GroupID, id MessageID) (docRec, bool, error) 
 	if err := item.Value(func(v []byte) (err error) { r, err = decodeDocRec(v); return err }); err != nil {
 		return r, false, err
 	}
+	r.timeMs = int64(timeMs)
 	return r, r.group == g && r.id == id, nil
 }
 
@@ -152,8 +163,11 @@ func writeTerms(txn *badger.Txn, g GroupID, id MessageID, lamport uint64, timeMs
 			return err
 		}
 	}
-	rec := docRec{timeMs: timeMs, group: g, lamport: lamport, id: id, shown: shown}
-	return txn.Set(docRecKey(g, id), rec.encode())
+	rec := docRec{group: g, lamport: lamport, id: id, shown: shown}
+	if err := txn.Set(docRecKey(doc), rec.encode()); err != nil {
+		return err
+	}
+	return txn.Set(docTimeKey(g, id), u64(clampTime(timeMs)))
 }
 
 // indexTerms is insert's part: m's terms in the same transaction as m.
@@ -163,7 +177,7 @@ func (w *batchWriter) indexTerms(m *Message) error {
 
 // Unindex removes message id's postings for terms (a deleted message's
 // words). Terms it never had are ignored; an unindexed id is a no-op. The
-// Q/ record stays, for Erase to find the keys to drop from the files.
+// Q/ and P/ records stay, for Erase to find the keys to drop from the files.
 func (s *Store) Unindex(g GroupID, id MessageID, terms []string) error {
 	return s.update(func(txn *badger.Txn) error {
 		rec, ok, err := readDocRec(txn, g, id)
@@ -183,7 +197,7 @@ func (s *Store) Unindex(g GroupID, id MessageID, terms []string) error {
 	})
 }
 
-// termKeys are the posting keys of id's terms (and its Q/ record): what
+// termKeys are the posting keys of id's terms (and its records): what
 // Erase drops from the files with the body.
 func (s *Store) termKeys(g GroupID, id MessageID, terms []string) ([][]byte, error) {
 	if len(terms) == 0 {
@@ -201,7 +215,7 @@ func (s *Store) termKeys(g GroupID, id MessageID, terms []string) ([][]byte, err
 				out = append(out, append(termPrefix(t), doc...))
 			}
 		}
-		out = append(out, docRecKey(g, id))
+		out = append(out, docRecKey(doc), docTimeKey(g, id))
 		return nil
 	})
 	return out, err
@@ -237,6 +251,10 @@ func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) erro
 			it.Rewind()
 			cs[i] = &cursor{it: it, plen: len(p), prefix: p, nexts: 8}
 		}
+		recs := txn.NewIterator(badger.IteratorOptions{Prefix: key('Q'), PrefetchValues: false})
+		defer recs.Close()
+		recs.Rewind()
+		rc := &cursor{it: recs, plen: 2, prefix: key('Q'), nexts: 8}
 		seen := map[[GroupIDLen + MessageIDLen]byte]bool{}
 		target := make([]byte, 0, docLen)
 		for {
@@ -264,7 +282,7 @@ func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) erro
 			if len(target) != docLen {
 				return fmt.Errorf("store: corrupt search key %x", cs[0].it.Item().Key())
 			}
-			cont, err := s.emitHit(txn, target, g, seen, fn)
+			cont, err := s.emitHit(txn, rc, target, g, seen, fn)
 			if err != nil || !cont {
 				return err
 			}
@@ -299,24 +317,26 @@ func (c *cursor) advance(doc []byte) {
 	c.it.Seek(append(append(make([]byte, 0, c.plen+len(doc)), c.prefix...), doc...))
 }
 
-// emitHit resolves a matching doc through its Q/ record and calls fn, unless
-// the doc is of another group, stale (its record names another time or id:
-// a ref collision), shown already, or no longer held.
-func (s *Store) emitHit(txn *badger.Txn, doc []byte, only *GroupID,
+// emitHit resolves a matching doc through its Q/ record (rc, the records'
+// cursor, moves forward to it) and calls fn, unless the doc is of another
+// group, has no record or another message's (a ref collision), is shown
+// already, or is no longer held.
+func (s *Store) emitHit(txn *badger.Txn, rc *cursor, doc []byte, only *GroupID,
 	seen map[[GroupIDLen + MessageIDLen]byte]bool, fn func(SearchHit) bool) (bool, error) {
-	ref := doc[docTimeLen:]
-	if only != nil && !bytes.Equal(ref[:groupTagLen], only[:groupTagLen]) {
+	if only != nil && !bytes.Equal(doc[docTimeLen:docTimeLen+groupTagLen], only[:groupTagLen]) {
 		return true, nil
 	}
-	item, err := txn.Get(key('Q', ref))
-	if err != nil {
-		return true, ignoreNotFound(err)
+	if rc.it.Valid() && bytes.Compare(rc.doc(), doc) < 0 {
+		rc.advance(doc) // docs only grow: rc never has to move back
+	}
+	if !rc.it.Valid() || !bytes.Equal(rc.doc(), doc) {
+		return true, nil
 	}
 	var rec docRec
-	if err := item.Value(func(v []byte) (err error) { rec, err = decodeDocRec(v); return err }); err != nil {
+	if err := rc.it.Item().Value(func(v []byte) (err error) { rec, err = decodeDocRec(v); return err }); err != nil {
 		return false, err
 	}
-	if !bytes.Equal(docKey(rec.timeMs, rec.group, rec.id), doc) || (only != nil && *only != rec.group) {
+	if !bytes.Equal(docKey(0, rec.group, rec.id)[docTimeLen:], doc[docTimeLen:]) || (only != nil && *only != rec.group) {
 		return true, nil
 	}
 	h := SearchHit{Group: rec.group, Version: rec.id}
