@@ -251,10 +251,12 @@ func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) erro
 			it.Rewind()
 			cs[i] = &cursor{it: it, plen: len(p), prefix: p, nexts: 8}
 		}
-		recs := txn.NewIterator(badger.IteratorOptions{Prefix: key('Q'), PrefetchValues: false})
-		defer recs.Close()
-		recs.Rewind()
-		rc := &cursor{it: recs, plen: 2, prefix: key('Q'), nexts: 8}
+		rc := &cursor{plen: 2, prefix: key('Q'), nexts: 8} // opened at the first match
+		defer func() {
+			if rc.it != nil {
+				rc.it.Close()
+			}
+		}()
 		seen := map[[GroupIDLen + MessageIDLen]byte]bool{}
 		target := make([]byte, 0, docLen)
 		for {
@@ -326,7 +328,11 @@ func (s *Store) emitHit(txn *badger.Txn, rc *cursor, doc []byte, only *GroupID,
 	if only != nil && !bytes.Equal(doc[docTimeLen:docTimeLen+groupTagLen], only[:groupTagLen]) {
 		return true, nil
 	}
-	if rc.it.Valid() && bytes.Compare(rc.doc(), doc) < 0 {
+	switch {
+	case rc.it == nil:
+		rc.it = txn.NewIterator(badger.IteratorOptions{Prefix: rc.prefix, PrefetchValues: false})
+		rc.it.Seek(append(append([]byte(nil), rc.prefix...), doc...))
+	case rc.it.Valid() && bytes.Compare(rc.doc(), doc) < 0:
 		rc.advance(doc) // docs only grow: rc never has to move back
 	}
 	if !rc.it.Valid() || !bytes.Equal(rc.doc(), doc) {
