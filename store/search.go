@@ -148,7 +148,7 @@ func validTerms(terms []string) error {
 	return nil
 }
 
-// writeTerms sets the postings of one document and its Q/ record.
+// writeTerms sets the postings of one document and its records.
 func writeTerms(txn *badger.Txn, g GroupID, id MessageID, lamport uint64, timeMs int64, terms []string, shown MessageID) error {
 	if len(terms) == 0 {
 		return nil

@@ -204,6 +204,12 @@ func TestSearchSkipsUnheld(t *testing.T) {
 	if err := s.Search(nil, nil, func(SearchHit) bool { return true }); err == nil {
 		t.Fatal("empty query accepted")
 	}
+	if err := s.Unindex(g, idOf(77), []string{"one"}); err != nil { // never indexed: a no-op
+		t.Fatal(err)
+	}
+	if got := searchAll(t, s, []string{"one"}, nil, 0); len(got) != 1 {
+		t.Fatalf("Unindex of another id removed a hit: %d", len(got))
+	}
 	bad := mkMsg(g, 3, "a", 3, 3)
 	bad.Terms = []string{strings.Repeat("x", MaxTermLen+1)}
 	if _, err := s.Append(context.Background(), bad); err == nil {
