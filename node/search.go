@@ -182,7 +182,7 @@ func (l *Local) HistoryAround(ref, id string, n int) ([]Message, error) {
 }
 
 // backfillSearch indexes the messages stored before the search index
-// existed (store schema 3), in steps that each commit their progress, until
+// existed (store schemas 3 and 4), in steps that each commit their progress, until
 // none is left or ctx ends. A node runs it in the background from Start;
 // Search runs it first, so results are complete.
 func (l *Local) backfillSearch(ctx context.Context) error {

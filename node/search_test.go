@@ -44,10 +44,8 @@ func (d bruteDoc) less(e bruteDoc) int {
 	switch {
 	case d.time != e.time:
 		return -cmpInt(d.time, e.time)
-	case d.group != e.group:
+	case d.group != e.group: // the index orders a millisecond by group tag, then id
 		return strings.Compare(d.group, e.group)
-	case d.lamport != e.lamport:
-		return -cmpInt(int64(d.lamport), int64(e.lamport))
 	}
 	return strings.Compare(d.id, e.id)
 }

@@ -27,9 +27,10 @@
 //	d/<gid>                              -> JSON Pair          two-member groups kept with a contact
 //	L/<name>                             -> bytes              local state of this device (localstate.go)
 //	t/<gid><target><lamport:8><id>       -> -                  relations (relations.go)
-//	x/<tlen:1><term><^time:8><gid><^lamport:8><id> -> shown id or - search postings (search.go)
-//	X/<gid><id>                          -> time:8             indexed time of a message with terms
-//	Y/                                   -> last m/ key        search backfill progress (schema 3)
+//	q/<tlen:1><term><^time:6><gid[:4]><id[:8]> -> -         search postings (search.go, schema 4)
+//	Q/<^time:6><gid[:4]><id[:8]>         -> gid lamport id [shown]  a posting's document
+//	P/<gid[:4]><id[:8]>                  -> time:8             its indexed time (for Unindex, Erase)
+//	Y/                                   -> last m/ key        search backfill progress
 //
 // Schema versions: SchemaVersion is the layout above. Open migrates an older
 // store in place (each step idempotent, the version written in the same

@@ -17,7 +17,9 @@ import (
 //	2  V/ holds the version; the obsolete r/ keys are gone.
 //	3  the search index (x/, X/); messages stored before it wait for
 //	   Backfill under the progress marker Y/.
-const SchemaVersion = 3
+//	4  the compact search index (q/, Q/) replaces x/ and X/, which are
+//	   dropped; every message waits for Backfill again.
+const SchemaVersion = 4
 
 // ErrNewerSchema means the store was written by a newer Parley, whose layout
 // this binary does not know. It is wrapped with both versions.
@@ -58,6 +60,7 @@ type migration struct {
 var migrations = []migration{
 	{to: 2, what: "delete obsolete r/ keys", run: dropPrefix('r')},
 	{to: 3, what: "mark messages for search backfill", run: markBackfill},
+	{to: 4, what: "replace the search index with the compact one", run: reindexSearch},
 }
 
 // Test knobs: how many keys one migration transaction deletes, and a fault

@@ -9,41 +9,131 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// The search index. The store gives terms no meaning: the caller tokenizes.
+// The search index (schema 4). The store gives terms no meaning: the caller
+// tokenizes.
 //
-//	x/<tlen:1><term><^time:8><gid:16><^lamport:8><id:32> -> shown id:32, or empty when shown = id
-//	X/<gid:16><id:32>                                     -> time:8    (only for messages with terms)
-//	Y/                                                    -> last m/ key indexed by Backfill
+//	q/<tlen:1><term><doc:18>  -> -                                 a posting
+//	Q/<doc:18>                -> gid:16 lamport:8 id:32 [shown:32] the document
+//	P/<ref:12>                -> time:8                          where its doc sorts
+//	Y/                        -> last m/ key indexed by Backfill
 //
-// A posting's suffix after the term (the document key, 64 bytes) sorts the
-// newest first across all groups, so a query reads every term's postings in
-// the same order and joins them by seeking (leapfrog): a two-word query
-// stops as soon as it has its limit of results. A document is one version
-// of a text: a message, or an edit whose terms show the edited message
-// ("shown"), so a match needs every word in the same version.
+//	doc = <^time:6><ref>, ref = <gid[:4]><id[:8]>
+//
+// A document is one version of a text: a message, or an edit whose terms
+// show the edited message ("shown"), so a match needs every word in the
+// same version. Postings carry only the 18-byte doc (schema 3 wrote the
+// whole group id, Lamport time and message id into each of them: four times
+// the bytes); the Q/ record, one per document, resolves a doc once it has
+// matched every word. A doc sorts newest first across all groups, so a
+// query reads every term's postings, and the records, in the same order and
+// joins them by seeking (leapfrog): it stops as soon as it has its limit of
+// results, and reads the records of its matches as one more list rather
+// than by a Get each. Documents of the same millisecond sort by group tag,
+// then id. The group tag lets a query scoped to one group skip the others'
+// docs without reading Q/. P/ gives Unindex and Erase, which know a message
+// by group and id, its doc, from which they rebuild its postings' keys.
+//
+// ref is a truncated id: two messages of one group whose ids share 8 bytes
+// (only by brute force on one's own messages: a second preimage of a given
+// id costs 2^64 hashes) share a P/ key, the later one winning; at the same
+// millisecond they share a Q/ record too, so one shows for the other's words.
 
 // Bounds on what Message.Terms may hold.
 const (
 	MaxTerms   = 256
 	MaxTermLen = 64
-	docKeyLen  = 8 + GroupIDLen + 8 + MessageIDLen
+
+	docTimeLen  = 6
+	groupTagLen = 4
+	refLen      = groupTagLen + 8
+	docLen      = docTimeLen + refLen
+	maxDocTime  = 1<<(8*docTimeLen) - 1 // milliseconds: year 10889
+	recLen      = GroupIDLen + 8 + MessageIDLen
 )
 
 var backfillKey = key('Y')
 
-func docKey(timeMs int64, g GroupID, lamport uint64, id MessageID) []byte {
-	if timeMs < 0 {
-		timeMs = 0
-	}
-	d := make([]byte, 0, docKeyLen)
-	d = binary.BigEndian.AppendUint64(d, ^uint64(timeMs))
-	d = append(d, g[:]...)
-	d = binary.BigEndian.AppendUint64(d, ^lamport)
-	return append(d, id[:]...)
+func clampTime(timeMs int64) uint64 { return uint64(min(max(timeMs, 0), maxDocTime)) }
+
+func docRef(g GroupID, id MessageID) []byte {
+	r := make([]byte, 0, refLen)
+	r = append(r, g[:groupTagLen]...)
+	return append(r, id[:refLen-groupTagLen]...)
+}
+
+// docKey is a document's place in every posting list: newest first.
+func docKey(timeMs int64, g GroupID, id MessageID) []byte {
+	var t [8]byte
+	binary.BigEndian.PutUint64(t[:], ^clampTime(timeMs))
+	return append(t[8-docTimeLen:], docRef(g, id)...)
 }
 
 func termPrefix(term string) []byte {
-	return append([]byte{'x', '/', byte(len(term))}, term...)
+	return append([]byte{'q', '/', byte(len(term))}, term...)
+}
+
+func docRecKey(doc []byte) []byte { return key('Q', doc) }
+
+func docTimeKey(g GroupID, id MessageID) []byte { return key('P', docRef(g, id)) }
+
+// docRec is a Q/ record (and the time from its P/ key).
+type docRec struct {
+	timeMs  int64
+	group   GroupID
+	lamport uint64
+	id      MessageID
+	shown   MessageID // == id unless an edit
+}
+
+func (r docRec) encode() []byte {
+	v := make([]byte, 0, recLen+MessageIDLen)
+	v = append(v, r.group[:]...)
+	v = binary.BigEndian.AppendUint64(v, r.lamport)
+	v = append(v, r.id[:]...)
+	if r.shown != r.id {
+		v = append(v, r.shown[:]...)
+	}
+	return v
+}
+
+func decodeDocRec(v []byte) (docRec, error) {
+	var r docRec
+	if len(v) != recLen && len(v) != recLen+MessageIDLen {
+		return r, fmt.Errorf("store: corrupt search record (%d bytes)", len(v))
+	}
+	copy(r.group[:], v)
+	r.lamport = binary.BigEndian.Uint64(v[GroupIDLen:])
+	copy(r.id[:], v[8+GroupIDLen:])
+	r.shown = r.id
+	if len(v) > recLen {
+		copy(r.shown[:], v[recLen:])
+	}
+	return r, nil
+}
+
+// readDocRec reads message id's record; false if it has none (never
+// indexed, or the record is another message's).
+func readDocRec(txn *badger.Txn, g GroupID, id MessageID) (docRec, bool, error) {
+	timeMs, err := getU64(txn, docTimeKey(g, id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return docRec{}, false, nil
+	}
+	if err != nil {
+		return docRec{}, false, err
+	}
+	item, err := txn.Get(docRecKey(docKey(int64(timeMs), g, id)))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return docRec{}, false, nil
+	}
+	if err != nil {
+		return docRec{}, false, err
+	}
+	var r docRec
+	if err := item.Value(func(v []byte) (err error) { r, err = decodeDocRec(v); return err }); err != nil {
+		return r, false, err
+	}
+	r.timeMs = int64(timeMs)
+	return r, r.group == g && r.id == id, nil
 }
 
 func validTerms(terms []string) error {
@@ -58,22 +148,26 @@ func validTerms(terms []string) error {
 	return nil
 }
 
-// writeTerms sets the postings of one document and its X/ time key.
+// writeTerms sets the postings of one document and its records.
 func writeTerms(txn *badger.Txn, g GroupID, id MessageID, lamport uint64, timeMs int64, terms []string, shown MessageID) error {
 	if len(terms) == 0 {
 		return nil
 	}
-	doc := docKey(timeMs, g, lamport, id)
-	var val []byte
-	if shown != id && shown != (MessageID{}) {
-		val = append([]byte(nil), shown[:]...)
+	if shown == (MessageID{}) {
+		shown = id
 	}
+	doc := docKey(timeMs, g, id)
 	for _, t := range terms {
-		if err := txn.Set(append(termPrefix(t), doc...), val); err != nil {
+		k := make([]byte, 0, 3+len(t)+docLen)
+		if err := txn.Set(append(append(k, termPrefix(t)...), doc...), nil); err != nil {
 			return err
 		}
 	}
-	return txn.Set(key('X', g[:], id[:]), u64(uint64(max(timeMs, 0))))
+	rec := docRec{group: g, lamport: lamport, id: id, shown: shown}
+	if err := txn.Set(docRecKey(doc), rec.encode()); err != nil {
+		return err
+	}
+	return txn.Set(docTimeKey(g, id), u64(clampTime(timeMs)))
 }
 
 // indexTerms is insert's part: m's terms in the same transaction as m.
@@ -82,31 +176,15 @@ func (w *batchWriter) indexTerms(m *Message) error {
 }
 
 // Unindex removes message id's postings for terms (a deleted message's
-// words). Terms it never had are ignored; an unindexed id is a no-op.
+// words). Terms it never had are ignored; an unindexed id is a no-op. The
+// Q/ and P/ records stay, for Erase to find the keys to drop from the files.
 func (s *Store) Unindex(g GroupID, id MessageID, terms []string) error {
 	return s.update(func(txn *badger.Txn) error {
-		item, err := txn.Get(key('X', g[:], id[:]))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
+		rec, ok, err := readDocRec(txn, g, id)
+		if err != nil || !ok {
 			return err
 		}
-		var timeMs int64
-		if err := item.Value(func(v []byte) error {
-			if len(v) != 8 {
-				return fmt.Errorf("store: corrupt index time for %x", id[:8])
-			}
-			timeMs = int64(binary.BigEndian.Uint64(v))
-			return nil
-		}); err != nil {
-			return err
-		}
-		lam, err := getU64(txn, key('i', g[:], id[:]))
-		if err != nil {
-			return err
-		}
-		doc := docKey(timeMs, g, lam, id)
+		doc := docKey(rec.timeMs, g, id)
 		for _, t := range terms {
 			if len(t) == 0 || len(t) > MaxTermLen {
 				continue
@@ -119,36 +197,25 @@ func (s *Store) Unindex(g GroupID, id MessageID, terms []string) error {
 	})
 }
 
-// termKeys are the posting keys of id's terms (and its indexed-time key):
-// what Erase drops from the files with the body.
+// termKeys are the posting keys of id's terms (and its records): what
+// Erase drops from the files with the body.
 func (s *Store) termKeys(g GroupID, id MessageID, terms []string) ([][]byte, error) {
 	if len(terms) == 0 {
 		return nil, nil
 	}
 	var out [][]byte
 	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(key('X', g[:], id[:]))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
+		rec, ok, err := readDocRec(txn, g, id)
+		if err != nil || !ok {
 			return err
 		}
-		v, err := item.ValueCopy(nil)
-		if err != nil || len(v) != 8 {
-			return fmt.Errorf("store: corrupt index time for %x", id[:8])
-		}
-		lam, err := getU64(txn, key('i', g[:], id[:]))
-		if err != nil {
-			return err
-		}
-		doc := docKey(int64(binary.BigEndian.Uint64(v)), g, lam, id)
+		doc := docKey(rec.timeMs, g, id)
 		for _, t := range terms {
 			if len(t) > 0 && len(t) <= MaxTermLen {
 				out = append(out, append(termPrefix(t), doc...))
 			}
 		}
-		out = append(out, key('X', g[:], id[:]))
+		out = append(out, docRecKey(doc), docTimeKey(g, id))
 		return nil
 	})
 	return out, err
@@ -166,7 +233,8 @@ type SearchHit struct {
 // Search calls fn, newest first, for each held message whose terms (in one
 // version) include every term, in group g only when g is not nil, each
 // shown message once, until fn returns false. Postings of messages no longer
-// held are skipped.
+// held are skipped. Only the postings (keys, no values) are read until a
+// document matches every term; its record and body are read then.
 func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) error {
 	if len(terms) == 0 {
 		return fmt.Errorf("%w: no search terms", ErrInvalid)
@@ -175,80 +243,110 @@ func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) erro
 		return err
 	}
 	return s.db.View(func(txn *badger.Txn) error {
-		its := make([]*badger.Iterator, len(terms))
-		prefixes := make([][]byte, len(terms))
+		cs := make([]*cursor, len(terms))
 		for i, t := range terms {
-			prefixes[i] = termPrefix(t)
-			its[i] = txn.NewIterator(badger.IteratorOptions{Prefix: prefixes[i]})
-			defer its[i].Close()
-			its[i].Rewind()
+			p := termPrefix(t)
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
+			defer it.Close()
+			it.Rewind()
+			cs[i] = &cursor{it: it, plen: len(p), prefix: p, nexts: 8}
 		}
+		rc := &cursor{plen: 2, prefix: key('Q'), nexts: 8} // opened at the first match
+		defer func() {
+			if rc.it != nil {
+				rc.it.Close()
+			}
+		}()
 		seen := map[[GroupIDLen + MessageIDLen]byte]bool{}
-		doc := func(i int) []byte { return its[i].Item().Key()[len(prefixes[i]):] }
+		target := make([]byte, 0, docLen)
 		for {
-			// Leapfrog: seek every iterator to the greatest current doc
-			// until they agree.
-			var target []byte
-			for i := range its {
-				if !its[i].Valid() {
+			// Leapfrog: move every cursor to the greatest current doc until
+			// they agree.
+			target = target[:0]
+			for _, c := range cs {
+				if !c.it.Valid() {
 					return nil
 				}
-				if d := doc(i); target == nil || bytes.Compare(d, target) > 0 {
+				if d := c.doc(); len(target) == 0 || bytes.Compare(d, target) > 0 {
 					target = append(target[:0], d...)
 				}
 			}
 			agree := true
-			for i := range its {
-				if !bytes.Equal(doc(i), target) {
-					advance(its[i], prefixes[i], target)
+			for _, c := range cs {
+				if !bytes.Equal(c.doc(), target) {
+					c.advance(target)
 					agree = false
 				}
 			}
 			if !agree {
 				continue
 			}
-			if len(target) != docKeyLen {
-				return fmt.Errorf("store: corrupt search key %x", its[0].Item().Key())
+			if len(target) != docLen {
+				return fmt.Errorf("store: corrupt search key %x", cs[0].it.Item().Key())
 			}
-			cont, err := s.emitHit(txn, its[0].Item(), target, g, seen, fn)
+			cont, err := s.emitHit(txn, rc, target, g, seen, fn)
 			if err != nil || !cont {
 				return err
 			}
-			its[0].Next()
+			cs[0].it.Next()
 		}
 	})
 }
 
-// advance moves it to the first posting at or after doc: a few Next calls
-// first, since the target is often near and a Seek searches every table.
-func advance(it *badger.Iterator, prefix, doc []byte) {
-	for range 8 {
-		it.Next()
-		if !it.Valid() || bytes.Compare(it.Item().Key()[len(prefix):], doc) >= 0 {
+// cursor walks one term's postings.
+type cursor struct {
+	it     *badger.Iterator
+	plen   int
+	prefix []byte
+	nexts  int // Next calls to try before a Seek
+}
+
+func (c *cursor) doc() []byte { return c.it.Item().Key()[c.plen:] }
+
+// advance moves c to the first posting at or after doc. A Seek searches
+// every level and table for the key, about as costly as 30 Next calls, so
+// a few Next calls come first when the target is often near; a list that
+// keeps needing Seeks (a frequent word joined with a rare one) tries fewer.
+func (c *cursor) advance(doc []byte) {
+	for range c.nexts {
+		c.it.Next()
+		if !c.it.Valid() || bytes.Compare(c.doc(), doc) >= 0 {
+			c.nexts = min(c.nexts+2, 16)
 			return
 		}
 	}
-	it.Seek(append(append([]byte(nil), prefix...), doc...))
+	c.nexts = max(c.nexts/2, 1)
+	c.it.Seek(append(append(make([]byte, 0, c.plen+len(doc)), c.prefix...), doc...))
 }
 
-func (s *Store) emitHit(txn *badger.Txn, item *badger.Item, doc []byte, only *GroupID,
+// emitHit resolves a matching doc through its Q/ record (rc, the records'
+// cursor, moves forward to it) and calls fn, unless the doc is of another
+// group, has no record or another message's (a ref collision), is shown
+// already, or is no longer held.
+func (s *Store) emitHit(txn *badger.Txn, rc *cursor, doc []byte, only *GroupID,
 	seen map[[GroupIDLen + MessageIDLen]byte]bool, fn func(SearchHit) bool) (bool, error) {
-	var h SearchHit
-	copy(h.Group[:], doc[8:])
-	if only != nil && *only != h.Group {
+	if only != nil && !bytes.Equal(doc[docTimeLen:docTimeLen+groupTagLen], only[:groupTagLen]) {
 		return true, nil
 	}
-	lam := ^binary.BigEndian.Uint64(doc[8+GroupIDLen:])
-	copy(h.Version[:], doc[8+GroupIDLen+8:])
-	h.Shown.ID, h.Shown.Lamport = h.Version, lam
-	if err := item.Value(func(v []byte) error {
-		if len(v) == MessageIDLen {
-			copy(h.Shown.ID[:], v)
-		}
-		return nil
-	}); err != nil {
+	switch {
+	case rc.it == nil:
+		rc.it = txn.NewIterator(badger.IteratorOptions{Prefix: rc.prefix, PrefetchValues: false})
+		rc.it.Seek(append(append([]byte(nil), rc.prefix...), doc...))
+	case rc.it.Valid() && bytes.Compare(rc.doc(), doc) < 0:
+		rc.advance(doc) // docs only grow: rc never has to move back
+	}
+	if !rc.it.Valid() || !bytes.Equal(rc.doc(), doc) {
+		return true, nil
+	}
+	var rec docRec
+	if err := rc.it.Item().Value(func(v []byte) (err error) { rec, err = decodeDocRec(v); return err }); err != nil {
 		return false, err
 	}
+	if !bytes.Equal(docKey(0, rec.group, rec.id)[docTimeLen:], doc[docTimeLen:]) || (only != nil && *only != rec.group) {
+		return true, nil
+	}
+	h := SearchHit{Group: rec.group, Version: rec.id}
+	h.Shown.ID, h.Shown.Lamport = rec.shown, rec.lamport
 	var sk [GroupIDLen + MessageIDLen]byte
 	copy(sk[:], h.Group[:])
 	copy(sk[GroupIDLen:], h.Shown.ID[:])
@@ -292,8 +390,8 @@ type IndexEntry struct {
 	TimeMs int64
 }
 
-// BackfillPending reports whether messages stored before the search index
-// existed (schema 3) still wait for Backfill.
+// BackfillPending reports whether messages stored before the current search
+// index (schema 4) still wait for Backfill.
 func (s *Store) BackfillPending() (bool, error) {
 	err := s.db.View(func(txn *badger.Txn) error {
 		_, err := txn.Get(backfillKey)
@@ -383,4 +481,21 @@ func markBackfill(db *badger.DB, to uint64) error {
 		}
 		return setSchema(txn, to)
 	})
+}
+
+// reindexSearch is the schema 4 migration: the schema 3 postings (x/) and
+// their time keys (X/) are dropped from the files, and every message is
+// marked for Backfill again, which writes the compact ones (q/, Q/). Both
+// steps may be repeated after a crash: DropPrefix of what is gone is a no-op,
+// and the marker moves back to the start with the version.
+func reindexSearch(db *badger.DB, to uint64) error {
+	if err := db.DropPrefix(key('x'), key('X')); err != nil {
+		return err
+	}
+	if migrateFault != nil {
+		if err := migrateFault(to, 0); err != nil {
+			return err
+		}
+	}
+	return markBackfill(db, to)
 }

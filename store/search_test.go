@@ -3,8 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,7 +40,7 @@ type searchDoc struct {
 	terms   map[string]bool
 }
 
-func (d searchDoc) key() []byte { return docKey(d.timeMs, d.g, d.lamport, d.id) }
+func (d searchDoc) key() []byte { return docKey(d.timeMs, d.g, d.id) }
 
 func bruteSearch(docs []searchDoc, deleted map[MessageID]bool, terms []string, g *GroupID) []MessageID {
 	var match []searchDoc
@@ -201,6 +204,12 @@ func TestSearchSkipsUnheld(t *testing.T) {
 	if err := s.Search(nil, nil, func(SearchHit) bool { return true }); err == nil {
 		t.Fatal("empty query accepted")
 	}
+	if err := s.Unindex(g, idOf(77), []string{"one"}); err != nil { // never indexed: a no-op
+		t.Fatal(err)
+	}
+	if got := searchAll(t, s, []string{"one"}, nil, 0); len(got) != 1 {
+		t.Fatalf("Unindex of another id removed a hit: %d", len(got))
+	}
 	bad := mkMsg(g, 3, "a", 3, 3)
 	bad.Terms = []string{strings.Repeat("x", MaxTermLen+1)}
 	if _, err := s.Append(context.Background(), bad); err == nil {
@@ -261,6 +270,147 @@ func TestBackfillFromV2(t *testing.T) {
 	if len(got) != 1 || got[0].Shown.ID != idOf(105) {
 		t.Fatalf("two-word query = %+v", got)
 	}
+}
+
+// TestReindexFromV3 opens a schema 3 store with the old postings
+// (testdata/v3): a crash after the old index is dropped leaves it at schema
+// 3, the next Open finishes the migration, the old keys are gone from the
+// files, and a backfill finds every message again.
+func TestReindexFromV3(t *testing.T) {
+	dir := copyDir(t, "testdata/v3")
+	rawDB(t, dir, func(db *badger.DB) {
+		if v := schemaOf(t, db); v != 3 {
+			t.Fatalf("fixture schema = %d, want 3", v)
+		}
+		if x, X := countPrefix(t, db, 'x'), countPrefix(t, db, 'X'); x != 80 || X != 40 {
+			t.Fatalf("fixture has %d x/ and %d X/ keys", x, X)
+		}
+	})
+	crash := errors.New("injected crash")
+	migrateFault = func(to uint64, _ int) error {
+		if to == 4 {
+			return crash
+		}
+		return nil
+	}
+	defer func() { migrateFault = nil }()
+	if s, err := Open(dir); !errors.Is(err, crash) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("Open with a crash mid-migration: %v", err)
+	}
+	rawDB(t, dir, func(db *badger.DB) {
+		if v, n := schemaOf(t, db), countPrefix(t, db, 'x'); v != 3 || n != 0 {
+			t.Fatalf("after a crash: schema %d, %d x/ keys", v, n)
+		}
+	})
+	migrateFault = nil
+	s := openDir(t, dir)
+	verifyFixture(t, s)
+	if p, err := s.BackfillPending(); err != nil || !p {
+		t.Fatalf("BackfillPending = %v, %v", p, err)
+	}
+	for done := false; !done; {
+		var err error
+		if done, err = s.Backfill(16, fixtureTerms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := searchAll(t, s, []string{"raw"}, nil, 0); len(got) != 40 {
+		t.Fatalf("found %d of 40", len(got))
+	}
+	if got := searchAll(t, s, []string{"n105", "raw"}, &fixtureBeta, 0); len(got) != 1 || got[0].Shown.ID != idOf(105) {
+		t.Fatalf("two-word query = %+v", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rawDB(t, dir, func(db *badger.DB) {
+		if v, x, X, q, p := schemaOf(t, db), countPrefix(t, db, 'x'), countPrefix(t, db, 'X'), countPrefix(t, db, 'Q'), countPrefix(t, db, 'P'); v != 4 || x+X != 0 || q != 40 || p != 40 {
+			t.Fatalf("after the migration: schema %d, %d x/, %d X/, %d Q/, %d P/ keys", v, x, X, q, p)
+		}
+	})
+	if f := fileWith(t, dir, []byte("x/\x03raw")); f != "" {
+		t.Fatalf("%s still holds an old posting", f)
+	}
+}
+
+// fileWith names a file under dir whose bytes contain b, or "".
+func fileWith(t testing.TB, dir string, b []byte) string {
+	t.Helper()
+	found := ""
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(data, b) {
+			found = p
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// TestEraseDropsPostings: Erase removes a message's postings and record
+// from the files (with its body), rebuilt from the Q/ record; the other
+// messages stay found.
+func TestEraseDropsPostings(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	g := gidOf("erase")
+	var ms []Message
+	words := []string{"kiwifruit", "zebracorn", "quokkamob"} // no shared run for compression to reuse
+	for n := uint64(1); n <= 3; n++ {
+		m := mkMsg(g, n, "a", n, n)
+		m.Terms = []string{"common", words[n-1]}
+		mustAppend(t, s, m)
+		ms = append(ms, m)
+	}
+	if err := s.Close(); err != nil { // the postings reach the tables
+		t.Fatal(err)
+	}
+	if f := fileWith(t, dir, []byte(words[1])); f == "" {
+		t.Fatal("the word is in no file before the erase: the check proves nothing")
+	}
+	s = openDir(t, dir)
+	// No Unindex first (the node's order): Erase alone must drop the keys.
+	if ok, err := s.Erase(g, ms[1].ID, ms[1].Terms...); err != nil || !ok {
+		t.Fatalf("Erase = %v, %v", ok, err)
+	}
+	if got := hitIDs(searchAll(t, s, []string{"common"}, nil, 0)); !slices.Equal(got, []MessageID{ms[2].ID, ms[0].ID}) {
+		t.Fatalf("after erase: %x", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if f := fileWith(t, dir, []byte(words[1])); f != "" {
+		t.Fatalf("%s still holds the erased message's word", f)
+	}
+	if f := fileWith(t, dir, []byte(words[2])); f == "" {
+		t.Fatal("the kept word is in no file: the check proves nothing")
+	}
+}
+
+func FuzzDecodeDocRec(f *testing.F) {
+	f.Add(docRec{timeMs: 5, group: gidOf("g"), lamport: 7, id: idOf(1), shown: idOf(1)}.encode())
+	f.Add(docRec{timeMs: 5, group: gidOf("g"), lamport: 7, id: idOf(1), shown: idOf(2)}.encode())
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeDocRec(b)
+		if err != nil {
+			return
+		}
+		// An edit's record names its target; a record naming itself as
+		// shown is read as a plain one (and written short).
+		if back, err := decodeDocRec(r.encode()); err != nil || back != r {
+			t.Fatalf("%x decoded to %+v, which round-trips to %+v, %v", b, r, back, err)
+		}
+	})
 }
 
 func TestNewStoreNeedsNoBackfill(t *testing.T) {
@@ -335,5 +485,56 @@ func BenchmarkAppendIndexCost(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/msg")
 		})
+	}
+}
+
+// indexedFixture writes the fixture (writeFixture's records) with search terms on every message
+// ("raw" and "n<number>"): testdata/v3 was written by this function (and
+// writeFixture) at commit dca4ae8, schema 3, with
+//
+//	PARLEY_GEN_FIXTURE_V3=/tmp/fx go test -count=1 -run TestGenerateIndexedFixture ./store
+func indexedFixture(t testing.TB, s *Store) {
+	t.Helper()
+	for _, g := range fixtureGroups() {
+		if err := s.PutGroup(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, v := range fixtureSettings {
+		if err := s.PutSetting(k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutPeer(fixturePeer); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBootstrapPeers([]Peer{fixturePeer}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutMember(fixtureAlpha, fixtureMember); err != nil {
+		t.Fatal(err)
+	}
+	alpha, beta := fixtureMessages()
+	for _, m := range append(alpha, beta...) {
+		n := strings.Split(string(m.Raw), ":")[2]
+		m.Terms = []string{"raw", "n" + n}
+		if _, err := s.Append(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestGenerateIndexedFixture(t *testing.T) {
+	dir := os.Getenv("PARLEY_GEN_FIXTURE_V3")
+	if dir == "" {
+		t.Skip("PARLEY_GEN_FIXTURE_V3 not set")
+	}
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexedFixture(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

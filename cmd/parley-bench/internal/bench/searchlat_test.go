@@ -12,8 +12,11 @@ func TestRunSearchSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Queries.Count != 30 || res.MeanResults <= 0 || res.Queries.P99 <= 0 {
+	if res.Queries.Count != 30 || res.MeanResults <= 0 || res.Queries.P99 <= 0 || res.Settled.Count != 30 || res.StoreMB <= 0 {
 		t.Fatalf("figures %+v", res)
+	}
+	if len(res.Classes) != 3 || res.Classes[0].MeanResults <= 0 || res.Classes[2].Latency.Count != 6 {
+		t.Fatalf("classes %+v", res.Classes)
 	}
 	var b bytes.Buffer
 	res.WriteMarkdown(&b)
