@@ -42,7 +42,7 @@ type Meta struct {
 	ChunkSize   int        `json:"chunk_size"`
 	ContentHash string     `json:"content_hash"`
 	State       string     `json:"state"`
-	Wanted      bool       `json:"wanted,omitempty"` // a fetch was asked for: resumed at start
+	Wanted      bool       `json:"wanted,omitempty"`  // a fetch was asked for: resumed at start
 	Version     int        `json:"version,omitempty"` // format; 0 is V1
 	Bind        string     `json:"bind,omitempty"`    // V2: KeyBind of the key, hex (not the key)
 	Announced   []Announce `json:"announced,omitempty"`
