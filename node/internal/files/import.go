@@ -47,10 +47,15 @@ func (s *Store) Import(path string) (*Imported, error) {
 // ImportReader is Import from a stream of exactly size bytes (an upload);
 // what names it in errors.
 func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, error) {
+	return s.importAs(Current, f, size, what)
+}
+
+// importAs imports in a given format (V1 only for tests of old files).
+func (s *Store) importAs(version int, f io.Reader, size int64, what string) (*Imported, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("%w: unknown size", ErrNotRegular)
 	}
-	l := Layout{Size: uint64(size), ChunkSize: ChunkSizeFor(uint64(size)), Version: Current}
+	l := Layout{Size: uint64(size), ChunkSize: ChunkSizeFor(uint64(size)), Version: version}
 	if err := l.check(); err != nil {
 		return nil, err
 	}
@@ -76,7 +81,9 @@ func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, e
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	l.Bind = KeyBind(key)
+	if version != V1 {
+		l.Bind = KeyBind(key)
+	}
 	a, err := l.aead(key)
 	if err != nil {
 		return nil, err
@@ -86,7 +93,7 @@ func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, e
 		return nil, err
 	}
 	defer data.Close()
-	h := sha256.New()
+	h, content := sha256.New(), sha256.New() // content: V1's hash of the plaintext
 	leaves := make([]byte, 0, l.Chunks()*HashLen)
 	var w bufWriter
 	w.init(data, 4<<20) // large sequential writes
@@ -101,7 +108,13 @@ func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, e
 			return nil, err
 		}
 		sealed = l.sealChunk(a, sealed[:0], i, p)
-		leaf := leafHash(h, domainV2, p) // V2: the tree is over the plaintext
+		var leaf [HashLen]byte
+		if version == V1 {
+			content.Write(p)
+			leaf = leafHash(h, domainV1, sealed)
+		} else {
+			leaf = leafHash(h, domainV2, p) // the tree is over the plaintext
+		}
 		leaves = append(leaves, leaf[:]...)
 		if err := w.write(sealed); err != nil {
 			return nil, err
@@ -113,15 +126,17 @@ func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, e
 	if n, _ := f.Read(plain[:1]); n != 0 {
 		return nil, fmt.Errorf("%s is longer than %d bytes (it grew while being read)", what, size)
 	}
-	content := ContentRoot(leaves)
-	sum := content[:]
+	sum, root := content.Sum(nil), Root(leaves)
+	if version != V1 {
+		c := ContentRoot(leaves)
+		sum, root = c[:], FileRoot(c, l.Bind)
+	}
 	if old := s.FindContent(sum); old != nil {
 		return &Imported{Entry: old, ContentHash: sum, Dedup: true}, nil
 	}
 	if err := data.Sync(); err != nil {
 		return nil, err
 	}
-	root := FileRoot(content, l.Bind)
 	have := make([]byte, (l.Chunks()+7)/8)
 	for i := range l.Chunks() {
 		have[i/8] |= 1 << (i % 8)
