@@ -139,7 +139,7 @@ func (f *fetch) receive(ctx context.Context, s Stream, br *bufio.Reader, queue <
 			buf, err := f.buffer(ctx)
 			if err == nil {
 				if err = sc.failed(); err == nil {
-					err = f.receiveChunk(s, br, i, *buf)
+					err = f.receiveChunk(s, br, i, *buf, i == r.first)
 				}
 				if err != nil {
 					f.free <- buf
@@ -156,7 +156,9 @@ func (f *fetch) receive(ctx context.Context, s Stream, br *bufio.Reader, queue <
 	return nil
 }
 
-func (f *fetch) receiveChunk(s Stream, br *bufio.Reader, i int, buf []byte) error {
+// receiveChunk reads chunk i; first (of a range, at most 4 MiB) checks the
+// free space before it is written.
+func (f *fetch) receiveChunk(s Stream, br *bufio.Reader, i int, buf []byte, first bool) error {
 	s.SetDeadline(time.Now().Add(f.cfg.StallTimeout))
 	var h filepb.Response
 	if err := readFrame(br, maxHeader, &h); err != nil {
@@ -176,7 +178,7 @@ func (f *fetch) receiveChunk(s Stream, br *bufio.Reader, i int, buf []byte) erro
 	if _, err := io.ReadFull(br, data); err != nil {
 		return wrapTimeout(err)
 	}
-	if !f.checkSpace() {
+	if first && !f.checkSpace() {
 		return errPaused
 	}
 	return nil
