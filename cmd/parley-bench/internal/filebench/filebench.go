@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -37,6 +38,8 @@ type Round struct {
 	FileMBps    float64
 	Ratio       float64 // file / raw throughput
 	Chunks      int
+	// Peak RSS (VmHWM, reset when the round starts) of each side, bytes.
+	FetchPeakRSS, ServerPeakRSS int64
 	// CPU seconds (user+system) of each side during each phase: on a
 	// loaded machine the wall-clock ratio follows the CPU each side needs.
 	RawCPUFetch, RawCPUServe, FileCPUFetch, FileCPUServe float64
@@ -47,8 +50,8 @@ type Result struct {
 	Size          int64
 	Rounds        []Round
 	Ratio         float64 // the median of the rounds' ratios
-	FetchPeakRSS  int64   // bytes, VmHWM of the fetching process
-	ServerPeakRSS int64   // bytes, VmHWM of the serving process
+	FetchPeakRSS  int64   // bytes, the rounds' highest VmHWM of the fetching process
+	ServerPeakRSS int64   // bytes, the same of the serving process
 	// Load averages (/proc/loadavg: 1, 5, 15 min) before and after: the
 	// machine may be shared.
 	LoadBefore, LoadAfter string
@@ -207,6 +210,7 @@ func Run(ctx context.Context, size int64, rounds int, cpuProfile string, progres
 		}
 		fmt.Fprintf(progress, "round %d: plain %.0f MB/s, fetch %.0f MB/s, ratio %.2f\n", r+1, rd.RawMBps, rd.FileMBps, rd.Ratio)
 		res.Rounds = append(res.Rounds, rd)
+		res.FetchPeakRSS, res.ServerPeakRSS = max(res.FetchPeakRSS, rd.FetchPeakRSS), max(res.ServerPeakRSS, rd.ServerPeakRSS)
 	}
 	ratios := make([]float64, len(res.Rounds))
 	for i, rd := range res.Rounds {
@@ -217,8 +221,6 @@ func Run(ctx context.Context, size int64, rounds int, cpuProfile string, progres
 	if len(ratios)%2 == 0 {
 		res.Ratio = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
 	}
-	res.FetchPeakRSS = peakRSS(os.Getpid())
-	res.ServerPeakRSS = peakRSS(child.Process.Pid)
 	res.LoadAfter = loadAvg()
 	return res, nil
 }
@@ -235,6 +237,11 @@ type server struct {
 func (sv server) round(ctx context.Context, dir, code string, rawFirst bool, size int64, cpuProfile string, progress io.Writer, log *slog.Logger) (Round, error) {
 	rd := Round{RawFirst: rawFirst}
 	defer os.RemoveAll(dir)
+	// Each round's peak on its own: what earlier rounds' nodes left in
+	// the heap goes back to the OS, and both peaks are reset.
+	debug.FreeOSMemory()
+	resetPeakRSS(os.Getpid())
+	resetPeakRSS(sv.proc)
 	n, err := newNode(dir, log)
 	if err != nil {
 		return rd, err
@@ -310,6 +317,7 @@ func (sv server) round(ctx context.Context, dir, code string, rawFirst bool, siz
 			return rd, err
 		}
 	}
+	rd.FetchPeakRSS, rd.ServerPeakRSS = peakRSS(os.Getpid()), peakRSS(sv.proc)
 	rd.RawMBps = float64(size) / 1e6 / rd.RawSeconds
 	rd.FileMBps = float64(size) / 1e6 / rd.FileSeconds
 	rd.Ratio = rd.FileMBps / rd.RawMBps
@@ -356,6 +364,11 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / 100 // clock ticks (USER_HZ, 100 on Linux)
 }
 
+// resetPeakRSS resets a process's VmHWM to its current RSS (Linux 4.0+).
+func resetPeakRSS(pid int) {
+	os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
 // peakRSS is a process's VmHWM (peak resident set) in bytes, -1 if unknown.
 func peakRSS(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -379,16 +392,16 @@ func (r Result) WriteMarkdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "## File transfer, two processes on loopback (%.0f MiB, %d chunks, %d rounds)\n\n", float64(r.Size)/(1<<20), chunks, len(r.Rounds))
 	fmt.Fprintf(w, "Load average (1, 5, 15 min): %s before, %s after\n\n", r.LoadBefore, r.LoadAfter)
-	fmt.Fprintf(w, "| round | first | plain stream MB/s | fetch MB/s | ratio | CPU-s plain (fetch+serve) | CPU-s file (fetch+serve) |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| round | first | plain stream MB/s | fetch MB/s | ratio | CPU-s plain (fetch+serve) | CPU-s file (fetch+serve) | peak RSS MB (fetch, serve) |\n|---|---|---|---|---|---|---|---|\n")
 	for i, rd := range r.Rounds {
 		first := "fetch"
 		if rd.RawFirst {
 			first = "plain"
 		}
-		fmt.Fprintf(w, "| %d | %s | %.0f | %.0f | %.2f | %.2f + %.2f | %.2f + %.2f |\n", i+1, first, rd.RawMBps, rd.FileMBps, rd.Ratio,
-			rd.RawCPUFetch, rd.RawCPUServe, rd.FileCPUFetch, rd.FileCPUServe)
+		fmt.Fprintf(w, "| %d | %s | %.0f | %.0f | %.2f | %.2f + %.2f | %.2f + %.2f | %.1f, %.1f |\n", i+1, first, rd.RawMBps, rd.FileMBps, rd.Ratio,
+			rd.RawCPUFetch, rd.RawCPUServe, rd.FileCPUFetch, rd.FileCPUServe, float64(rd.FetchPeakRSS)/1e6, float64(rd.ServerPeakRSS)/1e6)
 	}
 	fmt.Fprintf(w, "\nRatio (file / plain, median of the rounds): %.2f (target >= 0.8)\n\n", r.Ratio)
-	fmt.Fprintf(w, "Peak RSS (VmHWM): fetching process %.1f MB, serving process %.1f MB (target < 100 MB)\n",
+	fmt.Fprintf(w, "Peak RSS (VmHWM, highest round): fetching process %.1f MB, serving process %.1f MB (target < 100 MB)\n",
 		float64(r.FetchPeakRSS)/1e6, float64(r.ServerPeakRSS)/1e6)
 }
