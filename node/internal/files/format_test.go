@@ -126,3 +126,43 @@ func TestV2ChunkBoundToIndex(t *testing.T) {
 		t.Fatalf("chunk 0 as 1: %v", err)
 	}
 }
+
+// A chunk written but not yet synced is not held after a crash (the store
+// reopened without Sync, as after kill -9): only a checkpoint marks chunks
+// held, after the data file is synced.
+func TestUnsyncedChunkNotHeld(t *testing.T) {
+	src, _ := Open(t.TempDir(), 0)
+	imp, _ := importRandom(t, src, 3*DefaultChunkSize)
+	dir := t.TempDir()
+	dst, _ := Open(dir, 0)
+	e, _ := dst.Announced(imp.Entry.Root(), imp.Entry.Layout(), imp.ContentHash, Announce{Group: "g", ID: "m"})
+	if err := e.SetLeaves(imp.Entry.Leaves()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.NewVerifier(imp.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(i int) {
+		b, _ := imp.Entry.ReadChunk(i, nil)
+		if err := v.Put(i, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(0)
+	if _, err := e.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	put(1) // written, never synced
+	again, _ := Open(dir, 0)
+	e2, err := again.Get(imp.Entry.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := e2.Missing(); len(m) != 2 || m[0] != 1 || m[1] != 2 {
+		t.Fatalf("missing after a crash: %v", m)
+	}
+	if _, err := e2.ReadChunk(1, nil); !errors.Is(err, ErrMissing) {
+		t.Fatalf("unsynced chunk served: %v", err)
+	}
+}
