@@ -59,7 +59,7 @@ type FileInfo struct {
 	Name   string    `json:"name"`
 	Size   uint64    `json:"size"`
 	Mime   string    `json:"mime,omitempty"`
-	Hash   string    `json:"hash"` // SHA-256 of the content, hex
+	Hash   string    `json:"hash"` // content hash, hex (docs/files.md: a tree root; V1 files: SHA-256)
 	Root   string    `json:"root"` // hash-tree root, hex
 	// State is "complete", "partial", "missing" or "failed" (Files only;
 	// empty in a Message).
@@ -231,7 +231,7 @@ func (n *Node) noteFile(g *group, v *envelope.Verified) {
 	f := b.File
 	var root [files.HashLen]byte
 	copy(root[:], f.Root)
-	l := files.Layout{Size: f.Size, ChunkSize: int(f.ChunkSize)}
+	l := files.LayoutOf(f.Size, f.ChunkSize, f.Version, f.Key)
 	a := files.Announce{Group: hex.EncodeToString(g.rec.ID[:]), ID: hex.EncodeToString(v.ID[:])}
 	e, err := n.files.store.Announced(root, l, f.ContentHash, a)
 	if err != nil {
@@ -358,7 +358,7 @@ func (n *Node) sendImported(ctx context.Context, g *group, name, mimeType string
 	root := imp.Entry.Root()
 	l := imp.Entry.Layout()
 	f := &wirepb.FileAnnounce{Name: name, Size: l.Size, Mime: mimeType, Root: root[:], Key: key,
-		ChunkSize: uint32(l.ChunkSize), ContentHash: imp.ContentHash}
+		ChunkSize: uint32(l.ChunkSize), ContentHash: imp.ContentHash, Version: uint32(l.Version)}
 	m, err := n.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_File{File: f}})
 	if err != nil {
 		return Message{}, err

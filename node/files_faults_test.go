@@ -67,7 +67,7 @@ func TestFileLyingContentHash(t *testing.T) {
 	lie := append([]byte{}, imp.ContentHash...)
 	lie[0] ^= 1
 	f := &wirepb.FileAnnounce{Name: "lie.bin", Size: l.Size, Mime: "application/octet-stream", Root: root[:],
-		Key: imp.Key, ChunkSize: uint32(l.ChunkSize), ContentHash: lie}
+		Key: imp.Key, ChunkSize: uint32(l.ChunkSize), ContentHash: lie, Version: uint32(l.Version)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	m, err := a.publish(ctx, g, &wirepb.Body{Kind: &wirepb.Body_File{File: f}})

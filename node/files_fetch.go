@@ -157,7 +157,7 @@ func (n *Node) FetchFile(ctx context.Context, ref, id string) error {
 	}
 	var root [files.HashLen]byte
 	copy(root[:], f.Root)
-	l := files.Layout{Size: f.Size, ChunkSize: int(f.ChunkSize)}
+	l := files.LayoutOf(f.Size, f.ChunkSize, f.Version, f.Key)
 	e, err := n.files.store.Announced(root, l, f.ContentHash,
 		files.Announce{Group: hex.EncodeToString(g.rec.ID[:]), ID: hex.EncodeToString(mid[:])})
 	if err != nil {

@@ -12,15 +12,15 @@ import (
 )
 
 // runFiles is --files: the parent measures, a child (--files-child) serves.
-func runFiles(ctx context.Context, size, child, cpuProfile string, stdout, stderr io.Writer, log *slog.Logger) error {
+func runFiles(ctx context.Context, size, child string, rounds int, cpuProfile string, stdout, stderr io.Writer, log *slog.Logger) error {
 	n, err := parseSize(size)
 	if err != nil {
 		return err
 	}
 	if child != "" {
-		return filebench.Child(ctx, child, n, cpuProfile, stdout, log)
+		return filebench.Child(ctx, child, n, rounds, cpuProfile, stdout, log)
 	}
-	res, err := filebench.Run(ctx, n, cpuProfile, stderr, log)
+	res, err := filebench.Run(ctx, n, rounds, cpuProfile, stderr, log)
 	if err != nil {
 		return err
 	}

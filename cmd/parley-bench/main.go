@@ -45,6 +45,7 @@ func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 	var outDir, jsonPath, pngPath, cpuProfile, memProfile, blockProfile, logLevel string
 	var noCatchUp, noThroughput bool
 	var filesSize, filesChild string // files.go
+	var filesRounds int
 	var searchCfg bench.SearchConfig // --search (search_cmd.go)
 	cmd := &cobra.Command{
 		Use:           "parley-bench",
@@ -95,7 +96,7 @@ bytes per stored message for each --growth-history size. Examples:
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 			if filesSize != "" {
-				return runFiles(cmd.Context(), filesSize, filesChild, cpuProfile, stdout, stderr, cfg.Logger)
+				return runFiles(cmd.Context(), filesSize, filesChild, filesRounds, cpuProfile, stdout, stderr, cfg.Logger)
 			}
 			cfg.Progress = stderr
 			if noCatchUp {
@@ -197,6 +198,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.StringVar(&blockProfile, "blockprofile", "", "write a blocking profile (and FILE.mutex, a mutex profile) at the end")
 	f.StringVar(&logLevel, "log-level", "", "node log level: debug, info, warn, error (default error)")
 	f.StringVar(&filesSize, "files", "", "instead of the standard runs, measure a file transfer of this size (e.g. 1GiB) between two processes")
+	f.IntVar(&filesRounds, "files-rounds", 3, "--files: rounds of plain copy and fetch, interleaved (a fresh fetching node each); the median ratio is reported")
 	f.StringVar(&filesChild, "files-child", "", "internal: run the serving side of --files in this directory")
 	f.MarkHidden("files-child")
 	f.IntVar(&searchCfg.Messages, "search", 0, "instead of the standard runs, build a store of this many messages and time two-word searches")

@@ -98,6 +98,8 @@ func goldenCases() []goldenCase {
 		{"receipt", &wirepb.Receipt{Stored: []*wirepb.AuthorSeq{{Author: pattern(0x28, 36), Seq: 1 << 20}}, ReadUpTo: pattern(0xd0, 32)}},
 		{"file_announce", &wirepb.FileAnnounce{Name: "notes.txt", Size: 12, Mime: "text/plain", Root: pattern(0x70, 32),
 			Key: pattern(0x90, 32), ChunkSize: 1 << 20, ContentHash: pattern(0xb0, 32)}},
+		{"file_announce_v2", &wirepb.FileAnnounce{Name: "notes.txt", Size: 12, Mime: "text/plain", Root: pattern(0x70, 32),
+			Key: pattern(0x90, 32), ChunkSize: 256 << 10, ContentHash: pattern(0xb0, 32), Version: 2}},
 		{"sync_batch", &wirepb.SyncBatch{Messages: [][]byte{pattern(0x11, 9), pattern(0x22, 3)}, Remaining: 1000, Done: true}},
 	}
 }

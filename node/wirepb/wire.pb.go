@@ -1099,14 +1099,18 @@ func (x *Receipt) GetReadUpTo() []byte {
 // FileAnnounce offers a file to the group; its message id is the file id.
 // Chunks are fetched over /parley/file/1.0.0 and checked against root.
 type FileAnnounce struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Size          uint64                 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
-	Mime          string                 `protobuf:"bytes,3,opt,name=mime,proto3" json:"mime,omitempty"`
-	Root          []byte                 `protobuf:"bytes,4,opt,name=root,proto3" json:"root,omitempty"`                                  // 32-byte root of the hash tree over the encrypted chunks
-	Key           []byte                 `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`                                    // 32-byte key the chunks are sealed with
-	ChunkSize     uint32                 `protobuf:"varint,6,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`      // bytes of plaintext per chunk
-	ContentHash   []byte                 `protobuf:"bytes,7,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"` // SHA-256 of the plaintext (deduplication, final check)
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Size        uint64                 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	Mime        string                 `protobuf:"bytes,3,opt,name=mime,proto3" json:"mime,omitempty"`
+	Root        []byte                 `protobuf:"bytes,4,opt,name=root,proto3" json:"root,omitempty"`                                  // 32-byte root naming the file (its hash tree; docs/files.md)
+	Key         []byte                 `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`                                    // 32-byte key the chunks are sealed with
+	ChunkSize   uint32                 `protobuf:"varint,6,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`      // bytes of plaintext per chunk
+	ContentHash []byte                 `protobuf:"bytes,7,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"` // V1: SHA-256 of the plaintext; V2: root of the plaintext chunks' tree (docs/files.md)
+	// Format: 0 or 1 = V1 (ChaCha20-Poly1305, tree over sealed chunks), 2 = V2
+	// (AES-256-GCM, tree over plaintext chunks bound to the key). A node
+	// refuses a version it does not know.
+	Version       uint32 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1188,6 +1192,13 @@ func (x *FileAnnounce) GetContentHash() []byte {
 		return x.ContentHash
 	}
 	return nil
+}
+
+func (x *FileAnnounce) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 // Membership carries one signed membership op (node/internal/membership,
@@ -2117,7 +2128,7 @@ const file_wire_proto_rawDesc = "" +
 	"\aReceipt\x121\n" +
 	"\x06stored\x18\x01 \x03(\v2\x19.parley.wire.v1.AuthorSeqR\x06stored\x12\x1c\n" +
 	"\n" +
-	"read_up_to\x18\x02 \x01(\fR\breadUpTo\"\xb2\x01\n" +
+	"read_up_to\x18\x02 \x01(\fR\breadUpTo\"\xcc\x01\n" +
 	"\fFileAnnounce\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x12\n" +
@@ -2126,7 +2137,8 @@ const file_wire_proto_rawDesc = "" +
 	"\x03key\x18\x05 \x01(\fR\x03key\x12\x1d\n" +
 	"\n" +
 	"chunk_size\x18\x06 \x01(\rR\tchunkSize\x12!\n" +
-	"\fcontent_hash\x18\a \x01(\fR\vcontentHash\"\x1c\n" +
+	"\fcontent_hash\x18\a \x01(\fR\vcontentHash\x12\x18\n" +
+	"\aversion\x18\b \x01(\rR\aversion\"\x1c\n" +
 	"\n" +
 	"Membership\x12\x0e\n" +
 	"\x02op\x18\x01 \x01(\fR\x02op\"Q\n" +

@@ -1,55 +1,122 @@
 package files
 
 import (
+	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// KeyLen is a file key's length; Overhead is what sealing adds to a chunk.
+// KeyLen is a file key's length; Overhead is what sealing adds to a chunk
+// (the same 16-byte tag in both formats, so the data file's slots match).
 const (
 	KeyLen   = chacha20poly1305.KeySize
 	Overhead = chacha20poly1305.Overhead
 )
 
+// Format versions (FileAnnounce.version; 0 on the wire is V1).
+//
+// V1: ChaCha20-Poly1305, hash tree over the sealed chunks, content hash =
+// SHA-256 of the plaintext (a second pass to check). V2: AES-256-GCM
+// (hardware-accelerated), hash tree over the plaintext chunks whose root is
+// the content hash, and the file's root binds that to the key; a fetched
+// chunk is decrypted and hashed once, and the content hash needs no pass of
+// its own. See docs/files.md.
+const (
+	V1 = 1
+	V2 = 2
+	// Current is the format new files are sent in.
+	Current = V2
+)
+
 // ErrDecrypt: a chunk failed authentication under the file's key.
 var ErrDecrypt = errors.New("chunk failed to decrypt")
+
+// ErrVersion: an announcement in a format this build does not know.
+var ErrVersion = errors.New("unsupported file format version (sent by a newer Parley)")
 
 // Every file has its own random key, so the chunk index is a unique nonce;
 // the size and index are bound as associated data, so chunks cannot be
 // reordered or moved between files of other sizes unnoticed.
-func aead(key []byte) (cipher.AEAD, error) { return chacha20poly1305.New(key) }
-
-func nonceAD(size uint64, i int) (nonce, ad []byte) {
-	nonce = make([]byte, chacha20poly1305.NonceSize)
-	binary.BigEndian.PutUint64(nonce[4:], uint64(i))
-	ad = make([]byte, 0, 8+8+len(domain))
-	ad = append(ad, domain...)
-	ad = binary.BigEndian.AppendUint64(ad, size)
-	ad = binary.BigEndian.AppendUint64(ad, uint64(i))
-	return nonce, ad
+func (l Layout) aead(key []byte) (cipher.AEAD, error) {
+	if l.version() == V1 {
+		return chacha20poly1305.New(key)
+	}
+	if len(key) != KeyLen {
+		return nil, fmt.Errorf("file key of %d bytes", len(key))
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
 }
 
-func sealChunk(a cipher.AEAD, dst []byte, size uint64, i int, plain []byte) []byte {
-	nonce, ad := nonceAD(size, i)
-	return a.Seal(dst, nonce, plain, ad)
+// nonceAD fills a chunk's nonce (4 zero bytes || index) and associated
+// data (domain || size || index) into fixed arrays: no allocation per chunk.
+type nonceAD struct {
+	nonce [12]byte
+	ad    [len("parley/file/vN") + 16]byte
 }
 
-func openChunk(a cipher.AEAD, dst []byte, size uint64, i int, sealed []byte) ([]byte, error) {
-	nonce, ad := nonceAD(size, i)
-	out, err := a.Open(dst, nonce, sealed, ad)
+func (l Layout) nonceAD(i int, x *nonceAD) {
+	binary.BigEndian.PutUint64(x.nonce[4:], uint64(i))
+	copy(x.ad[:], l.domain())
+	binary.BigEndian.PutUint64(x.ad[len(x.ad)-16:], l.Size)
+	binary.BigEndian.PutUint64(x.ad[len(x.ad)-8:], uint64(i))
+}
+
+func (l Layout) sealChunk(a cipher.AEAD, dst []byte, i int, plain []byte) []byte {
+	var x nonceAD
+	l.nonceAD(i, &x)
+	return a.Seal(dst, x.nonce[:], plain, x.ad[:])
+}
+
+func (l Layout) openChunk(a cipher.AEAD, dst []byte, i int, sealed []byte) ([]byte, error) {
+	var x nonceAD
+	l.nonceAD(i, &x)
+	out, err := a.Open(dst, x.nonce[:], sealed, x.ad[:])
 	if err != nil {
 		return nil, ErrDecrypt
 	}
 	return out, nil
 }
 
-// Layout is a file's chunking, derived from its size and chunk size.
+// Layout is a file's format and chunking, from its announcement.
 type Layout struct {
 	Size      uint64
 	ChunkSize int
+	// Version is the format (0 means V1, as an announcement without one).
+	Version int
+	// Bind (V2) is KeyBind of the file's key: the root commits to it, so
+	// the hash list can be checked against the root without the key.
+	Bind [HashLen]byte
+}
+
+// LayoutOf is the layout an announcement describes.
+func LayoutOf(size uint64, chunkSize uint32, version uint32, key []byte) Layout {
+	l := Layout{Size: size, ChunkSize: int(chunkSize), Version: int(min(version, 1<<16))}
+	if l.version() == V2 {
+		l.Bind = KeyBind(key)
+	}
+	return l
+}
+
+func (l Layout) version() int {
+	if l.Version == 0 {
+		return V1
+	}
+	return l.Version
+}
+
+func (l Layout) domain() []byte {
+	if l.version() == V1 {
+		return domainV1
+	}
+	return domainV2
 }
 
 // Chunks is how many chunks the file has.
@@ -95,6 +162,9 @@ func ChunkSizeFor(size uint64) int {
 var ErrTooLarge = errors.New("file too large for its chunk size")
 
 func (l Layout) check() error {
+	if v := l.version(); v != V1 && v != V2 {
+		return fmt.Errorf("%w: %d", ErrVersion, v)
+	}
 	if l.ChunkSize <= 0 || l.ChunkSize > MaxChunkSize {
 		return errors.New("bad chunk size")
 	}

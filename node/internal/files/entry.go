@@ -1,13 +1,13 @@
 package files
 
 import (
-	"bytes"
 	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/bits"
 	"os"
@@ -117,9 +117,23 @@ func CountBits(b []byte) int {
 }
 
 // SetLeaves stores the hash list after checking it against the root, and
-// reserves the file's space against the limit.
+// reserves the file's space against the limit. A V2 list whose content root
+// is the announced content hash but which does not bind to the root under
+// the announced key shows the announcement lies about its key: the file
+// is marked failed (ErrFailed).
 func (e *Entry) SetLeaves(leaves []byte) error {
-	if len(leaves) != e.layout.Chunks()*HashLen || Root(leaves) != e.root {
+	if len(leaves) != e.layout.Chunks()*HashLen {
+		return ErrBadProof
+	}
+	if e.layout.version() == V2 {
+		content := ContentRoot(leaves)
+		if FileRoot(content, e.layout.Bind) != e.root {
+			if e.Meta().ContentHash == hex.EncodeToString(content[:]) {
+				return e.fail()
+			}
+			return ErrBadProof
+		}
+	} else if Root(leaves) != e.root {
 		return ErrBadProof
 	}
 	e.mu.Lock()
@@ -141,6 +155,17 @@ func (e *Entry) SetLeaves(leaves []byte) error {
 		return e.saveMeta()
 	}
 	return nil
+}
+
+// fail marks the file failed (its announcement lies) and returns ErrFailed.
+func (e *Entry) fail() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.meta.State, e.meta.Wanted = StateFailed, false
+	if err := e.saveMeta(); err != nil {
+		return err
+	}
+	return ErrFailed
 }
 
 // reserved is the bytes the data file takes when complete.
@@ -168,7 +193,7 @@ func (e *Entry) Proof(i int) [][]byte {
 		return nil
 	}
 	if e.tree == nil {
-		e.tree = levels(e.leaves)
+		e.tree = levels(e.layout.domain(), e.leaves)
 	}
 	return proofFrom(e.tree, i)
 }
@@ -197,30 +222,27 @@ func (e *Entry) ReadChunk(i int, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
-// PutChunk checks sealed chunk i against the tree (its leaf hash) and
-// writes it; it becomes durable, and is served, after the next Sync.
-func (e *Entry) PutChunk(i int, sealed []byte) error {
+// writeChunk writes sealed chunk i, already checked against the tree, at
+// its slot; it becomes durable, and is served, after the next Sync. The
+// write runs outside the entry's lock, so several workers write at once.
+func (e *Entry) writeChunk(i int, sealed []byte) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.leaves == nil || i < 0 || i >= e.layout.Chunks() {
-		return ErrMissing
-	}
-	if len(sealed) != e.layout.Sealed(i) {
-		return ErrBadProof
-	}
-	if h := LeafHash(sealed); !bytes.Equal(h[:], e.leaves[i*HashLen:(i+1)*HashLen]) {
-		return ErrBadProof
-	}
 	if e.has(i) {
+		e.mu.Unlock()
 		return nil
 	}
-	if err := e.openData(); err != nil {
+	err := e.openData()
+	f := e.data
+	e.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	if _, err := e.data.WriteAt(sealed, e.layout.offset(i)); err != nil {
+	if _, err := f.WriteAt(sealed, e.layout.offset(i)); err != nil {
 		return err
 	}
+	e.mu.Lock()
 	e.pending = append(e.pending, i)
+	e.mu.Unlock()
 	return nil
 }
 
@@ -269,12 +291,18 @@ func (e *Entry) Complete() bool {
 	return e.leaves != nil && CountBits(e.have) == e.layout.Chunks()
 }
 
-// Finish checks a file whose chunks are all held: it decrypts them in order
-// and compares the plaintext's hash with the announced one. The state
-// becomes complete or failed (ErrFailed).
+// Finish checks a file whose chunks are all held against its content hash:
+// V1 decrypts the chunks in order and hashes the plaintext (a pass over the
+// file); V2's chunks were each checked against the plaintext tree, so the
+// tree's root is compared with the announced one. The state becomes
+// complete or failed (ErrFailed).
 func (e *Entry) Finish(key []byte) error {
 	if !e.Complete() {
 		return ErrMissing
+	}
+	if e.layout.version() == V2 {
+		sum := ContentRoot(e.Leaves())
+		return e.Finished(sum[:], nil)
 	}
 	h := sha256.New()
 	err := e.Export(key, h)
@@ -311,50 +339,47 @@ func (e *Entry) Finished(sum []byte, herr error) error {
 	return err
 }
 
-// readSlot reads chunk i's slot of the data file whether or not the chunk is
-// durable yet (the fetch's hasher reads chunks it saw written).
-func (e *Entry) readSlot(i int, buf []byte) ([]byte, error) {
-	e.mu.Lock()
-	err := e.openData()
-	f := e.data
-	e.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	n := e.layout.Sealed(i)
-	if cap(buf) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := f.ReadAt(buf, e.layout.offset(i)); err != nil {
-		return nil, err
-	}
-	return buf, nil
-}
-
 // Export decrypts the held file into w, one chunk at a time, and fails
-// with ErrFailed if the plaintext does not hash to the announced hash (w
-// has then received unverified bytes: write to a temporary file).
+// with ErrFailed if the content does not hash to the announced hash (w has
+// then received unverified bytes: write to a temporary file). V1 hashes
+// the plaintext; in V2 each chunk's tag authenticates it under the key and
+// the plaintext tree (checked chunk by chunk when fetched) must have the
+// announced root.
 func (e *Entry) Export(key []byte, w io.Writer) error {
-	a, err := aead(key)
+	l := e.layout
+	a, err := l.aead(key)
 	if err != nil {
 		return err
 	}
-	h := sha256.New()
+	var h hash.Hash
+	if l.version() == V1 {
+		h = sha256.New()
+	} else if e.Leaves() == nil {
+		return ErrMissing
+	}
 	var buf, plain []byte
-	for i := range e.layout.Chunks() {
+	for i := range l.Chunks() {
 		if buf, err = e.ReadChunk(i, buf); err != nil {
 			return err
 		}
-		if plain, err = openChunk(a, plain[:0], e.layout.Size, i, buf); err != nil {
+		if plain, err = l.openChunk(a, plain[:0], i, buf); err != nil {
 			return err
 		}
-		h.Write(plain)
+		if h != nil {
+			h.Write(plain)
+		}
 		if _, err := w.Write(plain); err != nil {
 			return err
 		}
 	}
-	if hex.EncodeToString(h.Sum(nil)) != e.Meta().ContentHash {
+	var sum []byte
+	if h != nil {
+		sum = h.Sum(nil)
+	} else {
+		c := ContentRoot(e.Leaves())
+		sum = c[:]
+	}
+	if hex.EncodeToString(sum) != e.Meta().ContentHash {
 		return ErrFailed
 	}
 	return nil
@@ -403,7 +428,7 @@ type Reader struct {
 
 // NewReader opens the file's plaintext.
 func (e *Entry) NewReader(key []byte) (*Reader, error) {
-	a, err := aead(key)
+	a, err := e.layout.aead(key)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +448,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 		if r.buf, err = r.e.ReadChunk(i, r.buf); err != nil {
 			return 0, err
 		}
-		if r.plain, err = openChunk(r.a, r.plain[:0], r.e.layout.Size, i, r.buf); err != nil {
+		if r.plain, err = r.e.layout.openChunk(r.a, r.plain[:0], i, r.buf); err != nil {
 			return 0, err
 		}
 		r.chunk = i

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -83,7 +84,6 @@ type fetch struct {
 	mu       sync.Mutex
 	want     []bool // needed and not in flight nor written
 	left     int    // how many want holds
-	got      []bool // verified and written (durable or not): the hasher follows it
 	lowest   int
 	written  int // chunks written by this run (durable or not)
 	need     int // chunks missing when the run began
@@ -97,12 +97,14 @@ type fetch struct {
 	wake     chan struct{}
 	syncReq  chan struct{} // to the syncer goroutine
 	lastSync time.Time
-	hash     *hasher
+	free     chan *[]byte // receive buffers
+	jobs     chan job     // received chunks for the workers
 }
 
 // Fetch fetches the entry's missing chunks until it is complete (then the
-// content hash, computed while chunks arrive, decides complete or failed)
-// or ctx ends. Chunks already durable are never asked for again.
+// content hash decides complete or failed, see Finish) or ctx ends. Chunks
+// already durable are never asked for again. Streams only read; workers
+// (one per CPU) check each chunk against the tree and write it.
 func Fetch(ctx context.Context, cfg FetchConfig) error {
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = 20 * time.Second
@@ -134,9 +136,15 @@ func Fetch(ctx context.Context, cfg FetchConfig) error {
 		f.rangeLen = min(max(cfg.RangeBytes/f.l.ChunkSize, 1), maxRange)
 	}
 	var wg sync.WaitGroup
-	defer wg.Wait() // after cancel (defers run last first)
+	var stopWorkers func()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer func() {
+		cancel()
+		wg.Wait() // every stream has ended, its chunks out of the workers
+		if stopWorkers != nil {
+			stopWorkers()
+		}
+	}()
 	wg.Add(1)
 	go func() { // fsyncs off the receivers' path
 		defer wg.Done()
@@ -156,10 +164,15 @@ func Fetch(ctx context.Context, cfg FetchConfig) error {
 	for {
 		if f.checkSpace() && f.want == nil {
 			if e.Leaves() == nil {
-				f.getTree(ctx)
+				if err := f.getTree(ctx); err != nil {
+					return err
+				}
 			}
 			if e.Leaves() != nil {
-				f.init(ctx, &wg)
+				var err error
+				if stopWorkers, err = f.init(); err != nil {
+					return err
+				}
 			}
 		}
 		if f.want != nil {
@@ -168,8 +181,7 @@ func Fetch(ctx context.Context, cfg FetchConfig) error {
 			}
 			if e.Complete() {
 				f.report()
-				sum, herr := f.hash.result(ctx)
-				return e.Finished(sum, herr)
+				return e.Finish(cfg.Key)
 			}
 			f.startPeers(ctx, &wg)
 		}
@@ -183,28 +195,20 @@ func Fetch(ctx context.Context, cfg FetchConfig) error {
 	}
 }
 
-// init builds the wanted set once the tree is known and starts the hasher
-// over the chunks already durable.
-func (f *fetch) init(ctx context.Context, wg *sync.WaitGroup) {
+// init builds the wanted set once the tree is known and starts the
+// workers.
+func (f *fetch) init() (stop func(), err error) {
 	n := f.l.Chunks()
 	f.mu.Lock()
-	f.want, f.got = make([]bool, n), make([]bool, n)
+	f.want = make([]bool, n)
 	for _, i := range f.e.Missing() {
 		f.want[i] = true
 		f.need++
 	}
 	f.left = f.need
-	for i := range n {
-		f.got[i] = !f.want[i]
-	}
 	f.mu.Unlock()
 	f.base = f.e.HaveBytes()
-	f.hash = newHasher(f)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		f.hash.run(ctx)
-	}()
+	return f.startWorkers(min(runtime.GOMAXPROCS(0), 4))
 }
 
 // startPeers starts a session with every peer not running nor dropped.
@@ -337,14 +341,12 @@ func (f *fetch) poke() {
 // many chunks, and only synced chunks are marked held.
 func (f *fetch) stored(i int) {
 	f.mu.Lock()
-	f.got[i] = true
 	f.written++
 	f.fetched++
 	f.unsynced++
 	done := f.written == f.need
 	full := f.unsynced*f.l.ChunkSize >= syncBytes || time.Since(f.lastSync) >= syncEvery
 	f.mu.Unlock()
-	f.hash.poke()
 	if done || full {
 		select {
 		case f.syncReq <- struct{}{}:

@@ -88,7 +88,7 @@ func TestImportFetchExport(t *testing.T) {
 		}
 		good := NewServer(src, func(peer.ID, [HashLen]byte) bool { return true }, slog.Default())
 		bad, _ := Open(t.TempDir(), 0) // holds a corrupted copy
-		cp := copyEntry(t, imp.Entry, bad)
+		cp := copyEntry(t, imp.Entry, imp.Key, bad)
 		corrupt(t, cp)
 		badSrv := NewServer(bad, func(peer.ID, [HashLen]byte) bool { return true }, slog.Default())
 		opens := map[peer.ID]func() (Stream, error){"good": pipeOpen(good, "me"), "bad": pipeOpen(badSrv, "me")}
@@ -115,7 +115,7 @@ func TestImportFetchExport(t *testing.T) {
 	}
 }
 
-func copyEntry(t *testing.T, e *Entry, to *Store) *Entry {
+func copyEntry(t *testing.T, e *Entry, key []byte, to *Store) *Entry {
 	t.Helper()
 	c, err := to.Announced(e.Root(), e.Layout(), []byte{1}, Announce{Group: "g", ID: "m"})
 	if err != nil {
@@ -127,9 +127,13 @@ func copyEntry(t *testing.T, e *Entry, to *Store) *Entry {
 	if err := c.SetLeaves(e.Leaves()); err != nil {
 		t.Fatal(err)
 	}
+	v, err := c.NewVerifier(key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range e.Layout().Chunks() {
 		b, _ := e.ReadChunk(i, nil)
-		if err := c.PutChunk(i, b); err != nil {
+		if err := v.Put(i, b); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -202,15 +206,21 @@ func FuzzReceiveRange(f *testing.F) {
 	seed.Write(make([]byte, 20))
 	f.Add(seed.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fe := &fetch{cfg: FetchConfig{StallTimeout: time.Second}, e: e, l: e.Layout(), want: make([]bool, 3),
-			got: make([]bool, 3), strikes: map[peer.ID]int{}, wake: make(chan struct{}, 1), syncReq: make(chan struct{}, 1)}
-		fe.hash = newHasher(fe)
+		fe := &fetch{cfg: FetchConfig{StallTimeout: time.Second, Key: make([]byte, KeyLen)}, e: e, l: e.Layout(), want: make([]bool, 3),
+			strikes: map[peer.ID]int{}, wake: make(chan struct{}, 1), syncReq: make(chan struct{}, 1)}
+		stop, err := fe.startWorkers(2)
+		if err != nil {
+			t.Fatal(err)
+		}
 		q := make(chan span, 1)
 		q <- span{0, 3}
 		close(q)
 		c1, c2 := net.Pipe()
 		go func() { c2.Write(b); c2.Close() }()
-		fe.receive(c1, bufio.NewReader(c1), q)
+		sc := &streamCtl{s: c1}
+		fe.receive(t.Context(), c1, bufio.NewReader(c1), q, sc)
+		sc.jobs.Wait()
+		stop()
 		c1.Close()
 		if fe.written != 0 || len(e.pending) != 0 {
 			t.Fatal("a chunk not in the tree was written")

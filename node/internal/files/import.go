@@ -27,7 +27,7 @@ var ErrNotRegular = errors.New("not a regular file")
 // Import reads the file at path once, streaming: each chunk is hashed,
 // sealed under a new random key and written to the store, so memory stays
 // at one chunk whatever the size. Content already held complete is not
-// kept twice (Dedup).
+// kept twice (Dedup). New files are in the Current format.
 func (s *Store) Import(path string) (*Imported, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -47,10 +47,15 @@ func (s *Store) Import(path string) (*Imported, error) {
 // ImportReader is Import from a stream of exactly size bytes (an upload);
 // what names it in errors.
 func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, error) {
+	return s.importAs(Current, f, size, what)
+}
+
+// importAs imports in a given format (V1 only for tests of old files).
+func (s *Store) importAs(version int, f io.Reader, size int64, what string) (*Imported, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("%w: unknown size", ErrNotRegular)
 	}
-	l := Layout{Size: uint64(size), ChunkSize: ChunkSizeFor(uint64(size))}
+	l := Layout{Size: uint64(size), ChunkSize: ChunkSizeFor(uint64(size)), Version: version}
 	if err := l.check(); err != nil {
 		return nil, err
 	}
@@ -76,7 +81,10 @@ func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, e
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	a, err := aead(key)
+	if version != V1 {
+		l.Bind = KeyBind(key)
+	}
+	a, err := l.aead(key)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +93,10 @@ func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, e
 		return nil, err
 	}
 	defer data.Close()
-	h := sha256.New()
+	h, content := sha256.New(), sha256.New() // content: V1's hash of the plaintext
 	leaves := make([]byte, 0, l.Chunks()*HashLen)
+	var w bufWriter
+	w.init(data, 4<<20) // large sequential writes
 	plain := make([]byte, l.ChunkSize)
 	sealed := make([]byte, 0, l.ChunkSize+Overhead)
 	for i := range l.Chunks() {
@@ -97,31 +107,42 @@ func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, e
 		if err := s.CheckSpace(); err != nil {
 			return nil, err
 		}
-		h.Write(p)
-		sealed = sealChunk(a, sealed[:0], l.Size, i, p)
-		leaf := LeafHash(sealed)
+		sealed = l.sealChunk(a, sealed[:0], i, p)
+		var leaf [HashLen]byte
+		if version == V1 {
+			content.Write(p)
+			leaf = leafHash(h, domainV1, sealed)
+		} else {
+			leaf = leafHash(h, domainV2, p) // the tree is over the plaintext
+		}
 		leaves = append(leaves, leaf[:]...)
-		if _, err := data.Write(sealed); err != nil {
+		if err := w.write(sealed); err != nil {
 			return nil, err
 		}
+	}
+	if err := w.flush(); err != nil {
+		return nil, err
 	}
 	if n, _ := f.Read(plain[:1]); n != 0 {
 		return nil, fmt.Errorf("%s is longer than %d bytes (it grew while being read)", what, size)
 	}
-	sum := h.Sum(nil)
+	sum, root := content.Sum(nil), Root(leaves)
+	if version != V1 {
+		c := ContentRoot(leaves)
+		sum, root = c[:], FileRoot(c, l.Bind)
+	}
 	if old := s.FindContent(sum); old != nil {
 		return &Imported{Entry: old, ContentHash: sum, Dedup: true}, nil
 	}
 	if err := data.Sync(); err != nil {
 		return nil, err
 	}
-	root := Root(leaves)
 	have := make([]byte, (l.Chunks()+7)/8)
 	for i := range l.Chunks() {
 		have[i/8] |= 1 << (i % 8)
 	}
 	e := &Entry{s: s, root: root, dir: filepath.Join(s.dir, hex.EncodeToString(root[:])), layout: l,
-		meta:   Meta{Size: l.Size, ChunkSize: l.ChunkSize, ContentHash: hex.EncodeToString(sum), State: StateComplete},
+		meta:   metaOf(l, sum, StateComplete),
 		leaves: leaves, have: have}
 	if err := writeFileSync(filepath.Join(tmp, "leaves"), leaves); err != nil {
 		return nil, err
@@ -142,4 +163,35 @@ func (s *Store) ImportReader(f io.Reader, size int64, what string) (*Imported, e
 	s.mu.Unlock()
 	kept = true
 	return &Imported{Entry: e, Key: key, ContentHash: sum}, nil
+}
+
+// bufWriter gathers sealed chunks into large sequential writes.
+type bufWriter struct {
+	f   io.Writer
+	buf []byte
+}
+
+func (w *bufWriter) init(f io.Writer, size int) { w.f, w.buf = f, make([]byte, 0, size) }
+
+func (w *bufWriter) write(b []byte) error {
+	if len(w.buf)+len(b) > cap(w.buf) {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if len(b) > cap(w.buf) {
+		_, err := w.f.Write(b)
+		return err
+	}
+	w.buf = append(w.buf, b...)
+	return nil
+}
+
+func (w *bufWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	_, err := w.f.Write(w.buf)
+	w.buf = w.buf[:0]
+	return err
 }

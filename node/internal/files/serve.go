@@ -1,6 +1,7 @@
 package files
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-msgio/pbio"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/parley-chat/parley/node/internal/files/filepb"
 )
@@ -92,32 +94,44 @@ const maxRange = 256
 var errBadRange = errors.New("bad range request")
 
 // sendRange streams the chunks of a range: per chunk a header frame, then
-// (status OK) the sealed bytes raw, read into buf and written as they are.
+// (status OK) the sealed bytes raw. The chunk is read into buf behind room
+// for its header, so header and chunk leave in one write.
 func (s *Server) sendRange(rw io.Writer, w pbio.WriteCloser, e *Entry, rg *filepb.Range, buf []byte) ([]byte, error) {
 	n := e.Layout().Chunks()
 	if rg.GetCount() == 0 || rg.GetCount() > maxRange || int64(rg.GetFirst())+int64(rg.GetCount()) > int64(n) {
 		w.WriteMsg(&filepb.Response{Status: filepb.Status_BAD_REQUEST})
 		return buf, errBadRange
 	}
+	if need := headRoom + e.Layout().ChunkSize + Overhead; cap(buf) < need {
+		buf = make([]byte, need)
+	}
 	for i := int(rg.First); i < int(rg.First+rg.Count); i++ {
-		data, err := e.ReadChunk(i, buf)
+		data, err := e.ReadChunk(i, buf[headRoom:headRoom])
 		if err != nil {
 			if err := w.WriteMsg(&filepb.Response{Status: filepb.Status_MISSING, Chunk: uint32(i)}); err != nil {
 				return buf, err
 			}
 			continue
 		}
-		buf = data
-		if err := w.WriteMsg(&filepb.Response{Chunk: uint32(i), DataLen: uint32(len(data))}); err != nil {
+		h, err := proto.Marshal(&filepb.Response{Chunk: uint32(i), DataLen: uint32(len(data))})
+		if err != nil {
 			return buf, err
 		}
-		if _, err := rw.Write(data); err != nil {
+		var lb [binary.MaxVarintLen64]byte
+		lp := binary.PutUvarint(lb[:], uint64(len(h)))
+		start := headRoom - len(h) - lp
+		copy(buf[start:], lb[:lp])
+		copy(buf[start+lp:], h)
+		if _, err := rw.Write(buf[start : headRoom+len(data)]); err != nil {
 			return buf, err
 		}
 		s.Served.Add(1)
 	}
 	return buf, nil
 }
+
+// headRoom is the space kept in front of a chunk for its header frame.
+const headRoom = 32
 
 // lookup checks the request's root and the asker's right to it; a non-nil
 // response is the refusal to send.

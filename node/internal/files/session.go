@@ -88,7 +88,8 @@ func (f *fetch) stream(ctx context.Context, p peer.ID) bool {
 			}
 		}
 	}()
-	err = f.receive(s, br, queue)
+	sc := &streamCtl{s: s}
+	err = f.receive(sctx, s, br, queue, sc)
 	cancel()
 	if err != nil {
 		reset(s) // unblocks a request write
@@ -96,6 +97,10 @@ func (f *fetch) stream(ctx context.Context, p peer.ID) bool {
 	<-reqDone
 	for r := range queue {
 		f.giveBack(r.first, r.first+r.count)
+	}
+	sc.jobs.Wait() // its chunks are checked and written, or given back
+	if werr := sc.failed(); werr != nil {
+		err = werr // a worker's verdict, not the reset it caused
 	}
 	switch {
 	case err == nil:
@@ -124,26 +129,36 @@ func reset(s Stream) {
 	}
 }
 
-// receive reads the answers to the queued ranges in order: each chunk is
-// checked against the tree (by PutChunk) before it is written. On an error
-// the chunks of the current range not yet written are given back.
-func (f *fetch) receive(s Stream, br *bufio.Reader, queue <-chan span) error {
+// receive reads the answers to the queued ranges in order into free
+// buffers and hands each chunk to the workers, which check it against the
+// tree before writing it. On an error the chunks of the current range not
+// yet read are given back.
+func (f *fetch) receive(ctx context.Context, s Stream, br *bufio.Reader, queue <-chan span, sc *streamCtl) error {
 	for r := range queue {
 		for i := r.first; i < r.first+r.count; i++ {
-			buf := f.hash.buffer()
-			if err := f.receiveChunk(s, br, i, *buf); err != nil {
-				f.hash.bufs.Put(buf)
+			buf, err := f.buffer(ctx)
+			if err == nil {
+				if err = sc.failed(); err == nil {
+					err = f.receiveChunk(s, br, i, *buf, i == r.first)
+				}
+				if err != nil {
+					f.free <- buf
+				}
+			}
+			if err != nil {
 				f.giveBack(i, r.first+r.count)
 				return err
 			}
-			f.stored(i)
-			f.hash.offer(i, buf)
+			sc.jobs.Add(1)
+			f.jobs <- job{i: i, buf: buf, sc: sc} // never blocks: one slot per buffer
 		}
 	}
 	return nil
 }
 
-func (f *fetch) receiveChunk(s Stream, br *bufio.Reader, i int, buf []byte) error {
+// receiveChunk reads chunk i; first (of a range, at most 4 MiB) checks the
+// free space before it is written.
+func (f *fetch) receiveChunk(s Stream, br *bufio.Reader, i int, buf []byte, first bool) error {
 	s.SetDeadline(time.Now().Add(f.cfg.StallTimeout))
 	var h filepb.Response
 	if err := readFrame(br, maxHeader, &h); err != nil {
@@ -163,10 +178,10 @@ func (f *fetch) receiveChunk(s Stream, br *bufio.Reader, i int, buf []byte) erro
 	if _, err := io.ReadFull(br, data); err != nil {
 		return wrapTimeout(err)
 	}
-	if !f.checkSpace() {
+	if first && !f.checkSpace() {
 		return errPaused
 	}
-	return f.e.PutChunk(i, data)
+	return nil
 }
 
 // ask sends one request and reads its single answer.
@@ -225,8 +240,9 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &t) && t.Timeout()
 }
 
-// getTree asks peers for the hash list until one matches the root.
-func (f *fetch) getTree(ctx context.Context) {
+// getTree asks peers for the hash list until one matches the root; an
+// error (ErrFailed: the announcement lies about its key) ends the fetch.
+func (f *fetch) getTree(ctx context.Context) error {
 	for _, p := range f.cfg.Peers() {
 		if f.isDropped(p) {
 			continue
@@ -251,9 +267,13 @@ func (f *fetch) getTree(ctx context.Context) {
 				f.strike(p, err)
 				continue
 			}
+			if errors.Is(err, ErrFailed) {
+				return err
+			}
 			f.cfg.Log.Warn("file tree", "err", err)
-			return
+			return nil
 		}
-		return
+		return nil
 	}
+	return nil
 }

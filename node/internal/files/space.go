@@ -28,7 +28,8 @@ func (s *Store) SetReserve(bytes int64) { s.space.reserve.Store(bytes) }
 func (s *Store) SetSpaceCheck(fn func() error) { s.space.extra.Store(&fn) }
 
 // CheckSpace fails with ErrDiskFull below the reserve. A statfs costs about
-// a microsecond; it is asked before every chunk written.
+// a microsecond; a fetch asks it before each range it receives (at most
+// 4 MiB), an import before every chunk.
 func (s *Store) CheckSpace() error {
 	if fn := s.space.extra.Load(); fn != nil && *fn != nil {
 		if err := (*fn)(); err != nil {

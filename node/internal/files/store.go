@@ -42,7 +42,9 @@ type Meta struct {
 	ChunkSize   int        `json:"chunk_size"`
 	ContentHash string     `json:"content_hash"`
 	State       string     `json:"state"`
-	Wanted      bool       `json:"wanted,omitempty"` // a fetch was asked for: resumed at start
+	Wanted      bool       `json:"wanted,omitempty"`  // a fetch was asked for: resumed at start
+	Version     int        `json:"version,omitempty"` // format; 0 is V1
+	Bind        string     `json:"bind,omitempty"`    // V2: KeyBind of the key, hex (not the key)
 	Announced   []Announce `json:"announced,omitempty"`
 }
 
@@ -144,7 +146,7 @@ func (s *Store) Announced(root [HashLen]byte, l Layout, contentHash []byte, a An
 	e, ok := s.entries[root]
 	if !ok {
 		e = &Entry{s: s, root: root, dir: filepath.Join(s.dir, hex.EncodeToString(root[:])), layout: l,
-			meta: Meta{Size: l.Size, ChunkSize: l.ChunkSize, ContentHash: hex.EncodeToString(contentHash), State: StateMissing}}
+			meta: metaOf(l, contentHash, StateMissing)}
 		e.have = make([]byte, (l.Chunks()+7)/8)
 		if err := os.MkdirAll(e.dir, 0o700); err != nil {
 			return nil, err
@@ -192,7 +194,10 @@ func (s *Store) load(root [HashLen]byte) (*Entry, error) {
 	if err := json.Unmarshal(raw, &e.meta); err != nil {
 		return nil, err
 	}
-	e.layout = Layout{Size: e.meta.Size, ChunkSize: e.meta.ChunkSize}
+	e.layout = Layout{Size: e.meta.Size, ChunkSize: e.meta.ChunkSize, Version: e.meta.Version}
+	if b, err := hex.DecodeString(e.meta.Bind); err == nil && len(b) == HashLen {
+		copy(e.layout.Bind[:], b)
+	}
 	if err := e.layout.check(); err != nil {
 		return nil, err
 	}
@@ -200,7 +205,7 @@ func (s *Store) load(root [HashLen]byte) (*Entry, error) {
 	if b, err := os.ReadFile(filepath.Join(e.dir, "have")); err == nil && len(b) == len(e.have) {
 		copy(e.have, b)
 	}
-	if b, err := os.ReadFile(filepath.Join(e.dir, "leaves")); err == nil && len(b) == e.layout.Chunks()*HashLen && Root(b) == root {
+	if b, err := os.ReadFile(filepath.Join(e.dir, "leaves")); err == nil && len(b) == e.layout.Chunks()*HashLen && e.layout.rootOf(b) == root {
 		e.leaves = b
 	}
 	if e.leaves == nil && e.meta.State != StateMissing {
@@ -208,6 +213,23 @@ func (s *Store) load(root [HashLen]byte) (*Entry, error) {
 		clear(e.have)
 	}
 	return e, nil
+}
+
+// metaOf is a new entry's metadata.
+func metaOf(l Layout, contentHash []byte, state string) Meta {
+	m := Meta{Size: l.Size, ChunkSize: l.ChunkSize, ContentHash: hex.EncodeToString(contentHash), State: state}
+	if l.version() != V1 {
+		m.Version, m.Bind = l.Version, hex.EncodeToString(l.Bind[:])
+	}
+	return m
+}
+
+// rootOf is the root a hash list names in this layout.
+func (l Layout) rootOf(leaves []byte) [HashLen]byte {
+	if l.version() == V1 {
+		return Root(leaves)
+	}
+	return FileRoot(ContentRoot(leaves), l.Bind)
 }
 
 // writeFileSync writes a small file atomically and durably.

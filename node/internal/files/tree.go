@@ -3,6 +3,7 @@ package files
 import (
 	"crypto/sha256"
 	"errors"
+	"hash"
 )
 
 // HashLen is the length of leaf, node and root hashes.
@@ -14,27 +15,54 @@ const (
 	leafTag  = 0x00
 	nodeTag  = 0x01
 	emptyTag = 0x02
+	rootTag  = 0x03 // V2: root = H(domain || 0x03 || content root || key bind)
+	keyTag   = 0x04 // V2: key bind = H(domain || 0x04 || key)
 )
 
-var domain = []byte("parley/file/v1")
+var (
+	domainV1 = []byte("parley/file/v1")
+	domainV2 = []byte("parley/file/v2")
+)
 
 // ErrBadProof: a chunk does not hash to the tree it was said to be part of.
 var ErrBadProof = errors.New("chunk does not match the file's hash tree")
 
-// LeafHash hashes one sealed chunk.
-func LeafHash(sealed []byte) [HashLen]byte {
-	h := sha256.New()
-	h.Write(domain)
+// LeafHash hashes one sealed chunk (V1).
+func LeafHash(sealed []byte) [HashLen]byte { return leafHash(sha256.New(), domainV1, sealed) }
+
+// leafHash hashes a chunk with h (reset first, so a worker reuses one):
+// the sealed chunk in V1, the plaintext in V2.
+func leafHash(h hash.Hash, dom, b []byte) [HashLen]byte {
+	h.Reset()
+	h.Write(dom)
 	h.Write([]byte{leafTag})
-	h.Write(sealed)
+	h.Write(b)
 	var out [HashLen]byte
 	h.Sum(out[:0])
 	return out
 }
 
-func nodeHash(l, r []byte) [HashLen]byte {
+// KeyBind (V2) commits to a file's key without revealing it.
+func KeyBind(key []byte) [HashLen]byte {
+	return sha256.Sum256(append(append(append([]byte{}, domainV2...), keyTag), key...))
+}
+
+// ContentRoot (V2) is the root of the tree over the plaintext chunks'
+// leaves: the announced content hash.
+func ContentRoot(leaves []byte) [HashLen]byte { return treeRoot(domainV2, leaves) }
+
+// FileRoot (V2) names a file: its content root bound to its key.
+func FileRoot(content, bind [HashLen]byte) [HashLen]byte {
+	b := append(append([]byte{}, domainV2...), rootTag)
+	b = append(append(b, content[:]...), bind[:]...)
+	return sha256.Sum256(b)
+}
+
+func nodeHash(l, r []byte) [HashLen]byte { return nodeHashIn(domainV1, l, r) }
+
+func nodeHashIn(dom, l, r []byte) [HashLen]byte {
 	h := sha256.New()
-	h.Write(domain)
+	h.Write(dom)
 	h.Write([]byte{nodeTag})
 	h.Write(l)
 	h.Write(r)
@@ -43,12 +71,14 @@ func nodeHash(l, r []byte) [HashLen]byte {
 	return out
 }
 
-// Root is the root over leaf hashes (concatenated, 32 bytes each). A level
-// of odd length promotes its last hash unchanged.
-func Root(leaves []byte) [HashLen]byte {
+// Root is the V1 root over leaf hashes (concatenated, 32 bytes each). A
+// level of odd length promotes its last hash unchanged.
+func Root(leaves []byte) [HashLen]byte { return treeRoot(domainV1, leaves) }
+
+func treeRoot(dom, leaves []byte) [HashLen]byte {
 	n := len(leaves) / HashLen
 	if n == 0 {
-		return sha256.Sum256(append(append([]byte{}, domain...), emptyTag))
+		return sha256.Sum256(append(append([]byte{}, dom...), emptyTag))
 	}
 	level := make([][]byte, n)
 	for i := range level {
@@ -61,7 +91,7 @@ func Root(leaves []byte) [HashLen]byte {
 				next = append(next, level[i])
 				continue
 			}
-			h := nodeHash(level[i], level[i+1])
+			h := nodeHashIn(dom, level[i], level[i+1])
 			next = append(next, h[:])
 		}
 		level = next
@@ -73,10 +103,10 @@ func Root(leaves []byte) [HashLen]byte {
 
 // Proof lists the sibling hashes of leaf i from the bottom up (levels where
 // i's node is promoted contribute nothing).
-func Proof(leaves []byte, i int) [][]byte { return proofFrom(levels(leaves), i) }
+func Proof(leaves []byte, i int) [][]byte { return proofFrom(levels(domainV1, leaves), i) }
 
 // levels builds every level of the tree, leaves first.
-func levels(leaves []byte) [][][]byte {
+func levels(dom, leaves []byte) [][][]byte {
 	n := len(leaves) / HashLen
 	level := make([][]byte, n)
 	for j := range level {
@@ -90,7 +120,7 @@ func levels(leaves []byte) [][][]byte {
 				next = append(next, level[j])
 				continue
 			}
-			h := nodeHash(level[j], level[j+1])
+			h := nodeHashIn(dom, level[j], level[j+1])
 			next = append(next, h[:])
 		}
 		level = next

@@ -5,4 +5,7 @@
 // the same run, and the peak resident memory (VmHWM) of either process.
 // The parent process fetches; a child process (the same binary, started
 // with the hidden --files-child flag) creates the file, sends it and serves.
+// A run has several rounds (--files-rounds), each with a fresh fetching node
+// and the plain copy and the fetch in alternating order; the median ratio is
+// reported, with the load average, since the machine may be shared.
 package filebench

@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,20 +28,33 @@ import (
 // rawProtocol is the baseline: the serving side writes the file's bytes.
 const rawProtocol = "/parley-bench/raw/1.0.0"
 
-// Result is one run's figures.
-type Result struct {
-	Size          int64
-	RawSeconds    float64
-	FileSeconds   float64
-	RawMBps       float64
-	FileMBps      float64
-	Ratio         float64 // file / raw throughput
-	FetchPeakRSS  int64   // bytes, VmHWM of the fetching process
-	ServerPeakRSS int64   // bytes, VmHWM of the serving process
-	Chunks        int
+// Round is one plain copy and one fetch, each of the whole file, by a
+// fresh fetching node.
+type Round struct {
+	RawFirst    bool // the plain copy ran before the fetch (rounds alternate)
+	RawSeconds  float64
+	FileSeconds float64
+	RawMBps     float64
+	FileMBps    float64
+	Ratio       float64 // file / raw throughput
+	Chunks      int
+	// Peak RSS (VmHWM, reset when the round starts) of each side, bytes.
+	FetchPeakRSS, ServerPeakRSS int64
 	// CPU seconds (user+system) of each side during each phase: on a
 	// loaded machine the wall-clock ratio follows the CPU each side needs.
 	RawCPUFetch, RawCPUServe, FileCPUFetch, FileCPUServe float64
+}
+
+// Result is one run's figures.
+type Result struct {
+	Size          int64
+	Rounds        []Round
+	Ratio         float64 // the median of the rounds' ratios
+	FetchPeakRSS  int64   // bytes, the rounds' highest VmHWM of the fetching process
+	ServerPeakRSS int64   // bytes, the same of the serving process
+	// Load averages (/proc/loadavg: 1, 5, 15 min) before and after: the
+	// machine may be shared.
+	LoadBefore, LoadAfter string
 }
 
 func newNode(dir string, log *slog.Logger) (*node.Node, error) {
@@ -47,11 +62,11 @@ func newNode(dir string, log *slog.Logger) (*node.Node, error) {
 		node.WithP2P(p2p.WithListenAddrs([]string{"/ip4/127.0.0.1/tcp/0"}, nil), p2p.WithMDNS(false)))
 }
 
-// Child is the serving process: it creates a group, prints its invite, its
-// peer address, then writes a file of size bytes from a PRNG, sends it and
-// prints its id; it serves until stdin closes.
+// Child is the serving process: it creates a group, prints an invite per
+// round, its peer address, then writes a file of size bytes from a PRNG,
+// sends it and prints its id; it serves until stdin closes.
 // With cpuProfile set, the serving phase is profiled into it.
-func Child(ctx context.Context, dir string, size int64, cpuProfile string, stdout io.Writer, log *slog.Logger) error {
+func Child(ctx context.Context, dir string, size int64, rounds int, cpuProfile string, stdout io.Writer, log *slog.Logger) error {
 	n, err := newNode(filepath.Join(dir, "server"), log)
 	if err != nil {
 		return err
@@ -79,11 +94,15 @@ func Child(ctx context.Context, dir string, size int64, cpuProfile string, stdou
 	if err != nil {
 		return err
 	}
-	code, err := n.Invite(g.ID)
-	if err != nil {
-		return err
+	var codes []string
+	for range max(rounds, 1) {
+		code, err := n.Invite(g.ID)
+		if err != nil {
+			return err
+		}
+		codes = append(codes, code)
 	}
-	fmt.Fprintf(stdout, "CODE %s\nPEER %s %s\n", code, n.ID(), n.Host().ListenAddrs()[0])
+	fmt.Fprintf(stdout, "CODE %s\nPEER %s %s\n", strings.Join(codes, " "), n.ID(), n.Host().ListenAddrs()[0])
 	m, err := n.SendFile(ctx, g.ID, path)
 	if err != nil {
 		return err
@@ -120,12 +139,14 @@ func writeRandom(path string, size int64) error {
 	return f.Close()
 }
 
-// Run starts the child, joins its group, copies the file's bytes over a
-// plain stream (baseline), then fetches it with /parley/file/1.0.0. With
-// cpuProfile set, the fetch is profiled into it and the child's serving
-// into cpuProfile+".serve".
-func Run(ctx context.Context, size int64, cpuProfile string, progress io.Writer, log *slog.Logger) (Result, error) {
-	res := Result{Size: size}
+// Run starts the child, then runs rounds: in each a fresh node joins the
+// child's group, copies the file's bytes over a plain stream (baseline) and
+// fetches it with /parley/file/1.0.0, in alternating order so drift in the
+// machine's load favours neither. With cpuProfile set, the first round's
+// fetch is profiled into it and the child's serving into cpuProfile+".serve".
+func Run(ctx context.Context, size int64, rounds int, cpuProfile string, progress io.Writer, log *slog.Logger) (Result, error) {
+	rounds = max(rounds, 1)
+	res := Result{Size: size, LoadBefore: loadAvg()}
 	dir, err := os.MkdirTemp("", "parley-filebench-")
 	if err != nil {
 		return res, err
@@ -135,7 +156,7 @@ func Run(ctx context.Context, size int64, cpuProfile string, progress io.Writer,
 	if err != nil {
 		return res, err
 	}
-	args := []string{"--files-child", dir, "--files", strconv.FormatInt(size, 10)}
+	args := []string{"--files-child", dir, "--files", strconv.FormatInt(size, 10), "--files-rounds", strconv.Itoa(rounds)}
 	if cpuProfile != "" {
 		args = append(args, "--cpuprofile", cpuProfile+".serve")
 	}
@@ -156,20 +177,12 @@ func Run(ctx context.Context, size int64, cpuProfile string, progress io.Writer,
 		}
 		return nil, fmt.Errorf("child ended before %s: %v", key, lines.Err())
 	}
-	code, err := field("CODE")
+	codes, err := field("CODE")
 	if err != nil {
 		return res, err
 	}
 	pf, err := field("PEER")
 	if err != nil {
-		return res, err
-	}
-	n, err := newNode(filepath.Join(dir, "client"), log)
-	if err != nil {
-		return res, err
-	}
-	defer n.Close()
-	if err := n.Start(ctx); err != nil {
 		return res, err
 	}
 	pid, err := peer.Decode(pf[0])
@@ -180,76 +193,143 @@ func Run(ctx context.Context, size int64, cpuProfile string, progress io.Writer,
 	if err != nil {
 		return res, err
 	}
-	if err := n.Host().Connect(ctx, peer.AddrInfo{ID: pid, Addrs: []ma.Multiaddr{addr}}, p2p.SourceDirect); err != nil {
-		return res, err
-	}
-	if _, err := n.Join(ctx, code[0]); err != nil {
-		return res, err
-	}
+	fmt.Fprintf(progress, "child writing and sending %d bytes\n", size)
 	ff, err := field("FILE")
 	if err != nil {
 		return res, err
 	}
-	gid, id := ff[0], ff[1]
-	fmt.Fprintf(progress, "file sent by the child; waiting for the announcement\n")
+	srv := server{pid: pid, addr: addr, proc: child.Process.Pid, gid: ff[0], id: ff[1]}
+	for r := range rounds {
+		prof := ""
+		if r == 0 {
+			prof = cpuProfile
+		}
+		rd, err := srv.round(ctx, filepath.Join(dir, fmt.Sprintf("client%d", r)), codes[r%len(codes)], r%2 == 0, size, prof, progress, log)
+		if err != nil {
+			return res, fmt.Errorf("round %d: %w", r+1, err)
+		}
+		fmt.Fprintf(progress, "round %d: plain %.0f MB/s, fetch %.0f MB/s, ratio %.2f\n", r+1, rd.RawMBps, rd.FileMBps, rd.Ratio)
+		res.Rounds = append(res.Rounds, rd)
+		res.FetchPeakRSS, res.ServerPeakRSS = max(res.FetchPeakRSS, rd.FetchPeakRSS), max(res.ServerPeakRSS, rd.ServerPeakRSS)
+	}
+	ratios := make([]float64, len(res.Rounds))
+	for i, rd := range res.Rounds {
+		ratios[i] = rd.Ratio
+	}
+	slices.Sort(ratios)
+	res.Ratio = ratios[len(ratios)/2]
+	if len(ratios)%2 == 0 {
+		res.Ratio = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
+	}
+	res.LoadAfter = loadAvg()
+	return res, nil
+}
+
+// server is the child as a round sees it.
+type server struct {
+	pid     peer.ID
+	addr    ma.Multiaddr
+	proc    int
+	gid, id string
+}
+
+// round joins a fresh node (profile in dir, removed after) and measures.
+func (sv server) round(ctx context.Context, dir, code string, rawFirst bool, size int64, cpuProfile string, progress io.Writer, log *slog.Logger) (Round, error) {
+	rd := Round{RawFirst: rawFirst}
+	defer os.RemoveAll(dir)
+	// Each round's peak on its own: what earlier rounds' nodes left in
+	// the heap goes back to the OS, and both peaks are reset.
+	debug.FreeOSMemory()
+	resetPeakRSS(os.Getpid())
+	resetPeakRSS(sv.proc)
+	n, err := newNode(dir, log)
+	if err != nil {
+		return rd, err
+	}
+	defer n.Close()
+	if err := n.Start(ctx); err != nil {
+		return rd, err
+	}
+	if err := n.Host().Connect(ctx, peer.AddrInfo{ID: sv.pid, Addrs: []ma.Multiaddr{sv.addr}}, p2p.SourceDirect); err != nil {
+		return rd, err
+	}
+	if _, err := n.Join(ctx, code); err != nil {
+		return rd, err
+	}
 	for deadline := time.Now().Add(time.Minute); ; {
-		if fs, _ := n.Files(gid); len(fs) > 0 {
+		if fs, _ := n.Files(sv.gid); len(fs) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			return res, fmt.Errorf("announcement never arrived")
+			return rd, fmt.Errorf("announcement never arrived")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	raw := func() error {
+		// The same bytes over a plain libp2p stream on the same connection,
+		// written to disk on this side (no fsync, no encryption, no proofs).
+		c0, s0 := cpuSeconds(os.Getpid()), cpuSeconds(sv.proc)
+		t0 := time.Now()
+		s, err := n.Host().Libp2p().NewStream(ctx, sv.pid, rawProtocol)
+		if err != nil {
+			return err
+		}
+		sink, err := os.Create(filepath.Join(dir, "raw.bin"))
+		if err != nil {
+			return err
+		}
+		got, err := io.Copy(sink, s)
+		sink.Close()
+		s.Close()
+		os.Remove(sink.Name())
+		if err != nil || got != size {
+			return fmt.Errorf("raw copy: %d bytes, %v", got, err)
+		}
+		rd.RawSeconds = time.Since(t0).Seconds()
+		rd.RawCPUFetch, rd.RawCPUServe = cpuSeconds(os.Getpid())-c0, cpuSeconds(sv.proc)-s0
+		return nil
+	}
+	fetch := func() error {
+		stop, err := startProfile(cpuProfile)
+		if err != nil {
+			return err
+		}
+		c0, s0 := cpuSeconds(os.Getpid()), cpuSeconds(sv.proc)
+		t0 := time.Now()
+		err = n.FetchFile(ctx, sv.gid, sv.id)
+		rd.FileSeconds = time.Since(t0).Seconds()
+		rd.FileCPUFetch, rd.FileCPUServe = cpuSeconds(os.Getpid())-c0, cpuSeconds(sv.proc)-s0
+		stop()
+		if err != nil {
+			return err
+		}
+		if fs, _ := n.Files(sv.gid); len(fs) > 0 {
+			rd.Chunks = fs[0].Fetched
+		}
+		return nil
+	}
+	steps := []func() error{raw, fetch}
+	if !rawFirst {
+		steps[0], steps[1] = fetch, raw
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return rd, err
+		}
+	}
+	rd.FetchPeakRSS, rd.ServerPeakRSS = peakRSS(os.Getpid()), peakRSS(sv.proc)
+	rd.RawMBps = float64(size) / 1e6 / rd.RawSeconds
+	rd.FileMBps = float64(size) / 1e6 / rd.FileSeconds
+	rd.Ratio = rd.FileMBps / rd.RawMBps
+	return rd, nil
+}
 
-	// Baseline: the same bytes over a plain libp2p stream, written to disk
-	// on this side (no fsync, no encryption, no proofs).
-	fmt.Fprintf(progress, "plain stream copy of %d bytes\n", size)
-	c0, s0 := cpuSeconds(os.Getpid()), cpuSeconds(child.Process.Pid)
-	t0 := time.Now()
-	s, err := n.Host().Libp2p().NewStream(ctx, pid, rawProtocol)
-	if err != nil {
-		return res, err
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
 	}
-	sink, err := os.Create(filepath.Join(dir, "raw.bin"))
-	if err != nil {
-		return res, err
-	}
-	got, err := io.Copy(sink, s)
-	sink.Close()
-	s.Close()
-	os.Remove(sink.Name())
-	if err != nil || got != size {
-		return res, fmt.Errorf("raw copy: %d bytes, %v", got, err)
-	}
-	res.RawSeconds = time.Since(t0).Seconds()
-	c1, s1 := cpuSeconds(os.Getpid()), cpuSeconds(child.Process.Pid)
-	res.RawCPUFetch, res.RawCPUServe = c1-c0, s1-s0
-
-	fmt.Fprintf(progress, "file fetch of %d bytes\n", size)
-	stop, err := startProfile(cpuProfile)
-	if err != nil {
-		return res, err
-	}
-	c1, s1 = cpuSeconds(os.Getpid()), cpuSeconds(child.Process.Pid)
-	t0 = time.Now()
-	err = n.FetchFile(ctx, gid, id)
-	res.FileSeconds = time.Since(t0).Seconds()
-	res.FileCPUFetch, res.FileCPUServe = cpuSeconds(os.Getpid())-c1, cpuSeconds(child.Process.Pid)-s1
-	stop()
-	if err != nil {
-		return res, err
-	}
-	fs, _ := n.Files(gid)
-	if len(fs) > 0 {
-		res.Chunks = fs[0].Fetched
-	}
-	res.RawMBps = float64(size) / 1e6 / res.RawSeconds
-	res.FileMBps = float64(size) / 1e6 / res.FileSeconds
-	res.Ratio = res.FileMBps / res.RawMBps
-	res.FetchPeakRSS = peakRSS(os.Getpid())
-	res.ServerPeakRSS = peakRSS(child.Process.Pid)
-	return res, nil
+	return "?"
 }
 
 // startProfile starts a CPU profile into path (nothing when empty).
@@ -284,6 +364,11 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / 100 // clock ticks (USER_HZ, 100 on Linux)
 }
 
+// resetPeakRSS resets a process's VmHWM to its current RSS (Linux 4.0+).
+func resetPeakRSS(pid int) {
+	os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
 // peakRSS is a process's VmHWM (peak resident set) in bytes, -1 if unknown.
 func peakRSS(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -301,13 +386,22 @@ func peakRSS(pid int) int64 {
 
 // WriteMarkdown prints the figures.
 func (r Result) WriteMarkdown(w io.Writer) {
-	fmt.Fprintf(w, "## File transfer, two processes on loopback (%.0f MiB, %d chunks)\n\n", float64(r.Size)/(1<<20), r.Chunks)
-	fmt.Fprintf(w, "| | seconds | MB/s |\n|---|---|---|\n")
-	fmt.Fprintf(w, "| plain libp2p stream | %.2f | %.0f |\n", r.RawSeconds, r.RawMBps)
-	fmt.Fprintf(w, "| /parley/file/1.0.0 fetch | %.2f | %.0f |\n\n", r.FileSeconds, r.FileMBps)
-	fmt.Fprintf(w, "Ratio (file / plain): %.2f (target >= 0.8)\n\n", r.Ratio)
-	fmt.Fprintf(w, "CPU seconds (user+system): plain copy %.2f fetching + %.2f serving; file fetch %.2f fetching + %.2f serving\n\n",
-		r.RawCPUFetch, r.RawCPUServe, r.FileCPUFetch, r.FileCPUServe)
-	fmt.Fprintf(w, "Peak RSS (VmHWM): fetching process %.1f MB, serving process %.1f MB (target < 100 MB)\n",
+	chunks := 0
+	if len(r.Rounds) > 0 {
+		chunks = r.Rounds[0].Chunks
+	}
+	fmt.Fprintf(w, "## File transfer, two processes on loopback (%.0f MiB, %d chunks, %d rounds)\n\n", float64(r.Size)/(1<<20), chunks, len(r.Rounds))
+	fmt.Fprintf(w, "Load average (1, 5, 15 min): %s before, %s after\n\n", r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(w, "| round | first | plain stream MB/s | fetch MB/s | ratio | CPU-s plain (fetch+serve) | CPU-s file (fetch+serve) | peak RSS MB (fetch, serve) |\n|---|---|---|---|---|---|---|---|\n")
+	for i, rd := range r.Rounds {
+		first := "fetch"
+		if rd.RawFirst {
+			first = "plain"
+		}
+		fmt.Fprintf(w, "| %d | %s | %.0f | %.0f | %.2f | %.2f + %.2f | %.2f + %.2f | %.1f, %.1f |\n", i+1, first, rd.RawMBps, rd.FileMBps, rd.Ratio,
+			rd.RawCPUFetch, rd.RawCPUServe, rd.FileCPUFetch, rd.FileCPUServe, float64(rd.FetchPeakRSS)/1e6, float64(rd.ServerPeakRSS)/1e6)
+	}
+	fmt.Fprintf(w, "\nRatio (file / plain, median of the rounds): %.2f (target >= 0.8)\n\n", r.Ratio)
+	fmt.Fprintf(w, "Peak RSS (VmHWM, highest round): fetching process %.1f MB, serving process %.1f MB (target < 100 MB)\n",
 		float64(r.FetchPeakRSS)/1e6, float64(r.ServerPeakRSS)/1e6)
 }

@@ -238,7 +238,7 @@ directory). On a terminal a progress bar shows bytes, speed and time left.`,
 				if asJSON {
 					return a.printJSON(fi)
 				}
-				fmt.Fprintf(a.stderr, "saved %s (%s, sha256 %s)\n", termtext.OneLine(dest), humanBytes(fi.Size), fi.Hash)
+				fmt.Fprintf(a.stderr, "saved %s (%s, content hash %s)\n", termtext.OneLine(dest), humanBytes(fi.Size), fi.Hash)
 				return nil
 			})
 		},
