@@ -88,6 +88,8 @@ type Local struct {
 
 	logsMu sync.Mutex
 	logs   map[store.GroupID]cachedLog // replayed membership logs (pollstate.go)
+
+	pollActs pollActs // decoded poll actions (pollstate.go)
 }
 
 // NewLocal wraps an open store.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -32,6 +33,7 @@ type pollReader struct {
 	self  peer.ID
 	role  roleFn
 	names map[peer.ID]string
+	acts  *pollActs // decoded actions, shared across readers
 }
 
 // mayModerate: an admin or the owner may close any poll (and delete any
@@ -51,32 +53,38 @@ func (r *pollReader) load(v *envelope.Verified) (PollInfo, polls.Result, error) 
 	keys := map[string][]byte{}
 	var acts []polls.Action
 	var derr error
-	err := r.st.Related(r.g, v.ID, func(s store.Stored) bool {
-		a, err := envelope.DecodeSigned(s.Raw)
-		if err != nil {
-			derr = err
-			return false
-		}
-		author := a.Author.String()
-		keys[author] = a.Msg.Author
-		act := polls.Action{ID: a.ID, Lamport: a.Msg.Lamport, Author: author}
-		switch b := a.Msg.Body.GetKind().(type) {
-		case *wirepb.Body_Vote:
-			act.Choices = make([]int, len(b.Vote.Choices))
-			for i, c := range b.Vote.Choices {
-				act.Choices[i] = int(c)
+	// Keys only, and each action decoded once: every new vote folds the
+	// poll again, and decoding every earlier vote each time made a busy
+	// poll quadratic (parley-bench --actions).
+	err := r.st.RelatedIDs(r.g, v.ID, func(lamport uint64, id store.MessageID) bool {
+		pa, ok := r.acts.get(r.g, id)
+		if !ok {
+			s, err := r.st.GetAt(r.g, lamport, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return true
 			}
-		case *wirepb.Body_PollClose:
-			act.Close = true
-		case *wirepb.Body_Delete:
-			if author == creator || r.mayModerate(a.Msg.Author) {
+			if err != nil {
+				derr = err
+				return false
+			}
+			if s.Erased {
+				return true
+			}
+			if pa, err = decodePollAct(s.Raw); err != nil {
+				derr = err
+				return false
+			}
+			r.acts.put(r.g, id, pa)
+		}
+		keys[pa.act.Author] = pa.key
+		switch pa.kind {
+		case pollActVote, pollActClose:
+			acts = append(acts, pa.act)
+		case pollActDelete:
+			if pa.act.Author == creator || r.mayModerate(pa.key) {
 				fp.Deleted = true
 			}
-			return true
-		default:
-			return true // a reply quoting the poll, a reaction
 		}
-		acts = append(acts, act)
 		return true
 	})
 	if err == nil {
@@ -242,7 +250,7 @@ func opsDigest(raws [][]byte) [sha256.Size]byte {
 
 // localPolls is a pollReader for Local (roles from the stored log).
 func (l *Local) pollReader(g store.GroupID) *pollReader {
-	return &pollReader{st: l.st, g: g, self: l.self, role: logRoles(l.storedLog(g)), names: l.memberNames(g)}
+	return &pollReader{st: l.st, g: g, self: l.self, role: logRoles(l.storedLog(g)), names: l.memberNames(g), acts: &l.pollActs}
 }
 
 // nodePolls is a pollReader with the running node's live roles and names.
@@ -256,5 +264,78 @@ func (n *Node) pollReader(g *group) *pollReader {
 		names[k] = v
 	}
 	g.membersMu.Unlock()
-	return &pollReader{st: n.st, g: g.rec.ID, self: n.self, role: role, names: names}
+	return &pollReader{st: n.st, g: g.rec.ID, self: n.self, role: role, names: names, acts: &n.Local.pollActs}
+}
+
+// pollAct is one decoded message naming a poll.
+type pollAct struct {
+	kind int
+	act  polls.Action
+	key  []byte // the author's public key
+}
+
+const (
+	pollActOther = iota // a reply quoting the poll, a reaction
+	pollActVote
+	pollActClose
+	pollActDelete
+)
+
+func decodePollAct(raw []byte) (pollAct, error) {
+	a, err := envelope.DecodeSigned(raw)
+	if err != nil {
+		return pollAct{}, err
+	}
+	pa := pollAct{act: polls.Action{ID: a.ID, Lamport: a.Msg.Lamport, Author: a.Author.String()}, key: a.Msg.Author}
+	switch b := a.Msg.Body.GetKind().(type) {
+	case *wirepb.Body_Vote:
+		pa.kind = pollActVote
+		pa.act.Choices = make([]int, len(b.Vote.Choices))
+		for i, c := range b.Vote.Choices {
+			pa.act.Choices[i] = int(c)
+		}
+	case *wirepb.Body_PollClose:
+		pa.kind, pa.act.Close = pollActClose, true
+	case *wirepb.Body_Delete:
+		pa.kind = pollActDelete
+	}
+	return pa, nil
+}
+
+// pollActs caches decoded poll actions by message id. A stored message's
+// bytes never change (an erased one is skipped before the cache is asked),
+// so entries need no invalidation; the cache is emptied when it grows past
+// pollActsCap.
+type pollActs struct {
+	mu sync.Mutex
+	m  map[pollActKey]pollAct
+}
+
+type pollActKey struct {
+	g  store.GroupID
+	id store.MessageID
+}
+
+const pollActsCap = 1 << 16
+
+func (c *pollActs) get(g store.GroupID, id store.MessageID) (pollAct, bool) {
+	if c == nil {
+		return pollAct{}, false
+	}
+	c.mu.Lock()
+	pa, ok := c.m[pollActKey{g, id}]
+	c.mu.Unlock()
+	return pa, ok
+}
+
+func (c *pollActs) put(g store.GroupID, id store.MessageID, pa pollAct) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= pollActsCap {
+		c.m = map[pollActKey]pollAct{}
+	}
+	c.m[pollActKey{g, id}] = pa
+	c.mu.Unlock()
 }

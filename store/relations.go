@@ -54,3 +54,27 @@ func (s *Store) Related(g GroupID, target MessageID, fn func(Stored) bool) error
 		return nil
 	})
 }
+
+// RelatedIDs is Related reading keys only: the (lamport, id) of each
+// message naming target, for callers that cache what they decoded (a
+// poll's votes are folded again on every new vote). A message erased since
+// may be listed; GetAt then reports it Erased.
+func (s *Store) RelatedIDs(g GroupID, target MessageID, fn func(lamport uint64, id MessageID) bool) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		prefix := key('t', g[:], target[:])
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if len(k) != len(prefix)+8+MessageIDLen {
+				return fmt.Errorf("store: corrupt relation key %x", k)
+			}
+			var id MessageID
+			copy(id[:], k[len(prefix)+8:])
+			if !fn(binary.BigEndian.Uint64(k[len(prefix):]), id) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
