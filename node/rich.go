@@ -185,14 +185,7 @@ func (n *Node) Delete(ctx context.Context, ref, msgID string) error {
 func (n *Node) editsOf(g store.GroupID, id store.MessageID, author peer.ID) []*wirepb.ErasedEdit {
 	var out []*wirepb.ErasedEdit
 	_ = n.st.Related(g, id, func(s store.Stored) bool {
-		if s.Erased {
-			return true
-		}
-		v, err := envelope.DecodeSigned(s.Raw)
-		if err != nil || v.Author != author {
-			return true
-		}
-		if e, ok := v.Msg.Body.GetKind().(*wirepb.Body_Edit); ok && bytes.Equal(e.Edit.Target, id[:]) {
+		if v, ok := editBy(s, id[:], author); ok {
 			out = append(out, &wirepb.ErasedEdit{Id: s.ID[:], Seq: v.Msg.Seq, Lamport: v.Msg.Lamport})
 		}
 		return true
@@ -401,15 +394,24 @@ func (n *Node) applyDelete(g *group, v *envelope.Verified, d *wirepb.Delete) {
 // isEditOf reports whether held message id is an edit of target by author.
 func (n *Node) isEditOf(g store.GroupID, id store.MessageID, target []byte, author peer.ID) bool {
 	st, err := n.st.Get(g, id)
-	if err != nil || st.Erased {
+	if err != nil {
 		return false
 	}
-	v, err := envelope.DecodeSigned(st.Raw)
+	_, ok := editBy(st, target, author)
+	return ok
+}
+
+// editBy decodes s if it is an edit of target by author.
+func editBy(s store.Stored, target []byte, author peer.ID) (*envelope.Verified, bool) {
+	if s.Erased {
+		return nil, false
+	}
+	v, err := envelope.DecodeSigned(s.Raw)
 	if err != nil || v.Author != author {
-		return false
+		return nil, false
 	}
 	e, ok := v.Msg.Body.GetKind().(*wirepb.Body_Edit)
-	return ok && bytes.Equal(e.Edit.Target, target)
+	return v, ok && bytes.Equal(e.Edit.Target, target)
 }
 
 func deleteTargetAuthor(d *wirepb.Delete) (peer.ID, bool) {

@@ -389,7 +389,7 @@ func TestDeletedEditsLeaveNoHole(t *testing.T) {
 
 	b = startTestNode(t, "ben", dirB, b.key, WithReceiptInterval(0))
 	defer b.stop()
-	connect(t, a, b)
+	connect(t, b, a) // the new ben dials: ann may still back off from the stopped one
 	waitHeld(t, gi.ID, last.ID, b)
 	waitFor(t, "ben to see the delete", func() bool { return msgByID(t, b, gi.ID, m.ID).Deleted })
 	if miss := groupInfo(t, b, gi.ID).Missing; len(miss) != 0 {
