@@ -30,17 +30,23 @@ func mockNodes(t *testing.T, n int, opts ...Option) (mocknet.Mocknet, []*testNod
 	for i := range nodes {
 		nodes[i] = addMockNode(t, mn, fmt.Sprintf("n%d", i), nil, opts...)
 	}
+	linkAndConnectAll(t, mn, nodes)
+	return mn, nodes
+}
+
+// linkAndConnectAll links every host of mn and connects every pair of nodes.
+func linkAndConnectAll(t *testing.T, mn mocknet.Mocknet, nodes []*testNode) {
+	t.Helper()
 	if err := mn.LinkAll(); err != nil {
 		t.Fatal(err)
 	}
 	for i := range nodes {
-		for j := i + 1; j < n; j++ {
+		for j := i + 1; j < len(nodes); j++ {
 			if _, err := mn.ConnectPeers(nodes[i].ID(), nodes[j].ID()); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	return mn, nodes
 }
 
 func addMockNode(t *testing.T, mn mocknet.Mocknet, name string, key crypto.PrivKey, opts ...Option) *testNode {

@@ -136,15 +136,6 @@ func tappedMockNodes(t *testing.T, n int, opts ...Option) (mocknet.Mocknet, []*t
 		nodes[i] = startTestNode(t, fmt.Sprintf("n%d", i), "", key,
 			append([]Option{WithP2P(p2p.WithHost(tapHost{Host: h, tap: taps[i]}))}, opts...)...)
 	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range nodes {
-		for j := i + 1; j < n; j++ {
-			if _, err := mn.ConnectPeers(nodes[i].ID(), nodes[j].ID()); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	linkAndConnectAll(t, mn, nodes)
 	return mn, nodes, taps
 }

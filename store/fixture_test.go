@@ -71,7 +71,11 @@ var (
 )
 
 // writeFixture fills s with the fixture data.
-func writeFixture(t testing.TB, s *Store) {
+func writeFixture(t testing.TB, s *Store) { writeFixtureWith(t, s, nil) }
+
+// writeFixtureWith is writeFixture with each message passed through edit
+// (when not nil) before it is stored.
+func writeFixtureWith(t testing.TB, s *Store, edit func(*Message)) {
 	t.Helper()
 	for _, g := range fixtureGroups() {
 		if err := s.PutGroup(g); err != nil {
@@ -94,6 +98,9 @@ func writeFixture(t testing.TB, s *Store) {
 	}
 	alpha, beta := fixtureMessages()
 	for _, m := range append(alpha, beta...) {
+		if edit != nil {
+			edit(&m)
+		}
 		if _, err := s.Append(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}

@@ -495,33 +495,10 @@ func BenchmarkAppendIndexCost(b *testing.B) {
 //	PARLEY_GEN_FIXTURE_V3=/tmp/fx go test -count=1 -run TestGenerateIndexedFixture ./store
 func indexedFixture(t testing.TB, s *Store) {
 	t.Helper()
-	for _, g := range fixtureGroups() {
-		if err := s.PutGroup(g); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for k, v := range fixtureSettings {
-		if err := s.PutSetting(k, []byte(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.PutPeer(fixturePeer); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutBootstrapPeers([]Peer{fixturePeer}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutMember(fixtureAlpha, fixtureMember); err != nil {
-		t.Fatal(err)
-	}
-	alpha, beta := fixtureMessages()
-	for _, m := range append(alpha, beta...) {
+	writeFixtureWith(t, s, func(m *Message) {
 		n := strings.Split(string(m.Raw), ":")[2]
 		m.Terms = []string{"raw", "n" + n}
-		if _, err := s.Append(context.Background(), m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 }
 
 func TestGenerateIndexedFixture(t *testing.T) {
