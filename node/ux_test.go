@@ -44,6 +44,14 @@ func TestUnreadMentionsLastOpenSurviveRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The read position is a (lamport, id) cursor: alice must hold what bob
+	// holds (his join, his receipts) before he reads, or her next message
+	// can carry a clock below his last one and count as read.
+	waitFor(t, "alice to hold all bob holds", func() bool {
+		sa, errA := a.st.GroupStats(ga.rec.ID)
+		sb, errB := b.st.GroupStats(ga.rec.ID)
+		return errA == nil && errB == nil && sa.Count == sb.Count && sa.MaxLamport == sb.MaxLamport
+	})
 	if err := b.MarkRead(gid); err != nil { // opened: the joins are read
 		t.Fatal(err)
 	}
