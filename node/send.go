@@ -140,6 +140,16 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 	lamport := max(stats.MaxLamport, g.minLamport)
 	parents := make([][]byte, 0, len(heads))
 	for _, h := range heads {
+		// Every member refuses a message whose clock is not above each
+		// parent's: take each head's own clock too, not only the counter.
+		lam, held, err := n.st.Lamport(g.rec.ID, h)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if held {
+			lamport = max(lamport, lam)
+		}
 		parents = append(parents, append([]byte(nil), h[:]...))
 	}
 	// A chain: each message's parent is the one before it, which needs its

@@ -130,6 +130,12 @@ func (w *batchWriter) commit() error {
 			}
 		}
 	}
+	// The cached counters go before the commit makes the new heads
+	// visible, and come back after: a reader between the two asks Badger,
+	// never a clock older than heads it may already have read.
+	for g := range w.counts {
+		w.s.stats.drop(g)
+	}
 	if err := w.txn.Commit(); err != nil {
 		return err
 	}

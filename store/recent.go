@@ -74,8 +74,8 @@ type recentEntry struct {
 
 // statsCache holds each group's counters as last committed, so the
 // validator's clock bound (GroupStats, once per gossiped message) reads no
-// Badger key. Only the batch writer writes the counters, and it updates
-// this after its transaction commits.
+// Badger key. Only the batch writer writes the counters: it drops a group's
+// entry before its transaction commits and puts the new one after.
 type statsCache struct {
 	mu  sync.Mutex
 	m   map[GroupID]Stats
@@ -97,6 +97,12 @@ func (c *statsCache) put(g GroupID, st Stats) {
 	if !c.off {
 		c.m[g] = st
 	}
+	c.mu.Unlock()
+}
+
+func (c *statsCache) drop(g GroupID) {
+	c.mu.Lock()
+	delete(c.m, g)
 	c.mu.Unlock()
 }
 

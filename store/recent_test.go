@@ -33,3 +33,53 @@ func TestRecentLamports(t *testing.T) {
 		t.Errorf("re-append of a cached id: inserted %v, %v", ins, err)
 	}
 }
+
+// A sender reads the heads, then the group's clock, and takes a clock above
+// both: the cached clock must never be older than heads already visible. It
+// was, for the moment between a commit and the cache's update, and a sender
+// then signed a message whose clock was not above its parent's (receivers
+// refused it as a causality violation).
+func TestGroupStatsNeverBehindHeads(t *testing.T) {
+	s := openMem(t)
+	g := gidOf("race")
+	const n = 400
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		prev := []MessageID(nil)
+		for i := range uint64(n) {
+			m := mkMsg(g, i, "alice", i+1, i+1, prev...)
+			mustAppend(t, s, m)
+			prev = []MessageID{m.ID}
+		}
+	}()
+	var bad, reads int
+	for {
+		select {
+		case <-done:
+			if bad > 0 {
+				t.Fatalf("%d of %d reads saw a head whose clock was above the group's max", bad, reads)
+			}
+			return
+		default:
+		}
+		hs, err := s.Heads(g, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.GroupStats(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reads++
+		for _, h := range hs {
+			lam, ok, err := s.Lamport(g, h)
+			if err != nil || !ok {
+				t.Fatalf("head %x: held %v, %v", h[:4], ok, err)
+			}
+			if lam > st.MaxLamport {
+				bad++
+			}
+		}
+	}
+}
