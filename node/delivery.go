@@ -217,8 +217,8 @@ func (n *Node) sendReceipt(g *group) {
 		rc.Stored = append(rc.Stored, &wirepb.AuthorSeq{Author: as.Author, Seq: as.Seq})
 	}
 	if n.ReadReceipts() {
-		if c := n.readPosition(g.rec.ID); c != nil {
-			rc.ReadUpTo = append([]byte(nil), c.ID[:]...)
+		if p := n.readPosition(g.rec.ID); p != nil {
+			rc.ReadUpTo = append([]byte(nil), p.last.ID[:]...)
 		}
 	}
 	if len(rc.Stored) == 0 || (maps.Equal(now, lastSent) && string(rc.ReadUpTo) == string(lastRead)) {

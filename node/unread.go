@@ -6,6 +6,7 @@ package node
 
 import (
 	"encoding/hex"
+	"fmt"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
 	"github.com/parley-chat/parley/node/wirepb"
@@ -21,17 +22,42 @@ func muteKey(g store.GroupID) string { return "mute/" + hex.EncodeToString(g[:])
 
 const lastOpenKey = "last-open"
 
-// readPosition is where g was last read up to (nil: never opened).
-func (l *Local) readPosition(g store.GroupID) *store.Cursor {
+// readPos is where g was last read: how many of its messages had arrived
+// (unread counts what arrived since, in whatever place of history it sorts)
+// and the newest message in history then (what a read receipt names).
+type readPos struct {
+	arrived uint64
+	last    store.Cursor
+}
+
+// readPosition is where g was last read (nil: never opened). A position
+// kept before arrivals were counted (a bare history cursor) is converted.
+func (l *Local) readPosition(g store.GroupID) *readPos {
 	b, err := l.st.LocalState(readKey(g))
 	if err != nil {
 		return nil
 	}
-	c, err := parseCursor(string(b))
-	if err != nil {
+	var p readPos
+	var cur string
+	if n, err := fmt.Sscanf(string(b), "v2 %d %s", &p.arrived, &cur); err == nil && n == 2 {
+		if p.last, err = parseCursor(cur); err != nil {
+			return nil
+		}
+		return &p
+	}
+	if p.last, err = parseCursor(string(b)); err != nil {
 		return nil
 	}
-	return &c
+	if p.arrived, err = l.st.ArrivalsThrough(g, p.last); err != nil {
+		return nil
+	}
+	// Kept converted: messages arriving from now on sort anywhere.
+	_ = l.st.PutLocalState(readKey(g), []byte(formatReadPos(p)))
+	return &p
+}
+
+func formatReadPos(p readPos) string {
+	return fmt.Sprintf("v2 %d %s", p.arrived, formatCursor(p.last.Lamport, p.last.ID))
 }
 
 // MarkRead marks every message of a group held now as read, and remembers
@@ -41,12 +67,18 @@ func (l *Local) MarkRead(ref string) error {
 	if err != nil {
 		return err
 	}
+	// History first: the count read after it covers the newest message.
 	last, err := l.st.History(g.ID, nil, 1)
 	if err != nil {
 		return err
 	}
+	st, err := l.st.GroupStats(g.ID)
+	if err != nil {
+		return err
+	}
 	if len(last) == 1 {
-		if err := l.st.PutLocalState(readKey(g.ID), []byte(formatCursor(last[0].Lamport, last[0].ID))); err != nil {
+		pos := readPos{arrived: st.Count, last: store.Cursor{Lamport: last[0].Lamport, ID: last[0].ID}}
+		if err := l.st.PutLocalState(readKey(g.ID), []byte(formatReadPos(pos))); err != nil {
 			return err
 		}
 	}
@@ -100,11 +132,15 @@ func (l *Local) fillUX(g store.Group, gi *GroupInfo) error {
 }
 
 // unread counts the messages others wrote that a person reads (not
-// receipts, joins or membership ops) after the read position, and those
-// of them that mention us.
+// receipts, joins or membership ops) that arrived after the read position,
+// and those of them that mention us.
 func (l *Local) unread(g store.GroupID) (unread, mentions int, err error) {
 	self := []byte(l.self)
-	err = l.st.After(g, l.readPosition(g), func(s store.Stored) bool {
+	var seen uint64
+	if p := l.readPosition(g); p != nil {
+		seen = p.arrived
+	}
+	err = l.st.ArrivedAfter(g, seen, func(s store.Stored) bool {
 		v, err := envelope.DecodeSigned(s.Raw)
 		if err != nil || v.Author == l.self {
 			return true

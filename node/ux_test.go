@@ -44,14 +44,6 @@ func TestUnreadMentionsLastOpenSurviveRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The read position is a (lamport, id) cursor: alice must hold what bob
-	// holds (his join, his receipts) before he reads, or her next message
-	// can carry a clock below his last one and count as read.
-	waitFor(t, "alice to hold all bob holds", func() bool {
-		sa, errA := a.st.GroupStats(ga.rec.ID)
-		sb, errB := b.st.GroupStats(ga.rec.ID)
-		return errA == nil && errB == nil && sa.Count == sb.Count && sa.MaxLamport == sb.MaxLamport
-	})
 	if err := b.MarkRead(gid); err != nil { // opened: the joins are read
 		t.Fatal(err)
 	}
@@ -99,6 +91,51 @@ func TestUnreadMentionsLastOpenSurviveRestart(t *testing.T) {
 	}
 	if groupInfo(t, b, gid).Muted {
 		t.Fatal("still muted")
+	}
+}
+
+// A message written before its author saw the reader's latest ones (as
+// during a partition) sorts before them in history, yet arrives after the
+// reader looked: it counts as unread. (With the read position kept as a
+// place in history it never did.)
+func TestLateMessageCountsUnread(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	a := newTestNode(t, "alice", "", uxOpts()...)
+	b := newTestNode(t, "bob", "", uxOpts()...)
+	gid := attackGroup(t, false, a, b)
+	ga, _ := a.group(gid)
+	if _, err := a.Send(ctx, gid, "early"); err != nil {
+		t.Fatal(err)
+	}
+	early, err := a.st.History(ga.rec.ID, nil, 1)
+	if err != nil || len(early) != 1 {
+		t.Fatalf("alice's newest: %v %v", early, err)
+	}
+	waitFor(t, "bob to hold early", func() bool { return holds(t, b, ga.rec.ID, early[0].ID) })
+	for _, text := range []string{"b1", "b2", "b3"} {
+		if _, err := b.Send(ctx, gid, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.MarkRead(gid); err != nil {
+		t.Fatal(err)
+	}
+	if gi := groupInfo(t, b, gid); gi.Unread != 0 {
+		t.Fatalf("after reading: unread %d", gi.Unread)
+	}
+	// Alice writes on top of "early" only, as if bob's three had not reached her.
+	m := craft(t, a, ga, "written in the partition")
+	m.Parents, m.Lamport = [][]byte{early[0].ID[:]}, early[0].Lamport+1
+	v := publishRaw(t, a, ga, m)
+	waitFor(t, "bob to hold the late message", func() bool { return holds(t, b, ga.rec.ID, v.ID) })
+	gb, _ := b.group(gid)
+	last, err := b.st.History(gb.rec.ID, nil, 1)
+	if err != nil || len(last) != 1 || last[0].ID == v.ID {
+		t.Fatalf("the late message should sort before bob's newest: %v %v", last, err)
+	}
+	if gi := groupInfo(t, b, gid); gi.Unread != 1 {
+		t.Fatalf("a late message that sorts early: unread %d, want 1", gi.Unread)
 	}
 }
 
@@ -336,4 +373,33 @@ func ids2(ms []Message) []string {
 		out[i] = m.ID
 	}
 	return out
+}
+
+// A read position kept by an older Parley (a place in history) still
+// counts what follows it.
+func TestOldReadPositionStillCounts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	a := newTestNode(t, "alice", "", uxOpts()...)
+	b := newTestNode(t, "bob", "", uxOpts()...)
+	gid := attackGroup(t, false, a, b)
+	var one Message
+	for i, text := range []string{"one", "two", "three"} {
+		m, err := a.Send(ctx, gid, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			one = m
+		}
+	}
+	waitFor(t, "bob to hold three", func() bool { return hasAll(texts(t, b, gid), "three") })
+	gb, _ := b.group(gid)
+	// Read up to "one", in the old form.
+	if err := b.st.PutLocalState(readKey(gb.rec.ID), []byte(one.Cursor)); err != nil {
+		t.Fatal(err)
+	}
+	if gi := groupInfo(t, b, gid); gi.Unread != 2 {
+		t.Fatalf("unread after an old-form position = %d, want 2", gi.Unread)
+	}
 }

@@ -277,6 +277,9 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 		return false, err
 	}
 	c.count++
+	if err := txn.Set(arrivalKey(m.Group, c.count), append(lam, m.ID[:]...)); err != nil {
+		return false, err
+	}
 	if m.Lamport > c.maxLamport {
 		c.maxLamport = m.Lamport
 	}

@@ -184,6 +184,6 @@ func (s *Store) writeBatch(batch []*commitReq) error {
 // entryCost is an upper bound on the entries and bytes one insert writes.
 func entryCost(m *Message) (count, size int64) {
 	const keyOverhead = 2 + GroupIDLen + 8 + MessageIDLen + 1 + maxAuthorLen + 8 + 64 // largest key + Badger's per-entry overhead
-	count = 6 + 3*int64(len(m.Parents)) + int64(len(m.Targets)) + 1 + int64(len(m.Terms)) + 1
+	count = 7 + 3*int64(len(m.Parents)) + int64(len(m.Targets)) + 1 + int64(len(m.Terms)) + 1
 	return count, count*keyOverhead + int64(len(m.Raw))
 }

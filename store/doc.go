@@ -16,7 +16,8 @@
 //	w/<gid><id>                          -> -                  referenced but not held (gaps); its
 //	                                                               presence also says the id is no head
 //	r/<gid><id>                          (written by schema 1 before aa9c8d3; deleted by the v2 migration)
-//	n/<gid>                              -> count:8 maxlamport:8
+//	n/<gid>                              -> count:8 maxlamport:8   count: arrival number of the newest
+//	A/<gid><arrival:8>                   -> lamport:8 id:32    messages in the order received (arrival.go)
 //	g/<gid>                              -> JSON Group
 //	p/<peer id>                          -> JSON Peer
 //	b/                                   -> JSON []Peer            DHT bootstrap candidates (one value)

@@ -19,7 +19,9 @@ import (
 //	   Backfill under the progress marker Y/.
 //	4  the compact search index (q/, Q/) replaces x/ and X/, which are
 //	   dropped; every message waits for Backfill again.
-const SchemaVersion = 4
+//	5  messages indexed by arrival (A/, arrival.go), numbered in history
+//	   order for the messages held before it.
+const SchemaVersion = 5
 
 // ErrNewerSchema means the store was written by a newer Parley, whose layout
 // this binary does not know. It is wrapped with both versions.
@@ -61,6 +63,7 @@ var migrations = []migration{
 	{to: 2, what: "delete obsolete r/ keys", run: dropPrefix('r')},
 	{to: 3, what: "mark messages for search backfill", run: markBackfill},
 	{to: 4, what: "replace the search index with the compact one", run: reindexSearch},
+	{to: 5, what: "index messages by arrival", run: numberArrivals},
 }
 
 // Test knobs: how many keys one migration transaction deletes, and a fault

@@ -120,7 +120,23 @@ func verifyFixture(t testing.TB, s *Store) {
 		if v := vector(t, s, c.g); !reflect.DeepEqual(v, c.vec) {
 			t.Fatalf("Vector = %v", v)
 		}
+		// Messages held before arrivals were indexed are numbered in history order.
+		if got := arrivedAfter(t, s, c.g, 0); !reflect.DeepEqual(got, want) {
+			t.Fatalf("ArrivedAfter(0) of %x: %d messages, want %d in history order", c.g[:4], len(got), len(want))
+		}
+		if got := arrivedAfter(t, s, c.g, 3); !reflect.DeepEqual(got, want[3:]) {
+			t.Fatalf("ArrivedAfter(3) of %x: %d messages, want %d", c.g[:4], len(got), len(want)-3)
+		}
 	}
+}
+
+func arrivedAfter(t testing.TB, s *Store, g GroupID, n uint64) []Stored {
+	t.Helper()
+	var out []Stored
+	if err := s.ArrivedAfter(g, n, func(st Stored) bool { out = append(out, st); return true }); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestUpgradeFromV1 opens stores written by the code before schema

@@ -327,7 +327,7 @@ func TestReindexFromV3(t *testing.T) {
 		t.Fatal(err)
 	}
 	rawDB(t, dir, func(db *badger.DB) {
-		if v, x, X, q, p := schemaOf(t, db), countPrefix(t, db, 'x'), countPrefix(t, db, 'X'), countPrefix(t, db, 'Q'), countPrefix(t, db, 'P'); v != 4 || x+X != 0 || q != 40 || p != 40 {
+		if v, x, X, q, p := schemaOf(t, db), countPrefix(t, db, 'x'), countPrefix(t, db, 'X'), countPrefix(t, db, 'Q'), countPrefix(t, db, 'P'); v != SchemaVersion || x+X != 0 || q != 40 || p != 40 {
 			t.Fatalf("after the migration: schema %d, %d x/, %d X/, %d Q/, %d P/ keys", v, x, X, q, p)
 		}
 	})

@@ -1,0 +1,83 @@
+package store
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// A message that arrives late but sorts early in history (written during a
+// partition) still comes after everything received before it in arrival
+// order: a reader's "new since I looked" sees it.
+func TestArrivalOrder(t *testing.T) {
+	s := openMem(t)
+	g := gidOf("arrivals")
+	a := mkMsg(g, 1, "alice", 1, 10)
+	b := mkMsg(g, 2, "alice", 2, 20, a.ID)
+	mustAppend(t, s, a, b)
+	seen := stats(t, s, g).Count     // the reader looks here
+	late := mkMsg(g, 3, "bob", 1, 5) // lower clock, arrives after the look
+	mustAppend(t, s, late)
+	if h := history(t, s, g, nil, 10); h[0].ID != late.ID {
+		t.Fatalf("history does not put the late message first: %+v", h)
+	}
+	got := arrivedAfter(t, s, g, seen)
+	if !reflect.DeepEqual(got, []Stored{storedOf(late)}) {
+		t.Fatalf("ArrivedAfter(%d) = %+v, want the late message alone", seen, got)
+	}
+	if got := arrivedAfter(t, s, g, 0); len(got) != 3 || got[0].ID != a.ID || got[2].ID != late.ID {
+		t.Fatalf("ArrivedAfter(0) = %+v", got)
+	}
+	// A duplicate takes no number.
+	mustAppend(t, s, late)
+	if n := stats(t, s, g).Count; n != 3 {
+		t.Fatalf("count after a duplicate = %d", n)
+	}
+	// A cursor position (before schema 5) counts what history holds up to it.
+	if n, err := s.ArrivalsThrough(g, Cursor{Lamport: b.Lamport, ID: b.ID}); err != nil || n != 3 {
+		t.Fatalf("ArrivalsThrough(b) = %d, %v; want 3", n, err)
+	}
+	if n, err := s.ArrivalsThrough(g, Cursor{Lamport: a.Lamport, ID: a.ID}); err != nil || n != 2 {
+		t.Fatalf("ArrivalsThrough(a) = %d, %v; want 2", n, err)
+	}
+}
+
+// The schema 5 migration stopped mid-way (a crash) numbers the same way
+// when it runs again.
+func TestArrivalMigrationCrash(t *testing.T) {
+	dir := copyDir(t, "testdata/v3")
+	crash := errors.New("injected crash")
+	oldChunk := migrateChunk
+	migrateChunk = 7
+	migrateFault = func(to uint64, n int) error {
+		if to == 5 && n == 1 {
+			return crash
+		}
+		return nil
+	}
+	defer func() { migrateChunk, migrateFault = oldChunk, nil }()
+	if s, err := Open(dir); !errors.Is(err, crash) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("Open with a crash mid-migration: %v", err)
+	}
+	rawDB(t, dir, func(db *badger.DB) {
+		if v, n := schemaOf(t, db), countPrefix(t, db, 'A'); v != 4 || n != 14 {
+			t.Fatalf("after a crash: schema %d, %d A/ keys; want 4, 14", v, n)
+		}
+	})
+	migrateFault = nil
+	s := openDir(t, dir)
+	verifyFixture(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rawDB(t, dir, func(db *badger.DB) {
+		if v, n := schemaOf(t, db), countPrefix(t, db, 'A'); v != SchemaVersion || n != 40 {
+			t.Fatalf("after resuming: schema %d, %d A/ keys", v, n)
+		}
+	})
+}
