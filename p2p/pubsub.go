@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"crypto/sha256"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -24,8 +25,17 @@ func PubSubOptions(maxMessageSize int) []pubsub.Option {
 		pubsub.WithPeerOutboundQueueSize(defaultQueue),
 		pubsub.WithValidateQueueSize(defaultQueue),
 		pubsub.WithPeerExchange(false),
+		pubsub.WithSeenMessagesTTL(SeenMessagesTTL),
 	}
 }
+
+// SeenMessagesTTL is how long GossipSub remembers a message id (its seen and
+// delivered caches, and the score's delivery records). The default, 2 min,
+// is 240,000 ids per cache at 2,000 msg/s, tens of MB per node. Parley
+// needs it only to stop forwarding loops, which gossip's 3 s window bounds:
+// a copy that arrives later still stops at the validator, which finds the
+// id in the store and ignores it (a counted "duplicate" drop).
+const SeenMessagesTTL = 30 * time.Second
 
 // SubscribeOptions returns the options a Topic subscribes with.
 func SubscribeOptions() []pubsub.SubOpt {

@@ -56,6 +56,7 @@ func peerScoreParams(app func(peer.ID) float64) *pubsub.PeerScoreParams {
 		DecayInterval:             pubsub.DefaultDecayInterval,
 		DecayToZero:               pubsub.DefaultDecayToZero,
 		RetainScore:               30 * time.Minute, // a flooder cannot reset its score by reconnecting
+		SeenMsgTTL:                SeenMessagesTTL,
 	}
 }
 

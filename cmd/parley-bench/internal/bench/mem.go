@@ -15,7 +15,16 @@ import (
 const mib = 1 << 20
 
 // rssBytes is the process's resident set size (VmRSS), 0 if unknown.
-func rssBytes() uint64 {
+func rssBytes() uint64 { return statusKB("VmRSS:") }
+
+// anonBytes is the anonymous part of RSS (RssAnon): what the program holds.
+// The rest is file pages, mostly Badger's memory-mapped tables and logs,
+// which the kernel drops under memory pressure and which grow with the
+// store's size, not with the load.
+func anonBytes() uint64 { return statusKB("RssAnon:") }
+
+// statusKB reads one "Name: N kB" line of /proc/self/status, in bytes.
+func statusKB(name string) uint64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -23,8 +32,7 @@ func rssBytes() uint64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), name); ok {
 			fields := strings.Fields(rest)
 			if len(fields) == 0 {
 				return 0
@@ -63,6 +71,7 @@ type memSampler struct {
 	stop     chan struct{}
 	done     chan struct{}
 	peakRSS  uint64
+	peakAnon uint64
 	peakHeap uint64
 }
 
@@ -74,6 +83,7 @@ func startSampler(every time.Duration) *memSampler {
 		defer t.Stop()
 		for {
 			s.peakRSS = max(s.peakRSS, rssBytes())
+			s.peakAnon = max(s.peakAnon, anonBytes())
 			s.peakHeap = max(s.peakHeap, heapBytes())
 			select {
 			case <-s.stop:
@@ -84,6 +94,9 @@ func startSampler(every time.Duration) *memSampler {
 	}()
 	return s
 }
+
+// PeakAnon is the highest anonymous RSS seen (after Stop).
+func (s *memSampler) PeakAnon() uint64 { return s.peakAnon }
 
 // Stop ends sampling and returns the peaks.
 func (s *memSampler) Stop() (rss, heap uint64) {

@@ -107,6 +107,7 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	}
 	if m.ClusterLoadRSSMB > 0 {
 		fmt.Fprintf(&b, "| per node, peak under throughput load (RSS / heap) | %.1f / %.1f |\n", m.ClusterLoadRSSMB, m.ClusterLoadHeapMB)
+		fmt.Fprintf(&b, "| per node, peak under throughput load, anonymous RSS (not mapped files) | %.1f |\n", m.ClusterLoadAnonMB)
 	}
 	if m.IdleNodes > 0 {
 		fmt.Fprintf(&b, "| per node, %d idle nodes in one process (RSS / heap) | %.1f / %.1f |\n", m.IdleNodes, m.IdleNodesRSSMB, m.IdleNodesHeapMB)

@@ -134,6 +134,7 @@ type Memory struct {
 	ClusterIdleRSSMB   float64 `json:"cluster_idle_rss_mb"`                  // process RSS / nodes, idle cluster
 	ClusterIdleHeapMB  float64 `json:"cluster_idle_heap_mb"`                 // heap / nodes, idle cluster
 	ClusterLoadRSSMB   float64 `json:"cluster_load_rss_mb"`                  // peak process RSS / nodes, throughput runs
+	ClusterLoadAnonMB  float64 `json:"cluster_load_anon_rss_mb"`             // peak anonymous RSS / nodes, throughput runs
 	ClusterRunRSSMB    float64 `json:"cluster_latency_run_rss_mb,omitempty"` // peak process RSS / nodes, latency run
 	ClusterLoadHeapMB  float64 `json:"cluster_load_heap_mb"`                 // peak heap / nodes, throughput runs
 	IdleNodes          int     `json:"idle_nodes,omitempty"`                 // the extra idle run's size
@@ -421,6 +422,7 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 	if sampler != nil {
 		rss, heap := sampler.Stop()
 		res.Memory.ClusterLoadRSSMB = float64(rss) / mib / float64(n)
+		res.Memory.ClusterLoadAnonMB = float64(sampler.PeakAnon()) / mib / float64(n)
 		res.Memory.ClusterLoadHeapMB = float64(heap) / mib / float64(n)
 	}
 	return nil
