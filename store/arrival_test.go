@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"reflect"
 	"testing"
 
@@ -48,28 +47,12 @@ func TestArrivalOrder(t *testing.T) {
 // when it runs again.
 func TestArrivalMigrationCrash(t *testing.T) {
 	dir := copyDir(t, "testdata/v3")
-	crash := errors.New("injected crash")
-	oldChunk := migrateChunk
-	migrateChunk = 7
-	migrateFault = func(to uint64, n int) error {
-		if to == 5 && n == 1 {
-			return crash
-		}
-		return nil
-	}
-	defer func() { migrateChunk, migrateFault = oldChunk, nil }()
-	if s, err := Open(dir); !errors.Is(err, crash) {
-		if err == nil {
-			s.Close()
-		}
-		t.Fatalf("Open with a crash mid-migration: %v", err)
-	}
+	openCrashing(t, dir, 5, 7, 1)
 	rawDB(t, dir, func(db *badger.DB) {
 		if v, n := schemaOf(t, db), countPrefix(t, db, 'A'); v != 4 || n != 14 {
 			t.Fatalf("after a crash: schema %d, %d A/ keys; want 4, 14", v, n)
 		}
 	})
-	migrateFault = nil
 	s := openDir(t, dir)
 	verifyFixture(t, s)
 	if err := s.Close(); err != nil {

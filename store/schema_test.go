@@ -198,23 +198,7 @@ func TestMigrationCrash(t *testing.T) {
 	if total < 3*chunk {
 		t.Fatalf("fixture has only %d r/ keys", total)
 	}
-	crash := errors.New("injected crash")
-	oldChunk := migrateChunk
-	migrateChunk = chunk
-	migrateFault = func(to uint64, n int) error {
-		if to == 2 && n == 1 {
-			return crash
-		}
-		return nil
-	}
-	defer func() { migrateChunk, migrateFault = oldChunk, nil }()
-
-	if s, err := Open(dir); !errors.Is(err, crash) {
-		if err == nil {
-			s.Close()
-		}
-		t.Fatalf("Open with a crash mid-migration: %v", err)
-	}
+	openCrashing(t, dir, 2, chunk, 1)
 	rawDB(t, dir, func(db *badger.DB) {
 		if v := schemaOf(t, db); v != 1 {
 			t.Fatalf("schema after a crash = %d, want 1", v)
@@ -224,7 +208,6 @@ func TestMigrationCrash(t *testing.T) {
 		}
 	})
 
-	migrateFault = nil
 	s := openDir(t, dir)
 	verifyFixture(t, s)
 	if err := s.Close(); err != nil {
@@ -235,6 +218,32 @@ func TestMigrationCrash(t *testing.T) {
 			t.Fatalf("after resuming: schema %d, %d r/ keys", v, n)
 		}
 	})
+}
+
+// openCrashing opens dir with the migration to version to stopped after
+// its transaction number after (counting from 0; -1: before any commits),
+// in transactions of chunk keys (0: the default), as a crash would; the
+// Open must fail with that crash. The knobs are restored after.
+func openCrashing(t testing.TB, dir string, to uint64, chunk, after int) {
+	t.Helper()
+	crash := errors.New("injected crash")
+	oldChunk := migrateChunk
+	if chunk > 0 {
+		migrateChunk = chunk
+	}
+	migrateFault = func(v uint64, n int) error {
+		if v == to && n >= after {
+			return crash
+		}
+		return nil
+	}
+	defer func() { migrateChunk, migrateFault = oldChunk, nil }()
+	if s, err := Open(dir); !errors.Is(err, crash) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("Open with a crash mid-migration: %v", err)
+	}
 }
 
 // TestNewStoreIsCurrent: a new store is marked current at once, in memory

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -286,26 +285,12 @@ func TestReindexFromV3(t *testing.T) {
 			t.Fatalf("fixture has %d x/ and %d X/ keys", x, X)
 		}
 	})
-	crash := errors.New("injected crash")
-	migrateFault = func(to uint64, _ int) error {
-		if to == 4 {
-			return crash
-		}
-		return nil
-	}
-	defer func() { migrateFault = nil }()
-	if s, err := Open(dir); !errors.Is(err, crash) {
-		if err == nil {
-			s.Close()
-		}
-		t.Fatalf("Open with a crash mid-migration: %v", err)
-	}
+	openCrashing(t, dir, 4, 0, 0)
 	rawDB(t, dir, func(db *badger.DB) {
 		if v, n := schemaOf(t, db), countPrefix(t, db, 'x'); v != 3 || n != 0 {
 			t.Fatalf("after a crash: schema %d, %d x/ keys", v, n)
 		}
 	})
-	migrateFault = nil
 	s := openDir(t, dir)
 	verifyFixture(t, s)
 	if p, err := s.BackfillPending(); err != nil || !p {
