@@ -71,7 +71,9 @@ type mayModFn func(key []byte) bool
 
 // build folds the poll from all its held actions (any order).
 func (t *pollTally) build(p polls.Poll, acts []pollAct, mayMod mayModFn) {
-	*t = pollTally{built: true, poll: p, last: map[string]tallyVote{}, counts: make([]int, max(p.Options, 0))}
+	t.built, t.poll, t.skipped = true, p, false
+	t.closes, t.deletes, t.basis = nil, nil, nil
+	t.last, t.counts = map[string]tallyVote{}, make([]int, max(p.Options, 0))
 	for i := range acts {
 		if acts[i].kind != pollActVote {
 			t.add(&acts[i])

@@ -1,9 +1,14 @@
 package node
 
 import (
+	"context"
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/wirepb"
 
 	"github.com/parley-chat/parley/node/internal/polls"
 	"github.com/parley-chat/parley/store"
@@ -112,5 +117,121 @@ func TestPollTalliesBounded(t *testing.T) {
 	}
 	if again := c.entry(g, [32]byte{0}); again == first || again.built {
 		t.Fatalf("an evicted poll came back built: %p %p", again, first)
+	}
+}
+
+// fullPoll reads a poll folding every action from the store: no held
+// tally, no decoded-action cache (what the tally must equal).
+func fullPoll(t testing.TB, n *testNode, group, poll string) (PollInfo, error) {
+	t.Helper()
+	g, err := n.group(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := n.pollReader(g)
+	r.acts = nil
+	v, err := r.find(poll)
+	if err != nil {
+		return PollInfo{}, err
+	}
+	info, _, err := r.load(v)
+	return info, err
+}
+
+// Real nodes: three members act on a poll while cut off from each other
+// (votes, changes, a withdrawal, an invalid close, an admin's close, votes
+// after it, a second close); two members cut off from the start then
+// receive all of it, the poll included, in random orders, one message at
+// a time. After every message each reads the same poll as a full fold.
+func TestPollTallyNodesRandomOrders(t *testing.T) {
+	if raceEnabled {
+		t.Skip("mocknet's teardown lets a GossipSub stream survive a cut under -race (see TestPartitionHeal); runs in the plain pass")
+	}
+	ctx := context.Background()
+	mn, nodes := mockNodes(t, 5, WithSyncInterval(0))
+	a, b, d := nodes[0], nodes[1], nodes[2]
+	receivers := nodes[3:]
+	g := formGroup(t, "Tally", nodes...)
+	makeAdmin(t, a, d, g)
+	for _, n := range nodes {
+		waitFor(t, "d an admin everywhere", func() bool {
+			ms, err := n.MemberList(g)
+			if err != nil {
+				return false
+			}
+			for _, m := range ms {
+				if m.PeerID == d.ID().String() && m.Role == "admin" {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	partition(t, mn, nodes[:3], receivers)
+	for i := range 3 {
+		partition(t, mn, nodes[i:i+1], nodes[i+1:3])
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	pm, err := a.CreatePoll(ctx, g, "Q", []string{"x", "y", "z"}, true, false)
+	must(err)
+	for _, n := range []*testNode{b, d} { // the poll reaches the actors only
+		gr, err := n.group(g)
+		must(err)
+		for _, raw := range storedAfter(t, a, g, pm.Lamport-1) {
+			v, err := envelope.VerifySigned(gr.rec.ID, raw)
+			must(err)
+			_, err = n.ingest(gr, []*envelope.Verified{v}, "")
+			must(err)
+		}
+	}
+	must(a.Vote(ctx, g, pm.ID, []int{0}))
+	must(b.Vote(ctx, g, pm.ID, []int{2}))
+	must(a.Vote(ctx, g, pm.ID, []int{0, 1}))
+	must(b.Vote(ctx, g, pm.ID, nil))
+	rawPublish(t, b, g, &wirepb.Body{Kind: &wirepb.Body_PollClose{PollClose: &wirepb.PollClose{Poll: pollBytes(t, pm.ID)}}})
+	must(b.Vote(ctx, g, pm.ID, []int{1, 2}))
+	must(d.Vote(ctx, g, pm.ID, []int{1}))
+	must(d.Vote(ctx, g, pm.ID, []int{2}))
+	must(d.ClosePoll(ctx, g, pm.ID))
+	must(a.Vote(ctx, g, pm.ID, []int{2})) // concurrent with the close: the clocks decide
+	must(b.Vote(ctx, g, pm.ID, []int{0}))
+	must(a.ClosePoll(ctx, g, pm.ID))
+	var raws [][]byte
+	for _, n := range nodes[:3] {
+		raws = append(raws, storedAfter(t, n, g, pm.Lamport-1)...)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for round, r := range receivers {
+		gr, err := r.group(g)
+		must(err)
+		perm := rng.Perm(len(raws))
+		for step, i := range perm {
+			v, err := envelope.VerifySigned(gr.rec.ID, raws[i])
+			must(err)
+			if has, _ := r.st.Has(gr.rec.ID, v.ID); has {
+				continue
+			}
+			_, err = r.ingest(gr, []*envelope.Verified{v}, "")
+			must(err)
+			got, gerr := r.Poll(g, pm.ID)
+			want, werr := fullPoll(t, r, g, pm.ID)
+			if (gerr != nil) != (werr != nil) || !reflect.DeepEqual(got, want) {
+				t.Fatalf("receiver %d, order %v, step %d: tally %+v (%v)\nfull fold %+v (%v)", round, perm, step, got, gerr, want, werr)
+			}
+		}
+	}
+	if x, y := tallyOf(t, receivers[0], g, pm.ID), tallyOf(t, receivers[1], g, pm.ID); x != y {
+		t.Fatalf("receivers disagree:\n%s\n%s", x, y)
+	}
+	p, err := receivers[0].Poll(g, pm.ID)
+	must(err)
+	t.Logf("%d actions; %s", len(raws), tallyOf(t, receivers[0], g, pm.ID))
+	if !p.Closed || p.ClosedBy != d.ID().String() && p.ClosedBy != a.ID().String() {
+		t.Fatalf("not closed by the admin or the creator: %+v", p)
 	}
 }
