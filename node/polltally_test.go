@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,5 +234,80 @@ func TestPollTallyNodesRandomOrders(t *testing.T) {
 	t.Logf("%d actions; %s", len(raws), tallyOf(t, receivers[0], g, pm.ID))
 	if !p.Closed || p.ClosedBy != d.ID().String() && p.ClosedBy != a.ID().String() {
 		t.Fatalf("not closed by the admin or the creator: %+v", p)
+	}
+}
+
+// Votes stored while other goroutines read the poll and push its tally out
+// of the cache (so it is folded again from the store as votes land): the
+// tally held at the end is the full fold. Run under -race too.
+func TestPollTallyConcurrentVotesAndReads(t *testing.T) {
+	ctx := context.Background()
+	_, nodes := mockNodes(t, 2, WithSyncInterval(0))
+	a, b := nodes[0], nodes[1]
+	g := formGroup(t, "Busy", a, b)
+	pm, err := a.CreatePoll(ctx, g, "Q", []string{"x", "y", "z"}, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b has the poll", func() bool { _, err := b.Poll(g, pm.ID); return err == nil })
+	const votes = 40
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	for _, n := range nodes {
+		readers.Add(2)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				_, _ = n.Poll(g, pm.ID)
+			}
+		}()
+		go func() { // evicts every poll held
+			defer readers.Done()
+			gr, _ := n.group(g)
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				n.Local.pollActs.tallies.entry(gr.rec.ID, store.MessageID{0xee, byte(i), byte(i >> 8)})
+			}
+		}()
+	}
+	var voters sync.WaitGroup
+	errs := make(chan error, 2)
+	for k, n := range nodes {
+		voters.Add(1)
+		go func() {
+			defer voters.Done()
+			for i := range votes {
+				if err := n.Vote(ctx, g, pm.ID, []int{(i + k) % 3}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	voters.Wait()
+	close(done)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	want := make([]int, 3)
+	want[(votes-1)%3]++
+	want[votes%3]++
+	waitCounts(t, g, pm.ID, want, a, b)
+	for _, n := range nodes {
+		held, _ := n.Poll(g, pm.ID)
+		if full, err := fullPoll(t, n, g, pm.ID); err != nil || !reflect.DeepEqual(held, full) {
+			t.Fatalf("%s: held tally %+v\nfull fold %+v (%v)", n.cfg.displayName, held, full, err)
+		}
 	}
 }
