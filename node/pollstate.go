@@ -338,8 +338,9 @@ func pollActFrom(a *envelope.Verified) pollAct {
 	return pa
 }
 
-// pollActs caches decoded poll actions by message id, and the tallies of
-// the polls read last (polltally.go). A stored message's bytes never
+// pollActs caches decoded poll actions by message id, the tallies of the
+// polls read last (polltally.go) and decoded reactions and edits
+// (richacts.go). A stored message's bytes never
 // change (an erased one is skipped before the cache is asked), so entries
 // need no invalidation; the cache is emptied when it grows past
 // pollActsCap.
@@ -348,6 +349,7 @@ type pollActs struct {
 	m  map[pollActKey]pollAct
 
 	tallies pollTallies
+	rich    richActs // decoded reactions and edits (richacts.go)
 }
 
 type pollActKey struct {
