@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"sync"
@@ -309,5 +310,35 @@ func TestPollTallyConcurrentVotesAndReads(t *testing.T) {
 		if full, err := fullPoll(t, n, g, pm.ID); err != nil || !reflect.DeepEqual(held, full) {
 			t.Fatalf("%s: held tally %+v\nfull fold %+v (%v)", n.cfg.displayName, held, full, err)
 		}
+	}
+}
+
+// What one new vote costs a poll holding n votes: applied to the held
+// tally, or folded in full (the way before the tally). Ratios only.
+func BenchmarkPollVote(b *testing.B) {
+	p := polls.Poll{Options: 3, Creator: "c"}
+	for _, n := range []int{100, 10000} {
+		acts := make([]pollAct, n)
+		for i := range acts {
+			acts[i] = pollAct{kind: pollActVote, act: polls.Action{Lamport: uint64(i), Author: fmt.Sprint("m", i%5), Choices: []int{i % 3}}}
+			acts[i].act.ID[0], acts[i].act.ID[1] = byte(i), byte(i>>8)
+		}
+		next := pollAct{kind: pollActVote, act: polls.Action{Lamport: uint64(n), Author: "m1", Choices: []int{2}}}
+		b.Run(fmt.Sprintf("tally/votes=%d", n), func(b *testing.B) {
+			var tl pollTally
+			tl.build(p, acts, nil)
+			for i := 0; b.Loop(); i++ {
+				next.act.Lamport++
+				tl.add(&next)
+				tl.settle(nil)
+				_ = tl.result(nil)
+			}
+		})
+		b.Run(fmt.Sprintf("fullfold/votes=%d", n), func(b *testing.B) {
+			all := append(acts, next)
+			for b.Loop() {
+				_ = foldActs(p, all, nil)
+			}
+		})
 	}
 }
