@@ -239,10 +239,16 @@ func (n *Node) attachPoll(g *group, v *envelope.Verified, m *Message) {
 	}
 }
 
-// pollUpdates publishes an EventUpdate with the poll's message for each
-// poll that the stored messages vs (those inserted; nil: all) voted in,
-// closed or deleted: once per poll per batch.
+// pollUpdates applies the stored messages vs (those inserted; nil: all)
+// to the tallies held, then publishes an EventUpdate with the poll's
+// message for each poll they voted in, closed or deleted: once per poll
+// per batch.
 func (n *Node) pollUpdates(g *group, vs []*envelope.Verified, inserted []bool) {
+	for i, v := range vs {
+		if inserted == nil || inserted[i] {
+			n.Local.pollActs.tallies.apply(g.rec.ID, v)
+		}
+	}
 	if !n.events.active() {
 		return
 	}

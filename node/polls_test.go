@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -388,6 +389,12 @@ func TestPollFourNodesDifferentOrders(t *testing.T) {
 	for _, n := range nodes[1:] {
 		if got := tallyOf(t, n, g, pm.ID); got != want {
 			t.Fatalf("%s: %s\n a: %s", n.cfg.displayName, got, want)
+		}
+	}
+	for _, n := range nodes { // the held tally, kept up action by action, is the full fold
+		held, _ := n.Poll(g, pm.ID)
+		if full, err := fullPoll(t, n, g, pm.ID); err != nil || !reflect.DeepEqual(held, full) {
+			t.Fatalf("%s: held tally %+v\nfull fold %+v (%v)", n.cfg.displayName, held, full, err)
 		}
 	}
 	p, _ := a.Poll(g, pm.ID)

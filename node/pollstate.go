@@ -42,21 +42,65 @@ func (r *pollReader) mayModerate(author []byte) bool {
 	return r.role != nil && r.role(author) >= membership.RoleAdmin
 }
 
-// load reads and folds the poll v (a verified Poll message).
+// load reads the poll v (a verified Poll message) with its tally: the
+// held pollTally when the reader has them, else a full fold.
 func (r *pollReader) load(v *envelope.Verified) (PollInfo, polls.Result, error) {
 	p := v.Msg.Body.GetPoll()
 	if p == nil {
 		return PollInfo{}, polls.Result{}, fmt.Errorf("%w: message %x is not a poll", ErrNoSuchPoll, v.ID[:4])
 	}
-	creator := v.Author.String()
-	fp := polls.Poll{Options: len(p.Options), Multi: p.Multi, Creator: creator}
+	fp := polls.Poll{Options: len(p.Options), Multi: p.Multi, Creator: v.Author.String()}
+	var res polls.Result
+	if r.acts == nil {
+		acts, err := r.actions(v.ID)
+		if err != nil {
+			return PollInfo{}, polls.Result{}, err
+		}
+		res = foldActs(fp, acts, r.mayModerate)
+	} else {
+		t := r.acts.tallies.entry(r.g, v.ID)
+		t.mu.Lock()
+		if !t.built || !t.settle(r.mayModerate) {
+			// Folded under the tally's lock: an action stored meanwhile
+			// waits for it and is applied after (a no-op if read here).
+			acts, err := r.actions(v.ID)
+			if err != nil {
+				t.built = false
+				t.mu.Unlock()
+				return PollInfo{}, polls.Result{}, err
+			}
+			t.build(fp, acts, r.mayModerate)
+		}
+		res = t.result(r.mayModerate)
+		t.mu.Unlock()
+	}
+	return r.info(v, p, res), res, nil
+}
+
+// foldActs is the full fold of a poll's actions (what a pollTally must match).
+func foldActs(fp polls.Poll, acts []pollAct, mayMod mayModFn) polls.Result {
 	keys := map[string][]byte{}
-	var acts []polls.Action
+	var as []polls.Action
+	for _, pa := range acts {
+		keys[pa.act.Author] = pa.key
+		switch pa.kind {
+		case pollActVote, pollActClose:
+			as = append(as, pa.act)
+		case pollActDelete:
+			if pa.act.Author == fp.Creator || (mayMod != nil && mayMod(pa.key)) {
+				fp.Deleted = true
+			}
+		}
+	}
+	return polls.Fold(fp, as, func(author string) bool { return mayMod != nil && mayMod(keys[author]) })
+}
+
+// actions reads the held messages naming poll id, each decoded once
+// (r.acts caches them across readers).
+func (r *pollReader) actions(id store.MessageID) ([]pollAct, error) {
+	var acts []pollAct
 	var derr error
-	// Keys only, and each action decoded once: every new vote folds the
-	// poll again, and decoding every earlier vote each time made a busy
-	// poll quadratic (parley-bench --actions).
-	err := r.st.RelatedIDs(r.g, v.ID, func(lamport uint64, id store.MessageID) bool {
+	err := r.st.RelatedIDs(r.g, id, func(lamport uint64, id store.MessageID) bool {
 		pa, ok := r.acts.get(r.g, id)
 		if !ok {
 			s, err := r.st.GetAt(r.g, lamport, id)
@@ -76,25 +120,13 @@ func (r *pollReader) load(v *envelope.Verified) (PollInfo, polls.Result, error) 
 			}
 			r.acts.put(r.g, id, pa)
 		}
-		keys[pa.act.Author] = pa.key
-		switch pa.kind {
-		case pollActVote, pollActClose:
-			acts = append(acts, pa.act)
-		case pollActDelete:
-			if pa.act.Author == creator || r.mayModerate(pa.key) {
-				fp.Deleted = true
-			}
-		}
+		acts = append(acts, pa)
 		return true
 	})
 	if err == nil {
 		err = derr
 	}
-	if err != nil {
-		return PollInfo{}, polls.Result{}, err
-	}
-	res := polls.Fold(fp, acts, func(author string) bool { return r.mayModerate(keys[author]) })
-	return r.info(v, p, res), res, nil
+	return acts, err
 }
 
 func (r *pollReader) info(v *envelope.Verified, p *wirepb.Poll, res polls.Result) PollInfo {
@@ -286,6 +318,10 @@ func decodePollAct(raw []byte) (pollAct, error) {
 	if err != nil {
 		return pollAct{}, err
 	}
+	return pollActFrom(a), nil
+}
+
+func pollActFrom(a *envelope.Verified) pollAct {
 	pa := pollAct{act: polls.Action{ID: a.ID, Lamport: a.Msg.Lamport, Author: a.Author.String()}, key: a.Msg.Author}
 	switch b := a.Msg.Body.GetKind().(type) {
 	case *wirepb.Body_Vote:
@@ -299,16 +335,21 @@ func decodePollAct(raw []byte) (pollAct, error) {
 	case *wirepb.Body_Delete:
 		pa.kind = pollActDelete
 	}
-	return pa, nil
+	return pa
 }
 
-// pollActs caches decoded poll actions by message id. A stored message's
-// bytes never change (an erased one is skipped before the cache is asked),
-// so entries need no invalidation; the cache is emptied when it grows past
+// pollActs caches decoded poll actions by message id, the tallies of the
+// polls read last (polltally.go) and decoded reactions and edits
+// (richacts.go). A stored message's bytes never
+// change (an erased one is skipped before the cache is asked), so entries
+// need no invalidation; the cache is emptied when it grows past
 // pollActsCap.
 type pollActs struct {
 	mu sync.Mutex
 	m  map[pollActKey]pollAct
+
+	tallies pollTallies
+	rich    richActs // decoded reactions and edits (richacts.go)
 }
 
 type pollActKey struct {

@@ -205,27 +205,19 @@ func (l *Local) fold(g store.GroupID, id store.MessageID, m *Message) {
 	var order []rkey
 	var edits []EditEntry
 	isText := m.Kind == "text"
-	_ = l.st.Related(g, id, func(s store.Stored) bool {
-		if s.Erased {
-			return true
-		}
-		v, err := envelope.DecodeSigned(s.Raw)
-		if err != nil {
-			return true
-		}
-		switch b := v.Msg.Body.GetKind().(type) {
-		case *wirepb.Body_Reaction:
-			k := rkey{authorString(v.Author), b.Reaction.Emoji}
+	l.relatedActs(g, id, func(a richAct) {
+		switch a.kind {
+		case richActReaction:
+			k := rkey{a.author, a.emoji}
 			if _, seen := on[k]; !seen {
 				order = append(order, k)
 			}
-			on[k] = !b.Reaction.Remove // the latest op in (lamport, id) order decides
-		case *wirepb.Body_Edit:
-			if isText && authorString(v.Author) == m.Author {
-				edits = append(edits, EditEntry{Text: b.Edit.Text, Time: time.UnixMilli(v.Msg.TimestampMs)})
+			on[k] = !a.remove // the latest op in (lamport, id) order decides
+		case richActEdit:
+			if isText && a.author == m.Author {
+				edits = append(edits, EditEntry{Text: a.text, Time: time.UnixMilli(a.timeMs)})
 			}
 		}
-		return true
 	})
 	if len(edits) > 0 {
 		prev := append([]EditEntry{{Text: m.Text, Time: m.Time}}, edits[:len(edits)-1]...)
