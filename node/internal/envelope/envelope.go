@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -259,6 +260,9 @@ func prepare(g store.GroupID, raw []byte) (*pending, error) {
 	if err := CheckFields(m); err != nil {
 		return nil, err
 	}
+	if len(sm.Signature) != ed25519.SignatureSize {
+		return nil, ErrBadSignature // also what a message vouched for by its chain must carry
+	}
 	p := &pending{raw: raw, sm: sm, m: m, id: MessageID(sm.Message)}
 	if b := sm.Batch; b == nil {
 		p.signed = SingleSigned(sm.Message)
@@ -334,6 +338,10 @@ func CheckFields(m *wirepb.Message) error {
 		return fmt.Errorf("%w: no body", ErrBadField)
 	case len(m.Epoch) != 0 && len(m.Epoch) != EpochIDLen:
 		return fmt.Errorf("%w: epoch id length %d", ErrBadField, len(m.Epoch))
+	case len(m.Prev) != 0 && len(m.Prev) != store.MessageIDLen:
+		return fmt.Errorf("%w: prev id length %d", ErrBadField, len(m.Prev))
+	case len(m.Prev) != 0 && m.Seq == 1:
+		return fmt.Errorf("%w: prev at seq 1", ErrBadField)
 	}
 	for _, p := range m.Parents {
 		if len(p) != store.MessageIDLen {
