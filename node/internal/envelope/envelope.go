@@ -60,6 +60,20 @@ type Verified struct {
 	Author peer.ID
 	Msg    *wirepb.Message
 	Raw    []byte // SignedMessage bytes
+
+	// terms caches the search terms (PrepareTerms): a sync page's are made
+	// on every core while it is verified, not on the one that stores it.
+	terms    []string
+	termsOf  store.MessageID
+	hasTerms bool
+}
+
+// PrepareTerms computes, once, the search terms StoreMessage writes.
+func (v *Verified) PrepareTerms() {
+	if !v.hasTerms {
+		v.terms, v.termsOf = searchterms.ForBody(v.Msg.Body)
+		v.hasTerms = true
+	}
 }
 
 // StoreMessage is v as the store keeps it in group g.
@@ -74,7 +88,8 @@ func (v *Verified) StoreMessage(g store.GroupID) store.Message {
 		Group: g, ID: v.ID, Author: []byte(v.Author), Seq: v.Msg.Seq, Lamport: v.Msg.Lamport,
 		TimeMs: v.Msg.TimestampMs, Parents: parents, Targets: Targets(v.Msg.Body), Raw: v.Raw,
 	}
-	m.Terms, m.TermsOf = searchterms.ForBody(v.Msg.Body) // the search index, written with the message
+	v.PrepareTerms()
+	m.Terms, m.TermsOf = v.terms, v.termsOf // the search index, written with the message
 	return m
 }
 

@@ -84,7 +84,9 @@ func verifyMany(g store.GroupID, raws [][]byte) (out []*Verified, errs []error, 
 	}
 	parallel(n, func(i int) {
 		if state[i] == sigOK {
-			out[i], errs[i] = ps[i].finish()
+			if out[i], errs[i] = ps[i].finish(); errs[i] == nil {
+				out[i].PrepareTerms()
+			}
 		}
 	})
 	return out, errs, checked
