@@ -254,3 +254,24 @@ func FuzzVerifyManyChains(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPeekSigned: wherever UnmarshalSigned decodes, PeekSigned reads the
+// same author, seq and timestamp.
+func FuzzPeekSigned(f *testing.F) {
+	var g store.GroupID
+	a := newChainAuthor(f, g)
+	f.Add(a.next(f))
+	f.Add(garble(f, a.next(f)))
+	f.Add([]byte{0x0a, 0x02, 0x20, 0x05, 0x0a, 0x02, 0x20, 0x07})
+	f.Add([]byte{0x0a, 0x04, 0x1a, 0x01, 0x61, 0x18, 0x0a, 0x02, 0x1a, 0x00})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, ok := PeekSigned(raw)
+		sm, m, err := UnmarshalSigned(raw)
+		if err != nil || sm.Message == nil {
+			return
+		}
+		if !ok || string(p.Author) != string(m.Author) || p.Seq != m.Seq || p.TimestampMs != m.TimestampMs {
+			t.Fatalf("peek %v %x/%d/%d, decode %x/%d/%d", ok, p.Author, p.Seq, p.TimestampMs, m.Author, m.Seq, m.TimestampMs)
+		}
+	})
+}
