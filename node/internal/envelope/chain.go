@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"crypto/ed25519"
 	"sort"
 )
 
@@ -53,7 +54,10 @@ func newChains(ps []*pending) *chains {
 		if !ok {
 			continue
 		}
-		if pi := ps[i]; pj.m.Seq == pi.m.Seq+1 && string(pj.m.Author) == string(pi.m.Author) {
+		// A vouched message still carries a signature of the right size
+		// (stored and served on, it is checked alone elsewhere).
+		pi := ps[i]
+		if pj.m.Seq == pi.m.Seq+1 && string(pj.m.Author) == string(pi.m.Author) && len(pi.sm.Signature) == ed25519.SignatureSize {
 			c.vouchers[i] = append(c.vouchers[i], j)
 		}
 	}
