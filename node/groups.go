@@ -30,6 +30,12 @@ type group struct {
 	sendQ   chan *sendReq // to the group's sender goroutine
 	sendMu  sync.Mutex    // held while seqs are assigned and stored
 	nextSeq uint64
+	// last is our own message at seq nextSeq-1 when known (under sendMu):
+	// a new message names it as prev (envelope chain.go).
+	last struct {
+		seq uint64
+		id  store.MessageID
+	}
 	// minLamport is the clock an invite said the group had reached, so a
 	// joiner's first message sorts after the history it joins (under sendMu).
 	minLamport uint64

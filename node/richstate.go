@@ -155,10 +155,12 @@ func (l *Local) display(g store.GroupID, s store.Stored, names map[peer.ID]strin
 
 // decorate adds what depends on the reader: the quote and MentionsMe.
 func (l *Local) decorate(g store.GroupID, m *Message, names map[peer.ID]string) {
-	self := l.self.String()
-	for _, p := range m.Mentions {
-		if p == self {
-			m.MentionsMe = true
+	if len(m.Mentions) > 0 { // a peer id's text costs a base58 encoding
+		self := l.self.String()
+		for _, p := range m.Mentions {
+			if p == self {
+				m.MentionsMe = true
+			}
 		}
 	}
 	if m.ReplyTo == "" {

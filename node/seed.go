@@ -51,8 +51,12 @@ func SeedHistory(ctx context.Context, st *store.Store, key crypto.PrivKey, name 
 		ids := make([]store.MessageID, k)
 		for j := range k {
 			seq := uint64(i + j + 1)
+			var prev []byte // the one parent is also the author's previous message
+			if len(parents) > 0 {
+				prev = parents[0]
+			}
 			ms[j] = &wirepb.Message{Version: WireVersion, GroupId: g[:], Author: pub, Seq: seq, Lamport: seq,
-				TimestampMs: start + int64(i+j)*1000, Parents: parents,
+				TimestampMs: start + int64(i+j)*1000, Parents: parents, Prev: prev,
 				Body: &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: text(i + j)}}}}
 			if bodies[j], err = envelope.MarshalMessage(ms[j]); err != nil {
 				return "", err

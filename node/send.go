@@ -152,8 +152,14 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		}
 		parents = append(parents, append([]byte(nil), h[:]...))
 	}
+	prev, err := n.ownPrev(g)
+	if err != nil {
+		fail(err)
+		return
+	}
 	// A chain: each message's parent is the one before it, which needs its
-	// id, which is known only once the message is serialised.
+	// id, which is known only once the message is serialised. Each also
+	// names our previous message as prev (one signature vouches for a run).
 	ms := make([]*wirepb.Message, len(live))
 	bodies := make([][]byte, len(live))
 	ids := make([]store.MessageID, len(live))
@@ -162,7 +168,7 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		lamport++
 		ms[i] = &wirepb.Message{
 			Version: WireVersion, GroupId: g.rec.ID[:], Author: n.pub, Seq: g.nextSeq + uint64(i),
-			Lamport: lamport, TimestampMs: now, Parents: parents, Body: r.body, Epoch: ekey.Epoch[:],
+			Lamport: lamport, TimestampMs: now, Parents: parents, Body: r.body, Epoch: ekey.Epoch[:], Prev: prev,
 		}
 		if bodies[i], err = envelope.MarshalMessage(ms[i]); err != nil {
 			fail(err)
@@ -170,6 +176,7 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		}
 		ids[i] = envelope.MessageID(bodies[i])
 		parents = [][]byte{ids[i][:]}
+		prev = ids[i][:]
 	}
 	vs, err := envelope.SignBodies(n.key, ms, bodies, ids)
 	if err != nil {
@@ -185,6 +192,7 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		return
 	}
 	g.nextSeq += uint64(len(live))
+	g.last.seq, g.last.id = g.nextSeq-1, ids[len(ids)-1]
 	n.counters.sentN(len(live))
 	raws := make([][]byte, len(vs))
 	for i, v := range vs {
@@ -212,4 +220,21 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		r.done <- sendResult{msg: out}
 	}
 	n.pollUpdates(g, vs, nil)
+}
+
+// ownPrev is the id of our own message at seq nextSeq-1, the prev of the
+// next message (nil at seq 1, or if we do not hold it). Under sendMu.
+func (n *Node) ownPrev(g *group) ([]byte, error) {
+	seq := g.nextSeq - 1
+	if seq == 0 {
+		return nil, nil
+	}
+	if g.last.seq != seq {
+		id, ok, err := n.st.AtSeq(g.rec.ID, []byte(n.self), seq)
+		if err != nil || !ok {
+			return nil, err
+		}
+		g.last.seq, g.last.id = seq, id
+	}
+	return append([]byte(nil), g.last.id[:]...), nil
 }

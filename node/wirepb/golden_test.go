@@ -51,6 +51,8 @@ func goldenCases() []goldenCase {
 			Lamport: 1 << 40, TimestampMs: 1_767_225_600_123, Parents: [][]byte{pattern(0xd0, 32), pattern(0xe0, 32)}, Body: body}},
 		{"message_epoch", &wirepb.Message{Version: 1, GroupId: pattern(0x01, 16), Author: pattern(0x08, 36), Seq: 2,
 			Lamport: 9, TimestampMs: 1_767_225_600_123, Body: body, Epoch: pattern(0x33, 32)}},
+		{"message_prev", &wirepb.Message{Version: 1, GroupId: pattern(0x01, 16), Author: pattern(0x08, 36), Seq: 3,
+			Lamport: 10, TimestampMs: 1_767_225_600_456, Body: body, Epoch: pattern(0x33, 32), Prev: pattern(0xc8, 32)}},
 		{"body_membership", &wirepb.Body{Kind: &wirepb.Body_Membership{Membership: &wirepb.Membership{Op: pattern(0x44, 40)}}}},
 		{"membership", &wirepb.Membership{Op: pattern(0x44, 40)}},
 		{"body_text", body},

@@ -283,16 +283,22 @@ func (x *BatchProof) GetPath() [][]byte {
 }
 
 type Message struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	GroupId       []byte                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`              // binds the message to one group: no cross-group replay
-	Author        []byte                 `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`                               // libp2p-marshalled public key of the author
-	Seq           uint64                 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`                                    // per-author counter within the group, from 1, no gaps
-	Lamport       uint64                 `protobuf:"varint,5,opt,name=lamport,proto3" json:"lamport,omitempty"`                            // Lamport clock: greater than every parent's
-	TimestampMs   int64                  `protobuf:"varint,6,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"` // author's wall clock, for display only
-	Parents       [][]byte               `protobuf:"bytes,7,rep,name=parents,proto3" json:"parents,omitempty"`                             // ids of the heads the author had seen (causal context)
-	Body          *Body                  `protobuf:"bytes,8,opt,name=body,proto3" json:"body,omitempty"`
-	Epoch         []byte                 `protobuf:"bytes,9,opt,name=epoch,proto3" json:"epoch,omitempty"` // key epoch the author sent under (32-byte op id); empty in legacy groups
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Version     uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	GroupId     []byte                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`              // binds the message to one group: no cross-group replay
+	Author      []byte                 `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`                               // libp2p-marshalled public key of the author
+	Seq         uint64                 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`                                    // per-author counter within the group, from 1, no gaps
+	Lamport     uint64                 `protobuf:"varint,5,opt,name=lamport,proto3" json:"lamport,omitempty"`                            // Lamport clock: greater than every parent's
+	TimestampMs int64                  `protobuf:"varint,6,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"` // author's wall clock, for display only
+	Parents     [][]byte               `protobuf:"bytes,7,rep,name=parents,proto3" json:"parents,omitempty"`                             // ids of the heads the author had seen (causal context)
+	Body        *Body                  `protobuf:"bytes,8,opt,name=body,proto3" json:"body,omitempty"`
+	Epoch       []byte                 `protobuf:"bytes,9,opt,name=epoch,proto3" json:"epoch,omitempty"` // key epoch the author sent under (32-byte op id); empty in legacy groups
+	// The id of the author's own message seq-1 in this group (32 bytes;
+	// empty for seq 1 and in messages from before this field). Being hashed
+	// into this message's id and signed with it, it lets one checked
+	// signature vouch for the author's earlier messages in a sync page
+	// (docs/crypto.md, "Author chains").
+	Prev          []byte `protobuf:"bytes,10,opt,name=prev,proto3" json:"prev,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -386,6 +392,13 @@ func (x *Message) GetBody() *Body {
 func (x *Message) GetEpoch() []byte {
 	if x != nil {
 		return x.Epoch
+	}
+	return nil
+}
+
+func (x *Message) GetPrev() []byte {
+	if x != nil {
+		return x.Prev
 	}
 	return nil
 }
@@ -2068,7 +2081,7 @@ const file_wire_proto_rawDesc = "" +
 	"BatchProof\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\rR\x05index\x12\x12\n" +
-	"\x04path\x18\x03 \x03(\fR\x04path\"\xff\x01\n" +
+	"\x04path\x18\x03 \x03(\fR\x04path\"\x93\x02\n" +
 	"\aMessage\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x19\n" +
 	"\bgroup_id\x18\x02 \x01(\fR\agroupId\x12\x16\n" +
@@ -2078,7 +2091,9 @@ const file_wire_proto_rawDesc = "" +
 	"\ftimestamp_ms\x18\x06 \x01(\x03R\vtimestampMs\x12\x18\n" +
 	"\aparents\x18\a \x03(\fR\aparents\x12(\n" +
 	"\x04body\x18\b \x01(\v2\x14.parley.wire.v1.BodyR\x04body\x12\x14\n" +
-	"\x05epoch\x18\t \x01(\fR\x05epoch\"\xb7\x04\n" +
+	"\x05epoch\x18\t \x01(\fR\x05epoch\x12\x12\n" +
+	"\x04prev\x18\n" +
+	" \x01(\fR\x04prev\"\xb7\x04\n" +
 	"\x04Body\x12*\n" +
 	"\x04text\x18\x01 \x01(\v2\x14.parley.wire.v1.TextH\x00R\x04text\x12*\n" +
 	"\x04join\x18\x02 \x01(\v2\x14.parley.wire.v1.JoinH\x00R\x04join\x12<\n" +

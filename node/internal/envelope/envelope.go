@@ -59,6 +59,20 @@ type Verified struct {
 	Author peer.ID
 	Msg    *wirepb.Message
 	Raw    []byte // SignedMessage bytes
+
+	// terms caches the search terms (PrepareTerms): a sync page's are made
+	// on every core while it is verified, not on the one that stores it.
+	terms    []string
+	termsOf  store.MessageID
+	hasTerms bool
+}
+
+// PrepareTerms computes, once, the search terms StoreMessage writes.
+func (v *Verified) PrepareTerms() {
+	if !v.hasTerms {
+		v.terms, v.termsOf = searchterms.ForBody(v.Msg.Body)
+		v.hasTerms = true
+	}
 }
 
 // StoreMessage is v as the store keeps it in group g.
@@ -73,7 +87,8 @@ func (v *Verified) StoreMessage(g store.GroupID) store.Message {
 		Group: g, ID: v.ID, Author: []byte(v.Author), Seq: v.Msg.Seq, Lamport: v.Msg.Lamport,
 		TimeMs: v.Msg.TimestampMs, Parents: parents, Targets: Targets(v.Msg.Body), Raw: v.Raw,
 	}
-	m.Terms, m.TermsOf = searchterms.ForBody(v.Msg.Body) // the search index, written with the message
+	v.PrepareTerms()
+	m.Terms, m.TermsOf = v.terms, v.termsOf // the search index, written with the message
 	return m
 }
 
@@ -334,6 +349,10 @@ func CheckFields(m *wirepb.Message) error {
 		return fmt.Errorf("%w: no body", ErrBadField)
 	case len(m.Epoch) != 0 && len(m.Epoch) != EpochIDLen:
 		return fmt.Errorf("%w: epoch id length %d", ErrBadField, len(m.Epoch))
+	case len(m.Prev) != 0 && len(m.Prev) != store.MessageIDLen:
+		return fmt.Errorf("%w: prev id length %d", ErrBadField, len(m.Prev))
+	case len(m.Prev) != 0 && m.Seq == 1:
+		return fmt.Errorf("%w: prev at seq 1", ErrBadField)
 	}
 	for _, p := range m.Parents {
 		if len(p) != store.MessageIDLen {

@@ -47,29 +47,65 @@ func authorKey(author []byte) (crypto.PubKey, error) {
 }
 
 // VerifyMany is VerifySigned for each of raws (a sync page): the same
-// checks and the same outcome per message, out[i] or errs[i] set for each
-// i. It spreads the work over runtime.NumCPU() goroutines and checks each
-// distinct batch signature once.
+// outcome per message, out[i] or errs[i] set for each i. It spreads the
+// work over runtime.NumCPU() goroutines, checks each distinct batch
+// signature once, and checks an author's chain in the page once
+// (chain.go): a message that a checked message of the same author names as
+// its prev is authentic by hash.
 func VerifyMany(g store.GroupID, raws [][]byte) (out []*Verified, errs []error) {
+	out, errs, _ = verifyMany(g, raws)
+	return out, errs
+}
+
+// verifyMany is VerifyMany, also returning how many signatures it checked.
+func verifyMany(g store.GroupID, raws [][]byte) (out []*Verified, errs []error, checked int) {
 	n := len(raws)
 	out, errs = make([]*Verified, n), make([]error, n)
 	ps := make([]*pending, n)
 	// Decode and check fields, computing ids and Merkle roots.
 	parallel(n, func(i int) { ps[i], errs[i] = prepare(g, raws[i]) })
+	c := newChains(ps)
+	state := make([]sigState, n)
+	for i, p := range ps {
+		if p == nil {
+			state[i] = sigBad
+		}
+	}
+	// Rounds: check what nothing can vouch for (the newest of each chain,
+	// or what lost its voucher to a failed check), then pass each success
+	// down its chain. An honest page takes one round.
+	for {
+		need := c.unvouched(state)
+		if len(need) == 0 {
+			break
+		}
+		checked += checkSignatures(ps, need, state, errs)
+		c.propagate(state)
+	}
+	parallel(n, func(i int) {
+		if state[i] == sigOK {
+			if out[i], errs[i] = ps[i].finish(); errs[i] == nil {
+				out[i].PrepareTerms()
+			}
+		}
+	})
+	return out, errs, checked
+}
 
-	// One job per distinct signature: every single message, and each
-	// batch root not yet known to be verified.
+// checkSignatures checks the signatures of ps[need...], one job per
+// distinct signature (a batch root counts once, and not at all if
+// sigCache already vouches for it), setting state and errs. It returns how
+// many signatures it checked.
+func checkSignatures(ps []*pending, need []int, state []sigState, errs []error) int {
 	type job struct {
 		p   *pending
 		err error
 	}
 	var jobs []*job
-	jobOf := make([]*job, n)
+	jobOf := make(map[int]*job, len(need))
 	byKey := map[string]*job{}
-	for i, p := range ps {
-		if p == nil {
-			continue
-		}
+	for _, i := range need {
+		p := ps[i]
 		if p.cacheKey == "" {
 			jobOf[i] = &job{p: p}
 			jobs = append(jobs, jobOf[i])
@@ -80,7 +116,7 @@ func VerifyMany(g store.GroupID, raws [][]byte) (out []*Verified, errs []error) 
 			continue
 		}
 		if verifiedBatches.has(p.cacheKey) {
-			continue // jobOf[i] stays nil: vouched for
+			continue // no job: vouched for
 		}
 		j := &job{p: p}
 		byKey[p.cacheKey] = j
@@ -93,18 +129,14 @@ func VerifyMany(g store.GroupID, raws [][]byte) (out []*Verified, errs []error) 
 			verifiedBatches.add(j.p.cacheKey)
 		}
 	})
-	parallel(n, func(i int) {
-		p := ps[i]
-		if p == nil {
-			return
-		}
+	for _, i := range need {
 		if j := jobOf[i]; j != nil && j.err != nil {
-			errs[i] = j.err
-			return
+			state[i], errs[i] = sigBad, j.err
+		} else {
+			state[i] = sigOK
 		}
-		out[i], errs[i] = p.finish()
-	})
-	return out, errs
+	}
+	return len(jobs)
 }
 
 // parallel runs fn(0..n-1) on up to runtime.NumCPU() goroutines, each

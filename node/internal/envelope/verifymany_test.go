@@ -96,7 +96,8 @@ func unwrapSentinel(err error) error {
 }
 
 // FuzzVerifyMany: on any input, a page of it verifies as VerifySigned
-// verifies each message alone.
+// verifies each message alone (no input here carries a signed chain that
+// could vouch for another: that is FuzzVerifyManyChains's).
 func FuzzVerifyMany(f *testing.F) {
 	key, _, _ := crypto.GenerateEd25519Key(nil)
 	author, _ := crypto.MarshalPublicKey(key.GetPublic())

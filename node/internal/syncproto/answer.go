@@ -136,8 +136,8 @@ func (s *Syncer) noteHeld(n int64) {
 func (s *Syncer) answer(g *Group, req *wirepb.SyncRequest, floor int64, w pbio.Writer, deadline func()) error {
 	have := haveMap(req)
 	since := max(req.SinceMs, floor)
-	due := func(author []byte, seq uint64, ts int64) bool {
-		return seq > have[string(author)] && ts >= since
+	due := func(author string, seq uint64, ts int64) bool {
+		return seq > have[author] && ts >= since
 	}
 	// Wanted ids: kept as (lamport, id) only, read again when sent.
 	var wants []PlanEntry
@@ -152,7 +152,7 @@ func (s *Syncer) answer(g *Group, req *wirepb.SyncRequest, floor int64, w pbio.W
 			continue
 		}
 		v, err := envelope.DecodeSigned(st.Raw)
-		if err != nil || v.Msg.TimestampMs < floor || due([]byte(v.Author), v.Msg.Seq, v.Msg.TimestampMs) {
+		if err != nil || v.Msg.TimestampMs < floor || due(string(v.Author), v.Msg.Seq, v.Msg.TimestampMs) {
 			continue // refused by the floor, or sent with its author's messages
 		}
 		wanted[id] = true
@@ -226,8 +226,13 @@ func (s *Syncer) answer(g *Group, req *wirepb.SyncRequest, floor int64, w pbio.W
 		start.ID[i] = 0xff
 	}
 	err = s.cfg.Store.After(g.ID, start, func(m store.Stored) bool {
-		v, err := envelope.DecodeSigned(m.Raw)
-		if err != nil || !due([]byte(v.Author), v.Msg.Seq, v.Msg.TimestampMs) {
+		// Only author, seq and time decide: read just those.
+		pk, ok := envelope.PeekSigned(m.Raw)
+		if !ok {
+			return true
+		}
+		author, err := envelope.AuthorID(pk.Author)
+		if err != nil || !due(string(author), pk.Seq, pk.TimestampMs) {
 			return true
 		}
 		if werr = b.add(m.Raw); werr != nil {

@@ -15,7 +15,8 @@
 // our log) is pulled from, since it may know admissions we missed. OnMember
 // names each peer that proved membership of a group and is allowed. The vector (per author, the highest seq up to which we hold every
 // message) makes a no-op sync cost one small round trip whatever the history
-// size. Batches are verified (signatures, on all cores) and handed to the
+// size. Batches are verified (signatures, on all cores; one per author run, the
+// rest by the author's chain of prev ids: envelope chain.go) and handed to the
 // Ingest callback as they arrive, so an interrupted sync resumes from what
 // was stored.
 //

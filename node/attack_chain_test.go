@@ -1,0 +1,171 @@
+package node
+
+import (
+	"context"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/wirepb"
+	"github.com/parley-chat/parley/store"
+)
+
+// Author chains (envelope chain.go): in a sync page, a checked message
+// vouches for the messages its author's chain of prev ids names. These
+// tests serve hostile pages from a member's store to a running node.
+
+// serveFrom puts raws into n's store as received, so that n's sync serves
+// them as they are (a modified client's store).
+func serveFrom(t *testing.T, n *testNode, gid store.GroupID, raws ...[]byte) {
+	t.Helper()
+	var msgs []store.Message
+	for _, raw := range raws {
+		v, err := envelope.DecodeSigned(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, v.StoreMessage(gid))
+	}
+	if _, err := n.st.AppendReceived(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// junkSignature is raw with a 64-byte signature that checks for nothing.
+func junkSignature(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	var sm wirepb.SignedMessage
+	if err := proto.Unmarshal(raw, &sm); err != nil {
+		t.Fatal(err)
+	}
+	sm.Signature = make([]byte, 64)
+	sm.Signature[1] = 9
+	out, err := proto.Marshal(&sm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Mallory forges a message in bob's name and has it vouched for by a chain:
+// x "by bob" (seq 2, her signature), y by herself (validly signed, seq 3,
+// prev = x's id), y2 "by bob" (seq 3, prev = x, her signature). Alice pulls
+// the page from mallory: x and y2 are refused and counted, y is kept.
+func TestAttackChainForgedAcrossAuthors(t *testing.T) {
+	ctx := context.Background()
+	a := newTestNode(t, "alice", "", attackOpts()...)
+	b := newTestNode(t, "bob", "", attackOpts()...)
+	m := newTestNode(t, "mallory", "", attackOpts()...)
+	gid := attackGroup(t, false, a, b, m)
+	ga, _ := a.group(gid)
+	gb, _ := b.group(gid)
+	gm, _ := m.group(gid)
+	if _, err := m.Send(ctx, gid, "hello"); err != nil { // mallory's seq 2
+		t.Fatal(err)
+	}
+	waitFor(t, "alice to hold mallory's hello", func() bool { return hasAll(texts(t, a, gid), "hello") })
+
+	xm := craft(t, b, gb, "bob: pay mallory") // bob's next seq, 2
+	x, err := signMessage(m.key, xm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ym := craft(t, m, gm, "mallory vouches") // mallory's seq 3
+	if ym.Seq != xm.Seq+1 {
+		t.Fatalf("seqs %d, %d", xm.Seq, ym.Seq)
+	}
+	ym.Prev = x.ID[:]
+	y, err := signMessage(m.key, ym)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y2m := proto.Clone(ym).(*wirepb.Message)
+	y2m.Author = b.pub
+	y2, err := signMessage(m.key, y2m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveFrom(t, m, ga.rec.ID, x.Raw, y.Raw, y2.Raw)
+
+	before := drop(a, envelope.ErrBadSignature)
+	if _, err := pullNow(t, a, gid, m.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if !holds(t, a, ga.rec.ID, y.ID) {
+		t.Fatal("mallory's own, validly signed message was not kept")
+	}
+	for name, id := range map[string]store.MessageID{"x": x.ID, "y2": y2.ID} {
+		if holds(t, a, ga.rec.ID, id) {
+			t.Fatalf("forgery %s in bob's name was accepted", name)
+		}
+	}
+	if got := drop(a, envelope.ErrBadSignature) - before; got != 2 {
+		t.Fatalf("bad-signature refusals %d, want 2 (x and y2)", got)
+	}
+}
+
+// Bob's chain of seq 2..6, written offline, reaches alice only through
+// mallory, who serves seq 2, 3 and 5 with junk signatures and seq 4 with
+// its text changed. Alice keeps 6 (its own signature) and 5 (vouched for by
+// 6); 4 is refused, and so are 3 and 2, which only the tampered 4 could
+// have vouched for. Each refusal is counted.
+func TestAttackChainTamperedMiddle(t *testing.T) {
+	a := newTestNode(t, "alice", "", attackOpts()...)
+	b := newTestNode(t, "bob", "", attackOpts()...)
+	m := newTestNode(t, "mallory", "", attackOpts()...)
+	gid := attackGroup(t, false, a, b, m)
+	ga, _ := a.group(gid)
+	gb, _ := b.group(gid)
+
+	gb.sendMu.Lock()
+	prev, err := b.ownPrev(gb)
+	gb.sendMu.Unlock()
+	if err != nil || prev == nil {
+		t.Fatalf("bob's join as prev: %x, %v", prev, err)
+	}
+	base := craft(t, b, gb, "")
+	var chain []*verified
+	for i := range 5 {
+		mm := proto.Clone(base).(*wirepb.Message)
+		mm.Seq, mm.Lamport, mm.Prev = base.Seq+uint64(i), base.Lamport+uint64(i), prev
+		mm.Body = &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "bob " + string(rune('a'+i))}}}
+		v, err := signMessage(b.key, mm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, v)
+		prev = v.ID[:]
+	}
+	tm := proto.Clone(chain[2].Msg).(*wirepb.Message)
+	tm.Body = &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "bob: pay mallory"}}}
+	body, err := envelope.MarshalMessage(tm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sm wirepb.SignedMessage
+	if err := proto.Unmarshal(chain[2].Raw, &sm); err != nil {
+		t.Fatal(err)
+	}
+	sm.Message = body
+	tampered, _ := proto.Marshal(&sm)
+	tamperedID := envelope.MessageID(body)
+	serveFrom(t, m, ga.rec.ID, junkSignature(t, chain[0].Raw), junkSignature(t, chain[1].Raw), tampered,
+		junkSignature(t, chain[3].Raw), chain[4].Raw)
+
+	before := drop(a, envelope.ErrBadSignature)
+	if _, err := pullNow(t, a, gid, m.ID()); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range chain {
+		if want := i >= 3; holds(t, a, ga.rec.ID, v.ID) != want {
+			t.Fatalf("bob's seq %d held: %v, want %v", v.Msg.Seq, !want, want)
+		}
+	}
+	if holds(t, a, ga.rec.ID, tamperedID) {
+		t.Fatal("the tampered message was accepted")
+	}
+	if got := drop(a, envelope.ErrBadSignature) - before; got != 3 {
+		t.Fatalf("bad-signature refusals %d, want 3 (seq 2, 3, 4)", got)
+	}
+}
