@@ -42,10 +42,11 @@ const (
 // receiptFullRate is the group size up to which each member may send a
 // receipt every receipt interval. A receipt lists every author and reaches
 // every member, so a fixed interval made a group's receipt traffic grow with
-// the square of its size (at 50 members, one delivery in six was a receipt
-// of about 2 KB). Above it, a member's interval grows with the group, so the
-// whole group sends about receiptFullRate receipts per interval.
-const receiptFullRate = 20
+// the square of its size (at 50 members and 100 texts/s, one delivery in
+// six was a receipt of about 2 KB). Above it, a member's interval grows with
+// the group, so the whole group sends about receiptFullRate receipts per
+// interval.
+const receiptFullRate = 10
 
 // receiptScanBack bounds how far back, per member, the latest receipt is
 // looked for in the store when a group's receipts are first needed.
