@@ -155,7 +155,7 @@ func (l *Local) display(g store.GroupID, s store.Stored, names map[peer.ID]strin
 
 // decorate adds what depends on the reader: the quote and MentionsMe.
 func (l *Local) decorate(g store.GroupID, m *Message, names map[peer.ID]string) {
-	self := l.self.String()
+	self := authorString(l.self) // cached: base58 per message event showed in profiles
 	for _, p := range m.Mentions {
 		if p == self {
 			m.MentionsMe = true
