@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"errors"
-	"slices"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -65,11 +64,6 @@ func decodeHeads(v []byte) []MessageID {
 
 func (w *batchWriter) headSet(g GroupID) (*headSet, error) {
 	if h, ok := w.heads[g]; ok {
-		return h, nil
-	}
-	if ids, ok := w.s.committed.heads[g]; ok {
-		h := &headSet{ids: slices.Clone(ids)} // the batch edits its copy
-		w.heads[g] = h
 		return h, nil
 	}
 	h := &headSet{}
@@ -143,49 +137,18 @@ func (w *batchWriter) commit() error {
 		w.s.stats.drop(g)
 	}
 	if err := w.txn.Commit(); err != nil {
-		w.s.committed = committedState{} // not knowing what landed: read Badger again
 		return err
 	}
 	w.s.gaps.remove(w.gapsFilled)
 	w.s.recent.add(w.inserted)
 	w.s.seqs.raise(w.vectors)
-	w.s.committed.record(w)
 	for g, c := range w.counts {
 		w.s.stats.put(g, Stats{Count: c.count, MaxLamport: c.maxLamport})
 	}
 	w.txn.Discard()
 	w.view.Discard()
+	w.reset()
 	return nil
-}
-
-// committedState is the batch writer's per-group and per-author state as
-// last committed: counters, heads and vectors. Only the batch writer, on
-// the committer goroutine, writes those keys, so a copy taken after each
-// commit is exact and spares each batch (often one message) a Badger read
-// of each before its first insert. Committer goroutine only: no lock.
-type committedState struct {
-	counts  map[GroupID]groupCounter
-	heads   map[GroupID][]MessageID
-	vectors map[string][2]uint64 // vector key: have, max
-}
-
-// committedCap bounds the authors and groups remembered; past it the copy
-// starts again empty (a miss reads Badger).
-const committedCap = 1 << 16
-
-func (c *committedState) record(w *batchWriter) {
-	if c.counts == nil || len(c.vectors)+len(w.vectors) > committedCap || len(c.heads)+len(w.heads) > committedCap {
-		*c = committedState{counts: map[GroupID]groupCounter{}, heads: map[GroupID][]MessageID{}, vectors: map[string][2]uint64{}}
-	}
-	for g, n := range w.counts {
-		c.counts[g] = *n
-	}
-	for g, h := range w.heads {
-		c.heads[g] = slices.Clone(h.ids)
-	}
-	for k, v := range w.vectors {
-		c.vectors[k] = [2]uint64{v.have, v.max}
-	}
 }
 
 type groupCounter struct {
@@ -195,10 +158,6 @@ type groupCounter struct {
 func (w *batchWriter) counter(g GroupID) (*groupCounter, error) {
 	if c, ok := w.counts[g]; ok {
 		return c, nil
-	}
-	if n, ok := w.s.committed.counts[g]; ok {
-		w.counts[g] = &n
-		return &n, nil
 	}
 	c := &groupCounter{}
 	item, err := w.txn.Get(key('n', g[:]))
@@ -333,10 +292,7 @@ func (w *batchWriter) advanceVector(m *Message) error {
 	ak := authorKey(m.Author)
 	vk := key('v', g, ak)
 	v, ok := w.vectors[string(vk)]
-	if st, known := w.s.committed.vectors[string(vk)]; !ok && known {
-		v = &vectorState{key: vk, inBatch: map[uint64]bool{}, have: st[0], max: st[1]}
-		w.vectors[string(vk)] = v
-	} else if !ok {
+	if !ok {
 		v = &vectorState{key: vk, inBatch: map[uint64]bool{}}
 		item, err := w.txn.Get(vk)
 		switch {

@@ -157,7 +157,6 @@ func (s *Store) writeBatch(batch []*commitReq) error {
 				if err := w.commit(); err != nil {
 					return err
 				}
-				w.reset()
 				uncommitted = uncommitted[:0]
 			}
 			ins, err := w.insert(m)

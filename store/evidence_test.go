@@ -1,7 +1,6 @@
 package store
 
 import (
-	"reflect"
 	"slices"
 	"testing"
 )
@@ -77,73 +76,5 @@ func TestAtSeqFollowsCommits(t *testing.T) {
 	}
 	if _, ok, err := s.AtSeq(g, []byte("bob"), 6); err != nil || ok {
 		t.Fatalf("AtSeq 6 after reopening: %v %v", ok, err)
-	}
-}
-
-// The committer's copy of counters, heads and vectors (committedState)
-// must say what Badger says: a batch built on a stale copy would write
-// wrong heads, counts or vectors. Store a keeps its copy across commits;
-// store b is reopened before each (an empty copy: every batch reads
-// Badger). Both get the same batches and must agree after each.
-func TestCommittedStateMatchesBadger(t *testing.T) {
-	g := gidOf("committed")
-	type view struct {
-		heads []MessageID
-		vec   []AuthorSeq
-		stats Stats
-	}
-	read := func(s *Store) view {
-		t.Helper()
-		h, err := s.Heads(g, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := s.Vector(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := s.GroupStats(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		slices.SortFunc(h, func(a, b MessageID) int { return slices.Compare(a[:], b[:]) })
-		return view{h, v, st}
-	}
-	open := func(dir string) *Store {
-		t.Helper()
-		s, err := Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	dirB := t.TempDir()
-	a := open(t.TempDir())
-	defer a.Close()
-	steps := [][]Message{
-		{mkMsg(g, 1, "alice", 1, 1)},
-		{mkMsg(g, 2, "bob", 1, 2, idOf(1))},
-		{mkMsg(g, 3, "alice", 2, 3, idOf(2)), mkMsg(g, 4, "carol", 1, 3, idOf(2))},
-		{mkMsg(g, 6, "bob", 3, 5, idOf(5))}, // seq 2 and parent 5 missing
-		{mkMsg(g, 5, "bob", 2, 4, idOf(3), idOf(4))},
-		{mkMsg(g, 7, "alice", 3, 6, idOf(6))},
-		{mkMsg(g, 8, "carol", 2, 7, idOf(7)), mkMsg(g, 9, "carol", 3, 8, idOf(8))},
-	}
-	total := 0
-	for i, batch := range steps {
-		total += len(batch)
-		mustAppend(t, a, batch...)
-		b := open(dirB)
-		mustAppend(t, b, batch...)
-		got, want := read(a), read(b)
-		if err := b.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("step %d: with the copy %+v, from Badger %+v", i, got, want)
-		}
-		if got.stats.Count != uint64(total) {
-			t.Fatalf("step %d: count %d, want %d", i, got.stats.Count, total)
-		}
 	}
 }
