@@ -155,8 +155,8 @@ func (l *Local) display(g store.GroupID, s store.Stored, names map[peer.ID]strin
 
 // decorate adds what depends on the reader: the quote and MentionsMe.
 func (l *Local) decorate(g store.GroupID, m *Message, names map[peer.ID]string) {
-	if len(m.Mentions) > 0 { // a peer id's text costs a base58 encoding
-		self := l.self.String()
+	if len(m.Mentions) > 0 {
+		self := authorString(l.self) // cached: base58 per message event showed in profiles
 		for _, p := range m.Mentions {
 			if p == self {
 				m.MentionsMe = true

@@ -323,7 +323,7 @@ func (s *topicStream) Write(b []byte) (int, error) {
 		if k == 0 || uint64(len(buf)-k) < size {
 			break // the rest of the frame comes with the next write
 		}
-		if err := s.writeFrame(buf[k : k+int(size)]); err != nil {
+		if err := s.writeFrame(buf[:k+int(size)], k); err != nil {
 			return 0, err
 		}
 		buf = buf[k+int(size):]
@@ -334,8 +334,11 @@ func (s *topicStream) Write(b []byte) (int, error) {
 
 var errBadFrame = errors.New("p2p: pubsub frame unreadable")
 
-// writeFrame writes one RPC, without what p may not be told.
-func (s *topicStream) writeFrame(frame []byte) error {
+// writeFrame writes one RPC, without what p may not be told. framed is the
+// RPC with its length prefix (k bytes): a clean one is written as it is,
+// with no copy (pubsub writes one frame per Write, for every peer).
+func (s *topicStream) writeFrame(framed []byte, k int) error {
+	frame := framed[k:]
 	clean := true
 	err := scanTopics(frame, func(topic string, sub *bool) {
 		ok := s.g.allowed(s.p, topic)
@@ -348,7 +351,8 @@ func (s *topicStream) writeFrame(frame []byte) error {
 		return err
 	}
 	if clean {
-		return s.writeRPC(frame)
+		_, err := s.Stream.Write(framed)
+		return err
 	}
 	var rpc pb.RPC
 	if err := proto.Unmarshal(frame, &rpc); err != nil {

@@ -26,6 +26,7 @@ func PubSubOptions(maxMessageSize int) []pubsub.Option {
 		pubsub.WithValidateQueueSize(defaultQueue),
 		pubsub.WithPeerExchange(false),
 		pubsub.WithSeenMessagesTTL(SeenMessagesTTL),
+		pubsub.WithGossipSubParams(gossipSubParams()),
 	}
 }
 
@@ -36,6 +37,21 @@ func PubSubOptions(maxMessageSize int) []pubsub.Option {
 // a copy that arrives later still stops at the validator, which finds the
 // id in the store and ignores it (a counted "duplicate" drop).
 const SeenMessagesTTL = 30 * time.Second
+
+// idontwantThreshold is the smallest message for which GossipSub tells its
+// mesh peers IDONTWANT on receipt. Its default (1 KiB) put nearly every
+// padded envelope above it, so each message received sent a control frame
+// to every other mesh peer: more frames (each a write, a TLS record and a
+// read at both ends) than the duplicates it could spare, which on a fast
+// link are mostly in flight already. Only large envelopes (long texts, big
+// bundles) are worth the frame.
+const idontwantThreshold = 16 << 10
+
+func gossipSubParams() pubsub.GossipSubParams {
+	p := pubsub.DefaultGossipSubParams()
+	p.IDontWantMessageThreshold = idontwantThreshold
+	return p
+}
 
 // SubscribeOptions returns the options a Topic subscribes with.
 func SubscribeOptions() []pubsub.SubOpt {

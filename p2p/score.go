@@ -168,14 +168,15 @@ func (pf *peerFlood) decay(now time.Time) {
 // throttled messages, so a burst of a hundred over the limit is enough to
 // graylist a peer for a minute or two.
 func (g *floodGuard) score(p peer.ID) float64 {
-	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	pf, ok := g.peers[p]
-	if !ok {
+	if !ok || pf.penalty == 0 {
+		// Pubsub asks on every RPC from p: an honest peer never throttled
+		// costs a map look-up, no clock read or decay.
 		return 0
 	}
-	pf.decay(now)
+	pf.decay(g.now())
 	if pf.penalty < 0.5 {
 		return 0
 	}

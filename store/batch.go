@@ -141,6 +141,7 @@ func (w *batchWriter) commit() error {
 	}
 	w.s.gaps.remove(w.gapsFilled)
 	w.s.recent.add(w.inserted)
+	w.s.seqs.raise(w.vectors)
 	for g, c := range w.counts {
 		w.s.stats.put(g, Stats{Count: c.count, MaxLamport: c.maxLamport})
 	}

@@ -64,8 +64,12 @@ func (s *Store) AtSeq(g GroupID, author []byte, seq uint64) (id MessageID, ok bo
 		return id, false, fmt.Errorf("%w: author length %d", ErrInvalid, len(author))
 	}
 	ak := authorKey(author)
+	vk := key('v', g[:], ak)
+	if held, ok := s.seqs.max(vk); ok && seq > held {
+		return id, false, nil
+	}
 	err = s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(key('v', g[:], ak))
+		item, err := txn.Get(vk)
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
 		}

@@ -42,3 +42,39 @@ func TestAtSeqVectorRangesEvidence(t *testing.T) {
 		t.Fatal("evidence leaked into another group")
 	}
 }
+
+// AtSeq's cache of each author's highest committed seq must follow every
+// commit: a seq it once answered "not held" is found once stored, and the
+// same after reopening (an empty cache asks Badger).
+func TestAtSeqFollowsCommits(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gidOf("seqcache")
+	mustAppend(t, s, mkMsg(g, 1, "bob", 1, 1))
+	for seq := uint64(2); seq <= 5; seq++ {
+		if _, ok, err := s.AtSeq(g, []byte("bob"), seq); err != nil || ok {
+			t.Fatalf("AtSeq %d before it is stored: %v %v", seq, ok, err)
+		}
+		mustAppend(t, s, mkMsg(g, seq, "bob", seq, seq))
+		if id, ok, err := s.AtSeq(g, []byte("bob"), seq); err != nil || !ok || id != idOf(seq) {
+			t.Fatalf("AtSeq %d once stored: %v %v", seq, ok, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if id, ok, err := s.AtSeq(g, []byte("bob"), 5); err != nil || !ok || id != idOf(5) {
+		t.Fatalf("AtSeq 5 after reopening: %v %v", ok, err)
+	}
+	if _, ok, err := s.AtSeq(g, []byte("bob"), 6); err != nil || ok {
+		t.Fatalf("AtSeq 6 after reopening: %v %v", ok, err)
+	}
+}

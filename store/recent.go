@@ -111,3 +111,48 @@ func (c *statsCache) close() {
 	c.m, c.off = nil, true
 	c.mu.Unlock()
 }
+
+// seqCache holds, per group and author (keyed by the vector key), the
+// highest seq committed, so AtSeq answers its common case, a new message's
+// seq above every held one, without a Badger transaction (the validator
+// and the commit each ask once per received message). Only the batch
+// writer fills it, after its commit, and only upward: it is never above
+// what Badger holds, and an author it lacks is read from Badger.
+type seqCache struct {
+	mu  sync.Mutex
+	m   map[string]uint64
+	off bool
+}
+
+// seqCacheCap bounds the authors remembered (over all groups); past it the
+// cache starts again empty.
+const seqCacheCap = 1 << 16
+
+func (c *seqCache) max(vk []byte) (uint64, bool) {
+	c.mu.Lock()
+	v, ok := c.m[string(vk)]
+	c.mu.Unlock()
+	return v, ok
+}
+
+func (c *seqCache) raise(vectors map[string]*vectorState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.off {
+		return
+	}
+	if c.m == nil || len(c.m)+len(vectors) > seqCacheCap {
+		c.m = make(map[string]uint64, len(vectors))
+	}
+	for k, v := range vectors {
+		if old, ok := c.m[k]; !ok || v.max > old {
+			c.m[k] = v.max
+		}
+	}
+}
+
+func (c *seqCache) close() {
+	c.mu.Lock()
+	c.m, c.off = nil, true
+	c.mu.Unlock()
+}

@@ -100,6 +100,7 @@ type Store struct {
 	gaps     *gapSet                  // ids under a gap marker (filter.go)
 	recent   *recentIDs               // clocks of the newest committed ids (recent.go)
 	stats    statsCache               // committed counters per group (recent.go)
+	seqs     seqCache                 // committed highest seq per author (recent.go)
 	lastSync time.Time                // end of the last durable commit (committer only)
 
 	encrypted bool
@@ -121,6 +122,7 @@ func (s *Store) Close() error {
 		s.wg.Wait()
 		s.recent.close()
 		s.stats.close()
+		s.seqs.close()
 		if s.unsynced.Load() {
 			err = s.db.Sync()
 		}

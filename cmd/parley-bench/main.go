@@ -193,7 +193,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.StringVar(&jsonPath, "json", "", "write the raw figures here (default OUT/bench.json)")
 	f.StringVar(&pngPath, "png", "", "write the latency CDF here (default OUT/latency-cdf.png)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (go tool pprof)")
-	f.StringVar(&bench.LoadProfile, "load-cpuprofile", "", "write a CPU profile of the first paced load run only (no set-up)")
+	f.StringVar(&bench.LoadProfile, "load-cpuprofile", "", "write a CPU profile of the first paced load run only (no set-up); the baseline's to FILE.raw")
 	f.StringVar(&memProfile, "memprofile", "", "write an allocation profile at the end")
 	f.StringVar(&blockProfile, "blockprofile", "", "write a blocking profile (and FILE.mutex, a mutex profile) at the end")
 	f.StringVar(&logLevel, "log-level", "", "node log level: debug, info, warn, error (default error)")

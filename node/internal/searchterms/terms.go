@@ -1,6 +1,7 @@
 package searchterms
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -26,6 +27,9 @@ const (
 // match what people type), lower-cased, split at every rune that is not a
 // letter, digit or combining mark.
 func Tokenize(text string) []string {
+	if isASCII(text) {
+		return tokenizeASCII(text)
+	}
 	if !utf8.ValidString(text) {
 		text = strings.ToValidUTF8(text, " ")
 	}
@@ -45,6 +49,68 @@ func Tokenize(text string) []string {
 		}
 	}
 	return out
+}
+
+// tokenizeASCII is Tokenize for pure ASCII, where NFKC changes nothing and
+// a letter or digit is [A-Za-z0-9]: one pass, one lowered copy. Every
+// received text is tokenized on the receive path, most of them ASCII.
+func tokenizeASCII(text string) []string {
+	lower := []byte(text)
+	for i, c := range lower {
+		if 'A' <= c && c <= 'Z' {
+			lower[i] = c + 'a' - 'A'
+		}
+	}
+	all := string(lower)
+	var out []string
+	var seen map[string]bool // past a few terms; a short list is scanned
+	start := -1
+	for i := 0; i <= len(all); i++ {
+		if i < len(all) && isAlnum(all[i]) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start < 0 {
+			continue
+		}
+		w := all[start:i]
+		start = -1
+		if len(w) < MinLen || len(w) > MaxLen {
+			continue
+		}
+		if seen == nil && len(out) >= 8 {
+			seen = make(map[string]bool, 2*len(out))
+			for _, o := range out {
+				seen[o] = true
+			}
+		}
+		if seen != nil && seen[w] || seen == nil && slices.Contains(out, w) {
+			continue
+		}
+		if seen != nil {
+			seen[w] = true
+		}
+		out = append(out, w)
+		if len(out) == MaxPerMessage {
+			break
+		}
+	}
+	return out
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
 }
 
 // ForBody is what the index keeps for a message body: its terms, and for an

@@ -53,3 +53,39 @@ func TestForBody(t *testing.T) {
 		t.Fatalf("reaction indexed: %q", terms)
 	}
 }
+
+// The ASCII fast path must give exactly what the general path gives.
+func TestTokenizeASCIIMatchesGeneral(t *testing.T) {
+	general := func(text string) []string {
+		// A non-ASCII rune that is a separator forces the general path
+		// without changing the terms.
+		return Tokenize(text + " \u00a0")
+	}
+	var long strings.Builder
+	for i := range 400 {
+		long.WriteString(strings.Repeat("ab", 1+i%40))
+		long.WriteString([]string{" ", ",", "-", "_", "\t", "'"}[i%6])
+	}
+	for _, in := range []string{
+		"", "a", "ab", "Hello, World! hello", "x2 42 2x 00 0", "MiXeD CaSe mixed case",
+		"snake_case kebab-case dot.sep slash/sep", "\x00\x01ab\x7fcd", "parley bench parley bench parl",
+		strings.Repeat("x", 64) + " " + strings.Repeat("y", 65) + " ok", long.String(),
+	} {
+		if got, want := Tokenize(in), general(in); !slices.Equal(got, want) {
+			t.Errorf("Tokenize(%q) = %q, the general path gives %q", in, got, want)
+		}
+	}
+}
+
+func FuzzTokenizeASCII(f *testing.F) {
+	f.Add("Hello, World! hello")
+	f.Add("a1 B2 c3_d4")
+	f.Fuzz(func(t *testing.T, in string) {
+		if !isASCII(in) {
+			return
+		}
+		if got, want := tokenizeASCII(in), Tokenize(in+" \u00a0"); !slices.Equal(got, want) {
+			t.Fatalf("%q: fast %q, general %q", in, got, want)
+		}
+	})
+}

@@ -10,18 +10,23 @@ import (
 // LoadProfile, when set, names a file for a CPU profile of Parley's first
 // latency run only: the whole-run profile is dominated by cluster set-up
 // (joins replay and verify the membership log), which hides the cost per
-// delivery.
+// delivery. The baseline's first latency run goes to LoadProfile+".raw",
+// so the two can be compared (pprof -diff_base).
 var LoadProfile string
 
-var loadProfileOnce sync.Once
+var loadProfileOnce, rawProfileOnce sync.Once
 
-func startLoadProfile() (stop func()) {
+func startLoadProfile(baseline bool) (stop func()) {
 	stop = func() {}
 	if LoadProfile == "" {
 		return stop
 	}
-	loadProfileOnce.Do(func() {
-		f, err := os.Create(LoadProfile)
+	once, name := &loadProfileOnce, LoadProfile
+	if baseline {
+		once, name = &rawProfileOnce, LoadProfile+".raw"
+	}
+	once.Do(func() {
+		f, err := os.Create(name)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "load profile:", err)
 			return
