@@ -87,7 +87,8 @@ type Local struct {
 	searchMu sync.Mutex // one search backfill at a time (search.go)
 
 	logsMu sync.Mutex
-	logs   map[store.GroupID]cachedLog // replayed membership logs (pollstate.go)
+	logs   map[store.GroupID]cachedLog   // replayed membership logs (pollstate.go)
+	names  map[store.GroupID]cachedNames // shown names (memberNames)
 
 	pollActs pollActs // decoded poll actions (pollstate.go)
 }
@@ -213,14 +214,35 @@ type Member struct {
 	Self bool   `json:"self,omitempty"`
 }
 
+// memberNames maps a group's authors to their shown names. Every message
+// event asks for it, so it is kept until the store's membership version
+// moves. Callers only read the map: it is shared.
 func (l *Local) memberNames(g store.GroupID) map[peer.ID]string {
+	ver := l.st.MembershipVersion()
+	l.logsMu.Lock()
+	c, ok := l.names[g]
+	l.logsMu.Unlock()
+	if ok && c.ver == ver {
+		return c.names
+	}
 	ms, _ := l.st.Members(g)
 	names := make(map[peer.ID]string, len(ms))
 	for _, m := range ms {
 		names[peer.ID(m.Author)] = m.DisplayName
 	}
 	l.opNames(g, names)
+	l.logsMu.Lock()
+	if l.names == nil {
+		l.names = map[store.GroupID]cachedNames{}
+	}
+	l.names[g] = cachedNames{ver: ver, names: names}
+	l.logsMu.Unlock()
 	return names
+}
+
+type cachedNames struct {
+	ver   uint64
+	names map[peer.ID]string
 }
 
 // History returns up to limit messages of a group, oldest first, ending

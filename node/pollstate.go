@@ -218,18 +218,24 @@ func logRoles(l *membership.Log) roleFn {
 // storedLog rebuilds a group's membership log from the stored ops (what
 // Local reads without a running node); nil for a legacy group.
 func (l *Local) storedLog(g store.GroupID) *membership.Log {
+	// Replaying verifies every op's signature (about 50 us each): the
+	// group list, history names and polls asked for it on every call. The
+	// replay is kept until the stored ops change; while the store's
+	// membership version stands, they are not even read.
+	ver := l.st.MembershipVersion()
+	l.logsMu.Lock()
+	c, ok := l.logs[g]
+	l.logsMu.Unlock()
+	if ok && c.ver == ver {
+		return c.log
+	}
 	raws, err := l.st.MembershipOps(g)
 	if err != nil || len(raws) == 0 {
 		return nil
 	}
-	// Replaying verifies every op's signature (about 50 us each): the
-	// group list, history names and polls asked for it on every call. The
-	// replay is kept until the stored ops change.
 	sum := opsDigest(raws)
-	l.logsMu.Lock()
-	c, ok := l.logs[g]
-	l.logsMu.Unlock()
 	if ok && c.sum == sum {
+		l.keepLog(g, cachedLog{ver: ver, sum: sum, log: c.log})
 		return c.log
 	}
 	m := &gmem{pending: map[membership.OpID]*membership.Op{}}
@@ -251,18 +257,24 @@ func (l *Local) storedLog(g store.GroupID) *membership.Log {
 	}
 	m.drainPending()
 	m.log.State() // built now, so readers sharing the log never build it concurrently
-	l.logsMu.Lock()
-	if l.logs == nil {
-		l.logs = map[store.GroupID]cachedLog{}
-	}
-	l.logs[g] = cachedLog{sum: sum, log: m.log}
-	l.logsMu.Unlock()
+	l.keepLog(g, cachedLog{ver: ver, sum: sum, log: m.log})
 	return m.log
 }
 
-// cachedLog is a replayed membership log and the digest of the ops it was
-// replayed from. Its readers only read it.
+func (l *Local) keepLog(g store.GroupID, c cachedLog) {
+	l.logsMu.Lock()
+	defer l.logsMu.Unlock()
+	if l.logs == nil {
+		l.logs = map[store.GroupID]cachedLog{}
+	}
+	l.logs[g] = c
+}
+
+// cachedLog is a replayed membership log, the digest of the ops it was
+// replayed from and the store's membership version when they were read.
+// Its readers only read it.
 type cachedLog struct {
+	ver uint64
 	sum [sha256.Size]byte
 	log *membership.Log
 }

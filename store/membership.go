@@ -20,8 +20,14 @@ const OpIDLen = 32
 
 // PutMembershipOp keeps one op of a group's membership log, durably.
 func (s *Store) PutMembershipOp(g GroupID, id [OpIDLen]byte, op []byte) error {
+	defer s.membershipVer.Add(1) // after the write: a reader takes the version first
 	return s.putRaw(key('o', g[:], id[:]), op)
 }
+
+// MembershipVersion changes whenever a membership op or a member record is
+// written, so a reader may keep what it derived from them (names, a
+// replayed log) until it changes. Take it before reading what it covers.
+func (s *Store) MembershipVersion() uint64 { return s.membershipVer.Load() }
 
 // MembershipOps returns every op kept for a group (in key order).
 func (s *Store) MembershipOps(g GroupID) ([][]byte, error) {

@@ -45,3 +45,25 @@ func TestMembershipRecords(t *testing.T) {
 		t.Fatalf("other group's secrets %q", sec)
 	}
 }
+
+// A reader keeps names and replayed logs while MembershipVersion stands, so
+// every membership write must move it.
+func TestMembershipVersionMovesOnEveryWrite(t *testing.T) {
+	s := openMem(t)
+	var g GroupID
+	g[0] = 1
+	v0 := s.MembershipVersion()
+	if err := s.PutMembershipOp(g, [OpIDLen]byte{1}, []byte("op")); err != nil {
+		t.Fatal(err)
+	}
+	v1 := s.MembershipVersion()
+	if v1 == v0 {
+		t.Fatal("an op write left the version")
+	}
+	if err := s.PutMember(g, Member{Author: []byte("ana"), DisplayName: "Ana"}); err != nil {
+		t.Fatal(err)
+	}
+	if s.MembershipVersion() == v1 {
+		t.Fatal("a member write left the version")
+	}
+}

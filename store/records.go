@@ -172,6 +172,7 @@ func (s *Store) PutMember(g GroupID, m Member) error {
 	if len(m.Author) == 0 || len(m.Author) > maxAuthorLen {
 		return fmt.Errorf("%w: author length %d", ErrInvalid, len(m.Author))
 	}
+	defer s.membershipVer.Add(1) // see MembershipVersion
 	return s.putJSON(key('u', g[:], m.Author), m)
 }
 

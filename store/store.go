@@ -96,12 +96,14 @@ type Store struct {
 	syncEvery time.Duration
 	unsynced  atomic.Bool // AppendReceived wrote since the last fsync
 
-	ids      atomic.Pointer[idFilter] // "certainly not stored" without Badger (filter.go)
-	gaps     *gapSet                  // ids under a gap marker (filter.go)
-	recent   *recentIDs               // clocks of the newest committed ids (recent.go)
-	stats    statsCache               // committed counters per group (recent.go)
-	seqs     seqCache                 // committed highest seq per author (recent.go)
-	lastSync time.Time                // end of the last durable commit (committer only)
+	ids    atomic.Pointer[idFilter] // "certainly not stored" without Badger (filter.go)
+	gaps   *gapSet                  // ids under a gap marker (filter.go)
+	recent *recentIDs               // clocks of the newest committed ids (recent.go)
+	stats  statsCache               // committed counters per group (recent.go)
+	seqs   seqCache                 // committed highest seq per author (recent.go)
+
+	membershipVer atomic.Uint64 // bumped by every membership write (membership.go)
+	lastSync      time.Time     // end of the last durable commit (committer only)
 
 	encrypted bool
 	space     *spaceGuard  // nil in memory
