@@ -54,10 +54,7 @@ func junkSignature(t *testing.T, raw []byte) []byte {
 // the page from mallory: x and y2 are refused and counted, y is kept.
 func TestAttackChainForgedAcrossAuthors(t *testing.T) {
 	ctx := context.Background()
-	a := newTestNode(t, "alice", "", attackOpts()...)
-	b := newTestNode(t, "bob", "", attackOpts()...)
-	m := newTestNode(t, "mallory", "", attackOpts()...)
-	gid := attackGroup(t, false, a, b, m)
+	a, b, m, gid := attackTrio(t)
 	ga, _ := a.group(gid)
 	gb, _ := b.group(gid)
 	gm, _ := m.group(gid)
@@ -111,10 +108,7 @@ func TestAttackChainForgedAcrossAuthors(t *testing.T) {
 // 6); 4 is refused, and so are 3 and 2, which only the tampered 4 could
 // have vouched for. Each refusal is counted.
 func TestAttackChainTamperedMiddle(t *testing.T) {
-	a := newTestNode(t, "alice", "", attackOpts()...)
-	b := newTestNode(t, "bob", "", attackOpts()...)
-	m := newTestNode(t, "mallory", "", attackOpts()...)
-	gid := attackGroup(t, false, a, b, m)
+	a, b, m, gid := attackTrio(t)
 	ga, _ := a.group(gid)
 	gb, _ := b.group(gid)
 

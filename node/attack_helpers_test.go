@@ -23,6 +23,16 @@ func attackOpts() []Option {
 	return []Option{WithSyncInterval(0), WithRendezvousInterval(0)}
 }
 
+// attackTrio starts alice, bob and mallory in one group (alice created
+// it), the cast of most attack tests.
+func attackTrio(t *testing.T) (a, b, m *testNode, gid string) {
+	t.Helper()
+	a = newTestNode(t, "alice", "", attackOpts()...)
+	b = newTestNode(t, "bob", "", attackOpts()...)
+	m = newTestNode(t, "mallory", "", attackOpts()...)
+	return a, b, m, attackGroup(t, false, a, b, m)
+}
+
 // attackGroup has nodes[0] create a group that every other node joins
 // (invited by nodes[0]) and waits until each holds every join and sees the
 // others on the topic.

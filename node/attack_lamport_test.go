@@ -16,10 +16,7 @@ import (
 // as lamport-jump, over gossip and over sync alike; honest traffic flows.
 func TestAttackLamportPoisoning(t *testing.T) {
 	ctx := context.Background()
-	a := newTestNode(t, "alice", "", attackOpts()...)
-	b := newTestNode(t, "bob", "", attackOpts()...)
-	m := newTestNode(t, "mallory", "", attackOpts()...)
-	gid := attackGroup(t, false, a, b, m)
+	a, b, m, gid := attackTrio(t)
 	ga, _ := a.group(gid)
 	gm, _ := m.group(gid)
 

@@ -17,10 +17,7 @@ import (
 // vector carried past it, so later pulls cost a round trip.
 func TestAttackSeqGapResendLoop(t *testing.T) {
 	ctx := context.Background()
-	a := newTestNode(t, "alice", "", attackOpts()...)
-	b := newTestNode(t, "bob", "", attackOpts()...)
-	m := newTestNode(t, "mallory", "", attackOpts()...)
-	gid := attackGroup(t, false, a, b, m)
+	a, b, m, gid := attackTrio(t)
 	gm, _ := m.group(gid)
 
 	gm.sendMu.Lock()
@@ -72,10 +69,7 @@ func TestAttackSeqGapResendLoop(t *testing.T) {
 // everywhere (gossip and sync), counted and recorded as evidence.
 func TestAttackEquivocation(t *testing.T) {
 	ctx := context.Background()
-	a := newTestNode(t, "alice", "", attackOpts()...)
-	b := newTestNode(t, "bob", "", attackOpts()...)
-	m := newTestNode(t, "mallory", "", attackOpts()...)
-	gid := attackGroup(t, false, a, b, m)
+	a, b, m, gid := attackTrio(t)
 	ga, _ := a.group(gid)
 	gm, _ := m.group(gid)
 

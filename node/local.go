@@ -86,9 +86,8 @@ type Local struct {
 
 	searchMu sync.Mutex // one search backfill at a time (search.go)
 
-	logsMu sync.Mutex
-	logs   map[store.GroupID]cachedLog   // replayed membership logs (pollstate.go)
-	names  map[store.GroupID]cachedNames // shown names (memberNames)
+	logs  groupCache[cachedLog]          // replayed membership logs (pollstate.go)
+	names groupCache[map[peer.ID]string] // shown names (memberNames)
 
 	pollActs pollActs // decoded poll actions (pollstate.go)
 }
@@ -219,11 +218,8 @@ type Member struct {
 // moves. Callers only read the map: it is shared.
 func (l *Local) memberNames(g store.GroupID) map[peer.ID]string {
 	ver := l.st.MembershipVersion()
-	l.logsMu.Lock()
-	c, ok := l.names[g]
-	l.logsMu.Unlock()
-	if ok && c.ver == ver {
-		return c.names
+	if c, ok := l.names.get(g); ok && c.ver == ver {
+		return c.v
 	}
 	ms, _ := l.st.Members(g)
 	names := make(map[peer.ID]string, len(ms))
@@ -231,18 +227,8 @@ func (l *Local) memberNames(g store.GroupID) map[peer.ID]string {
 		names[peer.ID(m.Author)] = m.DisplayName
 	}
 	l.opNames(g, names)
-	l.logsMu.Lock()
-	if l.names == nil {
-		l.names = map[store.GroupID]cachedNames{}
-	}
-	l.names[g] = cachedNames{ver: ver, names: names}
-	l.logsMu.Unlock()
+	l.names.put(g, ver, names)
 	return names
-}
-
-type cachedNames struct {
-	ver   uint64
-	names map[peer.ID]string
 }
 
 // History returns up to limit messages of a group, oldest first, ending

@@ -223,20 +223,18 @@ func (l *Local) storedLog(g store.GroupID) *membership.Log {
 	// replay is kept until the stored ops change; while the store's
 	// membership version stands, they are not even read.
 	ver := l.st.MembershipVersion()
-	l.logsMu.Lock()
-	c, ok := l.logs[g]
-	l.logsMu.Unlock()
+	c, ok := l.logs.get(g)
 	if ok && c.ver == ver {
-		return c.log
+		return c.v.log
 	}
 	raws, err := l.st.MembershipOps(g)
 	if err != nil || len(raws) == 0 {
 		return nil
 	}
 	sum := opsDigest(raws)
-	if ok && c.sum == sum {
-		l.keepLog(g, cachedLog{ver: ver, sum: sum, log: c.log})
-		return c.log
+	if ok && c.v.sum == sum {
+		l.logs.put(g, ver, c.v)
+		return c.v.log
 	}
 	m := &gmem{pending: map[membership.OpID]*membership.Op{}}
 	for _, raw := range raws {
@@ -257,24 +255,13 @@ func (l *Local) storedLog(g store.GroupID) *membership.Log {
 	}
 	m.drainPending()
 	m.log.State() // built now, so readers sharing the log never build it concurrently
-	l.keepLog(g, cachedLog{ver: ver, sum: sum, log: m.log})
+	l.logs.put(g, ver, cachedLog{sum: sum, log: m.log})
 	return m.log
 }
 
-func (l *Local) keepLog(g store.GroupID, c cachedLog) {
-	l.logsMu.Lock()
-	defer l.logsMu.Unlock()
-	if l.logs == nil {
-		l.logs = map[store.GroupID]cachedLog{}
-	}
-	l.logs[g] = c
-}
-
-// cachedLog is a replayed membership log, the digest of the ops it was
-// replayed from and the store's membership version when they were read.
-// Its readers only read it.
+// cachedLog is a replayed membership log and the digest of the ops it was
+// replayed from. Its readers only read it.
 type cachedLog struct {
-	ver uint64
 	sum [sha256.Size]byte
 	log *membership.Log
 }

@@ -193,19 +193,16 @@ func (t *pollTally) result(mayMod mayModFn) polls.Result {
 
 // pollActOf is the action v takes on a poll, and the poll (ok false: none).
 func pollActOf(v *envelope.Verified) (pollAct, store.MessageID, bool) {
-	var target []byte
-	switch b := v.Msg.Body.GetKind().(type) {
-	case *wirepb.Body_Vote:
-		target = b.Vote.Poll
-	case *wirepb.Body_PollClose:
-		target = b.PollClose.Poll
-	case *wirepb.Body_Delete:
-		target = b.Delete.Target
-	}
-	if len(target) != store.MessageIDLen {
+	switch v.Msg.Body.GetKind().(type) {
+	case *wirepb.Body_Vote, *wirepb.Body_PollClose, *wirepb.Body_Delete:
+	default:
 		return pollAct{}, store.MessageID{}, false
 	}
-	return pollActFrom(v), store.MessageID(target), true
+	t := envelope.Targets(v.Msg.Body)
+	if len(t) == 0 {
+		return pollAct{}, store.MessageID{}, false
+	}
+	return pollActFrom(v), t[0], true
 }
 
 // pollTallies holds the tallies of the polls read last (at most

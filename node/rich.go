@@ -336,22 +336,18 @@ func isText(v *envelope.Verified) bool {
 // afterStore applies what a newly stored message does to others: a
 // tombstone erases its target; any action refreshes its target on screen.
 func (n *Node) afterStore(g *group, v *envelope.Verified) {
-	var target []byte
 	switch b := v.Msg.Body.GetKind().(type) {
-	case *wirepb.Body_Reaction:
-		target = b.Reaction.Target
-	case *wirepb.Body_Edit:
-		target = b.Edit.Target
+	case *wirepb.Body_Reaction, *wirepb.Body_Edit:
 	case *wirepb.Body_Delete:
-		target = b.Delete.Target
 		n.applyDelete(g, v, b.Delete)
 	default:
 		return
 	}
-	if len(target) != store.MessageIDLen || !n.events.active() {
+	target := envelope.Targets(v.Msg.Body)
+	if len(target) == 0 || !n.events.active() {
 		return
 	}
-	if m, err := n.Local.message(g.rec.ID, store.MessageID(target)); err == nil {
+	if m, err := n.Local.message(g.rec.ID, target[0]); err == nil {
 		n.events.publish(Event{Type: EventUpdate, Group: m.Group, Message: &m})
 	}
 }
