@@ -86,7 +86,7 @@ type Local struct {
 
 	searchMu sync.Mutex // one search backfill at a time (search.go)
 
-	logs  groupCache[cachedLog]          // replayed membership logs (pollstate.go)
+	logs  groupCache[*membership.Log]    // replayed membership logs (pollstate.go)
 	names groupCache[map[peer.ID]string] // shown names (memberNames)
 
 	pollActs pollActs // decoded poll actions (pollstate.go)

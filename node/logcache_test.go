@@ -34,4 +34,13 @@ func TestStoredLogCachedUntilOpsChange(t *testing.T) {
 	if got := after.State().Name(); got != "renamed" {
 		t.Errorf("group name from the log %q, want %q", got, "renamed")
 	}
+	// Only the new op was added, into a copy: the earlier log is as it was
+	// (a reader may still hold it), and the grown one equals a full replay.
+	if first.Len() != 1 || first.State().Name() != "cache" {
+		t.Errorf("the earlier log changed: %d ops, name %q", first.Len(), first.State().Name())
+	}
+	fresh := NewLocal(a.st, a.ID()).storedLog(gid)
+	if fresh.Len() != after.Len() || fresh.State().Digest() != after.State().Digest() {
+		t.Errorf("grown log (%d ops) differs from a full replay (%d ops)", after.Len(), fresh.Len())
+	}
 }

@@ -1,11 +1,13 @@
 package node
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -96,11 +98,21 @@ func (n *Node) loadMembership(rec store.Group) (*gmem, error) {
 }
 
 // drainPending inserts waiting ops whose parents have arrived (under mu).
+// They go in the log's own order (Lamport clock, then id), parents first:
+// an op inserted before ops that precede it makes the log rebuild the state
+// of its causal past, verifying every invite proof in it again, so a joiner
+// replaying a 100-member log in map order did O(n^2) signature checks.
 func (m *gmem) drainPending() {
 	for progress := true; progress; {
 		progress = false
-		for id, o := range m.pending {
-			_, err := m.log.Insert(o)
+		ids := slices.SortedFunc(maps.Keys(m.pending), func(a, b membership.OpID) int {
+			if la, lb := m.pending[a].Lamport, m.pending[b].Lamport; la != lb {
+				return cmp.Compare(la, lb)
+			}
+			return bytes.Compare(a[:], b[:])
+		})
+		for _, id := range ids {
+			_, err := m.log.Insert(m.pending[id])
 			if errors.Is(err, membership.ErrUnknownParent) {
 				continue
 			}

@@ -5,8 +5,6 @@ package node
 // Used by Poll, by history listings (Message.Poll) and by the validator.
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -218,25 +216,24 @@ func logRoles(l *membership.Log) roleFn {
 // storedLog rebuilds a group's membership log from the stored ops (what
 // Local reads without a running node); nil for a legacy group.
 func (l *Local) storedLog(g store.GroupID) *membership.Log {
-	// Replaying verifies every op's signature (about 50 us each): the
-	// group list, history names and polls asked for it on every call. The
-	// replay is kept until the stored ops change; while the store's
-	// membership version stands, they are not even read.
+	// Replaying verifies every op's signature (about 50 us each), and the
+	// group list, history names and polls ask for the log on every call.
+	// So the log is kept while the store's membership version stands, and
+	// when ops were added only those are verified, into a copy: stored ops
+	// are never removed, and readers may still hold the previous log.
 	ver := l.st.MembershipVersion()
-	c, ok := l.logs.get(g)
-	if ok && c.ver == ver {
-		return c.v.log
+	c, cached := l.logs.get(g)
+	if cached && c.ver == ver {
+		return c.v
 	}
 	raws, err := l.st.MembershipOps(g)
 	if err != nil || len(raws) == 0 {
 		return nil
 	}
-	sum := opsDigest(raws)
-	if ok && c.v.sum == sum {
-		l.logs.put(g, ver, c.v)
-		return c.v.log
-	}
 	m := &gmem{pending: map[membership.OpID]*membership.Op{}}
+	if cached && c.v != nil {
+		m.log = c.v.Clone()
+	}
 	for _, raw := range raws {
 		o, err := membership.DecodeOp(raw)
 		if err != nil {
@@ -248,35 +245,17 @@ func (l *Local) storedLog(g store.GroupID) *membership.Log {
 			}
 			continue
 		}
-		m.pending[o.ID()] = o
+		if id := o.ID(); m.log == nil || !m.log.Has(id) {
+			m.pending[id] = o
+		}
 	}
 	if m.log == nil {
 		return nil
 	}
 	m.drainPending()
 	m.log.State() // built now, so readers sharing the log never build it concurrently
-	l.logs.put(g, ver, cachedLog{sum: sum, log: m.log})
+	l.logs.put(g, ver, m.log)
 	return m.log
-}
-
-// cachedLog is a replayed membership log and the digest of the ops it was
-// replayed from. Its readers only read it.
-type cachedLog struct {
-	sum [sha256.Size]byte
-	log *membership.Log
-}
-
-func opsDigest(raws [][]byte) [sha256.Size]byte {
-	h := sha256.New()
-	var n [8]byte
-	for _, r := range raws {
-		binary.BigEndian.PutUint64(n[:], uint64(len(r)))
-		h.Write(n[:])
-		h.Write(r)
-	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum
 }
 
 // localPolls is a pollReader for Local (roles from the stored log).

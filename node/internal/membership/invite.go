@@ -102,7 +102,7 @@ func inviteProofMessage(group GroupID, id InviteID, joiner Key, hpkePub, challen
 
 func verifyInviteProof(group GroupID, inv *Invite, joiner Key, hpkePub, challenge, proof []byte) bool {
 	return len(proof) == ed25519.SignatureSize &&
-		ed25519.Verify(inv.Key.PublicKey(), inviteProofMessage(group, inv.ID, joiner, hpkePub, challenge), proof)
+		verify(inv.Key.PublicKey(), inviteProofMessage(group, inv.ID, joiner, hpkePub, challenge), proof)
 }
 
 // CheckInvite is the admitter's check of a join request against the current

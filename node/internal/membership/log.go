@@ -42,6 +42,12 @@ func NewLog(genesis *Op) (*Log, error) {
 	return l, nil
 }
 
+// Clone returns a log that holds the same ops and can grow apart from l.
+// Ops and built states are shared: neither is ever modified in place.
+func (l *Log) Clone() *Log {
+	return &Log{group: l.group, ops: maps.Clone(l.ops), heads: maps.Clone(l.heads), order: slices.Clone(l.order), state: l.state}
+}
+
 // Group is the group id.
 func (l *Log) Group() GroupID { return l.group }
 

@@ -273,7 +273,7 @@ func (o *Op) Validate() error {
 			return fmt.Errorf("%w: %s aimed at its own author", ErrMalformed, o.Kind)
 		}
 	}
-	if len(o.Signature) != ed25519.SignatureSize || !ed25519.Verify(o.Author.PublicKey(), o.SignedBytes(), o.Signature) {
+	if len(o.Signature) != ed25519.SignatureSize || !verify(o.Author.PublicKey(), o.SignedBytes(), o.Signature) {
 		return ErrBadSignature
 	}
 	return nil
