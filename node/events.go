@@ -114,7 +114,7 @@ type dropCounters struct {
 }
 
 var dropReasons = []error{ErrUnknownEpoch, ErrNotMemberNow, ErrUnknownAuthor, ErrOversized, ErrMalformed, ErrVersion, ErrNotMember, ErrWrongGroup, ErrBadSignature, ErrBadAuthor, ErrDuplicate, ErrBadField, ErrSyncDenied,
-	ErrNotAllowed, ErrRichDeferred, envelope.ErrLamportJump, envelope.ErrLamportAhead, envelope.ErrBadTimestamp, envelope.ErrEquivocation, syncproto.ErrSeqGap, syncproto.ErrBusy, syncproto.ErrBeforeJoin,
+	ErrNotAllowed, ErrRichDeferred, envelope.ErrLamportJump, envelope.ErrLamportAhead, envelope.ErrBadTimestamp, envelope.ErrEquivocation, syncproto.ErrSeqGap, syncproto.ErrBusy, syncproto.ErrBeforeJoin, syncproto.ErrCut,
 	ErrBadOffer, ErrBlockedContact, ErrDiskFull}
 
 func (d *dropCounters) count(err error) {

@@ -5,6 +5,9 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -54,7 +57,7 @@ func (s *Syncer) Handle(st network.Stream) {
 	st.SetDeadline(time.Now().Add(lim.HelloTimeout))
 	var hello wirepb.SyncHello
 	if err := pbio.NewDelimitedReader(st, MaxHelloSize).ReadMsg(&hello); err != nil {
-		s.drop(fmt.Errorf("%w: sync hello: %v", envelope.ErrMalformed, err))
+		s.drop(readRefusal("sync hello", err))
 		st.Reset()
 		return
 	}
@@ -80,7 +83,7 @@ func (s *Syncer) Handle(st network.Stream) {
 	st.SetDeadline(time.Now().Add(lim.RequestTimeout))
 	var req wirepb.SyncRequest
 	if err := pbio.NewDelimitedReader(st, MaxRequestSize).ReadMsg(&req); err != nil {
-		s.drop(fmt.Errorf("%w: sync request: %v", envelope.ErrMalformed, err))
+		s.drop(readRefusal("sync request", err))
 		st.Reset()
 		return
 	}
@@ -109,6 +112,22 @@ func (s *Syncer) Handle(st network.Stream) {
 // ErrBeforeJoin counts a request for history from before the requester's
 // join in a history-from-join group (served from the join regardless).
 var ErrBeforeJoin = errors.New("history-before-join")
+
+// ErrCut counts a requester that closed, reset or stalled its stream
+// before its hello or request was read whole (a pull cut by its own
+// deadline does this): a gone peer, not malformed input.
+var ErrCut = errors.New("sync-cut")
+
+// readRefusal names why a hello or request could not be read: the stream
+// ended or stalled (ErrCut), or what arrived does not decode (malformed).
+func readRefusal(what string, err error) error {
+	var ne net.Error
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, network.ErrReset) ||
+		errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) {
+		return fmt.Errorf("%w: %s: %v", ErrCut, what, err)
+	}
+	return fmt.Errorf("%w: %s: %v", envelope.ErrMalformed, what, err)
+}
 
 const floorSlackMs = 60_000
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +30,15 @@ type side struct {
 	st *store.Store
 	s  *Syncer
 	g  *Group
+
+	dropsMu sync.Mutex
+	drops   []error // what the Syncer refused (Config.OnDrop)
+}
+
+func (sd *side) dropped() []error {
+	sd.dropsMu.Lock()
+	defer sd.dropsMu.Unlock()
+	return slices.Clone(sd.drops)
 }
 
 func newSide(t *testing.T, secret []byte) *side {
@@ -54,6 +65,11 @@ func newSide(t *testing.T, secret []byte) *side {
 	sd.s = New(Config{
 		Self: h.ID(), Store: st, Net: h, Log: quiet,
 		Groups: func() []*Group { return []*Group{sd.g} },
+		OnDrop: func(err error) {
+			sd.dropsMu.Lock()
+			sd.drops = append(sd.drops, err)
+			sd.dropsMu.Unlock()
+		},
 		Ingest: func(g *Group, vs []*envelope.Verified) error {
 			msgs := make([]store.Message, len(vs))
 			for i, v := range vs {
@@ -129,4 +145,65 @@ func TestPullWithoutNode(t *testing.T) {
 	if _, err := outsider.s.Pull(ctx, a.h.ID(), outsider.g); !errors.Is(err, ErrDenied) {
 		t.Fatalf("outsider pull: %v, want ErrDenied", err)
 	}
+}
+
+// A requester that hangs up before its hello is read is counted as a cut
+// stream, not as malformed input; bytes that do not decode are malformed.
+func TestServeCountsCutAndMalformedApart(t *testing.T) {
+	secret := envelope.NewSecret()
+	a, b := newSide(t, secret), newSide(t, secret)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.h.Connect(ctx, peer.AddrInfo{ID: a.h.ID(), Addrs: a.h.ListenAddrs()}, p2p.SourceDirect); err != nil {
+		t.Fatal(err)
+	}
+	waitDrop := func(want error) {
+		t.Helper()
+		for {
+			for _, d := range a.dropped() {
+				if errors.Is(d, want) {
+					return
+				}
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("no %v drop; drops: %v", want, a.dropped())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+
+	st, err := b.h.NewStream(ctx, a.h.ID(), Protocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Write([]byte{0x20, 1, 2}) // a hello of 32 bytes, cut after 2
+	st.Close()
+	waitDrop(ErrCut)
+
+	st, err = b.h.NewStream(ctx, a.h.ID(), Protocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Write([]byte{3, 0xff, 0xff, 0xff}) // 3 bytes that are no protobuf
+	waitDrop(envelope.ErrMalformed)
+	st.Reset()
+	for _, d := range a.dropped() {
+		if errors.Is(d, envelope.ErrMalformed) && errors.Is(d, ErrCut) {
+			t.Errorf("one drop counted as both: %v", d)
+		}
+	}
+	if n := countIs(a.dropped(), envelope.ErrMalformed); n != 1 {
+		t.Errorf("%d malformed drops, want 1: %v", n, a.dropped())
+	}
+}
+
+func countIs(errs []error, target error) int {
+	n := 0
+	for _, e := range errs {
+		if errors.Is(e, target) {
+			n++
+		}
+	}
+	return n
 }
