@@ -318,16 +318,33 @@ func pollActFrom(a *envelope.Verified) pollAct {
 
 // pollActs caches decoded poll actions by message id, the tallies of the
 // polls read last (polltally.go) and decoded reactions and edits
-// (richacts.go). A stored message's bytes never
-// change (an erased one is skipped before the cache is asked), so entries
-// need no invalidation; the cache is emptied when it grows past
-// pollActsCap.
+// (richacts.go).
 type pollActs struct {
-	mu sync.Mutex
-	m  map[pollActKey]pollAct
-
+	decoded actCache[pollAct]
 	tallies pollTallies
-	rich    richActs // decoded reactions and edits (richacts.go)
+	rich    actCache[richAct] // decoded reactions and edits (richacts.go)
+}
+
+func (c *pollActs) get(g store.GroupID, id store.MessageID) (pollAct, bool) {
+	if c == nil {
+		return pollAct{}, false
+	}
+	return c.decoded.get(g, id)
+}
+
+func (c *pollActs) put(g store.GroupID, id store.MessageID, pa pollAct) {
+	if c != nil {
+		c.decoded.put(g, id, pa)
+	}
+}
+
+// actCache keeps decoded actions by message id. A stored message's bytes
+// never change (an erased one is skipped before the cache is asked), so
+// entries need no invalidation; the cache is emptied when it grows past
+// pollActsCap.
+type actCache[T any] struct {
+	mu sync.Mutex
+	m  map[pollActKey]T
 }
 
 type pollActKey struct {
@@ -337,24 +354,18 @@ type pollActKey struct {
 
 const pollActsCap = 1 << 16
 
-func (c *pollActs) get(g store.GroupID, id store.MessageID) (pollAct, bool) {
-	if c == nil {
-		return pollAct{}, false
-	}
+func (c *actCache[T]) get(g store.GroupID, id store.MessageID) (T, bool) {
 	c.mu.Lock()
-	pa, ok := c.m[pollActKey{g, id}]
-	c.mu.Unlock()
-	return pa, ok
+	defer c.mu.Unlock()
+	v, ok := c.m[pollActKey{g, id}]
+	return v, ok
 }
 
-func (c *pollActs) put(g store.GroupID, id store.MessageID, pa pollAct) {
-	if c == nil {
-		return
-	}
+func (c *actCache[T]) put(g store.GroupID, id store.MessageID, v T) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= pollActsCap {
-		c.m = map[pollActKey]pollAct{}
+		c.m = map[pollActKey]T{}
 	}
-	c.m[pollActKey{g, id}] = pa
-	c.mu.Unlock()
+	c.m[pollActKey{g, id}] = v
 }

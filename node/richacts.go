@@ -6,8 +6,6 @@ package node
 // costs a scan of n relation keys, not n reads and decodes.
 
 import (
-	"sync"
-
 	"github.com/parley-chat/parley/node/internal/envelope"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/store"
@@ -42,28 +40,6 @@ func decodeRichAct(raw []byte) (richAct, error) {
 		ra.kind, ra.text, ra.timeMs = richActEdit, b.Edit.Text, v.Msg.TimestampMs
 	}
 	return ra, nil
-}
-
-// richActs caches decoded actions; like pollActs, emptied past pollActsCap.
-type richActs struct {
-	mu sync.Mutex
-	m  map[pollActKey]richAct
-}
-
-func (c *richActs) get(g store.GroupID, id store.MessageID) (richAct, bool) {
-	c.mu.Lock()
-	ra, ok := c.m[pollActKey{g, id}]
-	c.mu.Unlock()
-	return ra, ok
-}
-
-func (c *richActs) put(g store.GroupID, id store.MessageID, ra richAct) {
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= pollActsCap {
-		c.m = map[pollActKey]richAct{}
-	}
-	c.m[pollActKey{g, id}] = ra
-	c.mu.Unlock()
 }
 
 // relatedActs calls fn, in (lamport, id) order, for each held and not
