@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -42,6 +43,8 @@ type group struct {
 
 	membersMu sync.Mutex
 	members   map[peer.ID]string
+
+	admitRetrying atomic.Bool // a syncUnadmitted retry loop runs (admit.go)
 }
 
 // openGroup joins a stored group's topic and starts receiving and sending.

@@ -154,6 +154,10 @@ func (n *Node) applyOp(g *group, author []byte, raw []byte) error {
 	_, err = m.log.Insert(o)
 	switch {
 	case errors.Is(err, membership.ErrUnknownParent):
+		// The messages carrying its parents were lost to gossip (or are
+		// still on their way); until they come the op does nothing, and
+		// with periodic sync off nothing else would fetch them.
+		defer n.pullFromMembers(g)
 		if len(m.pending) >= maxPendingOps {
 			m.mu.Unlock()
 			return nil // dropped; sync brings the message (and the op) again
