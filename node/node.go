@@ -59,6 +59,7 @@ type Node struct {
 	files    *fileState  // files.go
 	dm       dmState     // direct messages: conversations, blocks, offer outbox (dm.go)
 	receipts receiptBook // ux: members' latest receipts (delivery.go)
+	idx      indexer     // synced messages' search postings, written later (indexlater.go)
 }
 
 // New composes a node from a profile directory: it opens the store in
@@ -117,7 +118,7 @@ func New(dir string, opts ...Option) (*Node, error) {
 	n := &Node{
 		Local: NewLocal(st, id.ID), cfg: c, log: c.logger.With("component", "node"), id: id, key: id.Key, pub: pub,
 		self: id.ID, memberKey: mid.Key(), st: st, ctx: ctx, cancel: cancel, groups: map[store.GroupID]*group{},
-		files: fs,
+		files: fs, idx: newIndexer(),
 	}
 	n.events.init()
 	n.Local.uxHooks = uxHooks{known: n.knownSeqs, deliveryOf: n.decorateDelivery, onRead: n.readMoved}
@@ -209,6 +210,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.goOwned(n.maintainLoop)
 	n.goOwned(n.receiptLoop)
 	n.goOwned(func() { n.backfillSearch(n.ctx) }) // index messages stored before search existed
+	n.goOwned(n.indexLoop)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -117,6 +118,9 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 			return verdict, nil
 		}
 	}
+	for _, v := range kept {
+		v.PrepareTerms() // here, on pubsub's validation workers, not on the one that stores
+	}
 	return p2p.Accept, &received{vs: kept, gap: gap}
 }
 
@@ -227,11 +231,18 @@ func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool)
 	defer release()
 	msgs := make([]store.Message, len(vs))
 	for i, v := range vs {
-		msgs[i] = v.StoreMessage(g.rec.ID)
+		if from == "" {
+			msgs[i] = v.StoreMessageIndexLater(g.rec.ID) // a sync page (indexlater.go)
+		} else {
+			msgs[i] = v.StoreMessage(g.rec.ID)
+		}
 	}
 	inserted, err := n.st.AppendReceived(n.ctx, msgs...)
 	if err != nil {
 		return 0, err
+	}
+	if from == "" {
+		n.idx.synced(time.Now())
 	}
 	added := 0
 	listening := n.events.active()

@@ -182,26 +182,31 @@ func (l *Local) HistoryAround(ref, id string, n int) ([]Message, error) {
 }
 
 // backfillSearch indexes the messages stored before the search index
-// existed (store schemas 3 and 4), in steps that each commit their progress, until
+// existed (store schemas 3 and 4), then those stored with their indexing
+// deferred (indexlater.go), in steps that each commit their progress, until
 // none is left or ctx ends. A node runs it in the background from Start;
 // Search runs it first, so results are complete.
 func (l *Local) backfillSearch(ctx context.Context) error {
 	l.searchMu.Lock()
 	defer l.searchMu.Unlock()
-	for ctx.Err() == nil {
-		done, err := l.st.Backfill(backfillStep, func(_ store.GroupID, st store.Stored) store.IndexEntry {
-			v, err := envelope.DecodeSigned(st.Raw)
-			if err != nil {
-				return store.IndexEntry{} // an erased body: no words
+	for _, step := range []func() (bool, error){
+		func() (bool, error) { return l.st.Backfill(backfillStep, indexEntryOf) },
+		func() (bool, error) { return l.st.IndexDeferred(indexLaterStep, indexEntryOf) },
+	} {
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			terms, of := searchterms.ForBody(v.Msg.Body)
-			return store.IndexEntry{Terms: terms, Of: of, TimeMs: v.Msg.TimestampMs}
-		})
-		if err != nil || done {
-			return err
+			done, err := step()
+			if err != nil {
+				return err
+			}
+			if done {
+				break
+			}
 		}
 	}
-	return ctx.Err()
+	return nil
 }
 
 // unindexMessage removes message id's words from the search index, with

@@ -247,6 +247,16 @@ func TestSearchFindsReceived(t *testing.T) {
 		t.Fatal("partition leaked")
 	}
 	heal(t, mn, []*testNode{c}, []*testNode{a, b})
+	// Synced messages are indexed after they are stored (indexlater.go):
+	// the store's own search, which indexes nothing first, finds it once
+	// c's indexer has run, with no search asking for it.
+	waitFor(t, "c's indexer to write the synced message's words", func() bool {
+		found := false
+		if err := c.st.Search([]string{"quokka"}, nil, func(store.SearchHit) bool { found = true; return false }); err != nil {
+			t.Fatal(err)
+		}
+		return found
+	})
 	waitFor(t, "c finds the synced message", func() bool {
 		return slices.Equal(searchIDs(t, c.Local, "QUOKKA synced", SearchOptions{Group: "Zoo"}), []string{synced.ID})
 	})

@@ -29,6 +29,9 @@ func (s *Store) ArrivedAfter(g GroupID, n uint64, fn func(Stored) bool) error {
 			if err := it.Item().Value(func(v []byte) error { ref = append(ref[:0], v...); return nil }); err != nil {
 				return err
 			}
+			if len(ref) == 8+MessageIDLen+1 && ref[len(ref)-1] == arrivalIndexLater {
+				ref = ref[:8+MessageIDLen] // its postings deferred (deferred.go)
+			}
 			if len(ref) != 8+MessageIDLen {
 				return fmt.Errorf("store: corrupt arrival entry %x", it.Item().Key())
 			}

@@ -153,6 +153,7 @@ func (w *batchWriter) commit() error {
 
 type groupCounter struct {
 	count, maxLamport uint64
+	deferMarked       bool // the group's deferred-index watermark is set (deferred.go)
 }
 
 func (w *batchWriter) counter(g GroupID) (*groupCounter, error) {
@@ -278,7 +279,14 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 		return false, err
 	}
 	c.count++
-	if err := txn.Set(arrivalKey(m.Group, c.count), append(lam, m.ID[:]...)); err != nil {
+	arrival := append(lam, m.ID[:]...)
+	if m.IndexLater {
+		arrival = append(arrival, arrivalIndexLater)
+		if err := w.markDeferred(c, m.Group, c.count); err != nil {
+			return false, err
+		}
+	}
+	if err := txn.Set(arrivalKey(m.Group, c.count), arrival); err != nil {
 		return false, err
 	}
 	if m.Lamport > c.maxLamport {

@@ -17,7 +17,8 @@
 //	                                                               presence also says the id is no head
 //	r/<gid><id>                          (written by schema 1 before aa9c8d3; deleted by the v2 migration)
 //	n/<gid>                              -> count:8 maxlamport:8   count: arrival number of the newest
-//	A/<gid><arrival:8>                   -> lamport:8 id:32    messages in the order received (arrival.go)
+//	A/<gid><arrival:8>                   -> lamport:8 id:32 [1] messages in the order received (arrival.go);
+//	                                                               0x01: postings deferred (deferred.go)
 //	g/<gid>                              -> JSON Group
 //	p/<peer id>                          -> JSON Peer
 //	b/                                   -> JSON []Peer            DHT bootstrap candidates (one value)
@@ -32,6 +33,7 @@
 //	Q/<^time:6><gid[:4]><id[:8]>         -> gid lamport id [shown]  a posting's document
 //	P/<gid[:4]><id[:8]>                  -> time:8             its indexed time (for Unindex, Erase)
 //	Y/                                   -> last m/ key        search backfill progress
+//	y/<gid>                              -> arrival:8          deferred postings written up to here (deferred.go)
 //
 // Schema versions: SchemaVersion is the layout above. Open migrates an older
 // store in place (each step idempotent, the version written in the same

@@ -170,8 +170,12 @@ func writeTerms(txn *badger.Txn, g GroupID, id MessageID, lamport uint64, timeMs
 	return txn.Set(docTimeKey(g, id), u64(clampTime(timeMs)))
 }
 
-// indexTerms is insert's part: m's terms in the same transaction as m.
+// indexTerms is insert's part: m's terms in the same transaction as m, or
+// the marker that defers them (deferred.go).
 func (w *batchWriter) indexTerms(m *Message) error {
+	if m.IndexLater {
+		return nil // insert flags its arrival entry instead
+	}
 	return writeTerms(w.txn, m.Group, m.ID, m.Lamport, m.TimeMs, m.Terms, m.TermsOf)
 }
 
@@ -414,7 +418,9 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 		n = 1000
 	}
 	for attempt := 0; ; attempt++ {
-		err = s.update(func(txn *badger.Txn) error {
+		// Between commits, as an erase runs: a body erased meanwhile is
+		// never indexed after its erase (deferred.go).
+		err = s.updateBetweenCommits(func(txn *badger.Txn) error {
 			item, err := txn.Get(backfillKey)
 			if errors.Is(err, badger.ErrKeyNotFound) {
 				done = true
@@ -434,8 +440,8 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 				seek = after
 			}
 			var last []byte
-			count := 0
-			for it.Seek(seek); it.Valid() && count < n; it.Next() {
+			count, keys := 0, 0
+			for it.Seek(seek); it.Valid() && count < n && keys < indexKeyBudget; it.Next() {
 				k := it.Item().Key()
 				if bytes.Equal(k, after) {
 					continue
@@ -451,11 +457,12 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 					if err := writeTerms(txn, g, st.ID, st.Lamport, e.TimeMs, e.Terms, e.Of); err != nil {
 						return err
 					}
+					keys += len(e.Terms) + 2
 				}
 				last = it.Item().KeyCopy(nil)
 				count++
 			}
-			if count < n {
+			if !it.Valid() {
 				done = true
 				return txn.Delete(backfillKey)
 			}

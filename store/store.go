@@ -61,7 +61,10 @@ type Message struct {
 	// by the caller; with TermsOf set (an edit) a match shows that message.
 	Terms   []string
 	TermsOf MessageID
-	Raw     []byte
+	// IndexLater stores the message without its postings (Terms is
+	// ignored): IndexDeferred writes them later (deferred.go).
+	IndexLater bool
+	Raw        []byte
 	// erased: held for sync (index, vector) but with no body (erase.go).
 	erased bool
 }

@@ -60,8 +60,8 @@ type Verified struct {
 	Msg    *wirepb.Message
 	Raw    []byte // SignedMessage bytes
 
-	// terms caches the search terms (PrepareTerms): a sync page's are made
-	// on every core while it is verified, not on the one that stores it.
+	// terms caches the search terms (PrepareTerms): a gossiped message's
+	// are made by the validator that checked it, not by the one storing.
 	terms    []string
 	termsOf  store.MessageID
 	hasTerms bool
@@ -75,8 +75,23 @@ func (v *Verified) PrepareTerms() {
 	}
 }
 
-// StoreMessage is v as the store keeps it in group g.
+// StoreMessage is v as the store keeps it in group g, with its search terms.
 func (v *Verified) StoreMessage(g store.GroupID) store.Message {
+	m := v.storeMessage(g)
+	v.PrepareTerms()
+	m.Terms, m.TermsOf = v.terms, v.termsOf // the search index, written with the message
+	return m
+}
+
+// StoreMessageIndexLater is v as the store keeps it, its search postings
+// left for store.IndexDeferred (a kind with no words gets none at all).
+func (v *Verified) StoreMessageIndexLater(g store.GroupID) store.Message {
+	m := v.storeMessage(g)
+	m.IndexLater = searchterms.Indexed(v.Msg.Body)
+	return m
+}
+
+func (v *Verified) storeMessage(g store.GroupID) store.Message {
 	parents := make([]store.MessageID, 0, len(v.Msg.Parents))
 	for _, p := range v.Msg.Parents {
 		var id store.MessageID
@@ -87,8 +102,6 @@ func (v *Verified) StoreMessage(g store.GroupID) store.Message {
 		Group: g, ID: v.ID, Author: []byte(v.Author), Seq: v.Msg.Seq, Lamport: v.Msg.Lamport,
 		TimeMs: v.Msg.TimestampMs, Parents: parents, Targets: Targets(v.Msg.Body), Raw: v.Raw,
 	}
-	v.PrepareTerms()
-	m.Terms, m.TermsOf = v.terms, v.termsOf // the search index, written with the message
 	return m
 }
 

@@ -84,9 +84,7 @@ func verifyMany(g store.GroupID, raws [][]byte) (out []*Verified, errs []error, 
 	}
 	parallel(n, func(i int) {
 		if state[i] == sigOK {
-			if out[i], errs[i] = ps[i].finish(); errs[i] == nil {
-				out[i].PrepareTerms()
-			}
+			out[i], errs[i] = ps[i].finish()
 		}
 	})
 	return out, errs, checked

@@ -117,6 +117,16 @@ func isAlnum(c byte) bool {
 // edit the message they show (the edit's target), else zero. Text, a poll's
 // question and options, an edit's new text and a file's name are indexed;
 // other kinds have no terms.
+// Indexed reports whether ForBody may find words in b: a body of another
+// kind (a reaction, a vote, a join) has none to index.
+func Indexed(b *wirepb.Body) bool {
+	switch b.GetKind().(type) {
+	case *wirepb.Body_Text, *wirepb.Body_Poll, *wirepb.Body_Edit, *wirepb.Body_File:
+		return true
+	}
+	return false
+}
+
 func ForBody(b *wirepb.Body) (terms []string, of store.MessageID) {
 	switch k := b.GetKind().(type) {
 	case *wirepb.Body_Text:

@@ -31,6 +31,10 @@ func seedAuthors(missed int) int { return min(max(missed/5000, 4), 32) }
 type CatchUpResult struct {
 	Missed      int     `json:"missed"`
 	Seconds     float64 `json:"seconds"`      // receiver restart -> holds every missed message
+	// SearchableSeconds: receiver restart -> every missed message is also
+	// in the search index (synced messages are indexed after they are
+	// stored, node/indexlater.go).
+	SearchableSeconds float64 `json:"searchable_seconds"`
 	MsgsPerS    float64 `json:"msgs_per_s"`   // Missed / Seconds
 	SeedSeconds float64 `json:"seed_seconds"` // time taken to produce the history on the server (not measured)
 
@@ -264,6 +268,13 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 	}
 	res.Seconds = time.Since(t1).Seconds()
 	res.MsgsPerS = float64(missed) / res.Seconds
+	if err := waitUntil(ctx, 10*time.Minute, "the receiver indexed the missed history", func() bool {
+		pending, err := rst.DeferredPending()
+		return err == nil && !pending
+	}); err != nil {
+		return res, err
+	}
+	res.SearchableSeconds = time.Since(t1).Seconds()
 	res.PeakRSSMB = float64(peak) / mib
 	if g, err := rcv.Group(gi.ID); err == nil {
 		res.Stored = g.Messages

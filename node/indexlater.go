@@ -1,0 +1,99 @@
+package node
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/searchterms"
+	"github.com/parley-chat/parley/store"
+)
+
+// Messages a history sync brings are stored without their search postings
+// (store.Message.IndexLater): the postings are most of a message's keys, so
+// a node back from offline has its history on screen sooner. The indexer
+// writes them once the sync has paused, a step at a time; a search
+// first indexes whatever is still waiting (backfillSearch), so its results
+// are always complete. Gossip (live messages) is indexed as it is stored.
+
+const (
+	// indexLaterStep is how many messages one indexing transaction takes:
+	// it runs between two commits, so it holds live messages back briefly.
+	indexLaterStep = 256
+	// indexLaterQuiet is how long after the latest synced commit the
+	// indexer waits, so it does not slow the catch-up it follows.
+	indexLaterQuiet = 200 * time.Millisecond
+)
+
+// indexer is the node's deferred-indexing state.
+type indexer struct {
+	wake       chan struct{} // 1-buffered: work may be waiting
+	lastSynced atomic.Int64  // unix nanoseconds of the latest synced commit
+}
+
+func newIndexer() indexer { return indexer{wake: make(chan struct{}, 1)} }
+
+// synced notes a commit of synced messages and wakes the indexer.
+func (x *indexer) synced(now time.Time) {
+	x.lastSynced.Store(now.UnixNano())
+	x.kick()
+}
+
+func (x *indexer) kick() {
+	select {
+	case x.wake <- struct{}{}:
+	default:
+	}
+}
+
+// indexLoop writes deferred postings whenever a sync has stored messages
+// and then gone quiet for indexLaterQuiet; it also clears what a previous
+// run left (a crash mid-way) at start.
+func (n *Node) indexLoop() {
+	n.idx.kick()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.idx.wake:
+		}
+		for n.ctx.Err() == nil {
+			if wait := time.Until(time.Unix(0, n.idx.lastSynced.Load()).Add(indexLaterQuiet)); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-n.ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+				continue
+			}
+			done, err := n.Local.indexDeferred(indexLaterStep)
+			if err != nil {
+				n.log.Warn("search: deferred indexing", "err", err)
+				break // the next synced commit tries again
+			}
+			if done {
+				break
+			}
+		}
+	}
+}
+
+// indexDeferred writes the postings of up to step deferred messages.
+func (l *Local) indexDeferred(step int) (done bool, err error) {
+	l.searchMu.Lock()
+	defer l.searchMu.Unlock()
+	return l.st.IndexDeferred(step, indexEntryOf)
+}
+
+// indexEntryOf is a stored message's search terms (none for an erased
+// body, which no longer decodes).
+func indexEntryOf(_ store.GroupID, st store.Stored) store.IndexEntry {
+	v, err := envelope.DecodeSigned(st.Raw)
+	if err != nil {
+		return store.IndexEntry{}
+	}
+	terms, of := searchterms.ForBody(v.Msg.Body)
+	return store.IndexEntry{Terms: terms, Of: of, TimeMs: v.Msg.TimestampMs}
+}

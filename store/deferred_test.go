@@ -1,0 +1,133 @@
+package store
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// TestIndexDeferred: messages stored with IndexLater are found only once
+// IndexDeferred has written their postings; the watermark survives a close,
+// so an interrupted run resumes; a message erased before its turn is never
+// indexed, and its word reaches no file.
+func TestIndexDeferred(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	g := gidOf("later")
+	var ms []Message
+	for n := uint64(1); n <= 10; n++ {
+		m := mkMsg(g, n, "a", n, n)
+		m.IndexLater = true
+		m.Terms = []string{"ignored"} // IndexLater writes no postings from Terms
+		mustAppend(t, s, m)
+		ms = append(ms, m)
+	}
+	if got := searchAll(t, s, []string{"raw"}, nil, 0); len(got) != 0 {
+		t.Fatalf("found %d before indexing", len(got))
+	}
+	if p, err := s.DeferredPending(); err != nil || !p {
+		t.Fatalf("DeferredPending = %v, %v", p, err)
+	}
+	if done, err := s.IndexDeferred(4, timedTerms); err != nil || done {
+		t.Fatalf("first step = %v, %v", done, err)
+	}
+	if got := searchAll(t, s, []string{"raw"}, nil, 0); len(got) != 4 {
+		t.Fatalf("after one step of 4: %d found", len(got))
+	}
+	// Message 9's word "n9" is unique to it: erased now, before its turn.
+	if ok, err := s.Erase(g, ms[8].ID); err != nil || !ok {
+		t.Fatalf("Erase = %v, %v", ok, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDir(t, dir)
+	steps := 0
+	for done := false; !done; steps++ {
+		var err error
+		if done, err = s.IndexDeferred(4, timedTerms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if steps != 2 { // 6 arrivals left after the watermark, 4 at a time
+		t.Fatalf("resumed indexing took %d steps", steps)
+	}
+	if p, _ := s.DeferredPending(); p {
+		t.Fatal("still pending after the last step")
+	}
+	got := hitIDs(searchAll(t, s, []string{"raw"}, nil, 0))
+	var want []MessageID
+	for i := len(ms) - 1; i >= 0; i-- {
+		if i != 8 {
+			want = append(want, ms[i].ID)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("found %x, want every message but the erased one", got)
+	}
+	if got := searchAll(t, s, []string{"n9"}, nil, 0); len(got) != 0 {
+		t.Fatalf("the erased message is found: %+v", got)
+	}
+	if got := searchAll(t, s, []string{"ignored"}, nil, 0); len(got) != 0 {
+		t.Fatal("Terms of an IndexLater message were indexed at commit")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rawDB(t, dir, func(db *badger.DB) {
+		if n := countPrefix(t, db, 'y'); n != 0 {
+			t.Fatalf("%d watermarks left", n)
+		}
+		if n := countPrefix(t, db, 'q'); n != 2*9 {
+			t.Fatalf("%d postings, want 18 (two words for each of 9 messages)", n)
+		}
+	})
+}
+
+// timedTerms is fixtureTerms with each message's own time (mkMsg's), so
+// results sort newest first by n.
+func timedTerms(g GroupID, st Stored) IndexEntry {
+	e := fixtureTerms(g, st)
+	n, _ := strconv.Atoi(strings.TrimPrefix(e.Terms[1], "n"))
+	e.TimeMs += int64(n)
+	return e
+}
+
+// TestIndexDeferredLongTexts: texts of MaxTerms words each are indexed in
+// steps that stay within Badger's transaction limits (a step of 256 such
+// texts would write 66,000 keys), and every one is found.
+func TestIndexDeferredLongTexts(t *testing.T) {
+	s := openDir(t, t.TempDir())
+	defer s.Close()
+	g := gidOf("long")
+	var ms []Message
+	for n := uint64(1); n <= 300; n++ {
+		m := mkMsg(g, n, "a", n, n)
+		m.IndexLater = true
+		ms = append(ms, m)
+	}
+	mustAppend(t, s, ms...)
+	words := func(_ GroupID, st Stored) IndexEntry {
+		e := timedTerms(g, st)
+		for i := len(e.Terms); i < MaxTerms; i++ {
+			e.Terms = append(e.Terms, "w"+strconv.Itoa(i))
+		}
+		return e
+	}
+	steps := 0
+	for done := false; !done; steps++ {
+		var err error
+		if done, err = s.IndexDeferred(256, words); err != nil {
+			t.Fatalf("step %d: %v", steps, err)
+		}
+	}
+	if steps < 300*(MaxTerms+2)/indexKeyBudget {
+		t.Fatalf("%d steps: the key budget did not split them", steps)
+	}
+	if got := searchAll(t, s, []string{"raw", "w255"}, nil, 0); len(got) != len(ms) {
+		t.Fatalf("found %d of %d", len(got), len(ms))
+	}
+}
