@@ -23,10 +23,17 @@ import (
 
 const arrivalIndexLater = 0x01
 
-// indexKeyBudget bounds the keys one indexing transaction writes, well
-// within Badger's batch limits (about 14,000 entries with 8 MiB memtables)
-// whatever the texts' lengths (MaxTerms words each).
+// indexKeyBudget bounds the keys one indexing transaction writes, whatever
+// the texts' lengths (MaxTerms words each); indexBudget lowers it to what
+// Badger's batch limits allow.
 const indexKeyBudget = 4096
+
+// indexBudget is indexKeyBudget within half of Badger's batch limits, each
+// key counted at a posting's largest size (a Q/ record is no larger).
+func (s *Store) indexBudget() int {
+	const maxKeyCost = 3 + MaxTermLen + docLen + 32 // key, and Badger's per-entry overhead
+	return int(min(indexKeyBudget, s.db.MaxBatchCount()/2, s.db.MaxBatchSize()/2/maxKeyCost))
+}
 
 func deferredKey(g GroupID) []byte { return key('y', g[:]) }
 
@@ -84,7 +91,7 @@ func (s *Store) IndexDeferred(n int, entry func(g GroupID, st Stored) IndexEntry
 		if err != nil {
 			return err
 		}
-		through, err := indexBodies(txn, g, refs, entry)
+		through, err := indexBodies(txn, g, refs, s.indexBudget(), entry)
 		if err != nil {
 			return err
 		}
@@ -160,9 +167,9 @@ func deferredArrivals(txn *badger.Txn, g GroupID, from uint64, n int) (refs []de
 // their bodies with one cursor: a catch-up's messages arrive in about
 // history order, so most are a Next away, where a Get each would search
 // every level. A body no longer held or erased is skipped. Once the
-// transaction holds indexKeyBudget keys it stops and returns the arrival
-// of the last message indexed (0: all were).
-func indexBodies(txn *badger.Txn, g GroupID, refs []deferredRef, entry func(GroupID, Stored) IndexEntry) (through uint64, err error) {
+// transaction holds budget keys it stops and returns the arrival of the
+// last message indexed (0: all were).
+func indexBodies(txn *badger.Txn, g GroupID, refs []deferredRef, budget int, entry func(GroupID, Stored) IndexEntry) (through uint64, err error) {
 	if len(refs) == 0 {
 		return 0, nil
 	}
@@ -172,7 +179,7 @@ func indexBodies(txn *badger.Txn, g GroupID, refs []deferredRef, entry func(Grou
 	bodies.it.Rewind()
 	keys := 0
 	for i, r := range refs {
-		if keys >= indexKeyBudget {
+		if keys >= budget {
 			return refs[i-1].arrival, nil
 		}
 		ref := r.ref

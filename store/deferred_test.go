@@ -124,10 +124,19 @@ func TestIndexDeferredLongTexts(t *testing.T) {
 			t.Fatalf("step %d: %v", steps, err)
 		}
 	}
-	if steps < 300*(MaxTerms+2)/indexKeyBudget {
+	if steps < 300*(MaxTerms+2)/s.indexBudget() {
 		t.Fatalf("%d steps: the key budget did not split them", steps)
 	}
 	if got := searchAll(t, s, []string{"raw", "w255"}, nil, 0); len(got) != len(ms) {
 		t.Fatalf("found %d of %d", len(got), len(ms))
+	}
+}
+
+func TestIndexBudgetFitsBadger(t *testing.T) {
+	for _, s := range []*Store{openMem(t), openDir(t, t.TempDir())} {
+		if b := s.indexBudget(); b < 256 || b > indexKeyBudget {
+			t.Errorf("budget %d keys", b)
+		}
+		s.Close()
 	}
 }

@@ -20,11 +20,13 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		WithSyncWrites(false). // we fsync once per commit batch instead
 		WithNumVersionsToKeep(1).
 		// Sized for a messenger, not a database server: a message is about
-		// 1 KB with its index keys, so an 8 MiB memtable holds thousands;
+		// 1 KB with its index keys, so a 4 MiB memtable holds thousands;
 		// at most three exist (one filling, two flushing) before writes
-		// wait, which keeps a node's RSS under load within its 64 MB
-		// budget (docs/store.md, "Memory").
-		WithMemTableSize(8 << 20).
+		// wait. The table builders that flush and compact them keep their
+		// buffers in a pool Badger holds on to (up to 8 builders), in the Go
+		// heap: smaller memtables and tables make those smaller too
+		// (docs/store.md, "Memory").
+		WithMemTableSize(4 << 20).WithBaseTableSize(1 << 20).
 		WithNumMemtables(3).
 		// Every message inline in the LSM tree (WAL and tables), never in
 		// the value log: erasing a body (erase.go) can then purge every copy
@@ -46,7 +48,8 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	var err error
 	if o.inMemory {
 		// No value log in memory: values must stay inline in the LSM tree.
-		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen)
+		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen).
+			WithMemTableSize(8 << 20) // a batch must fit the largest inline value
 		if o.passphrase != "" { // nothing reaches a disk; only for tests of callers
 			_, dbKey, err = newKeyFile(o.passphrase)
 		}

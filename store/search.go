@@ -440,8 +440,8 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 				seek = after
 			}
 			var last []byte
-			count, keys := 0, 0
-			for it.Seek(seek); it.Valid() && count < n && keys < indexKeyBudget; it.Next() {
+			count, keys, budget := 0, 0, s.indexBudget()
+			for it.Seek(seek); it.Valid() && count < n && keys < budget; it.Next() {
 				k := it.Item().Key()
 				if bytes.Equal(k, after) {
 					continue

@@ -84,8 +84,13 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 		}
 		return c.startNode(ctx, i, st, key, opts, node.WithRedialInterval(time.Hour))
 	}
-	mem := func(i int) (*parleyNode, error) {
-		st, err := store.Open("", store.InMemory(), store.WithLogger(cfg.Logger))
+	// Throwaway nodes (the creator, the authors) keep their stores in
+	// memory; the server's is configured like the receiver's (on disk by
+	// default), as a real member's is: an in-memory store holding the whole
+	// history would sit in the process's heap beside the receiver's and
+	// keep the collector busy under the process's soft memory limit.
+	withStore := func(i int, open func() (*store.Store, error)) (*parleyNode, error) {
+		st, err := open()
 		if err != nil {
 			return nil, err
 		}
@@ -101,6 +106,11 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 		}
 		c.nodes = append(c.nodes, pn)
 		return pn, nil
+	}
+	mem := func(i int) (*parleyNode, error) {
+		return withStore(i, func() (*store.Store, error) {
+			return store.Open("", store.InMemory(), store.WithLogger(cfg.Logger))
+		})
 	}
 	joined := func(pn *parleyNode, group string, want uint64) error {
 		return waitUntil(ctx, 30*time.Second, "a joiner has synced the group", func() bool {
@@ -143,7 +153,7 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 		return res, err
 	}
 
-	srv, err := mem(2)
+	srv, err := withStore(2, func() (*store.Store, error) { return newStore(cfg, fmt.Sprintf("catchup-%d-server", missed)) })
 	if err != nil {
 		return res, err
 	}
@@ -201,18 +211,19 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 		}
 	}
 	// The authors and the creator are done: their in-memory stores would
-	// otherwise count in the peak RSS of the catch-up.
-	kept := c.nodes[:0]
+	// otherwise count in the peak RSS of the catch-up, and, still
+	// referenced, in the heap the collector works against. Nothing may
+	// keep pointing at them (a reused slice's tail included).
 	for _, pn := range c.nodes {
-		if pn == srv {
-			kept = append(kept, pn)
-		} else {
+		if pn != srv {
 			pn.stop()
 		}
 	}
-	c.nodes = kept
+	c.nodes = []*parleyNode{srv}
+	nAuthors := len(authors)
+	creator, authors = nil, nil
 	// Creator, receiver, server and author joins, plus the missed messages.
-	want := uint64(missed + 3 + len(authors))
+	want := uint64(missed + 3 + nAuthors)
 	if err := waitUntil(ctx, 10*time.Minute, "the server holds the missed history", func() bool {
 		g, err := srv.Group(gi.ID)
 		return err == nil && g.Messages >= want
