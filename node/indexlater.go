@@ -17,8 +17,9 @@ import (
 // are always complete. Gossip (live messages) is indexed as it is stored.
 
 const (
-	// indexLaterStep is how many messages one indexing transaction takes:
-	// it runs between two commits, so it holds live messages back briefly.
+	// indexLaterStep is how many arrivals one indexing transaction reads
+	// (store.IndexDeferred also caps the keys it writes): it runs between
+	// two commits, so it holds live messages back only briefly.
 	indexLaterStep = 256
 	// indexLaterQuiet is how long after the latest synced commit the
 	// indexer waits, so it does not slow the catch-up it follows.
