@@ -79,6 +79,10 @@ func (n *Node) startFetch(g *group, id store.MessageID, f *wirepb.FileAnnounce) 
 			return n.host.NewStream(ctx, p, FileProtocol)
 		},
 		StallTimeout: n.cfg.fileStall,
+		// Two streams to each peer: while one waits on the disk or the
+		// checks, the other keeps the connection full (--files measured
+		// 0.73-1.1 of a plain stream against 0.58-0.74 with one).
+		PerPeer: 2,
 		OnProgress: func(p files.Progress) {
 			fs.mu.Lock()
 			ff.prog, last = p, p
