@@ -49,12 +49,8 @@ func (n *Node) syncUnadmitted(g *group) {
 	started := n.goOwned(func() {
 		defer g.admitRetrying.Store(false)
 		for _, d := range admitRetries {
-			t := time.NewTimer(d)
-			select {
-			case <-n.ctx.Done():
-				t.Stop()
+			if !n.pause(d) {
 				return
-			case <-t.C:
 			}
 			if n.groupByID(g.rec.ID) != g || n.probeUnadmitted(g) == 0 {
 				return // left, or everyone admitted
@@ -71,6 +67,19 @@ func (n *Node) syncUnadmitted(g *group) {
 func (n *Node) pullFromMembers(g *group) {
 	for _, p := range n.host.Libp2p().Network().Peers() {
 		n.probe(p, g)
+	}
+}
+
+// pause waits d, or less if the node closes meanwhile: it reports whether
+// the node is still running.
+func (n *Node) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-n.ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

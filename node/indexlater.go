@@ -60,12 +60,8 @@ func (n *Node) indexLoop() {
 		}
 		for n.ctx.Err() == nil {
 			if wait := time.Until(time.Unix(0, n.idx.lastSynced.Load()).Add(indexLaterQuiet)); wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-n.ctx.Done():
-					t.Stop()
+				if !n.pause(wait) {
 					return
-				case <-t.C:
 				}
 				continue
 			}
