@@ -130,9 +130,12 @@ func TestPendingOpPullsMissingParent(t *testing.T) {
 		}
 		return false
 	})
-	if !holds(t, b, bg.rec.ID, renameID) || !slices.Contains(memberNames(t, b, gid), "caroline:member") {
-		t.Fatal("b applied the promotion without the rename it follows")
-	}
+	// The promotion applies only after its parent op; the rename's message
+	// and the name it sets follow within the same pull (the name through
+	// the member records, written after the op applies).
+	waitFor(t, "b to hold carol's rename and show her new name", func() bool {
+		return holds(t, b, bg.rec.ID, renameID) && slices.Contains(memberNames(t, b, gid), "caroline:member")
+	})
 	if got := b.Counters().MessagesReceivedSync; got <= syncedBefore {
 		t.Fatalf("b's synced messages %d -> %d: the rename did not come by sync", syncedBefore, got)
 	}

@@ -391,9 +391,13 @@ func TestOldReadPositionStillCounts(t *testing.T) {
 		}
 		if i == 0 {
 			one = m
+			// "one" must arrive first: a position in history counts as read
+			// what arrived up to it, so "one" arriving (by sync) after
+			// the others would make them count as read too.
+			waitFor(t, "bob to hold one", func() bool { return hasAll(texts(t, b, gid), "one") })
 		}
 	}
-	waitFor(t, "bob to hold three", func() bool { return hasAll(texts(t, b, gid), "three") })
+	waitFor(t, "bob to hold all three", func() bool { return hasAll(texts(t, b, gid), "one", "two", "three") })
 	gb, _ := b.group(gid)
 	// Read up to "one", in the old form.
 	if err := b.st.PutLocalState(readKey(gb.rec.ID), []byte(one.Cursor)); err != nil {
