@@ -21,7 +21,11 @@ import (
 //	   dropped; every message waits for Backfill again.
 //	5  messages indexed by arrival (A/, arrival.go), numbered in history
 //	   order for the messages held before it.
-const SchemaVersion = 5
+//	6  an arrival entry may carry a flag byte (search postings deferred) and
+//	   a group a deferred-indexing watermark (y/, deferred.go). Nothing to
+//	   convert: the version tells a binary of version 5, which would read a
+//	   flagged entry as corrupt, to refuse the store instead.
+const SchemaVersion = 6
 
 // ErrNewerSchema means the store was written by a newer Parley, whose layout
 // this binary does not know. It is wrapped with both versions.
@@ -64,6 +68,12 @@ var migrations = []migration{
 	{to: 3, what: "mark messages for search backfill", run: markBackfill},
 	{to: 4, what: "replace the search index with the compact one", run: reindexSearch},
 	{to: 5, what: "index messages by arrival", run: numberArrivals},
+	{to: 6, what: "allow deferred search indexing", run: versionOnly},
+}
+
+// versionOnly is a step whose new layout only adds: the version is all it writes.
+func versionOnly(db *badger.DB, to uint64) error {
+	return db.Update(func(txn *badger.Txn) error { return setSchema(txn, to) })
 }
 
 // Test knobs: how many keys one migration transaction deletes, and a fault
