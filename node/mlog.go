@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/ed25519"
@@ -106,10 +105,7 @@ func (m *gmem) drainPending() {
 	for progress := true; progress; {
 		progress = false
 		ids := slices.SortedFunc(maps.Keys(m.pending), func(a, b membership.OpID) int {
-			if la, lb := m.pending[a].Lamport, m.pending[b].Lamport; la != lb {
-				return cmp.Compare(la, lb)
-			}
-			return bytes.Compare(a[:], b[:])
+			return membership.Compare(m.pending[a], a, m.pending[b], b)
 		})
 		for _, id := range ids {
 			_, err := m.log.Insert(m.pending[id])

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -18,14 +19,16 @@ type Log struct {
 	state *State // state after order; nil when it must be rebuilt
 }
 
-// less is the total order: Lamport clock, then op id. Because an op's
-// Lamport is 1 + max(parents'), this order is also topological.
-func less(a *Op, aid OpID, b *Op, bid OpID) bool {
-	if a.Lamport != b.Lamport {
-		return a.Lamport < b.Lamport
+// Compare is the log's total order: Lamport clock, then op id. Because an
+// op's Lamport is 1 + max(parents'), this order is also topological.
+func Compare(a *Op, aid OpID, b *Op, bid OpID) int {
+	if c := cmp.Compare(a.Lamport, b.Lamport); c != 0 {
+		return c
 	}
-	return bytes.Compare(aid[:], bid[:]) < 0
+	return bytes.Compare(aid[:], bid[:])
 }
+
+func less(a *Op, aid OpID, b *Op, bid OpID) bool { return Compare(a, aid, b, bid) < 0 }
 
 // NewLog starts a log from a group's genesis op.
 func NewLog(genesis *Op) (*Log, error) {
