@@ -17,6 +17,19 @@ import (
 
 func arrivalKey(g GroupID, n uint64) []byte { return key('A', g[:], u64(n)) }
 
+// arrivalRef reads an A/ value: the message's history key (lamport, id),
+// whether its search postings are deferred (a trailing flag byte,
+// deferred.go), and false if the value is neither form.
+func arrivalRef(v []byte) (ref []byte, later, ok bool) {
+	switch {
+	case len(v) == 8+MessageIDLen:
+		return v, false, true
+	case len(v) == 8+MessageIDLen+1 && v[len(v)-1] == arrivalIndexLater:
+		return v[:8+MessageIDLen], true, true
+	}
+	return nil, false, false
+}
+
 // ArrivedAfter calls fn, in the order they arrived, for the messages of g
 // received after the first n (Stats.Count at the time of an earlier look),
 // until fn returns false.
@@ -25,14 +38,12 @@ func (s *Store) ArrivedAfter(g GroupID, n uint64, fn func(Stored) bool) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: key('A', g[:]), PrefetchValues: true, PrefetchSize: 100})
 		defer it.Close()
 		for it.Seek(arrivalKey(g, n+1)); it.Valid(); it.Next() {
-			var ref []byte
-			if err := it.Item().Value(func(v []byte) error { ref = append(ref[:0], v...); return nil }); err != nil {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
 				return err
 			}
-			if len(ref) == 8+MessageIDLen+1 && ref[len(ref)-1] == arrivalIndexLater {
-				ref = ref[:8+MessageIDLen] // its postings deferred (deferred.go)
-			}
-			if len(ref) != 8+MessageIDLen {
+			ref, _, ok := arrivalRef(v)
+			if !ok {
 				return fmt.Errorf("store: corrupt arrival entry %x", it.Item().Key())
 			}
 			item, err := txn.Get(key('m', g[:], ref))

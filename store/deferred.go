@@ -151,8 +151,8 @@ func deferredArrivals(txn *badger.Txn, g GroupID, from uint64, n int) (refs []de
 		read++
 		last = binary.BigEndian.Uint64(it.Item().Key()[2+GroupIDLen:])
 		err := it.Item().Value(func(v []byte) error {
-			if len(v) == 8+MessageIDLen+1 && v[len(v)-1] == arrivalIndexLater {
-				refs = append(refs, deferredRef{last, append([]byte(nil), v[:8+MessageIDLen]...)})
+			if ref, later, _ := arrivalRef(v); later {
+				refs = append(refs, deferredRef{last, append([]byte(nil), ref...)})
 			}
 			return nil
 		})

@@ -170,8 +170,8 @@ func writeTerms(txn *badger.Txn, g GroupID, id MessageID, lamport uint64, timeMs
 	return txn.Set(docTimeKey(g, id), u64(clampTime(timeMs)))
 }
 
-// indexTerms is insert's part: m's terms in the same transaction as m, or
-// the marker that defers them (deferred.go).
+// indexTerms is insert's part: m's terms in the same transaction as m,
+// unless they are deferred (deferred.go).
 func (w *batchWriter) indexTerms(m *Message) error {
 	if m.IndexLater {
 		return nil // insert flags its arrival entry instead
@@ -417,62 +417,57 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 	if n <= 0 {
 		n = 1000
 	}
-	for attempt := 0; ; attempt++ {
-		// Between commits, as an erase runs: a body erased meanwhile is
-		// never indexed after its erase (deferred.go).
-		err = s.updateBetweenCommits(func(txn *badger.Txn) error {
-			item, err := txn.Get(backfillKey)
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				done = true
-				return nil
+	// Between commits, as an erase runs (so no commit overlaps it either):
+	// a body erased meanwhile is never indexed after its erase (deferred.go).
+	err = s.updateBetweenCommits(func(txn *badger.Txn) error {
+		item, err := txn.Get(backfillKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			done = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		after, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: key('m'), PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		seek := key('m')
+		if len(after) > 0 {
+			seek = after
+		}
+		var last []byte
+		count, keys, budget := 0, 0, s.indexBudget()
+		for it.Seek(seek); it.Valid() && count < n && keys < budget; it.Next() {
+			k := it.Item().Key()
+			if bytes.Equal(k, after) {
+				continue
 			}
+			var g GroupID
+			copy(g[:], k[2:])
+			st, err := decodeHistoryItem(it.Item())
 			if err != nil {
 				return err
 			}
-			after, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: key('m'), PrefetchValues: true, PrefetchSize: 100})
-			defer it.Close()
-			seek := key('m')
-			if len(after) > 0 {
-				seek = after
-			}
-			var last []byte
-			count, keys, budget := 0, 0, s.indexBudget()
-			for it.Seek(seek); it.Valid() && count < n && keys < budget; it.Next() {
-				k := it.Item().Key()
-				if bytes.Equal(k, after) {
-					continue
-				}
-				var g GroupID
-				copy(g[:], k[2:])
-				st, err := decodeHistoryItem(it.Item())
-				if err != nil {
+			e := entry(g, st)
+			if validTerms(e.Terms) == nil {
+				if err := writeTerms(txn, g, st.ID, st.Lamport, e.TimeMs, e.Terms, e.Of); err != nil {
 					return err
 				}
-				e := entry(g, st)
-				if validTerms(e.Terms) == nil {
-					if err := writeTerms(txn, g, st.ID, st.Lamport, e.TimeMs, e.Terms, e.Of); err != nil {
-						return err
-					}
-					keys += len(e.Terms) + 2
-				}
-				last = it.Item().KeyCopy(nil)
-				count++
+				keys += len(e.Terms) + 2
 			}
-			if !it.Valid() {
-				done = true
-				return txn.Delete(backfillKey)
-			}
-			return txn.Set(backfillKey, last)
-		})
-		if errors.Is(err, badger.ErrConflict) && attempt < 5 {
-			continue // a message of this range was written meanwhile: read again
+			last = it.Item().KeyCopy(nil)
+			count++
 		}
-		return done, err
-	}
+		if !it.Valid() {
+			done = true
+			return txn.Delete(backfillKey)
+		}
+		return txn.Set(backfillKey, last)
+	})
+	return done, err
 }
 
 // markBackfill is the schema 3 migration: a store that holds messages gets
