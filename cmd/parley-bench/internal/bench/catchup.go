@@ -29,14 +29,14 @@ func seedAuthors(missed int) int { return min(max(missed/5000, 4), 32) }
 
 // CatchUpResult is one catch-up run.
 type CatchUpResult struct {
-	Missed      int     `json:"missed"`
-	Seconds     float64 `json:"seconds"`      // receiver restart -> holds every missed message
+	Missed  int     `json:"missed"`
+	Seconds float64 `json:"seconds"` // receiver restart -> holds every missed message
 	// SearchableSeconds: receiver restart -> every missed message is also
 	// in the search index (synced messages are indexed after they are
 	// stored, node/indexlater.go).
 	SearchableSeconds float64 `json:"searchable_seconds"`
-	MsgsPerS    float64 `json:"msgs_per_s"`   // Missed / Seconds
-	SeedSeconds float64 `json:"seed_seconds"` // time taken to produce the history on the server (not measured)
+	MsgsPerS          float64 `json:"msgs_per_s"`   // Missed / Seconds
+	SeedSeconds       float64 `json:"seed_seconds"` // time taken to produce the history on the server (not measured)
 
 	// After the catch-up: the receiver's store holds Stored messages (the
 	// missed ones and the joins). PeakRSSMB is the process's peak RSS while

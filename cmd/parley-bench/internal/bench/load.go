@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/hostcpu"
 )
 
 // system is a cluster under measurement: Parley or the raw baseline.
@@ -83,6 +85,7 @@ type runResult struct {
 	EachMs      []float64
 	CPU         time.Duration
 	Wall        time.Duration // first send to the end of the drain
+	StealPct    float64       // machine CPU time stolen by the hypervisor over the run, %
 }
 
 // maxInFlight bounds the sends one sender has issued but not yet seen
@@ -105,7 +108,7 @@ func paced(ctx context.Context, sys system, senders int, rate float64, dur time.
 	sys.setRecorder(rec)
 	defer sys.setRecorder(nil)
 
-	cpu0 := cpuTime()
+	cpu0, host0 := cpuTime(), hostcpu.Read()
 	start := time.Now().Add(20 * time.Millisecond)
 	interval := time.Duration(float64(time.Second) / rate)
 	cutoff := start.Add(dur*3/2 + time.Second)
@@ -199,7 +202,7 @@ func paced(ctx context.Context, sys system, senders int, rate float64, dur time.
 	}
 	res := runResult{
 		Rate: rate, Sent: len(all), SendErrors: int(errs.Load()),
-		Expected: len(all) * (n - 1), CPU: cpuTime() - cpu0,
+		Expected: len(all) * (n - 1), CPU: cpuTime() - cpu0, StealPct: hostcpu.StealPercent(host0, hostcpu.Read()),
 	}
 	if span := all[len(all)-1].at.Sub(all[0].at); span > 0 && len(all) > 1 {
 		res.SendRate = float64(len(all)-1) / span.Seconds()

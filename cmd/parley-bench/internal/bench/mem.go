@@ -105,20 +105,6 @@ func (s *memSampler) Stop() (rss, heap uint64) {
 	return s.peakRSS, s.peakHeap
 }
 
-// loadAvg is the 1-minute load average, 0 if unknown.
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
-}
-
 // settleCPU waits (bounded by limit) until the process uses little more CPU
 // than the idle cluster does (idle, in cores), and reports whether it did.
 func settleCPU(ctx context.Context, idle float64, limit time.Duration) bool {

@@ -13,6 +13,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/hostcpu"
 )
 
 // WriteJSON writes the result, indented, to path (creating its directory).
@@ -51,6 +53,11 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	if r.LoadAvg[0] > float64(r.CPUs) || r.LoadAvg[1] > float64(r.CPUs) {
 		fmt.Fprintf(&b, "**Warning:** load average %.1f at start, %.1f at end, on %d CPUs: other processes competed for the CPUs, so latency and throughput are pessimistic (CPU per delivery is not affected much).\n\n",
 			r.LoadAvg[0], r.LoadAvg[1], r.CPUs)
+	}
+	if r.StealPct > hostcpu.StealWarnPercent {
+		fmt.Fprintf(&b, "**Warning:** the hypervisor gave %.0f%% of this machine's CPU time to other guests over the run (steal): latency and throughput are pessimistic, and ratios against the baseline only hold if the baseline's steps saw as much (the steal of each step is in the progress log and the JSON).\n\n", r.StealPct)
+	} else {
+		fmt.Fprintf(&b, "CPU steal over the run: %.1f%% (time the hypervisor gave to other guests).\n\n", r.StealPct)
 	}
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(&b, "### Latency: %d-byte messages at %.0f msgs/s for %.0f s (send -> stored and visible)\n\n", l.MsgSize, l.Rate, l.Seconds)

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"slices"
 	"time"
+
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/hostcpu"
 )
 
 // Percentiles summarises a latency distribution, in milliseconds.
@@ -50,6 +52,7 @@ type RunSummary struct {
 	PassP99     bool        `json:"pass_p99,omitempty"`      // ... and p99 to all members within the bound
 	Repeat      int         `json:"repeat,omitempty"`        // throughput step: which search (1..repeats)
 	Backlog     bool        `json:"backlog,omitempty"`       // the step started before the previous one's backlog had drained
+	StealPct    float64     `json:"steal_pct"`               // machine CPU time the hypervisor gave to other guests, %
 
 	allMs, eachMs []float64 // raw latencies, for the CDF
 }
@@ -59,7 +62,7 @@ type RunSummary struct {
 func summarize(r runResult, idle float64) RunSummary {
 	s := RunSummary{Rate: r.Rate, SendRate: r.SendRate, DeliverRate: r.DeliverRate, Sent: r.Sent, SendErrors: r.SendErrors,
 		Lost: r.Lost, Loss: r.Loss, AllMembers: percentiles(r.AllMs), PerDelivery: percentiles(r.EachMs),
-		allMs: r.AllMs, eachMs: r.EachMs}
+		StealPct: r.StealPct, allMs: r.AllMs, eachMs: r.EachMs}
 	if r.Delivered > 0 {
 		s.CPUPerMsgUs = float64(r.CPU.Microseconds()) / float64(r.Delivered)
 		net := r.CPU.Seconds() - idle*r.Wall.Seconds()
@@ -194,6 +197,17 @@ type Result struct {
 	// end: above the CPU count, other processes competed for the CPUs and
 	// the latency and throughput figures are pessimistic.
 	LoadAvg [2]float64 `json:"load_avg"`
+	// StealPct is the share of the machine's CPU time the hypervisor gave
+	// to other guests over the whole run: a busy neighbour on a shared host,
+	// which the load average does not show.
+	StealPct float64 `json:"steal_pct"`
+}
+
+// finish records the run's length and what the machine did meanwhile.
+func (r *Result) finish(t0 time.Time, host0 hostcpu.Ticks) {
+	r.Seconds = time.Since(t0).Seconds()
+	r.LoadAvg[1] = hostcpu.LoadAvg()
+	r.StealPct = hostcpu.StealPercent(host0, hostcpu.Read())
 }
 
 // Run measures everything cfg asks for.
@@ -218,7 +232,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.InMemory {
 		res.Store = "badger-memory"
 	}
-	res.LoadAvg[0] = loadAvg()
+	host0 := hostcpu.Read()
+	res.LoadAvg[0] = hostcpu.LoadAvg()
 	say := func(format string, a ...any) {
 		fmt.Fprintf(cfg.Progress, "[%5.1fs] "+format+"\n", append([]any{time.Since(t0).Seconds()}, a...)...)
 	}
@@ -245,8 +260,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err := runSoak(ctx, &cfg, res, rng, say); err != nil {
 			return nil, fmt.Errorf("soak: %w", err)
 		}
-		res.Seconds = time.Since(t0).Seconds()
-		res.LoadAvg[1] = loadAvg()
+		res.finish(t0, host0)
 		return res, nil
 	}
 
@@ -255,8 +269,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err := runGrowth(ctx, &cfg, res, rng, senders, say); err != nil {
 			return nil, err
 		}
-		res.Seconds = time.Since(t0).Seconds()
-		res.LoadAvg[1] = loadAvg()
+		res.finish(t0, host0)
 		return res, nil
 	}
 
@@ -324,8 +337,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.ThroughputMsgSize, res.ThroughputMsgsPerS, res.BaselineThroughput, res.ThroughputRatio = t.MsgSize, t.Ours, t.Baseline, t.Ratio
 		res.ThroughputP99MsgsPerS, res.BaselineThroughputP99, res.ThroughputP99Ratio = t.OursP99, t.BaselineP99, t.P99Ratio
 	}
-	res.Seconds = time.Since(t0).Seconds()
-	res.LoadAvg[1] = loadAvg()
+	res.finish(t0, host0)
 	return res, nil
 }
 
@@ -374,8 +386,8 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 		} else {
 			res.Latency.Ours = s
 		}
-		say("%s latency at %.0f msgs/s (sent at %.0f): p50 %.2f p99 %.2f max %.2f ms (all members), loss %.4f", name, cfg.Rate,
-			s.SendRate, s.AllMembers.P50, s.AllMembers.P99, s.AllMembers.Max, s.Loss)
+		say("%s latency at %.0f msgs/s (sent at %.0f): p50 %.2f p99 %.2f max %.2f ms (all members), loss %.4f, steal %.0f%%", name, cfg.Rate,
+			s.SendRate, s.AllMembers.P50, s.AllMembers.P99, s.AllMembers.Max, s.Loss, s.StealPct)
 	}
 	var sampler *memSampler
 	if !baseline && len(cfg.ThroughputSizes) > 0 {
@@ -430,8 +442,8 @@ func searchRepeated(ctx context.Context, cfg *Config, sys system, size int, idle
 	var outs []searchOutcome
 	for rep := 1; rep <= cfg.Repeats; rep++ {
 		o, err := searchRates(ctx, startRate(size, cfg.MaxRate), cfg.MaxRate, cfg.MaxSteps, ms(cfg.P99Bound), systemStep(cfg, sys, size, idle), func(s RunSummary) {
-			say("%s %d B search %d at %.0f msgs/s: delivered %.0f msgs/s, loss %.4f, p99 %.1f ms, zero loss %v, p99 <= %v %v%s", name, size, rep,
-				s.Rate, s.DeliverRate, s.Loss, s.AllMembers.P99, s.Pass, cfg.P99Bound, s.PassP99, backlogNote(s.Backlog))
+			say("%s %d B search %d at %.0f msgs/s: delivered %.0f msgs/s, loss %.4f, p99 %.1f ms, zero loss %v, p99 <= %v %v, steal %.0f%%%s", name, size, rep,
+				s.Rate, s.DeliverRate, s.Loss, s.AllMembers.P99, s.Pass, cfg.P99Bound, s.PassP99, s.StealPct, backlogNote(s.Backlog))
 		})
 		for i := range o.Steps {
 			o.Steps[i].Repeat = rep

@@ -21,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/hostcpu"
 	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/p2p"
 )
@@ -43,6 +44,9 @@ type Round struct {
 	// CPU seconds (user+system) of each side during each phase: on a
 	// loaded machine the wall-clock ratio follows the CPU each side needs.
 	RawCPUFetch, RawCPUServe, FileCPUFetch, FileCPUServe float64
+	// Machine CPU time the hypervisor gave to other guests during each
+	// phase, %: a ratio of two phases with unlike steal is not a measure.
+	RawStealPct, FileStealPct float64
 }
 
 // Result is one run's figures.
@@ -55,6 +59,7 @@ type Result struct {
 	// Load averages (/proc/loadavg: 1, 5, 15 min) before and after: the
 	// machine may be shared.
 	LoadBefore, LoadAfter string
+	StealPct              float64 // over the whole run, %
 }
 
 func newNode(dir string, log *slog.Logger) (*node.Node, error) {
@@ -146,7 +151,8 @@ func writeRandom(path string, size int64) error {
 // fetch is profiled into it and the child's serving into cpuProfile+".serve".
 func Run(ctx context.Context, size int64, rounds int, cpuProfile string, progress io.Writer, log *slog.Logger) (Result, error) {
 	rounds = max(rounds, 1)
-	res := Result{Size: size, LoadBefore: loadAvg()}
+	res := Result{Size: size, LoadBefore: hostcpu.LoadAvgs()}
+	host0 := hostcpu.Read()
 	dir, err := os.MkdirTemp("", "parley-filebench-")
 	if err != nil {
 		return res, err
@@ -221,7 +227,7 @@ func Run(ctx context.Context, size int64, rounds int, cpuProfile string, progres
 	if len(ratios)%2 == 0 {
 		res.Ratio = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
 	}
-	res.LoadAfter = loadAvg()
+	res.LoadAfter, res.StealPct = hostcpu.LoadAvgs(), hostcpu.StealPercent(host0, hostcpu.Read())
 	return res, nil
 }
 
@@ -269,7 +275,7 @@ func (sv server) round(ctx context.Context, dir, code string, rawFirst bool, siz
 		// The same bytes over a plain libp2p stream on the same connection,
 		// written to disk on this side (no fsync, no encryption, no proofs).
 		c0, s0 := cpuSeconds(os.Getpid()), cpuSeconds(sv.proc)
-		t0 := time.Now()
+		t0, h0 := time.Now(), hostcpu.Read()
 		s, err := n.Host().Libp2p().NewStream(ctx, sv.pid, rawProtocol)
 		if err != nil {
 			return err
@@ -287,6 +293,7 @@ func (sv server) round(ctx context.Context, dir, code string, rawFirst bool, siz
 		}
 		rd.RawSeconds = time.Since(t0).Seconds()
 		rd.RawCPUFetch, rd.RawCPUServe = cpuSeconds(os.Getpid())-c0, cpuSeconds(sv.proc)-s0
+		rd.RawStealPct = hostcpu.StealPercent(h0, hostcpu.Read())
 		return nil
 	}
 	fetch := func() error {
@@ -295,10 +302,11 @@ func (sv server) round(ctx context.Context, dir, code string, rawFirst bool, siz
 			return err
 		}
 		c0, s0 := cpuSeconds(os.Getpid()), cpuSeconds(sv.proc)
-		t0 := time.Now()
+		t0, h0 := time.Now(), hostcpu.Read()
 		err = n.FetchFile(ctx, sv.gid, sv.id)
 		rd.FileSeconds = time.Since(t0).Seconds()
 		rd.FileCPUFetch, rd.FileCPUServe = cpuSeconds(os.Getpid())-c0, cpuSeconds(sv.proc)-s0
+		rd.FileStealPct = hostcpu.StealPercent(h0, hostcpu.Read())
 		stop()
 		if err != nil {
 			return err
@@ -322,14 +330,6 @@ func (sv server) round(ctx context.Context, dir, code string, rawFirst bool, siz
 	rd.FileMBps = float64(size) / 1e6 / rd.FileSeconds
 	rd.Ratio = rd.FileMBps / rd.RawMBps
 	return rd, nil
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "?"
 }
 
 // startProfile starts a CPU profile into path (nothing when empty).
@@ -391,15 +391,18 @@ func (r Result) WriteMarkdown(w io.Writer) {
 		chunks = r.Rounds[0].Chunks
 	}
 	fmt.Fprintf(w, "## File transfer, two processes on loopback (%.0f MiB, %d chunks, %d rounds)\n\n", float64(r.Size)/(1<<20), chunks, len(r.Rounds))
-	fmt.Fprintf(w, "Load average (1, 5, 15 min): %s before, %s after\n\n", r.LoadBefore, r.LoadAfter)
-	fmt.Fprintf(w, "| round | first | plain stream MB/s | fetch MB/s | ratio | CPU-s plain (fetch+serve) | CPU-s file (fetch+serve) | peak RSS MB (fetch, serve) |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "Load average (1, 5, 15 min): %s before, %s after; CPU steal over the run: %.1f%%\n\n", r.LoadBefore, r.LoadAfter, r.StealPct)
+	if r.StealPct > hostcpu.StealWarnPercent {
+		fmt.Fprintf(w, "**Warning:** the hypervisor gave %.0f%% of this machine's CPU time to other guests: throughput is pessimistic, and a round's ratio only holds where its two phases saw alike steal.\n\n", r.StealPct)
+	}
+	fmt.Fprintf(w, "| round | first | plain stream MB/s | fetch MB/s | ratio | CPU-s plain (fetch+serve) | CPU-s file (fetch+serve) | steal %% (plain, file) | peak RSS MB (fetch, serve) |\n|---|---|---|---|---|---|---|---|---|\n")
 	for i, rd := range r.Rounds {
 		first := "fetch"
 		if rd.RawFirst {
 			first = "plain"
 		}
-		fmt.Fprintf(w, "| %d | %s | %.0f | %.0f | %.2f | %.2f + %.2f | %.2f + %.2f | %.1f, %.1f |\n", i+1, first, rd.RawMBps, rd.FileMBps, rd.Ratio,
-			rd.RawCPUFetch, rd.RawCPUServe, rd.FileCPUFetch, rd.FileCPUServe, float64(rd.FetchPeakRSS)/1e6, float64(rd.ServerPeakRSS)/1e6)
+		fmt.Fprintf(w, "| %d | %s | %.0f | %.0f | %.2f | %.2f + %.2f | %.2f + %.2f | %.0f, %.0f | %.1f, %.1f |\n", i+1, first, rd.RawMBps, rd.FileMBps, rd.Ratio,
+			rd.RawCPUFetch, rd.RawCPUServe, rd.FileCPUFetch, rd.FileCPUServe, rd.RawStealPct, rd.FileStealPct, float64(rd.FetchPeakRSS)/1e6, float64(rd.ServerPeakRSS)/1e6)
 	}
 	fmt.Fprintf(w, "\nRatio (file / plain, median of the rounds): %.2f (target >= 0.8)\n\n", r.Ratio)
 	fmt.Fprintf(w, "Peak RSS (VmHWM, highest round): fetching process %.1f MB, serving process %.1f MB (target < 100 MB)\n",
