@@ -78,7 +78,8 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 		row("achieved send rate, msgs/s", l.Ours.SendRate, base.SendRate, 0)
 		row("CPU per delivery, us", l.Ours.CPUPerMsgUs, base.CPUPerMsgUs, 1)
 		row("CPU per delivery less idle, us", l.Ours.CPUNetUs, base.CPUNetUs, 1)
-		fmt.Fprintf(&b, "| sent / lost deliveries | %d / %d | %d / %d | |\n\n", l.Ours.Sent, l.Ours.Lost, base.Sent, base.Lost)
+		fmt.Fprintf(&b, "| sent / lost deliveries | %d / %d | %d / %d | |\n", l.Ours.Sent, l.Ours.Lost, base.Sent, base.Lost)
+		fmt.Fprintf(&b, "| CPU steal over the run, %% of the machine | %.1f | %.1f | |\n\n", l.Ours.StealPct, base.StealPct)
 	}
 	if len(r.Throughput) > 0 {
 		t0 := r.Throughput[0]
@@ -155,16 +156,18 @@ func writeGrowth(b *strings.Builder, g *Growth) {
 	if len(g.Nodes) > 0 {
 		fmt.Fprintf(b, "### Cost as the group grows: %d-byte messages at %.0f msgs/s for %.0f s\n\n", g.MsgSize, g.Rate, g.Seconds)
 		b.WriteString("Latency is send -> stored on all members. Memory per node is the process RSS less the process before any node, divided by the nodes.\n\n")
-		b.WriteString("| nodes | p50 ms | p99 ms | raw GossipSub p50 / p99 ms | loss | CPU us/delivery (less idle) | raw GossipSub CPU us/delivery | RSS MB/node idle | RSS MB/node in the run | idle CPU % of a core/node |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| nodes | p50 ms | p99 ms | raw GossipSub p50 / p99 ms | loss | CPU us/delivery (less idle) | raw GossipSub CPU us/delivery | RSS MB/node idle | RSS MB/node in the run | idle CPU % of a core/node | steal % (Parley / raw) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, n := range g.Nodes {
 			base := "-"
 			baseCPU := "-"
+			steal := fmt.Sprintf("%.0f / -", n.Ours.StealPct)
 			if n.Baseline != nil {
 				base = fmt.Sprintf("%.2f / %.2f", n.Baseline.AllMembers.P50, n.Baseline.AllMembers.P99)
 				baseCPU = num(n.Baseline.CPUPerMsgUs, 1)
+				steal = fmt.Sprintf("%.0f / %.0f", n.Ours.StealPct, n.Baseline.StealPct)
 			}
-			fmt.Fprintf(b, "| %d | %.2f | %.2f | %s | %.4f | %s (%s) | %s | %.1f | %.1f | %.2f |\n", n.Nodes, n.Ours.AllMembers.P50, n.Ours.AllMembers.P99, base,
-				n.Ours.Loss, num(n.Ours.CPUPerMsgUs, 1), num(n.Ours.CPUNetUs, 1), baseCPU, n.IdleRSSMBPerNode, n.RunRSSMBPerNode, n.IdleCPUPercent)
+			fmt.Fprintf(b, "| %d | %.2f | %.2f | %s | %.4f | %s (%s) | %s | %.1f | %.1f | %.2f | %s |\n", n.Nodes, n.Ours.AllMembers.P50, n.Ours.AllMembers.P99, base,
+				n.Ours.Loss, num(n.Ours.CPUPerMsgUs, 1), num(n.Ours.CPUNetUs, 1), baseCPU, n.IdleRSSMBPerNode, n.RunRSSMBPerNode, n.IdleCPUPercent, steal)
 		}
 		b.WriteString("\n")
 	}
