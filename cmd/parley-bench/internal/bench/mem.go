@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -130,3 +131,21 @@ func applyNodeMemoryLimit(perNode int64, n int) func() {
 	old := debug.SetMemoryLimit(int64(rssBytes()) + int64(n)*perNode)
 	return func() { debug.SetMemoryLimit(old) }
 }
+
+// allocs is what the process's heap allocated so far (runtime/metrics).
+type allocs struct{ bytes, objects uint64 }
+
+func heapAllocs() allocs {
+	m := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(m)
+	var a allocs
+	if m[0].Value.Kind() == metrics.KindUint64 {
+		a.bytes = m[0].Value.Uint64()
+	}
+	if m[1].Value.Kind() == metrics.KindUint64 {
+		a.objects = m[1].Value.Uint64()
+	}
+	return a
+}
+
+func (a allocs) minus(b allocs) allocs { return allocs{a.bytes - b.bytes, a.objects - b.objects} }

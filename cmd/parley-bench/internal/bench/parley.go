@@ -181,9 +181,13 @@ func (c *parleyCluster) form(ctx context.Context) error {
 	// Only the owner and admins may invite: the owner makes every node an
 	// admin once it has joined, so it can invite its own topology children.
 	owner := c.nodes[0]
+	// Each wait grows with the group: a promotion or join reaches every
+	// member through membership replays whose cost grows with the log, and
+	// on a shared host a 100-node group took over 30 s for one step.
+	stepWait := 30*time.Second + time.Duration(len(c.nodes))*time.Second
 	for i := 1; i < len(c.nodes); i++ {
 		parent := c.nodes[c.topo.parent[i]]
-		if err := waitUntil(ctx, 30*time.Second, fmt.Sprintf("node %d to know it is admin", c.topo.parent[i]), func() bool {
+		if err := waitUntil(ctx, stepWait, fmt.Sprintf("node %d to know it is admin", c.topo.parent[i]), func() bool {
 			return isAdmin(parent, c.group, parent.ID().String())
 		}); err != nil {
 			return err
@@ -196,7 +200,7 @@ func (c *parleyCluster) form(ctx context.Context) error {
 			return fmt.Errorf("node %d join: %w", i, err)
 		}
 		joiner := c.nodes[i].ID().String()
-		if err := waitUntil(ctx, 30*time.Second, fmt.Sprintf("the owner to see node %d join", i), func() bool {
+		if err := waitUntil(ctx, stepWait, fmt.Sprintf("the owner to see node %d join", i), func() bool {
 			return isMember(owner, c.group, joiner)
 		}); err != nil {
 			return err

@@ -78,6 +78,8 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 		row("achieved send rate, msgs/s", l.Ours.SendRate, base.SendRate, 0)
 		row("CPU per delivery, us", l.Ours.CPUPerMsgUs, base.CPUPerMsgUs, 1)
 		row("CPU per delivery less idle, us", l.Ours.CPUNetUs, base.CPUNetUs, 1)
+		row("heap allocated per delivery, KB", l.Ours.AllocBPerMsg/1024, base.AllocBPerMsg/1024, 1)
+		row("heap objects allocated per delivery", l.Ours.AllocObjsPerMsg, base.AllocObjsPerMsg, 0)
 		fmt.Fprintf(&b, "| sent / lost deliveries | %d / %d | %d / %d | |\n", l.Ours.Sent, l.Ours.Lost, base.Sent, base.Lost)
 		fmt.Fprintf(&b, "| CPU steal over the run, %% of the machine | %.1f | %.1f | |\n\n", l.Ours.StealPct, base.StealPct)
 	}

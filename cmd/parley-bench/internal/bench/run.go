@@ -53,6 +53,14 @@ type RunSummary struct {
 	Repeat      int         `json:"repeat,omitempty"`        // throughput step: which search (1..repeats)
 	Backlog     bool        `json:"backlog,omitempty"`       // the step started before the previous one's backlog had drained
 	StealPct    float64     `json:"steal_pct"`               // machine CPU time the hypervisor gave to other guests, %
+	// StealRetries: how many times a throughput step was run again
+	// because it failed under steal (systemStep).
+	StealRetries int `json:"steal_retries,omitempty"`
+	// Heap allocated per delivery (process total / deliveries): unlike
+	// time, it does not move with a busy neighbour, and the collector's
+	// share of the CPU follows it.
+	AllocBPerMsg    float64 `json:"alloc_bytes_per_delivery"`
+	AllocObjsPerMsg float64 `json:"alloc_objects_per_delivery"`
 
 	allMs, eachMs []float64 // raw latencies, for the CDF
 }
@@ -64,6 +72,8 @@ func summarize(r runResult, idle float64) RunSummary {
 		Lost: r.Lost, Loss: r.Loss, AllMembers: percentiles(r.AllMs), PerDelivery: percentiles(r.EachMs),
 		StealPct: r.StealPct, allMs: r.AllMs, eachMs: r.EachMs}
 	if r.Delivered > 0 {
+		s.AllocBPerMsg = float64(r.Alloc.bytes) / float64(r.Delivered)
+		s.AllocObjsPerMsg = float64(r.Alloc.objects) / float64(r.Delivered)
 		s.CPUPerMsgUs = float64(r.CPU.Microseconds()) / float64(r.Delivered)
 		net := r.CPU.Seconds() - idle*r.Wall.Seconds()
 		s.CPUNetUs = max(net, 0) * 1e6 / float64(r.Delivered)
@@ -208,6 +218,14 @@ func (r *Result) finish(t0 time.Time, host0 hostcpu.Ticks) {
 	r.Seconds = time.Since(t0).Seconds()
 	r.LoadAvg[1] = hostcpu.LoadAvg()
 	r.StealPct = hostcpu.StealPercent(host0, hostcpu.Read())
+}
+
+// retryNote says that a step was run again under steal.
+func retryNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (run %d more times: failed under steal; the least disturbed run counts)", n)
 }
 
 // Run measures everything cfg asks for.
@@ -443,7 +461,7 @@ func searchRepeated(ctx context.Context, cfg *Config, sys system, size int, idle
 	for rep := 1; rep <= cfg.Repeats; rep++ {
 		o, err := searchRates(ctx, startRate(size, cfg.MaxRate), cfg.MaxRate, cfg.MaxSteps, ms(cfg.P99Bound), systemStep(cfg, sys, size, idle), func(s RunSummary) {
 			say("%s %d B search %d at %.0f msgs/s: delivered %.0f msgs/s, loss %.4f, p99 %.1f ms, zero loss %v, p99 <= %v %v, steal %.0f%%%s", name, size, rep,
-				s.Rate, s.DeliverRate, s.Loss, s.AllMembers.P99, s.Pass, cfg.P99Bound, s.PassP99, s.StealPct, backlogNote(s.Backlog))
+				s.Rate, s.DeliverRate, s.Loss, s.AllMembers.P99, s.Pass, cfg.P99Bound, s.PassP99, s.StealPct, backlogNote(s.Backlog)+retryNote(s.StealRetries))
 		})
 		for i := range o.Steps {
 			o.Steps[i].Repeat = rep

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"time"
+
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/hostcpu"
 )
 
 // The throughput search. Every step is judged only on its own messages
@@ -192,17 +194,50 @@ func startRate(size int, maxRate float64) float64 {
 // cluster is quiet, then a paced run of cfg.StepDuration.
 func systemStep(cfg *Config, sys system, size int, idle float64) stepFunc {
 	return func(ctx context.Context, rate float64) (RunSummary, error) {
-		quiet := quiesce(ctx, sys, idle)
-		r, err := paced(ctx, sys, cfg.Senders, rate, cfg.StepDuration, size, cfg.Drain)
+		return retryUnderSteal(func() (RunSummary, error) {
+			quiet := quiesce(ctx, sys, idle)
+			r, err := paced(ctx, sys, cfg.Senders, rate, cfg.StepDuration, size, cfg.Drain)
+			if err != nil {
+				return RunSummary{}, err
+			}
+			s := summarize(r, idle)
+			s.allMs, s.eachMs = nil, nil
+			s.Backlog = !quiet
+			return s, nil
+		})
+	}
+}
+
+// retryUnderSteal runs a throughput step, and again while it fails with
+// the CPUs taken by a neighbour: such a failure says nothing of the rate.
+// A step that passed would also have passed undisturbed. The least
+// disturbed run counts.
+func retryUnderSteal(run func() (RunSummary, error)) (RunSummary, error) {
+	var best RunSummary
+	for try := 0; try <= stealRetries; try++ {
+		s, err := run()
 		if err != nil {
 			return RunSummary{}, err
 		}
-		s := summarize(r, idle)
-		s.allMs, s.eachMs = nil, nil
-		s.Backlog = !quiet
-		return s, nil
+		s.StealRetries = try
+		if (s.Pass && s.PassP99) || s.StealPct <= stealRetryPercent {
+			return s, nil
+		}
+		if try == 0 || s.StealPct < best.StealPct {
+			best = s
+		}
+		best.StealRetries = try
 	}
+	return best, nil
 }
+
+// A throughput step that fails with more than stealRetryPercent of the
+// machine's CPU time stolen is run again, up to stealRetries times, and the
+// least disturbed run counts.
+const (
+	stealRetryPercent = 2 * hostcpu.StealWarnPercent
+	stealRetries      = 2
+)
 
 // quiesce waits until the previous step has left nothing behind: no more
 // late deliveries for 300 ms (an overloaded step's queued messages and

@@ -161,3 +161,30 @@ func TestFigureOf(t *testing.T) {
 		t.Errorf("figureText: %q", got)
 	}
 }
+
+func TestRetryUnderSteal(t *testing.T) {
+	runs := func(ss ...RunSummary) (func() (RunSummary, error), *int) {
+		n := 0
+		return func() (RunSummary, error) { s := ss[n]; n++; return s, nil }, &n
+	}
+	// A pass under steal counts at once.
+	run, n := runs(RunSummary{Pass: true, PassP99: true, StealPct: 40})
+	if s, _ := retryUnderSteal(run); *n != 1 || !s.Pass || s.StealRetries != 0 {
+		t.Fatalf("a pass was retried or lost: %d runs, %+v", *n, s)
+	}
+	// A failure on a quiet machine counts at once.
+	run, n = runs(RunSummary{Pass: false, StealPct: 1})
+	if s, _ := retryUnderSteal(run); *n != 1 || s.Pass {
+		t.Fatalf("a quiet failure was retried: %d runs, %+v", *n, s)
+	}
+	// A failure under steal is run again; a quiet rerun decides.
+	run, n = runs(RunSummary{Pass: false, StealPct: 30}, RunSummary{Pass: true, PassP99: true, StealPct: 2})
+	if s, _ := retryUnderSteal(run); *n != 2 || !s.Pass || s.StealPct != 2 || s.StealRetries != 1 {
+		t.Fatalf("rerun under steal: %d runs, %+v", *n, s)
+	}
+	// Steal every time: stop after the retries, keep the least disturbed.
+	run, n = runs(RunSummary{Rate: 1, StealPct: 30}, RunSummary{Rate: 2, StealPct: 20}, RunSummary{Rate: 3, StealPct: 25})
+	if s, _ := retryUnderSteal(run); *n != 1+stealRetries || s.Rate != 2 || s.StealRetries != stealRetries {
+		t.Fatalf("persistent steal: %d runs, %+v", *n, s)
+	}
+}
