@@ -11,7 +11,7 @@ import (
 	"github.com/parley-chat/parley/p2p"
 )
 
-const testTimeout = 30 * time.Second
+const testTimeout = 30 * time.Second * timeoutFactor
 
 type testNode struct {
 	*Node
