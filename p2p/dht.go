@@ -105,7 +105,7 @@ func (h *Host) startDHT(mode DHTMode) error {
 	h.dht = d
 	h.disc = drouting.NewRoutingDiscovery(d)
 	h.mu.Unlock()
-	h.wg.Add(1)
+	h.bootWG.Add(1)
 	go h.bootstrapLoop()
 	return nil
 }
@@ -160,7 +160,7 @@ func (h *Host) bootstrapPeers() []peer.AddrInfo {
 const bootstrapDialers = 4
 
 func (h *Host) bootstrapLoop() {
-	defer h.wg.Done()
+	defer h.bootWG.Done()
 	t := time.NewTicker(bootstrapEvery)
 	defer t.Stop()
 	failures := map[peer.ID]int{}

@@ -127,6 +127,7 @@ type Host struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	bootWG sync.WaitGroup // the bootstrap loop, which Close waits for before closing the DHT
 	once   sync.Once
 
 	flood    *floodGuard
@@ -495,13 +496,17 @@ func (h *Host) Close() error {
 		for _, t := range topics {
 			t.Close()
 		}
-		if d := h.kad(); d != nil {
-			d.Close()
-		}
 		h.mu.Lock()
 		h.closing = true
 		h.mu.Unlock()
 		h.cancel()
+		// The bootstrap loop calls into the DHT: it must have returned
+		// before the DHT closes (kad-dht's Close writes what its
+		// RefreshRoutingTable reads; the race detector caught the two).
+		h.bootWG.Wait()
+		if d := h.kad(); d != nil {
+			d.Close()
+		}
 		err = h.h.Close()
 		h.wg.Wait()
 	})
