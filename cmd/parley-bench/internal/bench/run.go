@@ -225,7 +225,7 @@ func retryNote(n int) string {
 	if n == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (run %d more times: failed under steal; the least disturbed run counts)", n)
+	return fmt.Sprintf(" (ran %d times: failed under steal; the least disturbed run counts)", n+1)
 }
 
 // Run measures everything cfg asks for.
