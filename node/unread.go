@@ -48,8 +48,17 @@ func (l *Local) readPosition(g store.GroupID) *readPos {
 	if p.last, err = parseCursor(string(b)); err != nil {
 		return nil
 	}
-	if p.arrived, err = l.st.ArrivalsThrough(g, p.last); err != nil {
+	// Read is what arrived up to the message read last, wherever the later
+	// arrivals sort. Without that message (erased since), what sorts up to
+	// the cursor: the schema 5 migration numbered history in that order.
+	n, held, err := l.st.ArrivalOf(g, p.last)
+	if err != nil {
 		return nil
+	}
+	if p.arrived = n; !held {
+		if p.arrived, err = l.st.ArrivalsThrough(g, p.last); err != nil {
+			return nil
+		}
 	}
 	// Kept converted: messages arriving from now on sort anywhere.
 	_ = l.st.PutLocalState(readKey(g), []byte(formatReadPos(p)))

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -63,6 +64,40 @@ func (s *Store) ArrivedAfter(g GroupID, n uint64, fn func(Stored) bool) error {
 		}
 		return nil
 	})
+}
+
+// ArrivalOf is the arrival number of the message at history cursor c in g
+// (1 for the first message g received), and false if g holds no such
+// message. It turns a read position kept as a history cursor (before
+// schema 5) into an arrival count: what arrived up to the message read
+// last was seen, whatever its place in history. The walk runs from the
+// newest arrival back, since the message read last is usually recent.
+func (s *Store) ArrivalOf(g GroupID, c Cursor) (uint64, bool, error) {
+	want := append(u64(c.Lamport), c.ID[:]...)
+	var n uint64
+	found := false
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: key('A', g[:]), Reverse: true, PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		for it.Seek(arrivalKey(g, math.MaxUint64)); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			err := it.Item().Value(func(v []byte) error {
+				ref, _, ok := arrivalRef(v)
+				if !ok || len(k) < 8 {
+					return fmt.Errorf("store: corrupt arrival entry %x", k)
+				}
+				if string(ref) == string(want) {
+					n, found = binary.BigEndian.Uint64(k[len(k)-8:]), true
+				}
+				return nil
+			})
+			if err != nil || found {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, found, err
 }
 
 // ArrivalsThrough counts the messages of g at or before c in history order.

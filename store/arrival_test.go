@@ -41,6 +41,22 @@ func TestArrivalOrder(t *testing.T) {
 	if n, err := s.ArrivalsThrough(g, Cursor{Lamport: a.Lamport, ID: a.ID}); err != nil || n != 2 {
 		t.Fatalf("ArrivalsThrough(a) = %d, %v; want 2", n, err)
 	}
+	// ... or, for a message held, what arrived up to it: the late message
+	// sorts before b but arrived after it.
+	for _, c := range []struct {
+		m    Message
+		want uint64
+	}{{a, 1}, {b, 2}, {late, 3}} {
+		if n, ok, err := s.ArrivalOf(g, Cursor{Lamport: c.m.Lamport, ID: c.m.ID}); err != nil || !ok || n != c.want {
+			t.Fatalf("ArrivalOf(%x) = %d, %v, %v; want %d", c.m.ID[:4], n, ok, err, c.want)
+		}
+	}
+	if _, ok, err := s.ArrivalOf(g, Cursor{Lamport: 99, ID: idOf(424242)}); err != nil || ok {
+		t.Fatalf("ArrivalOf(a message not held) = %v, %v; want false", ok, err)
+	}
+	if _, ok, err := s.ArrivalOf(gidOf("other"), Cursor{Lamport: a.Lamport, ID: a.ID}); err != nil || ok {
+		t.Fatalf("ArrivalOf in another group = %v, %v; want false", ok, err)
+	}
 }
 
 // The schema 5 migration stopped mid-way (a crash) numbers the same way
