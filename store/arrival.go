@@ -18,6 +18,14 @@ import (
 
 func arrivalKey(g GroupID, n uint64) []byte { return key('A', g[:], u64(n)) }
 
+// arrivalNumber reads n back from an arrivalKey (false if k is not one).
+func arrivalNumber(k []byte) (uint64, bool) {
+	if len(k) != 2+GroupIDLen+8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k[2+GroupIDLen:]), true
+}
+
 // arrivalRef reads an A/ value: the message's history key (lamport, id),
 // whether its search postings are deferred (a trailing flag byte,
 // deferred.go), and false if the value is neither form.
@@ -82,12 +90,13 @@ func (s *Store) ArrivalOf(g GroupID, c Cursor) (uint64, bool, error) {
 		for it.Seek(arrivalKey(g, math.MaxUint64)); it.Valid(); it.Next() {
 			k := it.Item().Key()
 			err := it.Item().Value(func(v []byte) error {
-				ref, _, ok := arrivalRef(v)
-				if !ok || len(k) < 8 {
+				ref, _, okRef := arrivalRef(v)
+				num, okKey := arrivalNumber(k)
+				if !okRef || !okKey {
 					return fmt.Errorf("store: corrupt arrival entry %x", k)
 				}
 				if string(ref) == string(want) {
-					n, found = binary.BigEndian.Uint64(k[len(k)-8:]), true
+					n, found = num, true
 				}
 				return nil
 			})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -149,7 +150,11 @@ func deferredArrivals(txn *badger.Txn, g GroupID, from uint64, n int) (refs []de
 			return refs, last, false, nil
 		}
 		read++
-		last = binary.BigEndian.Uint64(it.Item().Key()[2+GroupIDLen:])
+		num, ok := arrivalNumber(it.Item().Key())
+		if !ok {
+			return nil, 0, false, fmt.Errorf("store: corrupt arrival key %x", it.Item().Key())
+		}
+		last = num
 		err := it.Item().Value(func(v []byte) error {
 			if ref, later, _ := arrivalRef(v); later {
 				refs = append(refs, deferredRef{last, append([]byte(nil), ref...)})
