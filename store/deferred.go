@@ -207,14 +207,11 @@ func indexBodies(txn *badger.Txn, g GroupID, refs []deferredRef, budget int, ent
 		var id MessageID
 		copy(id[:], ref[8:])
 		lamport := binary.BigEndian.Uint64(ref)
-		e := entry(g, Stored{ID: id, Lamport: lamport, Raw: raw})
-		if validTerms(e.Terms) != nil {
-			continue // out of bounds: not indexed, as a commit would refuse them
-		}
-		if err := writeTerms(txn, g, id, lamport, e.TimeMs, e.Terms, e.Of); err != nil {
+		written, err := writeIndexEntry(txn, g, id, lamport, entry(g, Stored{ID: id, Lamport: lamport, Raw: raw}))
+		if err != nil {
 			return 0, err
 		}
-		keys += len(e.Terms) + 2
+		keys += written
 	}
 	return 0, nil
 }

@@ -170,6 +170,19 @@ func writeTerms(txn *badger.Txn, g GroupID, id MessageID, lamport uint64, timeMs
 	return txn.Set(docTimeKey(g, id), u64(clampTime(timeMs)))
 }
 
+// writeIndexEntry writes the postings an IndexEntry gives a stored message
+// (Backfill, IndexDeferred) and returns how many keys that took. Terms out
+// of bounds are not indexed, as a commit would refuse them.
+func writeIndexEntry(txn *badger.Txn, g GroupID, id MessageID, lamport uint64, e IndexEntry) (int, error) {
+	if validTerms(e.Terms) != nil {
+		return 0, nil
+	}
+	if err := writeTerms(txn, g, id, lamport, e.TimeMs, e.Terms, e.Of); err != nil {
+		return 0, err
+	}
+	return len(e.Terms) + 2, nil
+}
+
 // indexTerms is insert's part: m's terms in the same transaction as m,
 // unless they are deferred (deferred.go).
 func (w *batchWriter) indexTerms(m *Message) error {
@@ -451,13 +464,11 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 			if err != nil {
 				return err
 			}
-			e := entry(g, st)
-			if validTerms(e.Terms) == nil {
-				if err := writeTerms(txn, g, st.ID, st.Lamport, e.TimeMs, e.Terms, e.Of); err != nil {
-					return err
-				}
-				keys += len(e.Terms) + 2
+			written, err := writeIndexEntry(txn, g, st.ID, st.Lamport, entry(g, st))
+			if err != nil {
+				return err
 			}
+			keys += written
 			last = it.Item().KeyCopy(nil)
 			count++
 		}
