@@ -119,6 +119,24 @@ func craft(t *testing.T, n *testNode, g *group, text string) *wirepb.Message {
 		Body: &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: text}}}}
 }
 
+// waitParentsHeld waits until every node holds all of m's parents: a
+// clock check judges a message with a missing parent as possibly behind
+// (deferred), not as an attack, and a parent may still be on its way (a
+// receipt mallory wrote just before).
+func waitParentsHeld(t *testing.T, g store.GroupID, m *wirepb.Message, nodes ...*testNode) {
+	t.Helper()
+	for _, n := range nodes {
+		waitFor(t, n.cfg.displayName+" to hold the crafted message's parents", func() bool {
+			for _, p := range m.Parents {
+				if !holds(t, n, g, store.MessageID(p)) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
 // publishRaw signs m with n's key and publishes it on g's topic as n's
 // client would, without storing it.
 func publishRaw(t *testing.T, n *testNode, g *group, m *wirepb.Message) *verified {

@@ -23,6 +23,7 @@ func TestAttackLamportPoisoning(t *testing.T) {
 	// Over gossip.
 	poison := craft(t, m, gm, "poison")
 	poison.Lamport = envelope.MaxLamport
+	waitParentsHeld(t, ga.rec.ID, poison, a, b)
 	pv := publishRaw(t, m, gm, poison)
 	waitFor(t, "a and b to refuse the poisoned clock", func() bool {
 		return drop(a, envelope.ErrLamportJump) >= 1 && drop(b, envelope.ErrLamportJump) >= 1
