@@ -49,13 +49,13 @@ func TestWebUIPolls(t *testing.T) {
 	count := func(i int) string {
 		return `(document.querySelectorAll('#message-list .poll-opt .poll-count')[` + string(rune('0'+i)) + `] || {}).textContent`
 	}
-	b.do(t, "vote sushi on B", chromedp.Click(chromedp.CSS(`#message-list .poll-opt:nth-child(2)`)))
+	b.clickWhenThere(t, "vote sushi on B", `#message-list .poll-opt:nth-child(2)`)
 	b.wait(t, "B's own vote marked", `document.querySelector('#message-list .poll-opt:nth-child(2)').classList.contains('mine')`)
 	a.wait(t, "A counts B's vote live", count(1)+` === '1' && `+count(0)+` === '0'`)
-	b.do(t, "change to tacos", chromedp.Click(chromedp.CSS(`#message-list .poll-opt:nth-child(3)`)))
+	b.clickWhenThere(t, "change to tacos", `#message-list .poll-opt:nth-child(3)`)
 	a.wait(t, "A sees the changed vote", count(2)+` === '1' && `+count(1)+` === '0'`)
 	b.wait(t, "B has no close button (not the creator)", `!document.querySelector('#message-list .poll-close')`)
-	a.do(t, "close on A", chromedp.Click(chromedp.CSS(`#message-list .poll-close`)))
+	a.clickWhenThere(t, "close on A", `#message-list .poll-close`)
 	b.wait(t, "B sees it closed", `!!document.querySelector('#message-list .poll.closed') && document.querySelector('#message-list .poll-opt').disabled`)
 	b.screenshot(t, artifactsDir(t), "webui-poll.png")
 	r := run(t, bin, homeB, "poll", "show", "Club", "--json", firstPollID(t, bin, homeB))
