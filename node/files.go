@@ -59,7 +59,7 @@ type FileInfo struct {
 	Name   string    `json:"name"`
 	Size   uint64    `json:"size"`
 	Mime   string    `json:"mime,omitempty"`
-	Hash   string    `json:"hash"` // content hash, hex (docs/files.md: a tree root; V1 files: SHA-256)
+	Hash   string    `json:"hash"` // content hash, hex (docs/files.md: a tree root, over the sealed chunks in V3; V1 files: SHA-256)
 	Root   string    `json:"root"` // hash-tree root, hex
 	// State is "complete", "partial", "missing" or "failed" (Files only;
 	// empty in a Message).

@@ -1119,10 +1119,11 @@ type FileAnnounce struct {
 	Root        []byte                 `protobuf:"bytes,4,opt,name=root,proto3" json:"root,omitempty"`                                  // 32-byte root naming the file (its hash tree; docs/files.md)
 	Key         []byte                 `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`                                    // 32-byte key the chunks are sealed with
 	ChunkSize   uint32                 `protobuf:"varint,6,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`      // bytes of plaintext per chunk
-	ContentHash []byte                 `protobuf:"bytes,7,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"` // V1: SHA-256 of the plaintext; V2: root of the plaintext chunks' tree (docs/files.md)
+	ContentHash []byte                 `protobuf:"bytes,7,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"` // V1: SHA-256 of the plaintext; V2: root of the plaintext chunks' tree; V3: root of the sealed chunks' tree (docs/files.md)
 	// Format: 0 or 1 = V1 (ChaCha20-Poly1305, tree over sealed chunks), 2 = V2
-	// (AES-256-GCM, tree over plaintext chunks bound to the key). A node
-	// refuses a version it does not know.
+	// (AES-256-GCM, tree over plaintext chunks bound to the key), 3 = V3
+	// (AES-256-GCM, tree over sealed chunks bound to the key). A node refuses
+	// a version it does not know.
 	Version       uint32 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -24,12 +24,15 @@ const (
 // (hardware-accelerated), hash tree over the plaintext chunks whose root is
 // the content hash, and the file's root binds that to the key; a fetched
 // chunk is decrypted and hashed once, and the content hash needs no pass of
-// its own. See docs/files.md.
+// its own. V3: as V2, but the tree is over the sealed chunks: a fetched
+// chunk is hashed and written as it came, never decrypted (that waits until
+// the file is read). See docs/files.md.
 const (
 	V1 = 1
 	V2 = 2
+	V3 = 3
 	// Current is the format new files are sent in.
-	Current = V2
+	Current = V3
 )
 
 // ErrDecrypt: a chunk failed authentication under the file's key.
@@ -91,19 +94,26 @@ type Layout struct {
 	ChunkSize int
 	// Version is the format (0 means V1, as an announcement without one).
 	Version int
-	// Bind (V2) is KeyBind of the file's key: the root commits to it, so
-	// the hash list can be checked against the root without the key.
+	// Bind (V2, V3) is the key bind of the file's key: the root commits to
+	// it, so the hash list can be checked against the root without the key.
 	Bind [HashLen]byte
 }
 
 // LayoutOf is the layout an announcement describes.
 func LayoutOf(size uint64, chunkSize uint32, version uint32, key []byte) Layout {
 	l := Layout{Size: size, ChunkSize: int(chunkSize), Version: int(min(version, 1<<16))}
-	if l.version() == V2 {
-		l.Bind = KeyBind(key)
+	if l.bound() {
+		l.Bind = keyBindIn(l.domain(), key)
 	}
 	return l
 }
+
+// bound tells whether the root binds the key (V2 and later).
+func (l Layout) bound() bool { return l.version() >= V2 }
+
+// sealedTree tells whether the leaves hash the sealed chunks (V1, V3)
+// rather than the plaintext (V2).
+func (l Layout) sealedTree() bool { return l.version() != V2 }
 
 func (l Layout) version() int {
 	if l.Version == 0 {
@@ -113,10 +123,13 @@ func (l Layout) version() int {
 }
 
 func (l Layout) domain() []byte {
-	if l.version() == V1 {
+	switch l.version() {
+	case V1:
 		return domainV1
+	case V2:
+		return domainV2
 	}
-	return domainV2
+	return domainV3
 }
 
 // Chunks is how many chunks the file has.
@@ -162,7 +175,7 @@ func ChunkSizeFor(size uint64) int {
 var ErrTooLarge = errors.New("file too large for its chunk size")
 
 func (l Layout) check() error {
-	if v := l.version(); v != V1 && v != V2 {
+	if v := l.version(); v != V1 && v != V2 && v != V3 {
 		return fmt.Errorf("%w: %d", ErrVersion, v)
 	}
 	if l.ChunkSize <= 0 || l.ChunkSize > MaxChunkSize {

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"bytes"
 	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/hex"
@@ -117,17 +118,17 @@ func CountBits(b []byte) int {
 }
 
 // SetLeaves stores the hash list after checking it against the root, and
-// reserves the file's space against the limit. A V2 list whose content root
-// is the announced content hash but which does not bind to the root under
-// the announced key shows the announcement lies about its key: the file
-// is marked failed (ErrFailed).
+// reserves the file's space against the limit. A V2 or V3 list whose
+// content root is the announced content hash but which does not bind to
+// the root under the announced key shows the announcement lies about its
+// key: the file is marked failed (ErrFailed).
 func (e *Entry) SetLeaves(leaves []byte) error {
 	if len(leaves) != e.layout.Chunks()*HashLen {
 		return ErrBadProof
 	}
-	if e.layout.version() == V2 {
-		content := ContentRoot(leaves)
-		if FileRoot(content, e.layout.Bind) != e.root {
+	if e.layout.bound() {
+		content := e.layout.contentRoot(leaves)
+		if e.layout.fileRoot(content) != e.root {
 			if e.Meta().ContentHash == hex.EncodeToString(content[:]) {
 				return e.fail()
 			}
@@ -293,15 +294,15 @@ func (e *Entry) Complete() bool {
 
 // Finish checks a file whose chunks are all held against its content hash:
 // V1 decrypts the chunks in order and hashes the plaintext (a pass over the
-// file); V2's chunks were each checked against the plaintext tree, so the
+// file); V2's and V3's chunks were each checked against the tree, so the
 // tree's root is compared with the announced one. The state becomes
 // complete or failed (ErrFailed).
 func (e *Entry) Finish(key []byte) error {
 	if !e.Complete() {
 		return ErrMissing
 	}
-	if e.layout.version() == V2 {
-		sum := ContentRoot(e.Leaves())
+	if e.layout.bound() {
+		sum := e.layout.contentRoot(e.Leaves())
 		return e.Finished(sum[:], nil)
 	}
 	h := sha256.New()
@@ -342,9 +343,11 @@ func (e *Entry) Finished(sum []byte, herr error) error {
 // Export decrypts the held file into w, one chunk at a time, and fails
 // with ErrFailed if the content does not hash to the announced hash (w has
 // then received unverified bytes: write to a temporary file). V1 hashes
-// the plaintext; in V2 each chunk's tag authenticates it under the key and
-// the plaintext tree (checked chunk by chunk when fetched) must have the
-// announced root.
+// the plaintext; in V2 and V3 each chunk's tag authenticates it under the
+// key and the tree (checked chunk by chunk when fetched) must have the
+// announced root. A V3 chunk that matches the tree but does not decrypt
+// was sealed by its author under another key than the announced one: the
+// file is marked failed (ErrFailed).
 func (e *Entry) Export(key []byte, w io.Writer) error {
 	l := e.layout
 	a, err := l.aead(key)
@@ -363,7 +366,7 @@ func (e *Entry) Export(key []byte, w io.Writer) error {
 			return err
 		}
 		if plain, err = l.openChunk(a, plain[:0], i, buf); err != nil {
-			return err
+			return e.undecryptable(i, buf, err)
 		}
 		if h != nil {
 			h.Write(plain)
@@ -376,13 +379,32 @@ func (e *Entry) Export(key []byte, w io.Writer) error {
 	if h != nil {
 		sum = h.Sum(nil)
 	} else {
-		c := ContentRoot(e.Leaves())
+		c := l.contentRoot(e.Leaves())
 		sum = c[:]
 	}
 	if hex.EncodeToString(sum) != e.Meta().ContentHash {
 		return ErrFailed
 	}
 	return nil
+}
+
+// undecryptable explains a held chunk i that failed to decrypt (err). In
+// V3 the fetch checked only the sealed bytes against the tree: if they
+// still match their leaf, the author sealed them under another key than
+// the announced one and the file is marked failed (ErrFailed); if not, the
+// data file was damaged on this disk since.
+func (e *Entry) undecryptable(i int, sealed []byte, err error) error {
+	if e.layout.version() != V3 {
+		return err
+	}
+	leaves := e.Leaves()
+	if leaves == nil || (i+1)*HashLen > len(leaves) {
+		return err
+	}
+	if h := leafHash(sha256.New(), domainV3, sealed); !bytes.Equal(h[:], leaves[i*HashLen:(i+1)*HashLen]) {
+		return fmt.Errorf("%w: chunk %d damaged on disk", ErrDecrypt, i)
+	}
+	return e.fail()
 }
 
 func (e *Entry) saveMeta() error {
@@ -449,7 +471,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		if r.plain, err = r.e.layout.openChunk(r.a, r.plain[:0], i, r.buf); err != nil {
-			return 0, err
+			return 0, r.e.undecryptable(i, r.buf, err)
 		}
 		r.chunk = i
 	}

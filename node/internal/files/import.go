@@ -81,8 +81,8 @@ func (s *Store) importAs(version int, f io.Reader, size int64, what string) (*Im
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	if version != V1 {
-		l.Bind = KeyBind(key)
+	if l.bound() {
+		l.Bind = keyBindIn(l.domain(), key)
 	}
 	a, err := l.aead(key)
 	if err != nil {
@@ -93,7 +93,8 @@ func (s *Store) importAs(version int, f io.Reader, size int64, what string) (*Im
 		return nil, err
 	}
 	defer data.Close()
-	h, content := sha256.New(), sha256.New() // content: V1's hash of the plaintext
+	// plainH hashes the plaintext: V1's content hash, V3's dedup hash.
+	h, plainH := sha256.New(), sha256.New()
 	leaves := make([]byte, 0, l.Chunks()*HashLen)
 	var w bufWriter
 	w.init(data, 4<<20) // large sequential writes
@@ -109,11 +110,11 @@ func (s *Store) importAs(version int, f io.Reader, size int64, what string) (*Im
 		}
 		sealed = l.sealChunk(a, sealed[:0], i, p)
 		var leaf [HashLen]byte
-		if version == V1 {
-			content.Write(p)
-			leaf = leafHash(h, domainV1, sealed)
+		if l.sealedTree() {
+			plainH.Write(p)
+			leaf = leafHash(h, l.domain(), sealed)
 		} else {
-			leaf = leafHash(h, domainV2, p) // the tree is over the plaintext
+			leaf = leafHash(h, domainV2, p) // V2: the tree is over the plaintext
 		}
 		leaves = append(leaves, leaf[:]...)
 		if err := w.write(sealed); err != nil {
@@ -126,13 +127,22 @@ func (s *Store) importAs(version int, f io.Reader, size int64, what string) (*Im
 	if n, _ := f.Read(plain[:1]); n != 0 {
 		return nil, fmt.Errorf("%s is longer than %d bytes (it grew while being read)", what, size)
 	}
-	sum, root := content.Sum(nil), Root(leaves)
-	if version != V1 {
-		c := ContentRoot(leaves)
-		sum, root = c[:], FileRoot(c, l.Bind)
+	plainSum := plainH.Sum(nil)
+	sum, root := plainSum, Root(leaves)
+	if l.bound() {
+		c := l.contentRoot(leaves)
+		sum, root = c[:], l.fileRoot(c)
 	}
-	if old := s.FindContent(sum); old != nil {
-		return &Imported{Entry: old, ContentHash: sum, Dedup: true}, nil
+	same := sum // V3's content hash depends on the key: the plaintext's is compared
+	if version == V3 {
+		same = plainSum
+	}
+	if old := s.FindContent(version, same); old != nil {
+		oldSum, err := hex.DecodeString(old.Meta().ContentHash)
+		if err != nil {
+			return nil, fmt.Errorf("held copy %x: bad content hash in its metadata", old.Root())
+		}
+		return &Imported{Entry: old, ContentHash: oldSum, Dedup: true}, nil
 	}
 	if err := data.Sync(); err != nil {
 		return nil, err
@@ -144,6 +154,9 @@ func (s *Store) importAs(version int, f io.Reader, size int64, what string) (*Im
 	e := &Entry{s: s, root: root, dir: filepath.Join(s.dir, hex.EncodeToString(root[:])), layout: l,
 		meta:   metaOf(l, sum, StateComplete),
 		leaves: leaves, have: have}
+	if version == V3 {
+		e.meta.PlainHash = hex.EncodeToString(plainSum)
+	}
 	if err := writeFileSync(filepath.Join(tmp, "leaves"), leaves); err != nil {
 		return nil, err
 	}

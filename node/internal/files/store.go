@@ -44,7 +44,11 @@ type Meta struct {
 	State       string     `json:"state"`
 	Wanted      bool       `json:"wanted,omitempty"`  // a fetch was asked for: resumed at start
 	Version     int        `json:"version,omitempty"` // format; 0 is V1
-	Bind        string     `json:"bind,omitempty"`    // V2: KeyBind of the key, hex (not the key)
+	Bind        string     `json:"bind,omitempty"`    // V2, V3: key bind of the key, hex (not the key)
+	// PlainHash (V3, sent from here) is the SHA-256 of the plaintext, hex:
+	// what sending the same content again is deduplicated by. A fetched V3
+	// file has none (its plaintext is not read while fetching).
+	PlainHash string `json:"plain_hash,omitempty"`
 	Announced   []Announce `json:"announced,omitempty"`
 }
 
@@ -123,12 +127,17 @@ func (s *Store) All() []*Entry {
 	return out
 }
 
-// FindContent returns a complete entry whose plaintext hashes to h.
-func (s *Store) FindContent(h []byte) *Entry {
+// FindContent returns a complete entry of format version whose content is
+// h: V1 and V2 by their content hash, V3 by the plaintext hash kept for a
+// file sent from here.
+func (s *Store) FindContent(version int, h []byte) *Entry {
 	want := hex.EncodeToString(h)
 	for _, e := range s.All() {
 		m := e.Meta()
-		if m.ContentHash == want && m.State == StateComplete {
+		if m.State != StateComplete || e.layout.version() != version {
+			continue
+		}
+		if (version == V3 && m.PlainHash == want) || (version != V3 && m.ContentHash == want) {
 			return e
 		}
 	}
@@ -226,10 +235,10 @@ func metaOf(l Layout, contentHash []byte, state string) Meta {
 
 // rootOf is the root a hash list names in this layout.
 func (l Layout) rootOf(leaves []byte) [HashLen]byte {
-	if l.version() == V1 {
+	if !l.bound() {
 		return Root(leaves)
 	}
-	return FileRoot(ContentRoot(leaves), l.Bind)
+	return l.fileRoot(l.contentRoot(leaves))
 }
 
 // writeFileSync writes a small file atomically and durably.

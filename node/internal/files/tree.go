@@ -15,13 +15,14 @@ const (
 	leafTag  = 0x00
 	nodeTag  = 0x01
 	emptyTag = 0x02
-	rootTag  = 0x03 // V2: root = H(domain || 0x03 || content root || key bind)
-	keyTag   = 0x04 // V2: key bind = H(domain || 0x04 || key)
+	rootTag  = 0x03 // V2, V3: root = H(domain || 0x03 || content root || key bind)
+	keyTag   = 0x04 // V2, V3: key bind = H(domain || 0x04 || key)
 )
 
 var (
 	domainV1 = []byte("parley/file/v1")
 	domainV2 = []byte("parley/file/v2")
+	domainV3 = []byte("parley/file/v3")
 )
 
 // ErrBadProof: a chunk does not hash to the tree it was said to be part of.
@@ -31,7 +32,7 @@ var ErrBadProof = errors.New("chunk does not match the file's hash tree")
 func LeafHash(sealed []byte) [HashLen]byte { return leafHash(sha256.New(), domainV1, sealed) }
 
 // leafHash hashes a chunk with h (reset first, so a worker reuses one):
-// the sealed chunk in V1, the plaintext in V2.
+// the sealed chunk in V1 and V3, the plaintext in V2.
 func leafHash(h hash.Hash, dom, b []byte) [HashLen]byte {
 	h.Reset()
 	h.Write(dom)
@@ -43,8 +44,10 @@ func leafHash(h hash.Hash, dom, b []byte) [HashLen]byte {
 }
 
 // KeyBind (V2) commits to a file's key without revealing it.
-func KeyBind(key []byte) [HashLen]byte {
-	return sha256.Sum256(append(append(append([]byte{}, domainV2...), keyTag), key...))
+func KeyBind(key []byte) [HashLen]byte { return keyBindIn(domainV2, key) }
+
+func keyBindIn(dom, key []byte) [HashLen]byte {
+	return sha256.Sum256(append(append(append([]byte{}, dom...), keyTag), key...))
 }
 
 // ContentRoot (V2) is the root of the tree over the plaintext chunks'
@@ -52,10 +55,22 @@ func KeyBind(key []byte) [HashLen]byte {
 func ContentRoot(leaves []byte) [HashLen]byte { return treeRoot(domainV2, leaves) }
 
 // FileRoot (V2) names a file: its content root bound to its key.
-func FileRoot(content, bind [HashLen]byte) [HashLen]byte {
-	b := append(append([]byte{}, domainV2...), rootTag)
+func FileRoot(content, bind [HashLen]byte) [HashLen]byte { return fileRootIn(domainV2, content, bind) }
+
+func fileRootIn(dom []byte, content, bind [HashLen]byte) [HashLen]byte {
+	b := append(append([]byte{}, dom...), rootTag)
 	b = append(append(b, content[:]...), bind[:]...)
 	return sha256.Sum256(b)
+}
+
+// contentRoot (V2, V3) is the root of the tree over the leaves: the
+// announced content hash (V3: of the sealed chunks, so it names the
+// content under this file's key only).
+func (l Layout) contentRoot(leaves []byte) [HashLen]byte { return treeRoot(l.domain(), leaves) }
+
+// fileRoot (V2, V3) binds a content root to the layout's key.
+func (l Layout) fileRoot(content [HashLen]byte) [HashLen]byte {
+	return fileRootIn(l.domain(), content, l.Bind)
 }
 
 func nodeHash(l, r []byte) [HashLen]byte { return nodeHashIn(domainV1, l, r) }

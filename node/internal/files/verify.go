@@ -16,7 +16,7 @@ import (
 type Verifier struct {
 	e      *Entry
 	l      Layout
-	a      cipher.AEAD // V2 only
+	a      cipher.AEAD // V2 only: its tree is over the plaintext
 	h      hash.Hash
 	plain  []byte
 	leaves []byte
@@ -29,7 +29,7 @@ func (e *Entry) NewVerifier(key []byte) (*Verifier, error) {
 		return nil, ErrMissing
 	}
 	v := &Verifier{e: e, l: e.layout, h: sha256.New(), leaves: leaves}
-	if v.l.version() == V2 {
+	if !v.l.sealedTree() {
 		a, err := v.l.aead(key)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
@@ -39,9 +39,10 @@ func (e *Entry) NewVerifier(key []byte) (*Verifier, error) {
 	return v, nil
 }
 
-// Check tells whether sealed is chunk i of the file: V1 hashes the sealed
-// bytes; V2 decrypts them (the tag authenticates them under the key) and
-// hashes the plaintext, once. Anything else is ErrBadProof.
+// Check tells whether sealed is chunk i of the file: V1 and V3 hash the
+// sealed bytes (nothing is decrypted); V2 decrypts them (the tag
+// authenticates them under the key) and hashes the plaintext, once.
+// Anything else is ErrBadProof.
 func (v *Verifier) Check(i int, sealed []byte) error {
 	if i < 0 || i >= v.l.Chunks() {
 		return ErrMissing
