@@ -38,18 +38,18 @@ type Announce struct {
 // with the profile's passphrase when set), so the chunk files on disk are
 // ciphertext only.
 type Meta struct {
-	Size        uint64     `json:"size"`
-	ChunkSize   int        `json:"chunk_size"`
-	ContentHash string     `json:"content_hash"`
-	State       string     `json:"state"`
-	Wanted      bool       `json:"wanted,omitempty"`  // a fetch was asked for: resumed at start
-	Version     int        `json:"version,omitempty"` // format; 0 is V1
-	Bind        string     `json:"bind,omitempty"`    // V2, V3: key bind of the key, hex (not the key)
+	Size        uint64 `json:"size"`
+	ChunkSize   int    `json:"chunk_size"`
+	ContentHash string `json:"content_hash"`
+	State       string `json:"state"`
+	Wanted      bool   `json:"wanted,omitempty"`  // a fetch was asked for: resumed at start
+	Version     int    `json:"version,omitempty"` // format; 0 is V1
+	Bind        string `json:"bind,omitempty"`    // V2, V3: key bind of the key, hex (not the key)
 	// PlainHash (V3, sent from here) is the SHA-256 of the plaintext, hex:
 	// what sending the same content again is deduplicated by. A fetched V3
 	// file has none (its plaintext is not read while fetching).
-	PlainHash string `json:"plain_hash,omitempty"`
-	Announced   []Announce `json:"announced,omitempty"`
+	PlainHash string     `json:"plain_hash,omitempty"`
+	Announced []Announce `json:"announced,omitempty"`
 }
 
 // Store keeps files under one directory: <dir>/<root hex>/ with meta.json,
