@@ -104,7 +104,7 @@ type fetch struct {
 // Fetch fetches the entry's missing chunks until it is complete (then the
 // content hash decides complete or failed, see Finish) or ctx ends. Chunks
 // already durable are never asked for again. Streams only read; workers
-// (one per CPU) check each chunk against the tree and write it.
+// (one per CPU, at least four) check each chunk against the tree and write it.
 func Fetch(ctx context.Context, cfg FetchConfig) error {
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = 20 * time.Second
@@ -208,7 +208,10 @@ func (f *fetch) init() (stop func(), err error) {
 	f.left = f.need
 	f.mu.Unlock()
 	f.base = f.e.HaveBytes()
-	return f.startWorkers(min(runtime.GOMAXPROCS(0), 4))
+	// One worker per CPU, but at least four: a worker blocks in its write to
+	// the page cache now and then (writeback), and another should have the
+	// CPU. At most half the buffers' worth, so readers always have some.
+	return f.startWorkers(min(max(runtime.GOMAXPROCS(0), fetchWorkers), bufCount/2))
 }
 
 // startPeers starts a session with every peer not running nor dropped.

@@ -108,12 +108,16 @@ func (c *streamCtl) failed() error {
 }
 
 // bufCount bounds the chunks received and not yet verified and written (a
-// stream's reader waits for a free buffer): memory stays a few chunks.
-const bufCount = 8
+// stream's reader waits for a free buffer): memory stays a few chunks (4
+// MiB of 256 KiB chunks), enough that a worker waiting on the disk does not
+// stop the streams.
+const bufCount = 16
 
-// startWorkers starts the verify-and-write workers (one per CPU; they run
-// beside the streams' readers). stop waits for them after every reader has
-// ended.
+// fetchWorkers is the least number of verify-and-write workers.
+const fetchWorkers = 4
+
+// startWorkers starts n verify-and-write workers (they run beside the
+// streams' readers). stop waits for them after every reader has ended.
 func (f *fetch) startWorkers(n int) (stop func(), err error) {
 	size := f.l.ChunkSize + Overhead
 	f.free = make(chan *[]byte, bufCount)
