@@ -20,13 +20,15 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		WithSyncWrites(false). // we fsync once per commit batch instead
 		WithNumVersionsToKeep(1).
 		// Sized for a messenger, not a database server: a message is about
-		// 1 KB with its index keys, so a 4 MiB memtable holds thousands;
+		// 1 KB with its index keys, so an 8 MiB memtable holds thousands;
 		// at most three exist (one filling, two flushing) before writes
-		// wait. The table builders that flush and compact them keep their
-		// buffers in a pool Badger holds on to (up to 8 builders), in the Go
-		// heap: smaller memtables and tables make those smaller too
-		// (docs/store.md, "Memory").
-		WithMemTableSize(4 << 20).WithBaseTableSize(1 << 20).
+		// wait. Each flush (and the compactions it leads to) is a burst of
+		// CPU that delays every message behind it: 4 MiB memtables doubled
+		// the p50 at 20 nodes. The table builders that flush and compact
+		// keep their buffers in a pool Badger holds on to (up to 8 builders),
+		// in the Go heap: small tables keep those small (docs/store.md,
+		// "Memory").
+		WithMemTableSize(8 << 20).WithBaseTableSize(1 << 20).
 		WithNumMemtables(3).
 		// Every message inline in the LSM tree (WAL and tables), never in
 		// the value log: erasing a body (erase.go) can then purge every copy
@@ -47,9 +49,9 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	var dbKey []byte
 	var err error
 	if o.inMemory {
-		// No value log in memory: values must stay inline in the LSM tree.
-		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen).
-			WithMemTableSize(8 << 20) // a batch must fit the largest inline value
+		// No value log in memory: values must stay inline in the LSM tree
+		// (a batch must fit the largest inline value: 8 MiB memtables do).
+		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen)
 		if o.passphrase != "" { // nothing reaches a disk; only for tests of callers
 			_, dbKey, err = newKeyFile(o.passphrase)
 		}

@@ -111,15 +111,28 @@ func (s *memSampler) Stop() (rss, heap uint64) {
 func settleCPU(ctx context.Context, idle float64, limit time.Duration) bool {
 	const window = 250 * time.Millisecond
 	deadline := time.Now().Add(limit)
+	quiet := 0
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		c0 := cpuTime()
 		time.Sleep(window)
 		if used := float64(cpuTime()-c0) / float64(window); used < idle+0.1 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		if quiet == quietWindows {
 			return true
 		}
 	}
 	return false
 }
+
+// quietWindows is how many windows in a row must be near idle. The stores
+// catch up in bursts after a heavy step (memtable flushes, then compactions
+// of the tables they leave, each a few hundred ms of CPU with gaps between),
+// and one quiet window fell in such a gap: the next step then started on
+// that work and a light step failed after a heavy one.
+const quietWindows = 4
 
 // applyNodeMemoryLimit gives the process the soft memory limit n daemons
 // would have together (each runs with perNode by default), on top of what
