@@ -14,11 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-func importV1(t *testing.T, s *Store, size int) (*Imported, []byte) {
-	t.Helper()
-	return importVersion(t, s, V1, size)
-}
-
 func importVersion(t *testing.T, s *Store, version, size int) (*Imported, []byte) {
 	t.Helper()
 	data := make([]byte, size)
@@ -65,21 +60,18 @@ func fetchFrom(t *testing.T, e *Entry, key []byte, srv map[peer.ID]*Server) ([]p
 
 func allow(peer.ID, [HashLen]byte) bool { return true }
 
-// Files announced in the first format (no version on the wire) are still
-// fetched, checked (a corrupt peer is struck) and exported; their lying
-// content hash still ends failed.
-func TestV1StillFetched(t *testing.T) {
+// fetchOldFormat imports a file in format version, fetches it as an
+// announcement with wireVersion describes it from an honest and a corrupt
+// peer (only the corrupt one may be struck), and exports it.
+func fetchOldFormat(t *testing.T, version int, wireVersion uint32) (*Store, *Imported) {
+	t.Helper()
 	src, _ := Open(t.TempDir(), 0)
-	imp, data := importV1(t, src, 3*DefaultChunkSize+5)
-	l := imp.Entry.Layout()
-	if l.version() != V1 || imp.Entry.Root() != Root(imp.Entry.Leaves()) {
-		t.Fatal("not a V1 file")
-	}
+	imp, data := importVersion(t, src, version, 3*DefaultChunkSize+5)
 	bad, _ := Open(t.TempDir(), 0)
 	corrupt(t, copyEntry(t, imp.Entry, imp.Key, bad))
 	dst, _ := Open(t.TempDir(), 0)
-	// As an old announcement describes it: version 0.
-	e, err := dst.Announced(imp.Entry.Root(), LayoutOf(l.Size, uint32(l.ChunkSize), 0, imp.Key), imp.ContentHash, Announce{Group: "g", ID: "m"})
+	l := imp.Entry.Layout()
+	e, err := dst.Announced(imp.Entry.Root(), LayoutOf(l.Size, uint32(l.ChunkSize), wireVersion, imp.Key), imp.ContentHash, Announce{Group: "g", ID: "m"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +88,18 @@ func TestV1StillFetched(t *testing.T) {
 	if err := e.Export(imp.Key, &out); err != nil || !bytes.Equal(out.Bytes(), data) {
 		t.Fatalf("export: %v", err)
 	}
+	return src, imp
+}
 
+// Files announced in the first format (no version on the wire) are still
+// fetched, checked (a corrupt peer is struck) and exported; their lying
+// content hash still ends failed.
+func TestV1StillFetched(t *testing.T) {
+	src, imp := fetchOldFormat(t, V1, 0) // as an old announcement describes it: version 0
+	l := imp.Entry.Layout()
+	if l.version() != V1 || imp.Entry.Root() != Root(imp.Entry.Leaves()) {
+		t.Fatal("not a V1 file")
+	}
 	lie := append([]byte{}, imp.ContentHash...)
 	lie[0] ^= 1
 	dst2, _ := Open(t.TempDir(), 0)
@@ -131,31 +134,9 @@ func TestWrongKey(t *testing.T) {
 // checked (a corrupt peer is struck, and its chunks are decrypted to be
 // checked) and exported.
 func TestV2StillFetched(t *testing.T) {
-	src, _ := Open(t.TempDir(), 0)
-	imp, data := importVersion(t, src, V2, 3*DefaultChunkSize+5)
+	_, imp := fetchOldFormat(t, V2, V2)
 	if l := imp.Entry.Layout(); l.version() != V2 || imp.Entry.Root() != FileRoot(ContentRoot(imp.Entry.Leaves()), KeyBind(imp.Key)) {
 		t.Fatal("not a V2 file")
-	}
-	bad, _ := Open(t.TempDir(), 0)
-	corrupt(t, copyEntry(t, imp.Entry, imp.Key, bad))
-	dst, _ := Open(t.TempDir(), 0)
-	l := imp.Entry.Layout()
-	e, err := dst.Announced(imp.Entry.Root(), LayoutOf(l.Size, uint32(l.ChunkSize), V2, imp.Key), imp.ContentHash, Announce{Group: "g", ID: "m"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	struck, err := fetchFrom(t, e, imp.Key, map[peer.ID]*Server{"good": NewServer(src, allow, slog.Default()), "bad": NewServer(bad, allow, slog.Default())})
-	if err != nil || e.Meta().State != StateComplete {
-		t.Fatalf("fetch: %v %s", err, e.Meta().State)
-	}
-	for _, p := range struck {
-		if p != "bad" {
-			t.Fatal("honest peer struck")
-		}
-	}
-	var out bytes.Buffer
-	if err := e.Export(imp.Key, &out); err != nil || !bytes.Equal(out.Bytes(), data) {
-		t.Fatalf("export: %v", err)
 	}
 }
 
