@@ -43,20 +43,12 @@ func leafHash(h hash.Hash, dom, b []byte) [HashLen]byte {
 	return out
 }
 
-// KeyBind (V2) commits to a file's key without revealing it.
-func KeyBind(key []byte) [HashLen]byte { return keyBindIn(domainV2, key) }
-
+// keyBindIn (V2, V3) commits to a file's key without revealing it.
 func keyBindIn(dom, key []byte) [HashLen]byte {
 	return sha256.Sum256(append(append(append([]byte{}, dom...), keyTag), key...))
 }
 
-// ContentRoot (V2) is the root of the tree over the plaintext chunks'
-// leaves: the announced content hash.
-func ContentRoot(leaves []byte) [HashLen]byte { return treeRoot(domainV2, leaves) }
-
-// FileRoot (V2) names a file: its content root bound to its key.
-func FileRoot(content, bind [HashLen]byte) [HashLen]byte { return fileRootIn(domainV2, content, bind) }
-
+// fileRootIn (V2, V3) names a file: its content root bound to its key.
 func fileRootIn(dom []byte, content, bind [HashLen]byte) [HashLen]byte {
 	b := append(append([]byte{}, dom...), rootTag)
 	b = append(append(b, content[:]...), bind[:]...)
