@@ -119,6 +119,18 @@ func craft(t *testing.T, n *testNode, g *group, text string) *wirepb.Message {
 		Body: &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: text}}}}
 }
 
+// reserveSeq gives m the node's next seq and takes it from the node's own
+// sender, for a crafted message that stands for one more of the node's
+// own: craft only reads the next seq, and a receipt the node writes
+// meanwhile (every 100 ms under uxOpts) would take the same one, so that
+// the second of the two is refused everywhere as an equivocation.
+func reserveSeq(g *group, m *wirepb.Message) {
+	g.sendMu.Lock()
+	m.Seq = g.nextSeq
+	g.nextSeq++
+	g.sendMu.Unlock()
+}
+
 // waitParentsHeld waits until every node holds all of m's parents: a
 // clock check judges a message with a missing parent as possibly behind
 // (deferred), not as an attack, and a parent may still be on its way (a

@@ -51,9 +51,7 @@ func TestAttackStalledServer(t *testing.T) {
 	// h holds a message v lacks (stored, not gossiped: only sync carries it).
 	hidden := func(text string) *verified {
 		msg := craft(t, h, gh, text)
-		gh.sendMu.Lock()
-		gh.nextSeq++
-		gh.sendMu.Unlock()
+		reserveSeq(gh, msg)
 		mv, err := signMessage(h.key, msg)
 		if err != nil {
 			t.Fatal(err)

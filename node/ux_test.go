@@ -127,6 +127,7 @@ func TestLateMessageCountsUnread(t *testing.T) {
 	// Alice writes on top of "early" only, as if bob's three had not reached her.
 	m := craft(t, a, ga, "written in the partition")
 	m.Parents, m.Lamport = [][]byte{early[0].ID[:]}, early[0].Lamport+1
+	reserveSeq(ga, m)
 	v := publishRaw(t, a, ga, m)
 	waitFor(t, "bob to hold the late message", func() bool { return holds(t, b, ga.rec.ID, v.ID) })
 	gb, _ := b.group(gid)
@@ -258,16 +259,15 @@ func TestMissingNoticeUntilSync(t *testing.T) {
 	}
 	// Alice stores one message without publishing it, and refuses pulls.
 	a.Host().Libp2p().RemoveStreamHandler(SyncProtocol)
-	v, err := signMessage(a.key, craft(t, a, ga, "withheld"))
+	withheld := craft(t, a, ga, "withheld")
+	reserveSeq(ga, withheld)
+	v, err := signMessage(a.key, withheld)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.st.Append(ctx, v.StoreMessage(ga.rec.ID)); err != nil {
 		t.Fatal(err)
 	}
-	ga.sendMu.Lock()
-	ga.nextSeq++
-	ga.sendMu.Unlock()
 	for i := range 3 {
 		if _, err := a.Send(ctx, gid, fmt.Sprintf("after %d", i)); err != nil {
 			t.Fatal(err)
