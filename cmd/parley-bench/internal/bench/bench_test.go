@@ -57,6 +57,11 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("%s: percentiles out of order: %+v", name, s.AllMembers)
 		}
 	}
+	// 20 texts stored on 3 nodes, each with its keys: well over 10 KB put
+	// into the stores' memtables (Badger's counter, storeWork).
+	if w := l.Ours.StoreWrittenMB; w < 0.01 {
+		t.Errorf("parley: the stores wrote %v MB over the latency run; want the texts' bytes at least", w)
+	}
 	if res.Loss != 0 || res.P50Ms <= 0 || res.P99Ms < res.P50Ms {
 		t.Errorf("headline: loss %v p50 %v p99 %v", res.Loss, res.P50Ms, res.P99Ms)
 	}

@@ -87,6 +87,7 @@ type runResult struct {
 	Wall        time.Duration // first send to the end of the drain
 	StealPct    float64       // machine CPU time stolen by the hypervisor over the run, %
 	Alloc       allocs        // heap allocated by the process over the run
+	Store       storeWork     // the stores' flushes and compactions over the run
 }
 
 // maxInFlight bounds the sends one sender has issued but not yet seen
@@ -109,7 +110,7 @@ func paced(ctx context.Context, sys system, senders int, rate float64, dur time.
 	sys.setRecorder(rec)
 	defer sys.setRecorder(nil)
 
-	cpu0, host0, alloc0 := cpuTime(), hostcpu.Read(), heapAllocs()
+	cpu0, host0, alloc0, store0 := cpuTime(), hostcpu.Read(), heapAllocs(), readStoreWork()
 	start := time.Now().Add(20 * time.Millisecond)
 	interval := time.Duration(float64(time.Second) / rate)
 	cutoff := start.Add(dur*3/2 + time.Second)
@@ -204,7 +205,7 @@ func paced(ctx context.Context, sys system, senders int, rate float64, dur time.
 	res := runResult{
 		Rate: rate, Sent: len(all), SendErrors: int(errs.Load()),
 		Expected: len(all) * (n - 1), CPU: cpuTime() - cpu0, StealPct: hostcpu.StealPercent(host0, hostcpu.Read()),
-		Alloc: heapAllocs().minus(alloc0),
+		Alloc: heapAllocs().minus(alloc0), Store: readStoreWork().since(store0),
 	}
 	if span := all[len(all)-1].at.Sub(all[0].at); span > 0 && len(all) > 1 {
 		res.SendRate = float64(len(all)-1) / span.Seconds()

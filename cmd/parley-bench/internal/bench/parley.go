@@ -220,17 +220,33 @@ func (c *parleyCluster) form(ctx context.Context) error {
 	// them again, and a run that starts then measures formation, not
 	// delivery (seen: p50 of 170-220 ms at 20 nodes with thousands of
 	// unknown-author drops).
+	// Group replays the membership log, so a node is asked again only until
+	// it has formed (it stays formed): at 50 nodes, asking all of them every
+	// poll took CPU the forming cluster needed, and formation timed out.
 	want := uint64(len(c.nodes))
-	if err := waitUntil(ctx, 30*time.Second+time.Duration(len(c.nodes))*300*time.Millisecond, "every node holds every join and knows every member", func() bool {
-		for _, pn := range c.nodes {
+	formed := make([]bool, len(c.nodes))
+	var lagging string // the last node still waited for, for the error
+	if err := waitUntil(ctx, 30*time.Second+time.Duration(len(c.nodes))*time.Second, "every node holds every join and knows every member", func() bool {
+		for i, pn := range c.nodes {
+			if formed[i] {
+				continue
+			}
 			g, err := pn.Group(c.group)
 			if err != nil || g.Messages < want || g.Members < len(c.nodes) {
+				lagging = fmt.Sprintf("node %d: %d messages, %d members known (err %v)", i, g.Messages, g.Members, err)
 				return false
 			}
+			formed[i] = true
 		}
 		return true
 	}); err != nil {
-		return err
+		n := 0
+		for _, f := range formed {
+			if !f {
+				n++
+			}
+		}
+		return fmt.Errorf("%w; %d nodes not formed, e.g. %s", err, n, lagging)
 	}
 	if c.cfg.Actions > 0 {
 		pm, err := c.nodes[0].CreatePoll(ctx, c.group, "bench?", []string{"a", "b", "c"}, false, false)

@@ -61,6 +61,10 @@ type RunSummary struct {
 	// share of the CPU follows it.
 	AllocBPerMsg    float64 `json:"alloc_bytes_per_delivery"`
 	AllocObjsPerMsg float64 `json:"alloc_objects_per_delivery"`
+	// What the stores wrote over the run, all nodes together (storeWork),
+	// MB: into their memtables, and in compactions.
+	StoreWrittenMB   float64 `json:"store_written_mb,omitempty"`
+	StoreCompactedMB float64 `json:"store_compacted_mb,omitempty"`
 
 	allMs, eachMs []float64 // raw latencies, for the CDF
 }
@@ -70,7 +74,8 @@ type RunSummary struct {
 func summarize(r runResult, idle float64) RunSummary {
 	s := RunSummary{Rate: r.Rate, SendRate: r.SendRate, DeliverRate: r.DeliverRate, Sent: r.Sent, SendErrors: r.SendErrors,
 		Lost: r.Lost, Loss: r.Loss, AllMembers: percentiles(r.AllMs), PerDelivery: percentiles(r.EachMs),
-		StealPct: r.StealPct, allMs: r.AllMs, eachMs: r.EachMs}
+		StealPct: r.StealPct, allMs: r.AllMs, eachMs: r.EachMs,
+		StoreWrittenMB: float64(r.Store.written) / 1e6, StoreCompactedMB: float64(r.Store.compacted) / 1e6}
 	if r.Delivered > 0 {
 		s.AllocBPerMsg = float64(r.Alloc.bytes) / float64(r.Delivered)
 		s.AllocObjsPerMsg = float64(r.Alloc.objects) / float64(r.Delivered)
@@ -404,8 +409,8 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 		} else {
 			res.Latency.Ours = s
 		}
-		say("%s latency at %.0f msgs/s (sent at %.0f): p50 %.2f p99 %.2f max %.2f ms (all members), loss %.4f, steal %.0f%%", name, cfg.Rate,
-			s.SendRate, s.AllMembers.P50, s.AllMembers.P99, s.AllMembers.Max, s.Loss, s.StealPct)
+		say("%s latency at %.0f msgs/s (sent at %.0f): p50 %.2f p99 %.2f max %.2f ms (all members), loss %.4f, steal %.0f%%%s", name, cfg.Rate,
+			s.SendRate, s.AllMembers.P50, s.AllMembers.P99, s.AllMembers.Max, s.Loss, s.StealPct, storeNote(s))
 	}
 	var sampler *memSampler
 	if !baseline && len(cfg.ThroughputSizes) > 0 {
@@ -460,8 +465,8 @@ func searchRepeated(ctx context.Context, cfg *Config, sys system, size int, idle
 	var outs []searchOutcome
 	for rep := 1; rep <= cfg.Repeats; rep++ {
 		o, err := searchRates(ctx, startRate(size, cfg.MaxRate), cfg.MaxRate, cfg.MaxSteps, ms(cfg.P99Bound), systemStep(cfg, sys, size, idle), func(s RunSummary) {
-			say("%s %d B search %d at %.0f msgs/s: delivered %.0f msgs/s, loss %.4f, p99 %.1f ms, zero loss %v, p99 <= %v %v, steal %.0f%%%s", name, size, rep,
-				s.Rate, s.DeliverRate, s.Loss, s.AllMembers.P99, s.Pass, cfg.P99Bound, s.PassP99, s.StealPct, backlogNote(s.Backlog)+retryNote(s.StealRetries))
+			say("%s %d B search %d at %.0f msgs/s: delivered %.0f msgs/s, loss %.4f, p99 %.1f ms, zero loss %v, p99 <= %v %v, steal %.0f%%%s%s", name, size, rep,
+				s.Rate, s.DeliverRate, s.Loss, s.AllMembers.P99, s.Pass, cfg.P99Bound, s.PassP99, s.StealPct, storeNote(s), backlogNote(s.Backlog)+retryNote(s.StealRetries))
 		})
 		for i := range o.Steps {
 			o.Steps[i].Repeat = rep
@@ -472,6 +477,15 @@ func searchRepeated(ctx context.Context, cfg *Config, sys system, size int, idle
 		outs = append(outs, o)
 	}
 	return outs, nil
+}
+
+// storeNote is the stores' background work in a run's log line (none for
+// the baseline, which stores nothing).
+func storeNote(s RunSummary) string {
+	if s.StoreWrittenMB == 0 && s.StoreCompactedMB == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", stores wrote %.1f MB, compactions %.1f MB", s.StoreWrittenMB, s.StoreCompactedMB)
 }
 
 func backlogNote(b bool) string {
