@@ -87,7 +87,7 @@ type runResult struct {
 	Wall        time.Duration // first send to the end of the drain
 	StealPct    float64       // machine CPU time stolen by the hypervisor over the run, %
 	Alloc       allocs        // heap allocated by the process over the run
-	Store       storeWork     // the stores' flushes and compactions over the run
+	Store       storeWork     // what the stores and their compactions wrote over the run
 }
 
 // maxInFlight bounds the sends one sender has issued but not yet seen

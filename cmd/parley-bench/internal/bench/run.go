@@ -479,8 +479,8 @@ func searchRepeated(ctx context.Context, cfg *Config, sys system, size int, idle
 	return outs, nil
 }
 
-// storeNote is the stores' background work in a run's log line (none for
-// the baseline, which stores nothing).
+// storeNote is what the stores and their compactions wrote, for a run's
+// log line (nothing for the baseline, which stores nothing).
 func storeNote(s RunSummary) string {
 	if s.StoreWrittenMB == 0 && s.StoreCompactedMB == 0 {
 		return ""
