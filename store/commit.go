@@ -28,7 +28,7 @@ func (s *Store) lazySyncer() {
 			return // Close syncs what is left
 		}
 		if s.unsynced.Swap(false) {
-			if err := s.db.Sync(); err != nil {
+			if err := s.sync(); err != nil {
 				s.unsynced.Store(true)
 				s.log.Error("background sync failed", "err", err)
 			}
@@ -122,7 +122,7 @@ func (s *Store) commitBatch(batch []*commitReq, durable bool) {
 	if err == nil {
 		if durable {
 			s.unsynced.Store(false) // this Sync covers every earlier write too
-			err = s.db.Sync()
+			err = s.sync()
 			s.lastSync = time.Now()
 		} else {
 			s.unsynced.Store(true)

@@ -108,5 +108,5 @@ func (s *Store) deleteKey(k []byte) error {
 	if err := s.update(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
 		return err
 	}
-	return s.db.Sync()
+	return s.sync()
 }

@@ -67,7 +67,7 @@ func (s *Store) erase(g GroupID, id MessageID, lamport uint64, terms []string) e
 	if err := s.purge(g, lamport, id, extra...); err != nil {
 		return err
 	}
-	return s.db.Sync()
+	return s.sync()
 }
 
 // exclusive runs fn on the committer between two commits.

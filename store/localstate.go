@@ -22,7 +22,7 @@ func (s *Store) PutLocalState(name string, v []byte) error {
 	if err := s.update(func(txn *badger.Txn) error { return txn.Set(key('L', []byte(name)), v) }); err != nil {
 		return err
 	}
-	return s.db.Sync()
+	return s.sync()
 }
 
 // LocalState returns a local-state record or ErrNotFound.
@@ -47,5 +47,5 @@ func (s *Store) DeleteLocalState(name string) error {
 	if err := s.update(func(txn *badger.Txn) error { return txn.Delete(key('L', []byte(name))) }); err != nil {
 		return err
 	}
-	return s.db.Sync()
+	return s.sync()
 }

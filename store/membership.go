@@ -61,7 +61,7 @@ func (s *Store) DeleteEpochSecret(g GroupID, epoch [OpIDLen]byte) error {
 	if err := s.update(func(txn *badger.Txn) error { return txn.Delete(key('e', g[:], epoch[:])) }); err != nil {
 		return err
 	}
-	return s.db.Sync()
+	return s.sync()
 }
 
 func (s *Store) putRaw(k, v []byte) error {
@@ -71,7 +71,7 @@ func (s *Store) putRaw(k, v []byte) error {
 	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
 		return err
 	}
-	return s.db.Sync()
+	return s.sync()
 }
 
 func (s *Store) scanRaw(prefix []byte, fn func(k, v []byte)) error {

@@ -136,6 +136,9 @@ func start(db *badger.DB, o options, ids *idFilter, gaps *gapSet, space *spaceGu
 		recent:    newRecentIDs(),
 		space:     space,
 	}
+	if opt := db.Opts(); !opt.InMemory {
+		s.logs = newLogSyncer(opt.Dir)
+	}
 	s.ids.Store(ids)
 	if s.syncEvery <= 0 {
 		s.syncEvery = DefaultSyncEvery

@@ -102,7 +102,7 @@ func (s *Store) PutSetting(name string, v []byte) error {
 	if err := s.update(func(txn *badger.Txn) error { return txn.Set(key('s', []byte(name)), v) }); err != nil {
 		return err
 	}
-	return s.db.Sync()
+	return s.sync()
 }
 
 // Setting returns a named setting or ErrNotFound.
@@ -130,7 +130,7 @@ func (s *Store) putJSON(k []byte, v any) error {
 	if err := s.update(func(txn *badger.Txn) error { return txn.Set(k, b) }); err != nil {
 		return err
 	}
-	return s.db.Sync()
+	return s.sync()
 }
 
 func (s *Store) getJSON(k []byte, v any) error {

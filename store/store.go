@@ -98,6 +98,7 @@ type Store struct {
 
 	syncEvery time.Duration
 	unsynced  atomic.Bool // AppendReceived wrote since the last fsync
+	logs      *logSyncer  // every memtable log, for sync (walsync.go); nil in memory
 
 	ids    atomic.Pointer[idFilter] // "certainly not stored" without Badger (filter.go)
 	gaps   *gapSet                  // ids under a gap marker (filter.go)
@@ -129,8 +130,9 @@ func (s *Store) Close() error {
 		s.stats.close()
 		s.seqs.close()
 		if s.unsynced.Load() {
-			err = s.db.Sync()
+			err = s.sync()
 		}
+		s.logs.close()
 		err = errors.Join(err, s.db.Close())
 	})
 	return err
