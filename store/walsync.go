@@ -63,7 +63,7 @@ func (l *logSyncer) sync() (int, error) {
 			}
 			l.files[name] = f
 		}
-		if err := f.Sync(); err != nil {
+		if err := syncData(f); err != nil {
 			errs = append(errs, err)
 			continue
 		}
