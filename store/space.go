@@ -27,6 +27,9 @@ import (
 // disk space; nothing of the write was stored.
 var ErrDiskFull = errors.New("disk full")
 
+// errNoFallocate: the platform or file system cannot allocate a file's blocks ahead.
+var errNoFallocate = errors.New("fallocate not supported")
+
 // DefaultDiskReserve is the free space kept: several memtables' worth, for
 // flushes and compactions to finish.
 const DefaultDiskReserve = 64 << 20

@@ -2,14 +2,7 @@
 
 package store
 
-import (
-	"errors"
-	"os"
-
-	"golang.org/x/sys/unix"
-)
-
-var errNoFallocate = errors.New("fallocate not supported")
+import "golang.org/x/sys/unix"
 
 func freeBytes(dir string) (int64, error) {
 	var st unix.Statfs_t
@@ -17,22 +10,4 @@ func freeBytes(dir string) (int64, error) {
 		return 0, err
 	}
 	return int64(st.Bavail) * int64(st.Bsize), nil
-}
-
-// allocate gives every page of the file a block, keeping its size.
-func allocate(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	err = unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, fi.Size())
-	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
-		return errNoFallocate
-	}
-	return err
 }
