@@ -83,6 +83,7 @@ func TestAttackChainForgedAcrossAuthors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitSyncIdle(t, a)
 	serveFrom(t, m, ga.rec.ID, x.Raw, y.Raw, y2.Raw)
 
 	before := drop(a, envelope.ErrBadSignature)
@@ -144,6 +145,7 @@ func TestAttackChainTamperedMiddle(t *testing.T) {
 	sm.Message = body
 	tampered, _ := proto.Marshal(&sm)
 	tamperedID := envelope.MessageID(body)
+	waitSyncIdle(t, a)
 	serveFrom(t, m, ga.rec.ID, junkSignature(t, chain[0].Raw), junkSignature(t, chain[1].Raw), tampered,
 		junkSignature(t, chain[3].Raw), chain[4].Raw)
 

@@ -176,6 +176,14 @@ func holds(t *testing.T, n *testNode, g store.GroupID, id store.MessageID) bool 
 
 func drop(n *testNode, reason error) uint64 { return n.Drops()[reason.Error()] }
 
+// waitSyncIdle waits until n runs no pull and has none pending, so that
+// what a test then puts in a peer's store reaches n by the test's own pull
+// alone (each pull that sees a forgery counts it once more).
+func waitSyncIdle(t *testing.T, n *testNode) {
+	t.Helper()
+	waitFor(t, n.cfg.displayName+"'s pulls to finish", func() bool { return !n.sync.Busy() })
+}
+
 // pullNow runs one pull of group from p on n's goroutine.
 func pullNow(t *testing.T, n *testNode, gid string, p peer.ID) (SyncProgress, error) {
 	t.Helper()

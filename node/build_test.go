@@ -36,6 +36,7 @@ func buildText(t testing.TB, n *Node, g *group, text string) *verified {
 // makeAdmin has a promote b to admin in group and waits until b knows.
 func makeAdmin(t testing.TB, a, b *testNode, group string) {
 	t.Helper()
+	waitTopicPeers(t, group, a, b)
 	if err := a.Promote(context.Background(), group, b.ID().String()); err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,30 @@ func formGroup(t *testing.T, name string, nodes ...*testNode) string {
 		}
 	}
 	waitConverged(t, g.ID, len(nodes), nodes...)
+	waitTopicPeers(t, g.ID, nodes...)
 	return g.ID
+}
+
+// waitTopicPeers waits until each node's pubsub knows every connected other
+// node as subscribed to the group's topic. Until then a publish skips that
+// member, and with periodic sync off (most tests) nothing would bring the
+// message later: holding the same messages (waitConverged) does not imply it.
+func waitTopicPeers(t testing.TB, group string, nodes ...*testNode) {
+	t.Helper()
+	for _, x := range nodes {
+		g, err := x.group(group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, y := range nodes {
+			if x == y || !x.Host().IsConnected(y.ID()) {
+				continue
+			}
+			waitFor(t, x.cfg.displayName+" to see "+y.cfg.displayName+" on the topic", func() bool {
+				return slices.Contains(g.topic.ListPeers(), y.ID())
+			})
+		}
+	}
 }
 
 // waitConverged waits until every node holds want messages of the group and

@@ -398,6 +398,14 @@ func (s *Syncer) RequestGap(p peer.ID, g *Group) {
 	})
 }
 
+// Busy reports whether a pull is running or a gap check is waiting to
+// decide on one.
+func (s *Syncer) Busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.runs) > 0 || len(s.gapPending) > 0
+}
+
 // Progress lists running pulls and the last finished one per peer and group.
 func (s *Syncer) Progress() []Progress {
 	s.mu.Lock()
