@@ -25,6 +25,9 @@ func joinVia(t *testing.T, inviter, n *testNode, group string) {
 	if _, err := n.Join(context.Background(), code); err != nil {
 		t.Fatal(err)
 	}
+	// What either publishes next must reach the other by gossip: most of
+	// these tests run without periodic sync.
+	waitTopicPeers(t, group, inviter, n)
 }
 
 // memberNames is n's MemberList of group as "name:role" strings.
