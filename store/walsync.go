@@ -25,7 +25,7 @@ import (
 // logSyncer fsyncs a store directory's memtable logs, keeping one open file
 // per log until Badger deletes it.
 type logSyncer struct {
-	dir   string // "" for an in-memory store: nothing to sync
+	dir   string // "": nothing to sync (an in-memory store has no syncer at all; this keeps Glob off the working directory)
 	mu    sync.Mutex
 	files map[string]*os.File
 	runs  atomic.Uint64 // syncs done, for tests
