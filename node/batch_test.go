@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
 	"github.com/parley-chat/parley/node/wirepb"
@@ -81,8 +82,7 @@ func TestSignBatchVerifiesEachMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, v := range vs {
-		envelope.ForgetVerifiedBatches()
-		got, err := verifySigned(g, v.Raw)
+		got, err := verifySigned(g, v.Raw) // a fresh Verifier each: every signature is checked
 		if err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
@@ -137,15 +137,15 @@ func TestSignBatchVerifiesEachMessage(t *testing.T) {
 	// With a warm cache too: the cache must never let a forgery through.
 	for _, warm := range []bool{false, true} {
 		for _, c := range cases {
-			envelope.ForgetVerifiedBatches()
+			ver := envelope.NewVerifier()
 			if warm {
 				for _, v := range append(append([]*verified{}, vs...), other...) {
-					if _, err := verifySigned(g, v.Raw); err != nil {
+					if _, err := ver.Signed(g, v.Raw); err != nil {
 						t.Fatal(err)
 					}
 				}
 			}
-			if _, err := verifySigned(g, c.raw); !errors.Is(err, c.want) {
+			if _, err := ver.Signed(g, c.raw); !errors.Is(err, c.want) {
 				t.Errorf("%s (warm %v): %v, want %v", c.name, warm, err, c.want)
 			}
 		}
@@ -310,7 +310,7 @@ func TestBatchedSendsReachPeersAndSync(t *testing.T) {
 	}
 	t.Logf("%d of %d messages carried a batch proof", batched, want)
 
-	envelope.ForgetVerifiedBatches()
+	// carol has a Verifier of her own: she checks the batches afresh.
 	c := newTestNode(t, "carol", "")
 	makeAdmin(t, a, b, gi.ID) // inviting takes an admin
 	code, err = b.Invite(gi.ID)
@@ -326,4 +326,67 @@ func TestBatchedSendsReachPeersAndSync(t *testing.T) {
 	waitFor(t, "a and c hold the same messages", func() bool {
 		return slices.Equal(ids(t, a, gi.ID), ids(t, c, gi.ID))
 	})
+}
+
+// A node that sends again within the send linger of its previous batch
+// gathers what arrives meanwhile into one batch (one signature, one
+// envelope), and a message sent with nothing before it goes alone.
+func TestSendLingerGathersBulkSends(t *testing.T) {
+	ctx := context.Background()
+	// Long enough that the bulk sends below are all queued before it ends
+	// on any machine; the test waits it out once.
+	const linger = 2 * time.Second
+	a := newTestNode(t, "alice", "", WithSendLinger(linger))
+	gi, err := a.CreateGroup(ctx, "Linger", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Send(ctx, gi.ID, "first"); err != nil {
+		t.Fatal(err)
+	}
+	const bulk = 5
+	var wg sync.WaitGroup
+	errs := make(chan error, bulk)
+	for i := range bulk {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := a.Send(ctx, gi.ID, fmt.Sprintf("bulk %d", i)); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	g, err := a.group(gi.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := map[string]int{}
+	seen := 0
+	for _, raw := range vtStoredRaw(t, a, g.rec.ID) {
+		sm, m, err := envelope.UnmarshalSigned(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := m.GetBody().GetText().GetText()
+		switch {
+		case text == "first":
+			if sm.Batch != nil {
+				t.Fatalf("the first message went in a batch of %d", sm.Batch.Count)
+			}
+		case len(text) > 5 && text[:5] == "bulk ":
+			seen++
+			if sm.Batch == nil {
+				t.Fatalf("%q went alone", text)
+			}
+			roots[string(sm.Signature)]++
+		}
+	}
+	if seen != bulk || len(roots) != 1 {
+		t.Fatalf("%d bulk messages stored, in %d batches; want %d in one", seen, len(roots), bulk)
+	}
 }

@@ -29,12 +29,15 @@ const lockWait = 10 * time.Second
 // it and closes what New opened.
 type Node struct {
 	*Local
-	cfg  config
-	log  *slog.Logger
-	id   Identity
-	key  crypto.PrivKey
-	pub  []byte // marshalled public key: the author field of our messages
-	self peer.ID
+	cfg config
+	log *slog.Logger
+	id  Identity
+	key crypto.PrivKey
+	pub []byte // marshalled public key: the author field of our messages
+	// verifier checks others' signatures for gossip and sync alike, so a
+	// batch checked on one path costs hashes only on the other.
+	verifier *envelope.Verifier
+	self     peer.ID
 	// memberKey is our key in membership logs (the Ed25519 identity).
 	memberKey membership.Key
 	st        *store.Store
@@ -118,7 +121,7 @@ func New(dir string, opts ...Option) (*Node, error) {
 	n := &Node{
 		Local: NewLocal(st, id.ID), cfg: c, log: c.logger.With("component", "node"), id: id, key: id.Key, pub: pub,
 		self: id.ID, memberKey: mid.Key(), st: st, ctx: ctx, cancel: cancel, groups: map[store.GroupID]*group{},
-		files: fs, idx: newIndexer(),
+		files: fs, idx: newIndexer(), verifier: envelope.NewVerifier(),
 	}
 	n.events.init()
 	n.Local.uxHooks = uxHooks{known: n.knownSeqs, deliveryOf: n.decorateDelivery, onRead: n.readMoved}
@@ -175,7 +178,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return nil
 	}
 	sy := syncproto.New(syncproto.Config{
-		Self: n.self, Store: n.st, Net: h, Groups: n.syncGroups, Ingest: n.ingestSynced,
+		Self: n.self, Store: n.st, Net: h, Groups: n.syncGroups, Ingest: n.ingestSynced, Verifier: n.verifier,
 		OnProgress: func(p syncproto.Progress) { n.events.publish(Event{Type: EventSync, Group: p.Group, Sync: &p}) },
 		OnDrop:     n.drops.count,
 		OnMember:   n.onMember,

@@ -69,7 +69,7 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 	}
 	fresh := make([]*envelope.Verified, 0, len(raws))
 	for _, raw := range raws {
-		v, err := envelope.VerifySigned(g.rec.ID, raw)
+		v, err := n.verifier.Signed(g.rec.ID, raw)
 		if err != nil {
 			return n.reject(from, err)
 		}

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
 	"github.com/parley-chat/parley/node/internal/membership"
@@ -67,9 +68,18 @@ func (n *Node) publishIn(ctx context.Context, g *group, body *wirepb.Body, epoch
 // one chain (each message the parent of the next) stored with one durable
 // commit, then published in order. A failed commit fails the whole batch and
 // consumes no seq, so our per-author sequence never has a gap.
+//
+// A batch costs one signature, one fsync and one envelope whatever its
+// size, and each member checks one signature and opens one envelope for it
+// (envelope.SignBodies, Bundles). So when the previous batch started less
+// than the send linger ago (the node is sending in bulk: a bot, a bridge, a
+// burst of reactions), the next one waits until the linger has passed since
+// then, gathering what arrives meanwhile. A person typing never sends twice
+// within it, so their messages never wait.
 func (n *Node) sender(g *group) {
 	defer n.wg.Done()
 	var next *sendReq // taken from the queue but belonging to the next batch
+	var lastStart time.Time
 	for {
 		first := next
 		next = nil
@@ -81,21 +91,50 @@ func (n *Node) sender(g *group) {
 			}
 		}
 		batch := []*sendReq{first}
-	more:
-		for first.epoch == nil && len(batch) < sendBatch {
-			select {
-			case r := <-g.sendQ:
-				if r.epoch != nil {
-					next = r // a batch has one epoch: it goes alone
-					break more
-				}
-				batch = append(batch, r)
-			default:
-				break more
+		if first.epoch == nil { // a batch has one epoch: such a request goes alone
+			var until time.Time
+			if l := n.cfg.sendLinger; l > 0 && time.Since(lastStart) < l {
+				until = lastStart.Add(l)
 			}
+			batch, next = n.gather(g, batch, until)
 		}
+		lastStart = time.Now()
 		n.sendBatch(g, batch)
 	}
+}
+
+// gather adds to batch the requests already queued and, until the time
+// until (zero: not at all), those that arrive, up to sendBatch. It returns
+// early with a request that must go in a batch of its own (an epoch set).
+func (n *Node) gather(g *group, batch []*sendReq, until time.Time) ([]*sendReq, *sendReq) {
+	var wait <-chan time.Time
+	if d := time.Until(until); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		wait = t.C
+	}
+	for len(batch) < sendBatch {
+		var r *sendReq
+		select {
+		case r = <-g.sendQ:
+		default:
+			if wait == nil {
+				return batch, nil
+			}
+			select {
+			case r = <-g.sendQ:
+			case <-wait:
+				return batch, nil
+			case <-n.ctx.Done():
+				return batch, nil
+			}
+		}
+		if r.epoch != nil {
+			return batch, r
+		}
+		batch = append(batch, r)
+	}
+	return batch, nil
 }
 
 func (n *Node) sendBatch(g *group, batch []*sendReq) {

@@ -43,6 +43,7 @@ func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 	d := bench.Defaults()
 	cfg := d
 	var outDir, jsonPath, pngPath, cpuProfile, memProfile, blockProfile, logLevel string
+	var sendLinger time.Duration
 	var noCatchUp, noThroughput bool
 	var filesSize, filesChild string // files.go
 	var filesRounds int
@@ -99,6 +100,10 @@ bytes per stored message for each --growth-history size. Examples:
 				return runFiles(cmd.Context(), filesSize, filesChild, filesRounds, cpuProfile, stdout, stderr, cfg.Logger)
 			}
 			cfg.Progress = stderr
+			cfg.SendLinger = sendLinger
+			if sendLinger <= 0 {
+				cfg.SendLinger = -1 // none
+			}
 			if noCatchUp {
 				cfg.CatchUp = nil
 			}
@@ -173,6 +178,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.DurationVar(&cfg.P99Bound, "p99-bound", d.P99Bound, "second throughput figure: highest rate with p99 to all members at most this")
 	f.BoolVar(&cfg.Growth, "growth", false, "instead of the standard runs, measure how costs grow with --growth-nodes and --growth-history")
 	f.IntSliceVar(&cfg.GrowthNodes, "growth-nodes", d.GrowthNodes, "cluster sizes for --growth (latency run at --rate each)")
+	f.DurationVar(&sendLinger, "send-linger", node.DefaultSendLinger, "each Parley node's send linger: how long a node sending in bulk holds each batch open for more (0: none)")
 	f.Int64Var(&cfg.NodeMemoryLimit, "node-memory-limit", node.DefaultMemoryLimit, "Go soft memory limit per Parley node, as parley daemon sets by default (the process gets N times it; 0: none)")
 	f.DurationVar(&cfg.Soak, "soak", 0, "instead of the standard runs, a soak: paced load at --rate on --nodes for this long (e.g. 30m), RSS, goroutines and disk after each --soak-window")
 	f.DurationVar(&cfg.SoakWindow, "soak-window", time.Minute, "window of the soak")

@@ -94,7 +94,7 @@ func TestChainOneCheckPerAuthor(t *testing.T) {
 			raws[len(raws)-1] = garble(t, raws[len(raws)-1])
 		}
 	}
-	out, errs, checked := verifyMany(g, raws)
+	out, errs, checked := NewVerifier().many(g, raws)
 	if n := len(accepted(errs)); n != len(raws) {
 		t.Fatalf("accepted %d of %d: %v", n, len(raws), errs)
 	}
@@ -169,7 +169,7 @@ func TestChainTamperedMiddle(t *testing.T) {
 		{[][]byte{garble(t, raws[0]), garble(t, raws[1]), raws[2], tampered, garble(t, raws[4]), raws[5]},
 			[]bool{true, true, true, false, true, true}, 3},
 	} {
-		_, errs, checked := verifyMany(g, c.page)
+		_, errs, checked := NewVerifier().many(g, c.page)
 		for i := range c.page {
 			if (errs[i] == nil) != c.ok[i] || (errs[i] != nil && !errors.Is(errs[i], ErrBadSignature)) {
 				t.Fatalf("seq %d: %v, want accepted=%v", i+1, errs[i], c.ok[i])
@@ -189,7 +189,7 @@ func TestChainNeedsExactPrev(t *testing.T) {
 	first := a.next(t)
 	second := a.next(t)
 	skip := resign(t, second, a.key, func(m *wirepb.Message) { m.Seq = 3 }) // prev names seq 1 from seq 3
-	_, errs, checked := verifyMany(g, [][]byte{garble(t, first), skip})
+	_, errs, checked := NewVerifier().many(g, [][]byte{garble(t, first), skip})
 	if errs[0] == nil || errs[1] != nil || checked != 2 {
 		t.Fatalf("errs %v, %d checked: seq 1 must not stand on a seq-3 prev", errs, checked)
 	}

@@ -240,19 +240,32 @@ func OpenEnvelope(k *GroupKeys, data []byte) ([][]byte, error) {
 	return decodeBundle(plain)
 }
 
-// VerifySigned decodes SignedMessage bytes and checks every field and the
-// signature. It is used for pubsub input; sync pages use VerifyMany.
+// Verifier checks signed messages for one node, remembering the batch
+// signatures it has checked (sigCache). Safe for concurrent use.
+type Verifier struct{ batches *sigCache }
+
+// NewVerifier returns a Verifier with an empty cache.
+func NewVerifier() *Verifier { return &Verifier{batches: newSigCache()} }
+
+// VerifySigned checks raw with a Verifier of its own (no cache shared with
+// any other call): tools and tests.
 func VerifySigned(g store.GroupID, raw []byte) (*Verified, error) {
+	return NewVerifier().Signed(g, raw)
+}
+
+// Signed decodes SignedMessage bytes and checks every field and the
+// signature. It is used for pubsub input; sync pages use Many.
+func (v *Verifier) Signed(g store.GroupID, raw []byte) (*Verified, error) {
 	p, err := prepare(g, raw)
 	if err != nil {
 		return nil, err
 	}
-	if p.cacheKey == "" || !verifiedBatches.has(p.cacheKey) {
+	if p.cacheKey == "" || !v.batches.has(p.cacheKey) {
 		if err := p.checkSignature(); err != nil {
 			return nil, err
 		}
 		if p.cacheKey != "" {
-			verifiedBatches.add(p.cacheKey)
+			v.batches.add(p.cacheKey)
 		}
 	}
 	return p.finish()

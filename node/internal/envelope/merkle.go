@@ -102,15 +102,16 @@ func BatchSigned(count uint32, root []byte) []byte {
 
 // sigCache remembers batch signatures already checked, so the other
 // messages of a batch (from gossip or, later, from sync) cost hashes only.
-// What it records is a fact about public data (this key signed this root),
-// so one cache serves every group and node in the process.
+// Each Verifier has its own: a node in its own process would gain nothing
+// from sharing it, and nodes sharing a process (the benchmark, tests) must
+// each pay for their own checks, as separate processes would.
 type sigCache struct {
 	mu  sync.Mutex
 	m   map[string]struct{}
 	max int
 }
 
-var verifiedBatches = &sigCache{m: map[string]struct{}{}, max: 4096}
+func newSigCache() *sigCache { return &sigCache{m: map[string]struct{}{}, max: 4096} }
 
 func sigCacheKey(author []byte, count uint32, root, sig []byte) string {
 	b := make([]byte, 0, len(author)+4+len(root)+len(sig)+2)
@@ -137,10 +138,10 @@ func (c *sigCache) add(k string) {
 	c.m[k] = struct{}{}
 }
 
-// ForgetVerifiedBatches empties the cache of checked batch signatures
-// (tests: make the next verification check the signature again).
-func ForgetVerifiedBatches() {
-	verifiedBatches.mu.Lock()
-	defer verifiedBatches.mu.Unlock()
-	clear(verifiedBatches.m)
+// Forget empties the cache of checked batch signatures (tests: make the
+// next verification check the signature again).
+func (v *Verifier) Forget() {
+	v.batches.mu.Lock()
+	defer v.batches.mu.Unlock()
+	clear(v.batches.m)
 }

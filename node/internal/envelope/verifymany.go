@@ -46,19 +46,24 @@ func authorKey(author []byte) (crypto.PubKey, error) {
 	return pub, nil
 }
 
-// VerifyMany is VerifySigned for each of raws (a sync page): the same
+// Many is Signed for each of raws (a sync page): the same
 // outcome per message, out[i] or errs[i] set for each i. It spreads the
 // work over runtime.NumCPU() goroutines, checks each distinct batch
 // signature once, and checks an author's chain in the page once
 // (chain.go): a message that a checked message of the same author names as
 // its prev is authentic by hash.
-func VerifyMany(g store.GroupID, raws [][]byte) (out []*Verified, errs []error) {
-	out, errs, _ = verifyMany(g, raws)
+func (v *Verifier) Many(g store.GroupID, raws [][]byte) (out []*Verified, errs []error) {
+	out, errs, _ = v.many(g, raws)
 	return out, errs
 }
 
-// verifyMany is VerifyMany, also returning how many signatures it checked.
-func verifyMany(g store.GroupID, raws [][]byte) (out []*Verified, errs []error, checked int) {
+// VerifyMany is Many with a Verifier of its own: tools and tests.
+func VerifyMany(g store.GroupID, raws [][]byte) (out []*Verified, errs []error) {
+	return NewVerifier().Many(g, raws)
+}
+
+// many is Many, also returning how many signatures it checked.
+func (ver *Verifier) many(g store.GroupID, raws [][]byte) (out []*Verified, errs []error, checked int) {
 	n := len(raws)
 	out, errs = make([]*Verified, n), make([]error, n)
 	ps := make([]*pending, n)
@@ -79,7 +84,7 @@ func verifyMany(g store.GroupID, raws [][]byte) (out []*Verified, errs []error, 
 		if len(need) == 0 {
 			break
 		}
-		checked += checkSignatures(ps, need, state, errs)
+		checked += ver.checkSignatures(ps, need, state, errs)
 		c.propagate(state)
 	}
 	parallel(n, func(i int) {
@@ -94,7 +99,7 @@ func verifyMany(g store.GroupID, raws [][]byte) (out []*Verified, errs []error, 
 // distinct signature (a batch root counts once, and not at all if
 // sigCache already vouches for it), setting state and errs. It returns how
 // many signatures it checked.
-func checkSignatures(ps []*pending, need []int, state []sigState, errs []error) int {
+func (ver *Verifier) checkSignatures(ps []*pending, need []int, state []sigState, errs []error) int {
 	type job struct {
 		p   *pending
 		err error
@@ -113,7 +118,7 @@ func checkSignatures(ps []*pending, need []int, state []sigState, errs []error) 
 			jobOf[i] = j
 			continue
 		}
-		if verifiedBatches.has(p.cacheKey) {
+		if ver.batches.has(p.cacheKey) {
 			continue // no job: vouched for
 		}
 		j := &job{p: p}
@@ -124,7 +129,7 @@ func checkSignatures(ps []*pending, need []int, state []sigState, errs []error) 
 	parallel(len(jobs), func(k int) {
 		j := jobs[k]
 		if j.err = j.p.checkSignature(); j.err == nil && j.p.cacheKey != "" {
-			verifiedBatches.add(j.p.cacheKey)
+			ver.batches.add(j.p.cacheKey)
 		}
 	})
 	for _, i := range need {

@@ -57,13 +57,13 @@ func TestVerifyManyMatchesVerifySigned(t *testing.T) {
 
 	for _, cached := range []bool{false, true} {
 		t.Run(fmt.Sprintf("cached=%v", cached), func(t *testing.T) {
-			ForgetVerifiedBatches()
+			ver := NewVerifier()
 			if cached {
-				if _, err := VerifySigned(g, bs[0].Raw); err != nil {
+				if _, err := ver.Signed(g, bs[0].Raw); err != nil {
 					t.Fatal(err)
 				}
 			}
-			out, errs := VerifyMany(g, raws)
+			out, errs := ver.Many(g, raws)
 			for i, raw := range raws {
 				want, wantErr := VerifySigned(g, raw)
 				if (errs[i] == nil) != (wantErr == nil) || (wantErr != nil && !errors.Is(errs[i], unwrapSentinel(wantErr))) {

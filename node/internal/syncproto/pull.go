@@ -257,9 +257,9 @@ func (s *Syncer) elsewhere(p peer.ID, g *Group) {
 }
 
 // VerifyBatch checks a page's messages on all cores, each distinct batch
-// signature once (envelope.VerifyMany); bad messages are counted and skipped.
+// signature once (envelope.Verifier.Many); bad messages are counted and skipped.
 func (s *Syncer) VerifyBatch(g *Group, raws [][]byte) []*envelope.Verified {
-	out, errs := envelope.VerifyMany(g.ID, raws)
+	out, errs := s.cfg.Verifier.Many(g.ID, raws)
 	vs := out[:0]
 	for i, v := range out {
 		if errs[i] != nil {

@@ -129,6 +129,8 @@ type Config struct {
 	OnProgress func(Progress)
 	OnDrop     func(error)
 	OnMember   func(peer.ID, *Group)
+	// Verifier checks pulled messages (nil: one of the Syncer's own).
+	Verifier *envelope.Verifier
 	// Interval is the periodic re-sync (0: off).
 	Interval time.Duration
 	Log      *slog.Logger
@@ -180,6 +182,9 @@ type Syncer struct {
 func New(cfg Config) *Syncer {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.Verifier == nil {
+		cfg.Verifier = envelope.NewVerifier()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // not started: requests are no-ops until Start

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/parley-chat/parley/node"
 )
 
 // Network kinds.
@@ -61,6 +63,9 @@ type Config struct {
 	// with by default (parley --memory-limit); the process holding n nodes
 	// runs with n times it on top of what it held before (0: none).
 	NodeMemoryLimit int64
+	// SendLinger is each Parley node's send linger (node.WithSendLinger):
+	// 0 leaves the node's default, negative sets none.
+	SendLinger time.Duration
 
 	InMemory     bool   // in-memory stores instead of Badger on disk
 	Net          string // NetTCP or NetMocknet
@@ -183,4 +188,15 @@ func (c *Config) fill() error {
 		c.Senders = c.Nodes
 	}
 	return nil
+}
+
+// effectiveLinger is the send linger the nodes run with.
+func (c Config) effectiveLinger() time.Duration {
+	switch {
+	case c.SendLinger == 0:
+		return node.DefaultSendLinger
+	case c.SendLinger < 0:
+		return 0
+	}
+	return c.SendLinger
 }

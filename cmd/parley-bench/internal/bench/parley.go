@@ -77,6 +77,9 @@ func hostOpts(cfg *Config, mn mocknet.Mocknet, key crypto.PrivKey, i int) ([]p2p
 // startNode starts one node on st (which outlives it: a catch-up restarts
 // a node on its store) with key; events go to the cluster's recorder as node i.
 func (c *parleyCluster) startNode(ctx context.Context, i int, st *store.Store, key crypto.PrivKey, opts []p2p.Option, extra ...node.Option) (*parleyNode, error) {
+	if l := c.cfg.SendLinger; l != 0 {
+		extra = append(extra, node.WithSendLinger(max(l, 0)))
+	}
 	n, err := node.New("", append([]node.Option{
 		node.WithStore(st),
 		node.WithKey(key),

@@ -200,14 +200,16 @@ type Result struct {
 	Growth     *Growth         `json:"growth,omitempty"`
 	Soak       *Soak           `json:"soak,omitempty"`
 
-	Net       string  `json:"net"`
-	Store     string  `json:"store"`
-	Degree    int     `json:"degree"`
-	Senders   int     `json:"senders"`
-	GoVersion string  `json:"go_version"`
-	CPUs      int     `json:"cpus"`
-	Seconds   float64 `json:"seconds"` // whole run
-	Started   string  `json:"started"`
+	Net     string `json:"net"`
+	Store   string `json:"store"`
+	Degree  int    `json:"degree"`
+	Senders int    `json:"senders"`
+	// SendLingerMs is each node's send linger (node.WithSendLinger).
+	SendLingerMs float64 `json:"send_linger_ms"`
+	GoVersion    string  `json:"go_version"`
+	CPUs         int     `json:"cpus"`
+	Seconds      float64 `json:"seconds"` // whole run
+	Started      string  `json:"started"`
 	// LoadAvg is the machine's 1-minute load average at the start and the
 	// end: above the CPU count, other processes competed for the CPUs and
 	// the latency and throughput figures are pessimistic.
@@ -250,7 +252,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res := &Result{
 		Nodes: cfg.Nodes, MsgSize: cfg.MsgSize, Net: cfg.Net, Store: "badger-disk", Degree: cfg.Degree,
-		Senders: cfg.Senders, Repeats: cfg.Repeats, P99BoundMs: ms(cfg.P99Bound), GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0), Started: t0.UTC().Format(time.RFC3339),
+		Senders: cfg.Senders, SendLingerMs: ms(cfg.effectiveLinger()), Repeats: cfg.Repeats, P99BoundMs: ms(cfg.P99Bound), GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0), Started: t0.UTC().Format(time.RFC3339),
 	}
 	if cfg.InMemory {
 		res.Store = "badger-memory"
