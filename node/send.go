@@ -12,7 +12,7 @@ import (
 )
 
 // A sent message's path: Send -> publish (queue to the group's sender) ->
-// sender (collects a batch) -> sendBatch (chain, sign, store durably, seal,
+// sender (collects a batch, lingering when sending in bulk) -> sendBatch (chain, sign, store durably, seal,
 // publish, answer). The peer's side is in receive.go.
 
 const (
@@ -97,6 +97,9 @@ func (n *Node) sender(g *group) {
 				until = lastStart.Add(l)
 			}
 			batch, next = n.gather(g, batch, until)
+			if n.ctx.Err() != nil {
+				return // closed while gathering: each caller gets ErrClosed
+			}
 		}
 		lastStart = time.Now()
 		n.sendBatch(g, batch)
