@@ -12,8 +12,9 @@ import (
 )
 
 // A sent message's path: Send -> publish (queue to the group's sender) ->
-// sender (collects a batch, lingering when sending in bulk) -> sendBatch (chain, sign, store durably, seal,
-// publish, answer). The peer's side is in receive.go.
+// sender (collects a batch, lingering when sending in bulk) -> sendBatch
+// (chain, sign, store durably, seal, publish, answer). The peer's side is
+// in receive.go.
 
 const (
 	sendQueue = 1024
