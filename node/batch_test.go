@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -328,26 +329,23 @@ func TestBatchedSendsReachPeersAndSync(t *testing.T) {
 	})
 }
 
-// A node that sends again within the send linger of its previous batch
-// gathers what arrives meanwhile into one batch (one signature, one
-// envelope), and a message sent with nothing before it goes alone.
+// While a batch is being stored, a send arrives on its own (open-loop load):
+// the next batch lingers, gathering the sends that arrive within the send
+// linger into one batch (one signature, one envelope).
 func TestSendLingerGathersBulkSends(t *testing.T) {
 	ctx := context.Background()
-	// Long enough that the bulk sends below are all queued before it ends
-	// on any machine; the test waits it out once.
+	// Long enough that the sends below are all queued before it ends on any
+	// machine; the test waits it out once.
 	const linger = 2 * time.Second
 	a := newTestNode(t, "alice", "", WithSendLinger(linger))
 	gi, err := a.CreateGroup(ctx, "Linger", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Send(ctx, gi.ID, "first"); err != nil {
-		t.Fatal(err)
-	}
 	const bulk = 5
 	var wg sync.WaitGroup
 	errs := make(chan error, bulk)
-	for i := range bulk {
+	send := func(i int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -355,6 +353,22 @@ func TestSendLingerGathersBulkSends(t *testing.T) {
 				errs <- err
 			}
 		}()
+	}
+	// While "first" is stored, the first bulk send arrives.
+	var once sync.Once
+	hook := func(g *group) {
+		once.Do(func() {
+			send(0)
+			waitFor(t, "a send queued while a batch is stored", func() bool { return len(g.sendQ) == 1 })
+		})
+	}
+	a.beforeAnswer.Store(&hook)
+	if _, err := a.Send(ctx, gi.ID, "first"); err != nil {
+		t.Fatal(err)
+	}
+	a.beforeAnswer.Store(nil)
+	for i := 1; i < bulk; i++ {
+		send(i)
 	}
 	wg.Wait()
 	close(errs)
@@ -365,7 +379,7 @@ func TestSendLingerGathersBulkSends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := map[string]int{}
+	batches := map[string]int{}
 	seen := 0
 	for _, raw := range vtStoredRaw(t, a, g.rec.ID) {
 		sm, m, err := envelope.UnmarshalSigned(raw)
@@ -378,15 +392,32 @@ func TestSendLingerGathersBulkSends(t *testing.T) {
 			if sm.Batch != nil {
 				t.Fatalf("the first message went in a batch of %d", sm.Batch.Count)
 			}
-		case len(text) > 5 && text[:5] == "bulk ":
+		case strings.HasPrefix(text, "bulk "):
 			seen++
 			if sm.Batch == nil {
 				t.Fatalf("%q went alone", text)
 			}
-			roots[string(sm.Signature)]++
+			batches[string(sm.Signature)]++ // a batch's messages share its signature
 		}
 	}
-	if seen != bulk || len(roots) != 1 {
-		t.Fatalf("%d bulk messages stored, in %d batches; want %d in one", seen, len(roots), bulk)
+	if seen != bulk || len(batches) != 1 {
+		t.Fatalf("%d bulk messages stored, in %d batches; want %d in one", seen, len(batches), bulk)
+	}
+}
+
+// A sender that waits for each answer never waits for the linger: with an
+// hour's linger, sends one after another still complete at once.
+func TestSendLingerSparesSequentialSends(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := newTestNode(t, "alice", "", WithSendLinger(time.Hour))
+	gi, err := a.CreateGroup(ctx, "Sequential", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := a.Send(ctx, gi.ID, fmt.Sprintf("one by one %d", i)); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
 	}
 }

@@ -31,6 +31,11 @@ type group struct {
 	sendQ   chan *sendReq // to the group's sender goroutine
 	sendMu  sync.Mutex    // held while seqs are assigned and stored
 	nextSeq uint64
+
+	// queuedDuring says requests arrived while the sender stored and
+	// published its last batch (sender goroutine only): send.go, sender.
+	queuedDuring bool
+
 	// last is our own message at seq nextSeq-1 when known (under sendMu):
 	// a new message names it as prev (envelope chain.go).
 	last struct {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -37,7 +38,11 @@ type Node struct {
 	// verifier checks others' signatures for gossip and sync alike, so a
 	// batch checked on one path costs hashes only on the other.
 	verifier *envelope.Verifier
-	self     peer.ID
+	// beforeAnswer, when set (tests), runs in sendBatch once a batch is
+	// stored and published, before its senders are answered.
+	beforeAnswer atomic.Pointer[func(*group)]
+
+	self peer.ID
 	// memberKey is our key in membership logs (the Ed25519 identity).
 	memberKey membership.Key
 	st        *store.Store

@@ -72,11 +72,14 @@ func (n *Node) publishIn(ctx context.Context, g *group, body *wirepb.Body, epoch
 //
 // A batch costs one signature, one fsync and one envelope whatever its
 // size, and each member checks one signature and opens one envelope for it
-// (envelope.SignBodies, Bundles). So when the previous batch started less
-// than the send linger ago (the node is sending in bulk: a bot, a bridge, a
-// burst of reactions), the next one waits until the linger has passed since
-// then, gathering what arrives meanwhile. A person typing never sends twice
-// within it, so their messages never wait.
+// (envelope.SignBodies, Bundles). So when sends arrive on their own while a
+// batch is being stored and published (independent senders: a bot, a
+// bridge, a burst of reactions), and that batch started less than the send
+// linger ago, the next batch waits until the linger has passed since then,
+// gathering what arrives meanwhile. A sender that waits for each answer (a
+// person, a script sending one message after another) has nothing queued
+// while its message is stored, so it never waits; neither does a message
+// sent with nothing before it.
 func (n *Node) sender(g *group) {
 	defer n.wg.Done()
 	var next *sendReq // taken from the queue but belonging to the next batch
@@ -94,7 +97,7 @@ func (n *Node) sender(g *group) {
 		batch := []*sendReq{first}
 		if first.epoch == nil { // a batch has one epoch: such a request goes alone
 			var until time.Time
-			if l := n.cfg.sendLinger; l > 0 && time.Since(lastStart) < l {
+			if l := n.cfg.sendLinger; l > 0 && g.queuedDuring && time.Since(lastStart) < l {
 				until = lastStart.Add(l)
 			}
 			batch, next = n.gather(g, batch, until)
@@ -142,6 +145,7 @@ func (n *Node) gather(g *group, batch []*sendReq, until time.Time) ([]*sendReq, 
 }
 
 func (n *Node) sendBatch(g *group, batch []*sendReq) {
+	g.queuedDuring = false
 	live := batch[:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -251,6 +255,11 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 			n.log.Warn("publish failed; messages will be delivered by sync", "count", len(b), "err", err)
 		}
 	}
+	// Before anyone is answered: what is queued now came on its own.
+	if hook := n.beforeAnswer.Load(); hook != nil {
+		(*hook)(g)
+	}
+	g.queuedDuring = len(g.sendQ) > 0
 	for i, r := range live {
 		v := vs[i]
 		n.noteMember(g, v)
