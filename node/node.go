@@ -30,11 +30,13 @@ const lockWait = 10 * time.Second
 // it and closes what New opened.
 type Node struct {
 	*Local
-	cfg config
-	log *slog.Logger
-	id  Identity
-	key crypto.PrivKey
-	pub []byte // marshalled public key: the author field of our messages
+	cfg  config
+	log  *slog.Logger
+	id   Identity
+	key  crypto.PrivKey
+	pub  []byte // marshalled public key: the author field of our messages
+	self peer.ID
+
 	// verifier checks others' signatures for gossip and sync alike, so a
 	// batch checked on one path costs hashes only on the other.
 	verifier *envelope.Verifier
@@ -42,7 +44,6 @@ type Node struct {
 	// stored and published, before its senders are answered.
 	beforeAnswer atomic.Pointer[func(*group)]
 
-	self peer.ID
 	// memberKey is our key in membership logs (the Ed25519 identity).
 	memberKey membership.Key
 	st        *store.Store

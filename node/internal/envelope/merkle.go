@@ -137,11 +137,3 @@ func (c *sigCache) add(k string) {
 	}
 	c.m[k] = struct{}{}
 }
-
-// Forget empties the cache of checked batch signatures (tests: make the
-// next verification check the signature again).
-func (v *Verifier) Forget() {
-	v.batches.mu.Lock()
-	defer v.batches.mu.Unlock()
-	clear(v.batches.m)
-}
