@@ -42,10 +42,7 @@ func TestLogSyncerFollowsLogs(t *testing.T) {
 // A durable append (our own messages) and the background sync of received
 // ones both go through the log syncer, not Badger's Sync alone.
 func TestDurableWritesSyncEveryLog(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openDir(t, t.TempDir())
 	defer s.Close()
 	if s.logs == nil {
 		t.Fatal("an on-disk store has no log syncer")
