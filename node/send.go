@@ -260,6 +260,9 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		(*hook)(g)
 	}
 	g.queuedDuring = len(g.sendQ) > 0
+	// Tallies first: a sender that reads its poll as soon as it is answered
+	// (the vote API's reply) must see its own vote in it.
+	n.pollUpdates(g, vs, nil)
 	for i, r := range live {
 		v := vs[i]
 		n.noteMember(g, v)
@@ -271,7 +274,6 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 		}
 		r.done <- sendResult{msg: out}
 	}
-	n.pollUpdates(g, vs, nil)
 }
 
 // ownPrev is the id of our own message at seq nextSeq-1, the prev of the
