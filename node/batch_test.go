@@ -421,3 +421,54 @@ func TestSendLingerSparesSequentialSends(t *testing.T) {
 		}
 	}
 }
+
+// A sender that sends one message after another, each waiting for its
+// answer, is answered at once; but within the send linger its batches are
+// held back from publishing and sealed together, so the members open a
+// few envelopes for many batches (and check one signature per run). The
+// linger is an hour here: only a second envelope's worth held sends them.
+func TestSendLingerBundlesHeldPublishes(t *testing.T) {
+	ctx := context.Background()
+	_, nodes, taps := tappedMockNodes(t, 2, WithSendLinger(time.Hour), WithReceiptInterval(time.Hour))
+	a, b := nodes[0], nodes[1]
+	gid := formGroup(t, "Held", a, b)
+	waitTopicPeers(t, gid, a, b)
+	envelopes := func() map[string]int { // a's distinct envelopes, by size
+		out := map[string]int{}
+		for _, m := range taps[0].published(t) {
+			out[string(m.GetData())] = len(m.GetData())
+		}
+		return out
+	}
+	before := envelopes()
+
+	const small, big = 30, 4 // four full-length texts pass an envelope's worth
+	var want []string
+	for i := range small + big {
+		text := fmt.Sprintf("held %d", i)
+		if i >= small {
+			text += strings.Repeat("z", MaxTextLen-len(text))
+		}
+		want = append(want, text)
+		if _, err := a.Send(ctx, gid, text); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	waitFor(t, "b to hold every held text", func() bool { return hasAll(texts(t, b, gid), want...) })
+
+	classes := wireClasses()
+	var sent []int
+	for data, size := range envelopes() {
+		if _, old := before[data]; old {
+			continue
+		}
+		if _, ok := classes[size]; !ok {
+			t.Errorf("an envelope of %d bytes: not a size class", size)
+		}
+		sent = append(sent, size)
+	}
+	t.Logf("%d sends went out in %d envelopes of %v bytes", small+big, len(sent), sent)
+	if len(sent) == 0 || len(sent) > 4 {
+		t.Fatalf("%d sends went out in %d envelopes, want 1 to 4", small+big, len(sent))
+	}
+}

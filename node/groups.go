@@ -35,6 +35,9 @@ type group struct {
 	// queuedDuring says requests arrived while the sender stored and
 	// published its last batch (sender goroutine only): send.go, sender.
 	queuedDuring bool
+	// held is what the sender stored and answered but holds back from
+	// publishing for a moment, to seal with what follows (send.go, stage).
+	held heldPublish
 
 	// last is our own message at seq nextSeq-1 when known (under sendMu):
 	// a new message names it as prev (envelope chain.go).

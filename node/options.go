@@ -169,14 +169,16 @@ func WithFileOptions(opts ...Option) Option {
 func WithReceiptInterval(d time.Duration) Option { return func(c *config) { c.receiptEvery = d } }
 
 // DefaultSendLinger is how long a node sending in bulk holds each batch of
-// a group's messages open for more (send.go, sender). It applies only when
-// sends arrived on their own while the previous batch was stored, and only
-// within this long of that batch's start: a sender that waits for each
-// answer never waits for it. At 800 msg/s over 5 nodes it halved the p50
-// to all members; CPU per delivery fell by only about 5%
-// (docs/bench-2026-12-03/s7-linger.md).
+// a group's messages open for more, and holds stored batches back from
+// publishing to seal them together (send.go, sender). The first applies
+// only when sends arrived on their own while the previous batch was
+// stored, so a sender that waits for each answer never waits for it; the
+// second only to a batch that starts within this long of the previous
+// one, and delays delivery, never the sender's answer. At 800 msg/s over
+// 5 nodes the two halved CPU per delivery and p99 to all members; at 375
+// msg/s p50 rose from 1.5 to 22 ms (docs/bench-2026-12-04/s8-publish-hold.md).
 const DefaultSendLinger = 20 * time.Millisecond
 
 // WithSendLinger sets the send linger (DefaultSendLinger); 0 sends each
-// batch as soon as the previous one is stored.
+// batch as soon as the previous one is stored, and publishes it at once.
 func WithSendLinger(d time.Duration) Option { return func(c *config) { c.sendLinger = d } }

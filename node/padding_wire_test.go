@@ -38,7 +38,9 @@ func wireClasses() map[int]int {
 // The tap reads the GossipSub frames each node writes to its peers.
 func TestEveryEnvelopeOnTheWireIsASizeClass(t *testing.T) {
 	ctx := context.Background()
-	_, nodes, taps := tappedMockNodes(t, 3, WithReceiptInterval(100*time.Millisecond))
+	// No send linger: each text below is sealed alone, so every padding
+	// length is met (TestSendLingerBundlesHeldPublishes covers held bundles).
+	_, nodes, taps := tappedMockNodes(t, 3, WithReceiptInterval(100*time.Millisecond), WithSendLinger(0))
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	gid := formGroup(t, "Pad", a, b, c)
 

@@ -67,12 +67,12 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 	if err != nil {
 		return n.reject(from, err)
 	}
-	fresh := make([]*envelope.Verified, 0, len(raws))
-	for _, raw := range raws {
-		v, err := n.verifier.Signed(g.rec.ID, raw)
-		if err != nil {
-			return n.reject(from, err)
-		}
+	vs, err := n.verifyBundle(g, raws)
+	if err != nil {
+		return n.reject(from, err)
+	}
+	fresh := make([]*envelope.Verified, 0, len(vs))
+	for _, v := range vs {
 		if !legacy && string(v.Msg.Epoch) != string(env.Epoch) {
 			return n.reject(from, fmt.Errorf("%w: message epoch differs from its envelope's", ErrBadField))
 		}
@@ -122,6 +122,26 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 		v.PrepareTerms() // here, on pubsub's validation workers, not on the one that stores
 	}
 	return p2p.Accept, &received{vs: kept, gap: gap}
+}
+
+// verifyBundle checks every message of an envelope, failing on the first
+// that does not check out. A bundle of several batches (a bulk sender's,
+// send.go) is checked as a page: one signature for each author's run.
+func (n *Node) verifyBundle(g *group, raws [][]byte) ([]*envelope.Verified, error) {
+	if len(raws) == 1 {
+		v, err := n.verifier.Signed(g.rec.ID, raws[0])
+		if err != nil {
+			return nil, err
+		}
+		return []*envelope.Verified{v}, nil
+	}
+	vs, errs := n.verifier.Many(g.rec.ID, raws)
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return vs, nil
 }
 
 func (n *Node) reject(from peer.ID, err error) (p2p.Verdict, any) {

@@ -13,8 +13,8 @@ import (
 
 // A sent message's path: Send -> publish (queue to the group's sender) ->
 // sender (collects a batch, lingering when sending in bulk) -> sendBatch
-// (chain, sign, store durably, seal, publish, answer). The peer's side is
-// in receive.go.
+// (chain, sign, store durably, answer) -> stage (seal and publish, or hold
+// for a moment when sending in bulk). The peer's side is in receive.go.
 
 const (
 	sendQueue = 1024
@@ -80,6 +80,13 @@ func (n *Node) publishIn(ctx context.Context, g *group, body *wirepb.Body, epoch
 // person, a script sending one message after another) has nothing queued
 // while its message is stored, so it never waits; neither does a message
 // sent with nothing before it.
+//
+// Such a sender is answered at once but its batches are published together
+// (stage): when a batch starts within the linger of the one before, what it
+// stored is held back from publishing until the linger has passed since
+// the first held batch, and sealed with what follows in one envelope. Each
+// member then opens one envelope and, since each batch names the one before
+// as prev, checks one signature for the whole run (envelope chain.go).
 func (n *Node) sender(g *group) {
 	defer n.wg.Done()
 	var next *sendReq // taken from the queue but belonging to the next batch
@@ -88,26 +95,85 @@ func (n *Node) sender(g *group) {
 		first := next
 		next = nil
 		if first == nil {
+			var flush <-chan time.Time
+			var t *time.Timer
+			if len(g.held.raws) > 0 {
+				t = time.NewTimer(time.Until(g.held.until))
+				flush = t.C
+			}
 			select {
 			case first = <-g.sendQ:
+			case <-flush:
 			case <-n.ctx.Done():
-				return
+				return // held batches are stored: sync delivers them
+			}
+			if t != nil {
+				t.Stop()
+			}
+			if first == nil {
+				n.flushHeld(g)
+				continue
 			}
 		}
 		batch := []*sendReq{first}
+		l := n.cfg.sendLinger
+		hold := l > 0 && time.Since(lastStart) < l
 		if first.epoch == nil { // a batch has one epoch: such a request goes alone
 			var until time.Time
-			if l := n.cfg.sendLinger; l > 0 && g.queuedDuring && time.Since(lastStart) < l {
+			if hold && g.queuedDuring {
 				until = lastStart.Add(l)
 			}
 			batch, next = n.gather(g, batch, until)
 			if n.ctx.Err() != nil {
 				return // closed while gathering: each caller gets ErrClosed
 			}
+		} else {
+			hold = false // a membership op goes out at once, after what is held
 		}
 		lastStart = time.Now()
-		n.sendBatch(g, batch)
+		n.sendBatch(g, batch, hold)
 	}
+}
+
+// heldPublish is stored messages waiting to be published together (stage).
+type heldPublish struct {
+	ekey  *envelope.EpochKey
+	raws  [][]byte
+	until time.Time // publish by then
+}
+
+// stage publishes raws (a stored batch, sealed under ekey) after whatever
+// is held, or, when hold is set, holds them with it until the send linger
+// has passed since the first held batch. What is held goes out at once
+// when the epoch changes or a second envelope's worth is held.
+func (n *Node) stage(g *group, ekey *envelope.EpochKey, raws [][]byte, hold bool) {
+	h := &g.held
+	if len(h.raws) > 0 && h.ekey.Epoch != ekey.Epoch {
+		n.flushHeld(g)
+	}
+	if len(h.raws) == 0 {
+		h.ekey, h.until = ekey, time.Now().Add(n.cfg.sendLinger)
+	}
+	h.raws = append(h.raws, raws...)
+	if !hold || !time.Now().Before(h.until) || len(envelope.Bundles(h.raws)) > 1 {
+		n.flushHeld(g)
+	}
+}
+
+// flushHeld seals and publishes what is held, in order.
+func (n *Node) flushHeld(g *group) {
+	h := &g.held
+	for _, b := range envelope.Bundles(h.raws) {
+		env, err := envelope.SealEpochEnvelope(h.ekey, b...)
+		if err == nil {
+			err = g.topic.Publish(n.ctx, env)
+		}
+		if err != nil {
+			// Stored already: sync delivers it when peers are reachable.
+			n.log.Warn("publish failed; messages will be delivered by sync", "count", len(b), "err", err)
+		}
+	}
+	*h = heldPublish{}
 }
 
 // gather adds to batch the requests already queued and, until the time
@@ -144,7 +210,9 @@ func (n *Node) gather(g *group, batch []*sendReq, until time.Time) ([]*sendReq, 
 	return batch, nil
 }
 
-func (n *Node) sendBatch(g *group, batch []*sendReq) {
+// sendBatch chains, signs and durably stores batch, stages it for
+// publishing (held when hold is set) and answers its senders.
+func (n *Node) sendBatch(g *group, batch []*sendReq, hold bool) {
 	g.queuedDuring = false
 	live := batch[:0]
 	for _, r := range batch {
@@ -245,16 +313,7 @@ func (n *Node) sendBatch(g *group, batch []*sendReq) {
 	for i, v := range vs {
 		raws[i] = v.Raw
 	}
-	for _, b := range envelope.Bundles(raws) {
-		env, err := envelope.SealEpochEnvelope(ekey, b...)
-		if err == nil {
-			err = g.topic.Publish(n.ctx, env)
-		}
-		if err != nil {
-			// Stored already: sync delivers it when peers are reachable.
-			n.log.Warn("publish failed; messages will be delivered by sync", "count", len(b), "err", err)
-		}
-	}
+	n.stage(g, ekey, raws, hold)
 	// Before anyone is answered: what is queued now came on its own.
 	if hook := n.beforeAnswer.Load(); hook != nil {
 		(*hook)(g)

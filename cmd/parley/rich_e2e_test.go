@@ -81,6 +81,13 @@ func TestRichEndToEnd(t *testing.T) {
 	})
 	id2 := send(homeB, "a reply", "--reply", id1[:8])
 	mustRun(t, bin, homeB, "react", "Club", id1, "👍")
+	// Reactions show in (Lamport clock, id) order of their first op: alice
+	// reacts once she holds bob's, so hers is the later one (a bulk sender's
+	// messages may be published up to the send linger after they are sent).
+	poll(t, 30*time.Second, "alice to hold bob's reaction", func() (bool, string) {
+		h, s := history(homeA)
+		return len(h[id1].Reactions) == 1, s
+	})
 	mustRun(t, bin, homeA, "react", "Club", id1[:10], "🎉")
 	mustRun(t, bin, homeB, "react", "Club", id1, "🎉")
 	mustRun(t, bin, homeB, "react", "Club", id1, "🎉", "--remove")
