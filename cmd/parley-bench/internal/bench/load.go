@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,48 +25,63 @@ type system interface {
 	setRecorder(r *recorder)
 }
 
-// recorder collects delivery times, per node, for one run.
+// recorder collects delivery times, per node, for one run. It keeps each
+// message's key as 64 bits (deliveryKey) and each time as an offset: a
+// string per delivery per node grew to tens of MB over a long run, and the
+// harness shares the process, and its soft memory limit, with the nodes.
 type recorder struct {
 	nodes []nodeDeliveries
 }
 
 type nodeDeliveries struct {
 	mu sync.Mutex
-	at map[string]time.Time
+	at map[deliveryKey]time.Duration // since recorderEpoch
 	n  atomic.Int64
 	_  [32]byte // keep nodes' locks on separate cache lines
 }
 
+// deliveryKey is a message's key (system.send) hashed to 64 bits; a run
+// sends far fewer than the 2^32 keys at which two might collide.
+type deliveryKey uint64
+
+var deliveryKeySeed = maphash.MakeSeed()
+
+// recorderEpoch anchors stored times on the monotonic clock.
+var recorderEpoch = time.Now()
+
+func keyOf(key string) deliveryKey { return deliveryKey(maphash.String(deliveryKeySeed, key)) }
+
 func newRecorder(n, hint int) *recorder {
 	r := &recorder{nodes: make([]nodeDeliveries, n)}
 	for i := range r.nodes {
-		r.nodes[i].at = make(map[string]time.Time, hint)
+		r.nodes[i].at = make(map[deliveryKey]time.Duration, hint)
 	}
 	return r
 }
 
 // deliver notes that node i holds key since t (the first report wins).
 func (r *recorder) deliver(i int, key string, t time.Time) {
+	k := keyOf(key)
 	nd := &r.nodes[i]
 	nd.mu.Lock()
-	if _, ok := nd.at[key]; !ok {
-		nd.at[key] = t
+	if _, ok := nd.at[k]; !ok {
+		nd.at[k] = t.Sub(recorderEpoch)
 		nd.n.Add(1)
 	}
 	nd.mu.Unlock()
 }
 
-func (r *recorder) lookup(i int, key string) (time.Time, bool) {
+func (r *recorder) lookup(i int, k deliveryKey) (time.Time, bool) {
 	nd := &r.nodes[i]
 	nd.mu.Lock()
-	t, ok := nd.at[key]
+	d, ok := nd.at[k]
 	nd.mu.Unlock()
-	return t, ok
+	return recorderEpoch.Add(d), ok
 }
 
 // sent is one message a run sent.
 type sent struct {
-	key  string
+	key  deliveryKey
 	from int
 	at   time.Time
 }
@@ -158,7 +174,7 @@ func paced(ctx context.Context, sys system, senders int, rate float64, dur time.
 						return
 					}
 					mu.Lock()
-					log = append(log, sent{key: key, from: from, at: t})
+					log = append(log, sent{key: keyOf(key), from: from, at: t})
 					mu.Unlock()
 				}()
 			}
