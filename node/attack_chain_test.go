@@ -165,3 +165,107 @@ func TestAttackChainTamperedMiddle(t *testing.T) {
 		t.Fatalf("bad-signature refusals %d, want 3 (seq 2, 3, 4)", got)
 	}
 }
+
+// A bulk sender's batches reach the members sealed together, and a member
+// checks such a bundle as a page (receive.go, verifyBundle). Mallory
+// publishes hostile bundles on the group's topic; alice refuses each whole
+// envelope (one bad-signature refusal each) and stores none of it:
+//   - x "by bob" (her signature) vouched for by her own validly signed y,
+//     which names x as prev: vouching never crosses authors;
+//   - bob's genuine chain of three (written offline, relayed by her) with
+//     the middle one's text changed: the last vouches only for the id it
+//     names, so the changed one is checked alone.
+//
+// The same chain untouched is then accepted whole.
+func TestAttackChainForgedInGossipBundle(t *testing.T) {
+	ctx := context.Background()
+	a, b, m, gid := attackTrio(t)
+	ga, _ := a.group(gid)
+	gb, _ := b.group(gid)
+	gm, _ := m.group(gid)
+	if _, err := m.Send(ctx, gid, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice to hold mallory's hello", func() bool { return hasAll(texts(t, a, gid), "hello") })
+	waitTopicPeers(t, gid, a, m)
+
+	publish := func(raws ...[]byte) {
+		t.Helper()
+		if err := gm.topic.Publish(ctx, vtSealEpoch(t, gm, raws...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refusals := func() uint64 { return drop(a, envelope.ErrBadSignature) }
+
+	xm := craft(t, b, gb, "bob: pay mallory")
+	x, err := signMessage(m.key, xm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ym := craft(t, m, gm, "mallory vouches")
+	ym.Prev = x.ID[:]
+	y, err := signMessage(m.key, ym)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := refusals()
+	publish(x.Raw, y.Raw)
+	waitFor(t, "alice to refuse the cross-author bundle", func() bool { return refusals() > before })
+	for name, id := range map[string]store.MessageID{"x": x.ID, "y": y.ID} {
+		if holds(t, a, ga.rec.ID, id) {
+			t.Fatalf("%s of the refused bundle was stored", name)
+		}
+	}
+
+	gb.sendMu.Lock()
+	prev, err := b.ownPrev(gb)
+	gb.sendMu.Unlock()
+	if err != nil || prev == nil {
+		t.Fatalf("bob's last message as prev: %x, %v", prev, err)
+	}
+	base := craft(t, b, gb, "")
+	var chain []*verified
+	for i := range 3 {
+		mm := proto.Clone(base).(*wirepb.Message)
+		mm.Seq, mm.Lamport, mm.Prev = base.Seq+uint64(i), base.Lamport+uint64(i), prev
+		if i > 0 {
+			mm.Parents = [][]byte{chain[i-1].ID[:]}
+		}
+		mm.Body = &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "bob run " + string(rune('a'+i))}}}
+		v, err := signMessage(b.key, mm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, v)
+		prev = v.ID[:]
+	}
+	var sm wirepb.SignedMessage
+	if err := proto.Unmarshal(chain[1].Raw, &sm); err != nil {
+		t.Fatal(err)
+	}
+	tm := proto.Clone(chain[1].Msg).(*wirepb.Message)
+	tm.Body = &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "bob: pay mallory"}}}
+	if sm.Message, err = envelope.MarshalMessage(tm); err != nil {
+		t.Fatal(err)
+	}
+	tampered, err := proto.Marshal(&sm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = refusals()
+	publish(chain[0].Raw, tampered, chain[2].Raw)
+	waitFor(t, "alice to refuse the tampered bundle", func() bool { return refusals() > before })
+	for i, v := range chain {
+		if holds(t, a, ga.rec.ID, v.ID) {
+			t.Fatalf("bob's message %d of the refused bundle was stored", i)
+		}
+	}
+
+	publish(chain[0].Raw, chain[1].Raw, chain[2].Raw)
+	waitFor(t, "alice to store bob's untouched run", func() bool {
+		return holds(t, a, ga.rec.ID, chain[0].ID) && holds(t, a, ga.rec.ID, chain[1].ID) && holds(t, a, ga.rec.ID, chain[2].ID)
+	})
+	if got := refusals() - before; got != 1 {
+		t.Fatalf("bad-signature refusals since the tampered bundle %d, want 1", got)
+	}
+}
