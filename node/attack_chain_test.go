@@ -48,20 +48,80 @@ func junkSignature(t *testing.T, raw []byte) []byte {
 	return out
 }
 
+// helloFromMallory has mallory send a text and waits until alice holds it,
+// and returns the three nodes' groups.
+func helloFromMallory(t *testing.T, a, b, m *testNode, gid string) (ga, gb, gm *group) {
+	t.Helper()
+	ga, _ = a.group(gid)
+	gb, _ = b.group(gid)
+	gm, _ = m.group(gid)
+	if _, err := m.Send(context.Background(), gid, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice to hold mallory's hello", func() bool { return hasAll(texts(t, a, gid), "hello") })
+	return ga, gb, gm
+}
+
+// offlineChain signs n texts of n's own that follow its last stored
+// message (seq, clock and prev), as its client would write them offline.
+// linked makes each the parent of the next, so a member that holds the
+// first's parents can take the run as it comes.
+func offlineChain(t *testing.T, n *testNode, g *group, count int, linked bool, text string) []*verified {
+	t.Helper()
+	g.sendMu.Lock()
+	prev, err := n.ownPrev(g)
+	g.sendMu.Unlock()
+	if err != nil || prev == nil {
+		t.Fatalf("%s's last message as prev: %x, %v", n.cfg.displayName, prev, err)
+	}
+	base := craft(t, n, g, "")
+	var chain []*verified
+	for i := range count {
+		mm := proto.Clone(base).(*wirepb.Message)
+		mm.Seq, mm.Lamport, mm.Prev = base.Seq+uint64(i), base.Lamport+uint64(i), prev
+		if linked && i > 0 {
+			mm.Parents = [][]byte{chain[i-1].ID[:]}
+		}
+		mm.Body = &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: text + " " + string(rune('a'+i))}}}
+		v, err := signMessage(n.key, mm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, v)
+		prev = v.ID[:]
+	}
+	return chain
+}
+
+// changedText is v with its text replaced after signing, and the id the
+// changed message has.
+func changedText(t *testing.T, v *verified, text string) ([]byte, store.MessageID) {
+	t.Helper()
+	tm := proto.Clone(v.Msg).(*wirepb.Message)
+	tm.Body = &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: text}}}
+	body, err := envelope.MarshalMessage(tm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sm wirepb.SignedMessage
+	if err := proto.Unmarshal(v.Raw, &sm); err != nil {
+		t.Fatal(err)
+	}
+	sm.Message = body
+	out, err := proto.Marshal(&sm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, envelope.MessageID(body)
+}
+
 // Mallory forges a message in bob's name and has it vouched for by a chain:
 // x "by bob" (seq 2, her signature), y by herself (validly signed, seq 3,
 // prev = x's id), y2 "by bob" (seq 3, prev = x, her signature). Alice pulls
 // the page from mallory: x and y2 are refused and counted, y is kept.
 func TestAttackChainForgedAcrossAuthors(t *testing.T) {
-	ctx := context.Background()
 	a, b, m, gid := attackTrio(t)
-	ga, _ := a.group(gid)
-	gb, _ := b.group(gid)
-	gm, _ := m.group(gid)
-	if _, err := m.Send(ctx, gid, "hello"); err != nil { // mallory's seq 2
-		t.Fatal(err)
-	}
-	waitFor(t, "alice to hold mallory's hello", func() bool { return hasAll(texts(t, a, gid), "hello") })
+	ga, gb, gm := helloFromMallory(t, a, b, m, gid) // mallory's seq 2
 
 	xm := craft(t, b, gb, "bob: pay mallory") // bob's next seq, 2
 	x, err := signMessage(m.key, xm)
@@ -113,38 +173,8 @@ func TestAttackChainTamperedMiddle(t *testing.T) {
 	ga, _ := a.group(gid)
 	gb, _ := b.group(gid)
 
-	gb.sendMu.Lock()
-	prev, err := b.ownPrev(gb)
-	gb.sendMu.Unlock()
-	if err != nil || prev == nil {
-		t.Fatalf("bob's join as prev: %x, %v", prev, err)
-	}
-	base := craft(t, b, gb, "")
-	var chain []*verified
-	for i := range 5 {
-		mm := proto.Clone(base).(*wirepb.Message)
-		mm.Seq, mm.Lamport, mm.Prev = base.Seq+uint64(i), base.Lamport+uint64(i), prev
-		mm.Body = &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "bob " + string(rune('a'+i))}}}
-		v, err := signMessage(b.key, mm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chain = append(chain, v)
-		prev = v.ID[:]
-	}
-	tm := proto.Clone(chain[2].Msg).(*wirepb.Message)
-	tm.Body = &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "bob: pay mallory"}}}
-	body, err := envelope.MarshalMessage(tm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sm wirepb.SignedMessage
-	if err := proto.Unmarshal(chain[2].Raw, &sm); err != nil {
-		t.Fatal(err)
-	}
-	sm.Message = body
-	tampered, _ := proto.Marshal(&sm)
-	tamperedID := envelope.MessageID(body)
+	chain := offlineChain(t, b, gb, 5, false, "bob")
+	tampered, tamperedID := changedText(t, chain[2], "bob: pay mallory")
 	waitSyncIdle(t, a)
 	serveFrom(t, m, ga.rec.ID, junkSignature(t, chain[0].Raw), junkSignature(t, chain[1].Raw), tampered,
 		junkSignature(t, chain[3].Raw), chain[4].Raw)
@@ -180,13 +210,7 @@ func TestAttackChainTamperedMiddle(t *testing.T) {
 func TestAttackChainForgedInGossipBundle(t *testing.T) {
 	ctx := context.Background()
 	a, b, m, gid := attackTrio(t)
-	ga, _ := a.group(gid)
-	gb, _ := b.group(gid)
-	gm, _ := m.group(gid)
-	if _, err := m.Send(ctx, gid, "hello"); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "alice to hold mallory's hello", func() bool { return hasAll(texts(t, a, gid), "hello") })
+	ga, gb, gm := helloFromMallory(t, a, b, m, gid)
 	waitTopicPeers(t, gid, a, m)
 
 	publish := func(raws ...[]byte) {
@@ -217,41 +241,8 @@ func TestAttackChainForgedInGossipBundle(t *testing.T) {
 		}
 	}
 
-	gb.sendMu.Lock()
-	prev, err := b.ownPrev(gb)
-	gb.sendMu.Unlock()
-	if err != nil || prev == nil {
-		t.Fatalf("bob's last message as prev: %x, %v", prev, err)
-	}
-	base := craft(t, b, gb, "")
-	var chain []*verified
-	for i := range 3 {
-		mm := proto.Clone(base).(*wirepb.Message)
-		mm.Seq, mm.Lamport, mm.Prev = base.Seq+uint64(i), base.Lamport+uint64(i), prev
-		if i > 0 {
-			mm.Parents = [][]byte{chain[i-1].ID[:]}
-		}
-		mm.Body = &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "bob run " + string(rune('a'+i))}}}
-		v, err := signMessage(b.key, mm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chain = append(chain, v)
-		prev = v.ID[:]
-	}
-	var sm wirepb.SignedMessage
-	if err := proto.Unmarshal(chain[1].Raw, &sm); err != nil {
-		t.Fatal(err)
-	}
-	tm := proto.Clone(chain[1].Msg).(*wirepb.Message)
-	tm.Body = &wirepb.Body{Kind: &wirepb.Body_Text{Text: &wirepb.Text{Text: "bob: pay mallory"}}}
-	if sm.Message, err = envelope.MarshalMessage(tm); err != nil {
-		t.Fatal(err)
-	}
-	tampered, err := proto.Marshal(&sm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	chain := offlineChain(t, b, gb, 3, true, "bob run")
+	tampered, _ := changedText(t, chain[1], "bob: pay mallory")
 	before = refusals()
 	publish(chain[0].Raw, tampered, chain[2].Raw)
 	waitFor(t, "alice to refuse the tampered bundle", func() bool { return refusals() > before })
