@@ -196,6 +196,9 @@ func TestFileCorruptPeer(t *testing.T) {
 	fetchAndCheck(t, c, gid, m.ID, sum)
 	// Carol's disk goes bad: every chunk she serves fails its proof.
 	corruptData(t, c, m.File.Root)
+	// Bob fetches from the members he is connected to: make sure carol is
+	// one of them, or the whole file may come from alice.
+	connect(t, b, c)
 	waitAnnounced(t, b, gid, m.ID)
 	fetchAndCheck(t, b, gid, m.ID, sum)
 	if bad := b.Drops()["file-bad-chunk"]; bad == 0 {
