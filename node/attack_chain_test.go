@@ -62,7 +62,7 @@ func helloFromMallory(t *testing.T, a, b, m *testNode, gid string) (ga, gb, gm *
 	return ga, gb, gm
 }
 
-// offlineChain signs n texts of n's own that follow its last stored
+// offlineChain signs count texts of n's own that follow its last stored
 // message (seq, clock and prev), as its client would write them offline.
 // linked makes each the parent of the next, so a member that holds the
 // first's parents can take the run as it comes.

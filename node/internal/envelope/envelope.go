@@ -254,7 +254,8 @@ func VerifySigned(g store.GroupID, raw []byte) (*Verified, error) {
 }
 
 // Signed decodes SignedMessage bytes and checks every field and the
-// signature. It is used for pubsub input; sync pages use Many.
+// signature. It checks a gossiped envelope of one message; sync pages and
+// envelopes of several (a bulk sender's held batches) use Many.
 func (v *Verifier) Signed(g store.GroupID, raw []byte) (*Verified, error) {
 	p, err := prepare(g, raw)
 	if err != nil {
