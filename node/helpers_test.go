@@ -72,9 +72,19 @@ func connect(t testing.TB, a, b *testNode) {
 // wait on observable state, not a sleep standing in for synchronisation.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	waitForOr(t, what, cond, nil)
+}
+
+// waitForOr is waitFor that, on timeout, also reports what explain says of
+// the state that kept cond false.
+func waitForOr(t testing.TB, what string, cond func() bool, explain func() string) {
+	t.Helper()
 	deadline := time.Now().Add(testTimeout)
 	for !cond() {
 		if time.Now().After(deadline) {
+			if explain != nil {
+				t.Fatalf("timed out waiting for %s (%s)", what, explain())
+			}
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -103,8 +103,16 @@ func waitTopicPeers(t testing.TB, group string, nodes ...*testNode) {
 			if x == y || !x.Host().IsConnected(y.ID()) {
 				continue
 			}
-			waitFor(t, x.cfg.displayName+" to see "+y.cfg.displayName+" on the topic", func() bool {
+			waitForOr(t, x.cfg.displayName+" to see "+y.cfg.displayName+" on the topic", func() bool {
 				return slices.Contains(g.topic.ListPeers(), y.ID())
+			}, func() string {
+				// Which side of the admission is missing, should this ever time out.
+				yg, err := y.group(group)
+				ySees := err == nil && slices.Contains(yg.topic.ListPeers(), x.ID())
+				return fmt.Sprintf("%s admits %s to the topic: %v; %s admits %s: %v; %s sees %s on it: %v; connected: %v",
+					x.cfg.displayName, y.cfg.displayName, x.Host().PubSubTopicAdmitted(y.ID(), g.topic.Name()),
+					y.cfg.displayName, x.cfg.displayName, y.Host().PubSubTopicAdmitted(x.ID(), g.topic.Name()),
+					y.cfg.displayName, x.cfg.displayName, ySees, y.Host().IsConnected(x.ID()))
 			})
 		}
 	}
