@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 )
 
@@ -14,10 +15,19 @@ import (
 // so the two can be compared (pprof -diff_base).
 var LoadProfile string
 
-var loadProfileOnce, rawProfileOnce sync.Once
+// LoadTrace, when set, names a file for an execution trace (go tool trace)
+// of Parley's first latency run only: where a message waits between its
+// send and its delivery (runnable goroutines, syscalls, the collector).
+var LoadTrace string
+
+var loadProfileOnce, rawProfileOnce, loadTraceOnce sync.Once
 
 func startLoadProfile(baseline bool) (stop func()) {
-	stop = func() {}
+	stopTrace := func() {}
+	if LoadTrace != "" && !baseline {
+		loadTraceOnce.Do(func() { stopTrace = startTrace(LoadTrace) })
+	}
+	stop = stopTrace
 	if LoadProfile == "" {
 		return stop
 	}
@@ -36,7 +46,21 @@ func startLoadProfile(baseline bool) (stop func()) {
 			f.Close()
 			return
 		}
-		stop = func() { pprof.StopCPUProfile(); f.Close() }
+		stop = func() { pprof.StopCPUProfile(); f.Close(); stopTrace() }
 	})
 	return stop
+}
+
+func startTrace(name string) (stop func()) {
+	f, err := os.Create(name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load trace:", err)
+		return func() {}
+	}
+	if err := trace.Start(f); err != nil {
+		fmt.Fprintln(os.Stderr, "load trace:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() { trace.Stop(); f.Close() }
 }
