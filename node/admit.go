@@ -36,29 +36,80 @@ func (n *Node) probe(p peer.ID, g *group) bool {
 }
 
 // syncUnadmitted requests a sync of g with every connected member of g that
-// is not admitted to g's topic. A proof can fail only for a moment (the
-// other side has not stored our admission yet: a joiner and its inviter
-// probe each other around the join), and nothing else asks again until the
-// member list changes or the periodic sync runs, which may be off. So
-// while members stay unadmitted they are asked again after each of
-// admitRetries, then left to the periodic sync.
+// is not admitted to g's topic. A proof can fail for a moment (the other
+// side has not stored our admission yet: a joiner and its inviter probe
+// each other around the join; or it is busy serving others), so while
+// members stay unadmitted they are asked again after each of admitRetries,
+// then every admitRetryEvery until none is left. Nothing else would ask:
+// the periodic sync pulls from the topic's peers, which an unadmitted
+// member is not, and the member list or the connection may not change for
+// hours. A new call while the loop runs restarts its fast retries.
 func (n *Node) syncUnadmitted(g *group) {
-	if n.probeUnadmitted(g) == 0 || !g.admitRetrying.CompareAndSwap(false, true) {
+	if n.probeUnadmitted(g) == 0 {
 		return
 	}
-	started := n.goOwned(func() {
-		defer g.admitRetrying.Store(false)
-		for _, d := range admitRetries {
-			if !n.pause(d) {
-				return
-			}
-			if n.groupByID(g.rec.ID) != g || n.probeUnadmitted(g) == 0 {
-				return // left, or everyone admitted
-			}
-		}
-	})
-	if !started {
+	n.retryUnadmitted(g)
+}
+
+// retryUnadmitted starts syncUnadmitted's retries, or restarts the fast
+// ones, for members the caller has just asked.
+func (n *Node) retryUnadmitted(g *group) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.retryUnadmittedLocked(g)
+}
+
+// retryUnadmittedLocked is retryUnadmitted for a caller holding n.mu.
+func (n *Node) retryUnadmittedLocked(g *group) {
+	if n.closing {
+		return
+	}
+	if !g.admitRetrying.CompareAndSwap(false, true) {
+		kick(g.admitKick)
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.admitRetryLoop(g)
+	}()
+}
+
+func (n *Node) admitRetryLoop(g *group) {
+	defer func() {
 		g.admitRetrying.Store(false)
+		// A call that found the loop still running as it ended has left a
+		// kick: take it up here, or its member waits for the next change.
+		select {
+		case <-g.admitKick:
+			if n.groupByID(g.rec.ID) == g {
+				n.retryUnadmitted(g)
+			}
+		default:
+		}
+	}()
+	for i := 0; ; i++ {
+		d := admitRetryEvery
+		if i < len(admitRetries) {
+			d = admitRetries[i]
+		}
+		switch n.pauseOrKick(d, g.admitKick) {
+		case pauseStopped:
+			return
+		case pauseKicked:
+			i = -1 // the caller has just asked: start the fast retries again
+			continue
+		}
+		if n.groupByID(g.rec.ID) != g || n.probeUnadmitted(g) == 0 {
+			return // left, or everyone admitted
+		}
+	}
+}
+
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
@@ -83,7 +134,32 @@ func (n *Node) pause(d time.Duration) bool {
 	}
 }
 
+type pauseEnd int
+
+const (
+	pauseDone    pauseEnd = iota // d passed
+	pauseKicked                  // kick arrived first
+	pauseStopped                 // the node closes
+)
+
+// pauseOrKick waits d, or less if kick is signalled or the node closes.
+func (n *Node) pauseOrKick(d time.Duration, kick <-chan struct{}) pauseEnd {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-n.ctx.Done():
+		return pauseStopped
+	case <-kick:
+		return pauseKicked
+	case <-t.C:
+		return pauseDone
+	}
+}
+
 var admitRetries = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+
+// admitRetryEvery paces the retries that follow admitRetries.
+var admitRetryEvery = 30 * time.Second
 
 // probeUnadmitted asks each connected member of g not admitted to g's topic
 // for a sync, and says how many it asked.

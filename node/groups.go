@@ -52,7 +52,8 @@ type group struct {
 	membersMu sync.Mutex
 	members   map[peer.ID]string
 
-	admitRetrying atomic.Bool // a syncUnadmitted retry loop runs (admit.go)
+	admitRetrying atomic.Bool   // a syncUnadmitted retry loop runs (admit.go)
+	admitKick     chan struct{} // restarts that loop's fast retries (cap 1)
 }
 
 // openGroup joins a stored group's topic and starts receiving and sending.
@@ -76,7 +77,8 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("group %s membership: %w", rec.Name, err)
 	}
-	g := &group{rec: rec, keys: keys, mem: mem, members: map[peer.ID]string{}, sendQ: make(chan *sendReq, sendQueue)}
+	g := &group{rec: rec, keys: keys, mem: mem, members: map[peer.ID]string{}, sendQ: make(chan *sendReq, sendQueue),
+		admitKick: make(chan struct{}, 1)}
 	members, err := n.st.Members(rec.ID)
 	if err != nil {
 		return nil, err
@@ -124,8 +126,12 @@ func (n *Node) openGroup(rec store.Group) (*group, error) {
 	// Members connected before we shared this group have proved no
 	// membership of it: a sync is that proof, and admits them to pubsub
 	// (admit.go).
+	asked := false
 	for _, p := range n.host.Libp2p().Network().Peers() {
-		n.probe(p, g)
+		asked = n.probe(p, g) || asked
+	}
+	if asked {
+		n.retryUnadmittedLocked(g)
 	}
 	return g, nil
 }

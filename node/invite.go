@@ -191,6 +191,9 @@ func (n *Node) joinDecoded(ctx context.Context, inv DecodedInvite) (GroupInfo, e
 	}
 	if g, err := n.group(gi.ID); err == nil {
 		n.sync.Request(inv.Inviter.ID, g.sync)
+		// Should that first sync fail (the inviter busy serving others),
+		// nothing else would ask again (admit.go).
+		n.retryUnadmitted(g)
 	}
 	return gi, nil
 }

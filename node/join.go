@@ -127,6 +127,9 @@ func (n *Node) admitJoiner(remote peer.ID, req *wirepb.JoinRequest, challenge []
 		n.log.Warn("publish join op", "err", err)
 	}
 	n.react(g)
+	// The joiner proves membership in its first sync, which fails until it
+	// has opened the group: it asks us then, and we keep asking (admit.go).
+	n.retryUnadmitted(g)
 	rep := &wirepb.JoinReply{Version: joinVersion, Ok: true, GroupSecret: g.rec.Secret, GroupName: g.name(),
 		HistoryFromJoin: g.rec.HistoryFromJoin, CreatedMs: g.rec.CreatedMs}
 	if stats, err := n.st.GroupStats(g.rec.ID); err == nil {

@@ -170,6 +170,7 @@ func (n *Node) change(ref string, build func(l *membership.Log, self membership.
 		return err
 	}
 	n.react(g)
+	n.syncUnadmitted(g) // a member it lists may be connected but unproven (admit.go)
 	return nil
 }
 

@@ -289,7 +289,9 @@ func (n *Node) onConnectionChange(p peer.ID, up bool) {
 	}
 	n.dmOnConnect(p)
 	for _, g := range n.allGroups() {
-		n.probe(p, g)
+		if n.probe(p, g) {
+			n.retryUnadmitted(g) // should the sync fail (admit.go)
+		}
 	}
 }
 
