@@ -14,9 +14,9 @@ import (
 // member of one shared group does not learn the topics of the others. A
 // proof fails when the responder does not
 // yet know the requester as a member (a joiner syncing with a member that
-// has not received its admission); nothing on pubsub can retry it, since
-// the two are not pubsub peers. So whenever the node opens a group or its
-// member list changes, connected members not yet admitted are asked again.
+// has not received its admission) or has no serving slot free; nothing on
+// pubsub can retry it, since the two are not pubsub peers. So connected
+// members not yet admitted are asked again until they are (syncUnadmitted).
 //
 // Sync probes go only to peers the group's log lists as current members
 // (any peer for a legacy group, which has no log): a connected stranger (a
@@ -92,6 +92,11 @@ func (n *Node) admitRetryLoop(g *group) {
 		d := admitRetryEvery
 		if i < len(admitRetries) {
 			d = admitRetries[i]
+		} else if g.mem.legacy() {
+			// A legacy group has no log to say who is a member, so every
+			// connected peer is asked: strangers too, which must not go
+			// on all the while they stay connected.
+			return
 		}
 		switch n.pauseOrKick(d, g.admitKick) {
 		case pauseStopped:
