@@ -129,14 +129,7 @@ func (n *Node) pullFromMembers(g *group) {
 // pause waits d, or less if the node closes meanwhile: it reports whether
 // the node is still running.
 func (n *Node) pause(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-n.ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return n.pauseOrKick(d, nil) != pauseStopped // a nil channel never fires
 }
 
 type pauseEnd int
