@@ -61,18 +61,13 @@ func (n *Node) retryUnadmitted(g *group) {
 
 // retryUnadmittedLocked is retryUnadmitted for a caller holding n.mu.
 func (n *Node) retryUnadmittedLocked(g *group) {
-	if n.closing {
-		return
-	}
 	if !g.admitRetrying.CompareAndSwap(false, true) {
 		kick(g.admitKick)
 		return
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		n.admitRetryLoop(g)
-	}()
+	if !n.goOwnedLocked(func() { n.admitRetryLoop(g) }) {
+		g.admitRetrying.Store(false)
+	}
 }
 
 func (n *Node) admitRetryLoop(g *group) {

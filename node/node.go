@@ -229,6 +229,11 @@ func (n *Node) Start(ctx context.Context) error {
 func (n *Node) goOwned(fn func()) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	return n.goOwnedLocked(fn)
+}
+
+// goOwnedLocked is goOwned for a caller holding n.mu.
+func (n *Node) goOwnedLocked(fn func()) bool {
 	if n.closing {
 		return false
 	}
