@@ -200,6 +200,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.StringVar(&pngPath, "png", "", "write the latency CDF here (default OUT/latency-cdf.png)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (go tool pprof)")
 	f.StringVar(&bench.LoadProfile, "load-cpuprofile", "", "write a CPU profile of the first paced load run only (no set-up); the baseline's to FILE.raw")
+	f.StringVar(&bench.LoadHeapProfile, "load-heapprofile", "", "write a heap profile (live objects) when Parley's first paced load run stops sending")
 	f.StringVar(&bench.LoadTrace, "load-trace", "", "write an execution trace (go tool trace) of Parley's first paced load run only")
 	f.StringVar(&memProfile, "memprofile", "", "write an allocation profile at the end")
 	f.StringVar(&blockProfile, "blockprofile", "", "write a blocking profile (and FILE.mutex, a mutex profile) at the end")

@@ -193,6 +193,9 @@ func paced(ctx context.Context, sys system, senders int, rate float64, dur time.
 	}
 	slices.SortFunc(all, func(a, b sent) int { return a.at.Compare(b.at) })
 	sendEnd := time.Now()
+	if atSendEnd != nil {
+		atSendEnd()
+	}
 
 	// Wait until every node holds every message, or the drain ends.
 	missing := make([][]int, n)

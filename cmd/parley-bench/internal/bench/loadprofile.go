@@ -20,7 +20,16 @@ var LoadProfile string
 // send and its delivery (runnable goroutines, syscalls, the collector).
 var LoadTrace string
 
-var loadProfileOnce, rawProfileOnce, loadTraceOnce sync.Once
+// LoadHeapProfile, when set, names a file for a heap profile (live objects)
+// taken when Parley's first latency run stops sending: the moment its
+// queues and memtables hold the most, which is what peak RSS measures.
+var LoadHeapProfile string
+
+var loadProfileOnce, rawProfileOnce, loadTraceOnce, loadHeapOnce sync.Once
+
+// atSendEnd runs in paced when the last message has been sent; set only
+// for the run whose heap profile is wanted.
+var atSendEnd func()
 
 func startLoadProfile(baseline bool) (stop func()) {
 	stopTrace := func() {}
@@ -28,6 +37,12 @@ func startLoadProfile(baseline bool) (stop func()) {
 		loadTraceOnce.Do(func() { stopTrace = startTrace(LoadTrace) })
 	}
 	stop = stopTrace
+	if LoadHeapProfile != "" && !baseline {
+		loadHeapOnce.Do(func() {
+			atSendEnd = func() { writeHeapProfile(LoadHeapProfile) }
+			stop = func() { atSendEnd = nil; stopTrace() }
+		})
+	}
 	if LoadProfile == "" {
 		return stop
 	}
@@ -46,7 +61,8 @@ func startLoadProfile(baseline bool) (stop func()) {
 			f.Close()
 			return
 		}
-		stop = func() { pprof.StopCPUProfile(); f.Close(); stopTrace() }
+		prev := stop
+		stop = func() { pprof.StopCPUProfile(); f.Close(); prev() }
 	})
 	return stop
 }
@@ -63,4 +79,17 @@ func startTrace(name string) (stop func()) {
 		return func() {}
 	}
 	return func() { trace.Stop(); f.Close() }
+}
+
+func writeHeapProfile(name string) {
+	f, err := os.Create(name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load heap profile:", err)
+		return
+	}
+	defer f.Close()
+	// Not "allocs": the live heap at this moment, after a collection.
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "load heap profile:", err)
+	}
 }
