@@ -182,6 +182,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.Int64Var(&cfg.NodeMemoryLimit, "node-memory-limit", node.DefaultMemoryLimit, "Go soft memory limit per Parley node, as parley daemon sets by default (the process gets N times it; 0: none)")
 	f.DurationVar(&cfg.Soak, "soak", 0, "instead of the standard runs, a soak: paced load at --rate on --nodes for this long (e.g. 30m), RSS, goroutines and disk after each --soak-window")
 	f.DurationVar(&cfg.SoakWindow, "soak-window", time.Minute, "window of the soak")
+	f.IntVar(&cfg.SoakTraceWindow, "soak-trace-window", 0, "with --soak and --load-trace FILE: trace this window of the soak (from 1), e.g. a compaction minute")
 	f.IntSliceVar(&cfg.GrowthHistory, "growth-history", d.GrowthHistory, "history sizes for --growth (catch-up run each)")
 	f.Float64Var(&cfg.MaxRate, "max-rate", d.MaxRate, "highest rate the throughput search tries")
 	f.DurationVar(&cfg.Drain, "drain", d.Drain, "how long to wait for late deliveries after sending")

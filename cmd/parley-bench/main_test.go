@@ -18,7 +18,7 @@ func TestHelpListsFlags(t *testing.T) {
 	for _, f := range []string{"nodes", "degree", "size", "rate", "duration", "senders", "sizes", "skip-throughput",
 		"step", "steps", "max-rate", "drain", "catchup", "skip-catchup", "idle-nodes", "idle-window", "mem", "net",
 		"skip-baseline", "skip-latency", "out", "json", "png", "cpuprofile", "memprofile", "blockprofile", "log-level",
-		"repeats", "p99-bound", "growth", "growth-nodes", "growth-history", "load-cpuprofile", "load-trace", "load-heapprofile"} {
+		"repeats", "p99-bound", "growth", "growth-nodes", "growth-history", "load-cpuprofile", "load-trace", "load-heapprofile", "soak-trace-window"} {
 		if !strings.Contains(out.String(), "--"+f+" ") {
 			t.Errorf("--help does not list --%s", f)
 		}

@@ -52,6 +52,9 @@ type Config struct {
 	// Nodes, cut into SoakWindow windows (0: no soak).
 	Soak       time.Duration
 	SoakWindow time.Duration
+	// SoakTraceWindow, with LoadTrace set, traces the soak's window of this
+	// number (from 1) instead of the first load run: a compaction minute.
+	SoakTraceWindow int
 
 	// Actions: after each text message, the sender also sends this many
 	// actions, alternately a reaction to that message and a vote in a poll

@@ -60,10 +60,15 @@ func runSoak(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand, say 
 	t0 := time.Now()
 	stored := 0
 	windows := int((cfg.Soak + cfg.SoakWindow - 1) / cfg.SoakWindow)
-	for range windows {
+	for i := range windows {
 		win := cfg.SoakWindow
 		sampler := startSampler(time.Second)
+		stopTrace := func() {}
+		if LoadTrace != "" && i+1 == cfg.SoakTraceWindow {
+			stopTrace = startTrace(LoadTrace)
+		}
 		r, err := paced(ctx, pc, cfg.Senders, cfg.Rate, win, cfg.MsgSize, cfg.Drain)
+		stopTrace()
 		peak, _ := sampler.Stop()
 		if err != nil {
 			return fmt.Errorf("soak window: %w", err)
