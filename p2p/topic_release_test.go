@@ -12,8 +12,8 @@ import (
 
 // GossipSub keeps a delivered message in its cache for several heartbeats
 // to answer IWANTs. What the validator decoded must not stay with it: under
-// load that was every opened bundle of the last seconds, and most of a
-// node's heap. Once the subscriber has the message, and drops it, the
+// load that was every opened bundle of the last five seconds, a third of a
+// busy node's heap. Once the subscriber has the message, and drops it, the
 // decoded value is garbage while the raw message is still cached.
 func TestDecodedValueNotKeptByGossipCache(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), floodTimeout)
@@ -22,7 +22,7 @@ func TestDecodedValueNotKeptByGossipCache(t *testing.T) {
 	var freed atomic.Bool
 	tp, err := h.Join("/parley/test/release", func(ctx context.Context, from peer.ID, data []byte) (Verdict, any) {
 		decoded := &struct{ body [1 << 16]byte }{}
-		runtime.AddCleanup(decoded, func(*atomic.Bool) { freed.Store(true) }, &freed)
+		runtime.AddCleanup(decoded, func(f *atomic.Bool) { f.Store(true) }, &freed)
 		return Accept, decoded
 	})
 	if err != nil {

@@ -21,8 +21,8 @@ var LoadProfile string
 var LoadTrace string
 
 // LoadHeapProfile, when set, names a file for a heap profile (live objects)
-// taken when Parley's first latency run stops sending: the moment its
-// queues and memtables hold the most, which is what peak RSS measures.
+// taken when Parley's first latency run stops sending, when its queues and
+// memtables hold about the most they will.
 var LoadHeapProfile string
 
 var loadProfileOnce, rawProfileOnce, loadTraceOnce, loadHeapOnce sync.Once
@@ -88,7 +88,7 @@ func writeHeapProfile(name string) {
 		return
 	}
 	defer f.Close()
-	// Not "allocs": the live heap at this moment, after a collection.
+	// Not "allocs": live objects, as of the last completed collection.
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		fmt.Fprintln(os.Stderr, "load heap profile:", err)
 	}
