@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-msgio/pbio"
 
 	"github.com/parley-chat/parley/node/internal/files/filepb"
@@ -197,13 +198,31 @@ func TestFileCorruptPeer(t *testing.T) {
 	// Carol's disk goes bad: every chunk she serves fails its proof.
 	corruptData(t, c, m.File.Root)
 	// Bob fetches from the members he is connected to: make sure carol is
-	// one of them, or the whole file may come from alice.
+	// one of them. Alice holds back from bob until he has refused a chunk
+	// of carol's: otherwise she may serve the whole file before his first
+	// request to carol, and nothing would show that carol was refused.
 	connect(t, b, c)
 	waitAnnounced(t, b, gid, m.ID)
-	fetchAndCheck(t, b, gid, m.ID, sum)
-	if bad := b.Drops()["file-bad-chunk"]; bad == 0 {
-		t.Fatalf("no bad chunk counted: %v", b.Drops())
+	metCarol := make(chan struct{})
+	a.Host().SetStreamHandler(FileProtocol, func(st network.Stream) {
+		if st.Conn().RemotePeer() == b.self {
+			select {
+			case <-metCarol:
+			case <-time.After(testTimeout):
+			}
+		}
+		a.files.server.Handle(st)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fetched := make(chan error, 1)
+	go func() { fetched <- b.FetchFile(ctx, gid, m.ID) }()
+	waitFor(t, "bob to refuse a chunk from carol", func() bool { return b.Drops()["file-bad-chunk"] > 0 })
+	close(metCarol)
+	if err := <-fetched; err != nil {
+		t.Fatalf("bob fetch: %v", err)
 	}
+	fetchAndCheck(t, b, gid, m.ID, sum) // already complete: saves and compares
 }
 
 func corruptData(t *testing.T, n *testNode, rootHex string) {
