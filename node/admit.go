@@ -106,13 +106,6 @@ func (n *Node) admitRetryLoop(g *group) {
 	}
 }
 
-func kick(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
-
 // pullFromMembers asks every connected member of g for a sync (a message
 // g's history needs, such as a membership op's parent, is missing).
 func (n *Node) pullFromMembers(g *group) {

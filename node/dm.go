@@ -324,12 +324,7 @@ func (n *Node) dmKick() {
 	n.dm.mu.Lock()
 	k := n.dm.kick
 	n.dm.mu.Unlock()
-	if k != nil {
-		select {
-		case k <- struct{}{}:
-		default:
-		}
-	}
+	kick(k)
 }
 
 // dmRetry is how often the outbox looks for offers due.

@@ -40,12 +40,7 @@ func (x *indexer) synced(now time.Time) {
 	x.kick()
 }
 
-func (x *indexer) kick() {
-	select {
-	case x.wake <- struct{}{}:
-	default:
-	}
-}
+func (x *indexer) kick() { kick(x.wake) }
 
 // indexLoop writes deferred postings whenever a sync has stored messages
 // and then gone quiet for indexLaterQuiet; it also clears what a previous

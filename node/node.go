@@ -232,6 +232,15 @@ func (n *Node) goOwned(fn func()) bool {
 	return n.goOwnedLocked(fn)
 }
 
+// kick wakes the goroutine that waits on ch (capacity 1) without waiting
+// itself: a wake-up already pending covers this one. A nil ch is a no-op.
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
 // goOwnedLocked is goOwned for a caller holding n.mu.
 func (n *Node) goOwnedLocked(fn func()) bool {
 	if n.closing {
