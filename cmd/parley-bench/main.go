@@ -189,6 +189,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.IntSliceVar(&cfg.CatchUp, "catchup", d.CatchUp, "missed-message counts for the catch-up runs (0: skip)")
 	f.BoolVar(&noCatchUp, "skip-catchup", false, "skip the catch-up runs")
 	f.StringVar(&cfg.CatchUpProfile, "catchup-cpuprofile", "", "write a CPU profile of each catch-up's timed part to FILE.N (N: the message count)")
+	f.StringVar(&cfg.CatchUpHeapProfile, "catchup-heapprofile", "", "write a heap profile (live objects) of the receiver alone after each catch-up to FILE.N")
 	f.IntVar(&cfg.IdleNodes, "idle-nodes", 0, "also start this many idle nodes in one group and measure memory per node")
 	f.DurationVar(&cfg.IdleWindow, "idle-window", d.IdleWindow, "how long idle memory and CPU are observed")
 	f.IntVar(&cfg.Actions, "actions", 0, "after each text, also send this many reactions and poll votes (alternating): their cost on the figures")

@@ -315,6 +315,9 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 	c.nodes = []*parleyNode{rcvWrap}
 	settle(200 * time.Millisecond)
 	res.RSSMB, res.HeapMB = float64(rssBytes())/mib, float64(heapBytes())/mib
+	if cfg.CatchUpHeapProfile != "" {
+		writeHeapProfile(fmt.Sprintf("%s.%d", cfg.CatchUpHeapProfile, missed))
+	}
 	if !cfg.InMemory {
 		c.close()
 		c.nodes = nil

@@ -38,8 +38,11 @@ type Config struct {
 	// CatchUpProfile, when set, is where a CPU profile of each catch-up's
 	// timed part is written (suffixed with the message count).
 	CatchUpProfile string
-	IdleNodes      int           // extra idle run with this many nodes (0: skip)
-	IdleWindow     time.Duration // how long idle memory and CPU are observed
+	// CatchUpHeapProfile, when set, is where a heap profile (live objects)
+	// of the receiver alone is written after each catch-up, as FILE.N.
+	CatchUpHeapProfile string
+	IdleNodes          int           // extra idle run with this many nodes (0: skip)
+	IdleWindow         time.Duration // how long idle memory and CPU are observed
 
 	// Growth replaces the standard runs by the cost-as-work-grows runs:
 	// latency, CPU and memory for each GrowthNodes cluster size at Rate,
