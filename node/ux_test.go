@@ -259,6 +259,9 @@ func TestMissingNoticeUntilSync(t *testing.T) {
 	}
 	// Alice stores one message without publishing it, and refuses pulls.
 	a.Host().Libp2p().RemoveStreamHandler(SyncProtocol)
+	// A pull of bob's already open goes on being served: wait for it to
+	// end, or it may carry the message withheld below (under load it did).
+	waitFor(t, "bob's pulls in flight to end", func() bool { return !b.sync.Busy() })
 	withheld := craft(t, a, ga, "withheld")
 	reserveSeq(ga, withheld)
 	v, err := signMessage(a.key, withheld)

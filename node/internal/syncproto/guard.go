@@ -28,15 +28,18 @@ type SeqStore interface {
 
 // Bounds on the in-memory state one group keeps.
 const (
-	holeStrikes  = 2       // complete pulls a hole or a want survives before it is given up
-	maxSkipped   = 100_000 // seqs given up, per group
-	maxSuppress  = 65_536  // wanted ids given up, per group
-	maxRefusedID = 65_536  // equivocating ids remembered, per group
-	// retryGivenUp is how long seqs and ids given up stay given up. The
-	// peers asked so far lacked them, but a peer met later (a partition
-	// healing, a member back online) may hold them: after this the next
-	// pulls ask again, so a give-up bounds the resend loop to one round per
-	// interval instead of losing those messages until a restart.
+	holeStrikes    = 2       // complete pulls from one peer a hole or a want survives before it is given up with that peer
+	maxSkipped     = 100_000 // seqs given up, per group (all peers together)
+	maxSuppress    = 65_536  // wanted ids given up, per group (all peers together)
+	maxRefusedID   = 65_536  // equivocating ids remembered, per group
+	maxGiveUpPeers = 256     // peers with give-ups tracked, per group; past it a peer's pulls just resend
+	// firstRetry and retryGivenUp bound how long a peer's give-ups stay
+	// given up: firstRetry after the first round, doubling with every round
+	// that expires unfilled, up to retryGivenUp. That peer lacked those
+	// messages when asked, but may get them a moment later (from another
+	// peer, in a partition healing), so a give-up bounds the resend loop to
+	// one round per interval instead of hiding those messages for long.
+	firstRetry   = 10 * time.Second
 	retryGivenUp = 2 * time.Minute
 )
 
@@ -50,33 +53,81 @@ type holeState struct {
 	strikes int
 }
 
+// giveUps is what complete pulls from one peer could not bring. They are
+// skipped only in requests to that peer: a peer that lacks a message says
+// nothing of the others, and two members that both missed it (a joiner and
+// the member it joined through) would otherwise strike it out for each
+// other before either asked a peer that holds it.
+type giveUps struct {
+	holes   map[string]*holeState      // author -> a hole at have+1 seen by pulls from this peer
+	skipped map[string]map[uint64]bool // author -> seqs given up with this peer
+	nSkip   int
+	wants   map[store.MessageID]int // wanted id -> complete pulls from this peer that did not bring it
+	gaveUp  map[store.MessageID]bool
+	since   time.Time // when the oldest give-up still held was made
+	rounds  int       // rounds of give-ups that expired: the next one lasts longer
+}
+
+func (u *giveUps) retryAfter() time.Duration {
+	return min(firstRetry<<min(u.rounds, 8), retryGivenUp)
+}
+
 // guard is a Group's sequence state; the zero value is ready.
 type guard struct {
 	mu      sync.Mutex
 	pending map[seqKey]store.MessageID // being committed now
 	refused map[store.MessageID]bool   // equivocations: never wanted again
-	holes   map[string]*holeState      // author -> a hole at have+1 seen by pulls
-	skipped map[string]map[uint64]bool // author -> seqs given up
-	nSkip   int
-	wants   map[store.MessageID]int // wanted id -> complete pulls that did not bring it
-	gaveUp  map[store.MessageID]bool
-	since   time.Time // when the oldest give-up still in skipped/gaveUp was made
+	peers   map[peer.ID]*giveUps       // per peer pulled from, while it has holes or give-ups
+	nSkip   int                        // seqs given up, all peers together
+	nGaveUp int                        // ids given up, all peers together
 }
 
-// expireLocked forgets every give-up once retryGivenUp has passed since the
-// oldest one. Callers hold mu.
-func (gd *guard) expireLocked(now time.Time) {
-	if gd.since.IsZero() || now.Sub(gd.since) < retryGivenUp {
+// peerLocked returns p's give-up state, creating it unless the group
+// already tracks maxGiveUpPeers (nil then). Callers hold mu.
+func (gd *guard) peerLocked(p peer.ID) *giveUps {
+	if u := gd.peers[p]; u != nil {
+		return u
+	}
+	if len(gd.peers) >= maxGiveUpPeers {
+		return nil
+	}
+	if gd.peers == nil {
+		gd.peers = map[peer.ID]*giveUps{}
+	}
+	u := &giveUps{}
+	gd.peers[p] = u
+	return u
+}
+
+// expireLocked forgets p's give-ups once their round has lasted
+// retryAfter. Callers hold mu.
+func (gd *guard) expireLocked(p peer.ID, now time.Time) {
+	u := gd.peers[p]
+	if u == nil || u.since.IsZero() || now.Sub(u.since) < u.retryAfter() {
 		return
 	}
-	gd.skipped, gd.nSkip, gd.gaveUp, gd.since = nil, 0, nil, time.Time{}
+	gd.nSkip -= u.nSkip
+	gd.nGaveUp -= len(u.gaveUp)
+	u.skipped, u.nSkip, u.gaveUp, u.since = nil, 0, nil, time.Time{}
+	u.rounds++
 }
 
-// noteGiveUpLocked starts the retry clock at the first give-up. Callers hold mu.
-func (gd *guard) noteGiveUpLocked(now time.Time) {
-	if gd.since.IsZero() {
-		gd.since = now
+// noteGiveUpLocked starts u's retry clock at its first give-up. Callers hold mu.
+func (u *giveUps) noteGiveUpLocked(now time.Time) {
+	if u.since.IsZero() {
+		u.since = now
 	}
+}
+
+// skippedElsewhereLocked reports whether another peer than p has seq of
+// author given up (so it was counted already). Callers hold mu.
+func (gd *guard) skippedElsewhereLocked(p peer.ID, author string, seq uint64) bool {
+	for q, u := range gd.peers {
+		if q != p && u.skipped[author][seq] {
+			return true
+		}
+	}
+	return false
 }
 
 // View is the receiver's state for envelope.CheckBounds: st's clocks and
@@ -175,13 +226,17 @@ func (g *Group) Refused(id store.MessageID) bool {
 	return g.guard.refused[id]
 }
 
-// haveFor is the have entry a pull sends for an author: its contiguous
-// prefix, carried past seqs given up as unfillable (and any held seqs
-// after them), so peers do not resend what lies beyond a hole forever.
-func (g *Group) haveFor(st Store, r store.AuthorRange) uint64 {
+// haveFor is the have entry a pull from p sends for an author: its
+// contiguous prefix, carried past seqs given up with p as unfillable (and
+// any held seqs after them), so p does not resend what lies beyond a hole
+// forever.
+func (g *Group) haveFor(st Store, p peer.ID, r store.AuthorRange) uint64 {
 	g.guard.mu.Lock()
-	g.guard.expireLocked(time.Now())
-	skipped := g.guard.skipped[string(r.Author)]
+	g.guard.expireLocked(p, time.Now())
+	var skipped map[uint64]bool
+	if u := g.guard.peers[p]; u != nil {
+		skipped = u.skipped[string(r.Author)]
+	}
 	n := len(skipped)
 	g.guard.mu.Unlock()
 	if n == 0 || r.Have >= r.Max {
@@ -213,84 +268,104 @@ func (g *Group) haveFor(st Store, r store.AuthorRange) uint64 {
 	return next
 }
 
-// wanted filters the ids a pull asks for: not refused equivocations, not
-// ids given up after holeStrikes complete pulls.
-func (g *Group) wanted(ids []store.MessageID) []store.MessageID {
+// wanted filters the ids a pull from p asks for: not refused
+// equivocations, not ids given up with p after holeStrikes complete pulls.
+func (g *Group) wanted(p peer.ID, ids []store.MessageID) []store.MessageID {
 	g.guard.mu.Lock()
 	defer g.guard.mu.Unlock()
-	g.guard.expireLocked(time.Now())
+	g.guard.expireLocked(p, time.Now())
+	var gaveUp map[store.MessageID]bool
+	if u := g.guard.peers[p]; u != nil {
+		gaveUp = u.gaveUp
+	}
 	out := ids[:0:0]
 	for _, id := range ids {
-		if !g.guard.refused[id] && !g.guard.gaveUp[id] {
+		if !g.guard.refused[id] && !gaveUp[id] {
 			out = append(out, id)
 		}
 	}
 	return out
 }
 
-// afterPull is told, after a pull that ended with the responder's "done",
-// the ranges and wants before it and the ranges after it. A hole (an author
+// afterPull is told, after a pull from p that ended with p's "done", the
+// ranges and wants before it and the ranges after it. A hole (an author
 // prefix that did not move although later seqs are held) or a wanted id
-// that survives holeStrikes such pulls is given up: the responder served
-// everything it holds past our prefix, so none of them had it. Each seq
-// given up is counted with count (ErrSeqGap).
-func (g *Group) afterPull(st Store, before []store.AuthorRange, after []store.AuthorRange, wants []store.MessageID, stillMissing func(store.MessageID) bool, count func(error)) {
+// that survives holeStrikes such pulls from p is given up with p: p served
+// everything it holds past our prefix, so it lacks them. Each seq given up
+// is counted with count (ErrSeqGap), once while any peer has it given up.
+func (g *Group) afterPull(st Store, p peer.ID, before []store.AuthorRange, after []store.AuthorRange, wants []store.MessageID, stillMissing func(store.MessageID) bool, count func(error)) {
 	prev := make(map[string]uint64, len(before))
 	for _, r := range before {
 		prev[string(r.Author)] = r.Have
 	}
 	gd := &g.guard
+	gd.mu.Lock()
+	u := gd.peerLocked(p)
+	gd.mu.Unlock()
+	if u == nil {
+		return // too many peers tracked: p's pulls resend, as before any give-up
+	}
+	clean := true
 	for _, r := range after {
 		a := string(r.Author)
 		gd.mu.Lock()
-		h := gd.holes[a]
+		h := u.holes[a]
 		if r.Have >= r.Max || prev[a] != r.Have {
-			delete(gd.holes, a)
+			delete(u.holes, a)
 			gd.mu.Unlock()
 			continue
 		}
+		clean = false
 		if h == nil || h.have != r.Have {
-			if gd.holes == nil {
-				gd.holes = map[string]*holeState{}
+			if u.holes == nil {
+				u.holes = map[string]*holeState{}
 			}
-			gd.holes[a] = &holeState{have: r.Have, strikes: 1}
+			u.holes[a] = &holeState{have: r.Have, strikes: 1}
 			gd.mu.Unlock()
 			continue
 		}
 		h.strikes++
 		give := h.strikes >= holeStrikes
 		if give {
-			delete(gd.holes, a)
+			delete(u.holes, a)
 		}
 		gd.mu.Unlock()
 		if give {
-			g.giveUpHoles(st, r, count)
+			g.giveUpHoles(st, p, u, r, count)
 		}
 	}
 	gd.mu.Lock()
 	defer gd.mu.Unlock()
 	for _, id := range wants {
 		if !stillMissing(id) {
-			delete(gd.wants, id)
+			delete(u.wants, id)
 			continue
 		}
-		if gd.wants == nil {
-			gd.wants = map[store.MessageID]int{}
+		clean = false
+		if u.wants == nil {
+			u.wants = map[store.MessageID]int{}
 		}
-		gd.wants[id]++
-		if gd.wants[id] >= holeStrikes && len(gd.gaveUp) < maxSuppress {
-			if gd.gaveUp == nil {
-				gd.gaveUp = map[store.MessageID]bool{}
+		u.wants[id]++
+		if u.wants[id] >= holeStrikes && gd.nGaveUp < maxSuppress {
+			if u.gaveUp == nil {
+				u.gaveUp = map[store.MessageID]bool{}
 			}
-			gd.gaveUp[id] = true
-			gd.noteGiveUpLocked(time.Now())
-			delete(gd.wants, id)
+			u.gaveUp[id] = true
+			gd.nGaveUp++
+			u.noteGiveUpLocked(time.Now())
+			delete(u.wants, id)
 		}
+	}
+	// A pull that left no hole and wanted nothing it lacked ends p's
+	// record: its backoff starts afresh at the next hole.
+	if clean && len(u.holes) == 0 && len(u.wants) == 0 && u.nSkip == 0 && len(u.gaveUp) == 0 && gd.peers[p] == u {
+		delete(gd.peers, p)
 	}
 }
 
-// giveUpHoles marks every seq in (Have, Max] that r's author lacks as given up.
-func (g *Group) giveUpHoles(st Store, r store.AuthorRange, count func(error)) {
+// giveUpHoles marks every seq in (Have, Max] that r's author lacks as given
+// up with p (u is p's record).
+func (g *Group) giveUpHoles(st Store, p peer.ID, u *giveUps, r store.AuthorRange, count func(error)) {
 	var holes []uint64
 	next := r.Have
 	_ = st.AuthorAfter(g.ID, r.Author, r.Have, func(e store.AuthorIndexEntry) bool {
@@ -304,21 +379,24 @@ func (g *Group) giveUpHoles(st Store, r store.AuthorRange, count func(error)) {
 	gd.mu.Lock()
 	defer gd.mu.Unlock()
 	a := string(r.Author)
-	if gd.skipped == nil {
-		gd.skipped = map[string]map[uint64]bool{}
+	if u.skipped == nil {
+		u.skipped = map[string]map[uint64]bool{}
 	}
-	if gd.skipped[a] == nil {
-		gd.skipped[a] = map[uint64]bool{}
+	if u.skipped[a] == nil {
+		u.skipped[a] = map[uint64]bool{}
 	}
 	for _, s := range holes {
 		if gd.nSkip >= maxSkipped {
 			return
 		}
-		if !gd.skipped[a][s] {
-			gd.skipped[a][s] = true
-			gd.noteGiveUpLocked(time.Now())
+		if !u.skipped[a][s] {
+			if !gd.skippedElsewhereLocked(p, a, s) {
+				count(ErrSeqGap)
+			}
+			u.skipped[a][s] = true
+			u.noteGiveUpLocked(time.Now())
+			u.nSkip++
 			gd.nSkip++
-			count(ErrSeqGap)
 		}
 	}
 }

@@ -117,10 +117,10 @@ func (s *Syncer) pull(parent context.Context, p peer.ID, g *Group, r *syncRun) (
 	if err != nil {
 		return err
 	}
-	want = g.wanted(want)
+	want = g.wanted(p, want)
 	req := &wirepb.SyncRequest{}
 	for _, a := range before {
-		req.Have = append(req.Have, &wirepb.AuthorSeq{Author: a.Author, Seq: g.haveFor(s.cfg.Store, a)})
+		req.Have = append(req.Have, &wirepb.AuthorSeq{Author: a.Author, Seq: g.haveFor(s.cfg.Store, p, a)})
 	}
 	for _, id := range want {
 		req.Want = append(req.Want, append([]byte(nil), id[:]...))
@@ -192,7 +192,8 @@ func (s *Syncer) pull(parent context.Context, p peer.ID, g *Group, r *syncRun) (
 		return err
 	}
 	// Complete: p sent all it holds past our vector. What is still missing
-	// p lacks too; holes that outlive holeStrikes such pulls are given up.
+	// p lacks too; holes that outlive holeStrikes such pulls from p are given
+	// up with p.
 	if after, err := s.cfg.Store.VectorRanges(g.ID); err == nil {
 		missing := map[store.MessageID]bool{}
 		if still, err := s.cfg.Store.Missing(g.ID, MaxWant); err == nil {
@@ -200,7 +201,7 @@ func (s *Syncer) pull(parent context.Context, p peer.ID, g *Group, r *syncRun) (
 				missing[id] = true
 			}
 		}
-		g.afterPull(s.cfg.Store, before, after, want, func(id store.MessageID) bool { return missing[id] }, s.drop)
+		g.afterPull(s.cfg.Store, p, before, after, want, func(id store.MessageID) bool { return missing[id] }, s.drop)
 	}
 	return nil
 }
