@@ -197,3 +197,46 @@ func pullNow(t *testing.T, n *testNode, gid string, p peer.ID) (SyncProgress, er
 }
 
 var _ = envelope.LamportStep
+
+// waitHoldsAllOf waits until each of holders holds every message author has
+// sent in g so far, pulling from author while it does not.
+func waitHoldsAllOf(t *testing.T, author *testNode, g *group, gid string, holders ...*testNode) {
+	t.Helper()
+	for _, n := range holders {
+		waitFor(t, n.cfg.displayName+" to hold all of "+author.cfg.displayName+"'s messages so far", func() bool {
+			g.sendMu.Lock()
+			sent := g.nextSeq - 1
+			g.sendMu.Unlock()
+			for _, as := range mustVector(t, n, gid) {
+				if peer.ID(as.Author) == author.ID() && as.Seq == sent {
+					return true
+				}
+			}
+			_, _ = pullNow(t, n, gid, author.ID())
+			return false
+		})
+	}
+}
+
+// withhold has n store a message of its own in g (text) without publishing
+// it, and refuse pulls, so no other member can get it; n's next messages
+// name it as a parent. others' pulls already open are let end first (an
+// open pull is still served and could carry it). serve makes n answer
+// pulls again. n must send no receipts: one could take the reserved seq.
+func withhold(t *testing.T, ctx context.Context, n *testNode, g *group, text string, others ...*testNode) (serve func()) {
+	t.Helper()
+	n.Host().Libp2p().RemoveStreamHandler(SyncProtocol)
+	waitFor(t, "pulls in flight to end", func() bool {
+		return !slices.ContainsFunc(others, func(o *testNode) bool { return o.sync.Busy() })
+	})
+	m := craft(t, n, g, text)
+	reserveSeq(g, m)
+	v, err := signMessage(n.key, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.st.Append(ctx, v.StoreMessage(g.rec.ID)); err != nil {
+		t.Fatal(err)
+	}
+	return func() { n.Host().SetStreamHandler(SyncProtocol, n.sync.Handle) }
+}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Bob and carol both miss one of alice's messages: she stores it but
@@ -26,34 +24,8 @@ func TestGiveUpWithOnePeerStillAsksAnother(t *testing.T) {
 	c := newTestNode(t, "carol", "", attackOpts()...)
 	gid := attackGroup(t, false, a, b, c)
 	ga, _ := a.group(gid)
-	holdsAllOfAlice := func(n *testNode) bool {
-		ga.sendMu.Lock()
-		sent := ga.nextSeq - 1
-		ga.sendMu.Unlock()
-		for _, as := range mustVector(t, n, gid) {
-			if peer.ID(as.Author) == a.ID() && as.Seq == sent {
-				return true
-			}
-		}
-		_, _ = pullNow(t, n, gid, a.ID())
-		return false
-	}
-	waitFor(t, "bob and carol to hold all of alice's messages so far", func() bool {
-		return holdsAllOfAlice(b) && holdsAllOfAlice(c)
-	})
-
-	a.Host().Libp2p().RemoveStreamHandler(SyncProtocol)
-	// A pull already open is still served: let it end first.
-	waitFor(t, "pulls in flight to end", func() bool { return !b.sync.Busy() && !c.sync.Busy() })
-	withheld := craft(t, a, ga, "withheld")
-	reserveSeq(ga, withheld)
-	v, err := signMessage(a.key, withheld)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.st.Append(ctx, v.StoreMessage(ga.rec.ID)); err != nil {
-		t.Fatal(err)
-	}
+	waitHoldsAllOf(t, a, ga, gid, b, c)
+	serve := withhold(t, ctx, a, ga, "withheld", b, c)
 	for i := range 3 {
 		if _, err := a.Send(ctx, gid, fmt.Sprintf("after %d", i)); err != nil {
 			t.Fatal(err)
@@ -73,7 +45,7 @@ func TestGiveUpWithOnePeerStillAsksAnother(t *testing.T) {
 		t.Fatal("bob got the withheld message from carol, who never had it")
 	}
 
-	a.Host().SetStreamHandler(SyncProtocol, a.sync.Handle)
+	serve()
 	if _, err := pullNow(t, b, gid, a.ID()); err != nil {
 		t.Fatal(err)
 	}

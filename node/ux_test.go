@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/store"
 )
@@ -242,35 +240,12 @@ func TestMissingNoticeUntilSync(t *testing.T) {
 	b := newTestNode(t, "bob", "", uxOpts()...)
 	gid := attackGroup(t, false, a, b)
 	ga, _ := a.group(gid)
-	waitFor(t, "bob to hold all of alice's messages so far", func() bool {
-		ga.sendMu.Lock()
-		sent := ga.nextSeq - 1
-		ga.sendMu.Unlock()
-		for _, as := range mustVector(t, b, gid) {
-			if peer.ID(as.Author) == a.ID() && as.Seq == sent {
-				return true
-			}
-		}
-		_, _ = pullNow(t, b, gid, a.ID())
-		return false
-	})
+	waitHoldsAllOf(t, a, ga, gid, b)
 	if miss := groupInfo(t, b, gid).Missing; len(miss) != 0 {
 		t.Fatalf("missing before anything was withheld: %+v", miss)
 	}
 	// Alice stores one message without publishing it, and refuses pulls.
-	a.Host().Libp2p().RemoveStreamHandler(SyncProtocol)
-	// A pull of bob's already open goes on being served: wait for it to
-	// end, or it may carry the message withheld below (under load it did).
-	waitFor(t, "bob's pulls in flight to end", func() bool { return !b.sync.Busy() })
-	withheld := craft(t, a, ga, "withheld")
-	reserveSeq(ga, withheld)
-	v, err := signMessage(a.key, withheld)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.st.Append(ctx, v.StoreMessage(ga.rec.ID)); err != nil {
-		t.Fatal(err)
-	}
+	serve := withhold(t, ctx, a, ga, "withheld", b)
 	for i := range 3 {
 		if _, err := a.Send(ctx, gid, fmt.Sprintf("after %d", i)); err != nil {
 			t.Fatal(err)
@@ -288,7 +263,7 @@ func TestMissingNoticeUntilSync(t *testing.T) {
 	if m2, err := b.Missing(gid); err != nil || len(m2) != 1 {
 		t.Fatalf("Missing: %+v %v", m2, err)
 	}
-	a.Host().SetStreamHandler(SyncProtocol, a.sync.Handle)
+	serve()
 	waitFor(t, "the pull to fill the gap", func() bool {
 		_, _ = pullNow(t, b, gid, a.ID())
 		return hasAll(texts(t, b, gid), "withheld")
