@@ -229,6 +229,14 @@ func withhold(t *testing.T, ctx context.Context, n *testNode, g *group, text str
 	waitFor(t, "pulls in flight to end", func() bool {
 		return !slices.ContainsFunc(others, func(o *testNode) bool { return o.sync.Busy() })
 	})
+	storeUnpublished(t, ctx, n, g, text)
+	return func() { n.Host().SetStreamHandler(SyncProtocol, n.sync.Handle) }
+}
+
+// storeUnpublished has n sign a message of its own in g (text, next seq)
+// and store it without publishing: only a pull from n carries it.
+func storeUnpublished(t *testing.T, ctx context.Context, n *testNode, g *group, text string) *verified {
+	t.Helper()
 	m := craft(t, n, g, text)
 	reserveSeq(g, m)
 	v, err := signMessage(n.key, m)
@@ -238,5 +246,5 @@ func withhold(t *testing.T, ctx context.Context, n *testNode, g *group, text str
 	if _, err := n.st.Append(ctx, v.StoreMessage(g.rec.ID)); err != nil {
 		t.Fatal(err)
 	}
-	return func() { n.Host().SetStreamHandler(SyncProtocol, n.sync.Handle) }
+	return v
 }

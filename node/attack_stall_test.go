@@ -49,18 +49,7 @@ func TestAttackStalledServer(t *testing.T) {
 	})
 
 	// h holds a message v lacks (stored, not gossiped: only sync carries it).
-	hidden := func(text string) *verified {
-		msg := craft(t, h, gh, text)
-		reserveSeq(gh, msg)
-		mv, err := signMessage(h.key, msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h.st.AppendReceived(ctx, mv.StoreMessage(gh.rec.ID)); err != nil {
-			t.Fatal(err)
-		}
-		return mv
-	}
+	hidden := func(text string) *verified { return storeUnpublished(t, ctx, h, gh, text) }
 
 	// 1. A pull from mallory stalls; v gives up within the bound and asks h.
 	first := hidden("first")
