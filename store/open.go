@@ -32,8 +32,8 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		// a pool Badger holds on to (up to 8 builders, each sized from its
 		// table), in the Go heap. Badger doubles the table size at each
 		// level below the first; 1 MiB tables at every level keep those
-		// buffers small: about 40% less anonymous memory per node under
-		// throughput load and half the heap after a 1M catch-up, at the
+		// buffers small: about half the anonymous memory per node under
+		// throughput load and 40% less heap after a 1M catch-up, at the
 		// same zero-loss throughput and catch-up speed. The cost is files:
 		// one open file and one mapping per MiB of store (docs/store.md,
 		// "Memory").
