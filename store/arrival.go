@@ -62,7 +62,7 @@ func (s *Store) ArrivedAfter(g GroupID, n uint64, fn func(Stored) bool) error {
 			if err != nil {
 				return err
 			}
-			st, err := decodeHistoryItem(item)
+			st, err := decodeHistoryItem(txn, item)
 			if err != nil {
 				return err
 			}

@@ -216,10 +216,18 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 	}
 	w.inserted = append(w.inserted, recentEntry{recentKey{m.Group, m.ID}, m.Lamport})
 	lam := u64(m.Lamport)
+	mk := key('m', g, lam, m.ID[:])
+	body, bodyKey, err := sealBody(mk, m.Raw)
+	if err != nil {
+		return false, err
+	}
 	sets := []struct{ k, v []byte }{
-		{key('m', g, lam, m.ID[:]), m.Raw},
+		{mk, body},
 		{idKey, lam},
 		{key('a', g, authorKey(m.Author), u64(m.Seq), m.ID[:]), append(u64(m.Lamport), u64(uint64(m.TimeMs))...)},
+	}
+	if bodyKey != nil {
+		sets = append(sets, struct{ k, v []byte }{bodyKeyOf(mk), bodyKey})
 	}
 	for _, kv := range sets {
 		if err := txn.Set(kv.k, kv.v); err != nil {

@@ -197,11 +197,11 @@ func indexBodies(txn *badger.Txn, g GroupID, refs []deferredRef, budget int, ent
 		if !bodies.it.Valid() || !bytes.Equal(bodies.doc(), ref) {
 			continue
 		}
-		raw, err := bodies.it.Item().ValueCopy(nil)
+		raw, erased, err := readBody(txn, bodies.it.Item())
 		if err != nil {
 			return 0, err
 		}
-		if isErased(raw) {
+		if erased {
 			continue
 		}
 		var id MessageID

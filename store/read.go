@@ -36,7 +36,7 @@ func (s *Store) History(g GroupID, before *Cursor, limit int) ([]Stored, error) 
 			seek = append(key('m', g[:]), bytes.Repeat([]byte{0xff}, 8+MessageIDLen)...)
 		}
 		for it.Seek(seek); it.Valid() && len(out) < limit; it.Next() {
-			st, err := decodeHistoryItem(it.Item())
+			st, err := decodeHistoryItem(txn, it.Item())
 			if err != nil {
 				return err
 			}
@@ -66,7 +66,7 @@ func (s *Store) After(g GroupID, after *Cursor, fn func(Stored) bool) error {
 			seek = key('m', g[:], u64(after.Lamport), after.ID[:])
 		}
 		for it.Seek(seek); it.Valid(); it.Next() {
-			st, err := decodeHistoryItem(it.Item())
+			st, err := decodeHistoryItem(txn, it.Item())
 			if err != nil {
 				return err
 			}
@@ -81,7 +81,9 @@ func (s *Store) After(g GroupID, after *Cursor, fn func(Stored) bool) error {
 	})
 }
 
-func decodeHistoryItem(item *badger.Item) (Stored, error) {
+// decodeHistoryItem reads the message at m/ item (a sealed body is opened:
+// body.go).
+func decodeHistoryItem(txn *badger.Txn, item *badger.Item) (Stored, error) {
 	k := item.Key()
 	if len(k) != 2+GroupIDLen+8+MessageIDLen {
 		return Stored{}, fmt.Errorf("store: corrupt history key %x", k)
@@ -89,15 +91,11 @@ func decodeHistoryItem(item *badger.Item) (Stored, error) {
 	var st Stored
 	st.Lamport = binary.BigEndian.Uint64(k[2+GroupIDLen:])
 	copy(st.ID[:], k[2+GroupIDLen+8:])
-	raw, err := item.ValueCopy(nil)
+	raw, erased, err := readBody(txn, item)
 	if err != nil {
 		return Stored{}, err
 	}
-	if isErased(raw) {
-		st.Erased = true
-		return st, nil
-	}
-	st.Raw = raw
+	st.Raw, st.Erased = raw, erased
 	return st, nil
 }
 
@@ -113,7 +111,7 @@ func (s *Store) Get(g GroupID, id MessageID) (Stored, error) {
 		if err != nil {
 			return err
 		}
-		st, err = decodeHistoryItem(item)
+		st, err = decodeHistoryItem(txn, item)
 		return err
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -301,7 +299,7 @@ func (s *Store) GetAt(g GroupID, lamport uint64, id MessageID) (Stored, error) {
 		if err != nil {
 			return err
 		}
-		st, err = decodeHistoryItem(item)
+		st, err = decodeHistoryItem(txn, item)
 		return err
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {

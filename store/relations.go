@@ -39,14 +39,11 @@ func (s *Store) Related(g GroupID, target MessageID, fn func(Stored) bool) error
 			if err != nil {
 				return err
 			}
-			raw, err := item.ValueCopy(nil)
+			raw, erased, err := readBody(txn, item)
 			if err != nil {
 				return err
 			}
-			st := Stored{ID: id, Lamport: lam, Raw: raw}
-			if isErased(raw) {
-				st.Raw, st.Erased = nil, true
-			}
+			st := Stored{ID: id, Lamport: lam, Raw: raw, Erased: erased}
 			if !fn(st) {
 				return nil
 			}

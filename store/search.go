@@ -386,9 +386,14 @@ func (s *Store) emitHit(txn *badger.Txn, rc *cursor, doc []byte, only *GroupID,
 	if err != nil {
 		return true, ignoreNotFound(err) // erased since it was indexed
 	}
-	if h.Shown.Raw, err = mi.ValueCopy(nil); err != nil {
+	raw, erased, err := readBody(txn, mi)
+	if err != nil {
 		return false, err
 	}
+	if erased {
+		return true, nil // erased since it was indexed
+	}
+	h.Shown.Raw = raw
 	seen[sk] = true
 	return fn(h), nil
 }
@@ -460,7 +465,7 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 			}
 			var g GroupID
 			copy(g[:], k[2:])
-			st, err := decodeHistoryItem(it.Item())
+			st, err := decodeHistoryItem(txn, it.Item())
 			if err != nil {
 				return err
 			}

@@ -27,10 +27,11 @@ const (
 	GroupIDLen   = 16
 	MessageIDLen = 32
 	maxAuthorLen = 255
-	// maxInlineValue keeps messages inline in the LSM tree (open.go); the
-	// largest envelope is 64 KiB.
-	maxInlineValue = 128 << 10
-	maxRawLen      = 1<<20 - 1 // below Badger's largest inline value, so in-memory stores hold any message
+	// maxStoredValue is Badger's largest inline value: an in-memory store
+	// (no value log) keeps every value inline, so a sealed body (body.go)
+	// must stay below it.
+	maxStoredValue = 1<<20 - 1
+	maxRawLen      = maxStoredValue - 1 - sealOverhead // sealed, still inline in memory
 	maxParents     = 256
 	maxTargets     = 4
 	// maxBatch bounds one commit transaction; larger appends are split.
@@ -64,7 +65,10 @@ type Message struct {
 	// IndexLater stores the message without its postings (Terms is
 	// ignored): IndexDeferred writes them later (deferred.go).
 	IndexLater bool
-	Raw        []byte
+	// Raw is the message as the node will hand it out again: opaque bytes,
+	// at most maxRawLen, whose first byte is not 0x00 (that tells a sealed
+	// body: body.go).
+	Raw []byte
 	// erased: held for sync (index, vector) but with no body (erase.go).
 	erased bool
 }
@@ -200,6 +204,9 @@ func validate(m *Message) error {
 	}
 	if (len(m.Raw) == 0 && !m.erased) || len(m.Raw) > maxRawLen {
 		return fmt.Errorf("%w: message size %d", ErrInvalid, len(m.Raw))
+	}
+	if isSealed(m.Raw) { // the first byte tells a sealed body (body.go)
+		return fmt.Errorf("%w: message starts with byte 0x%02x", ErrInvalid, m.Raw[0])
 	}
 	if len(m.Parents) > maxParents {
 		return fmt.Errorf("%w: %d parents", ErrInvalid, len(m.Parents))
