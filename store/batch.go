@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -217,9 +218,9 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 	w.inserted = append(w.inserted, recentEntry{recentKey{m.Group, m.ID}, m.Lamport})
 	lam := u64(m.Lamport)
 	mk := key('m', g, lam, m.ID[:])
-	body, bodyKey, err := sealBody(mk, m.Raw)
-	if err != nil {
-		return false, err
+	body, bodyKey := m.body, m.bodyKey
+	if body == nil && !m.erased {
+		return false, fmt.Errorf("store: message %x not prepared by append", m.ID[:8])
 	}
 	sets := []struct{ k, v []byte }{
 		{mk, body},

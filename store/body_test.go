@@ -247,7 +247,7 @@ func FuzzOpenBody(f *testing.F) {
 			if err := txn.Set(bodyKeyOf(mk), k); err != nil {
 				return err
 			}
-			_, err := openBody(txn, mk, v)
+			_, err := openBody(pointKeys(txn), mk, v)
 			if err != nil && !strings.Contains(err.Error(), "corrupt sealed body") {
 				return err
 			}
@@ -310,5 +310,58 @@ func TestValueLogCollected(t *testing.T) {
 	}
 	if v, err := s.Setting("big"); err != nil || !bytes.Equal(v, last) {
 		t.Fatalf("the live value after collection: %v", err)
+	}
+}
+
+// After walks the bodies' keys in step with the messages (walkKeys): over
+// raw, sealed and erased bodies mixed, from the start and from a cursor, it
+// reads what Get reads.
+func TestAfterOpensSealedBodiesInStep(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	g := gidOf("walk")
+	var msgs []Message
+	var prev []MessageID
+	for i := range 60 {
+		m := mkMsg(g, uint64(i+1), "ann", uint64(i+1), uint64(i+1), prev...)
+		switch {
+		case i%3 == 0:
+			m.Raw = []byte{'r', byte(i)} // raw
+		case i%7 == 0:
+			m.Raw = noise("z", 50+i) // raw until 256 bytes
+		default:
+			m.Raw = noise("s", valueLogFrom+i) // sealed
+		}
+		msgs = append(msgs, m)
+		prev = []MessageID{m.ID}
+	}
+	if _, err := s.Append(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{4, 5, 30, 59} {
+		if ok, err := s.Erase(g, msgs[i].ID); !ok || err != nil {
+			t.Fatalf("Erase %d: %v %v", i, ok, err)
+		}
+	}
+	for _, from := range []int{-1, 0, 10, 31} {
+		var cur *Cursor
+		if from >= 0 {
+			cur = &Cursor{Lamport: msgs[from].Lamport, ID: msgs[from].ID}
+		}
+		n := from + 1
+		err := s.After(g, cur, func(st Stored) bool {
+			want, err := s.Get(g, msgs[n].ID)
+			if err != nil || st.ID != msgs[n].ID || st.Erased != want.Erased || !bytes.Equal(st.Raw, want.Raw) {
+				t.Fatalf("After from %d: message %d = %+v, Get %+v %v", from, n, st.ID, want.ID, err)
+			}
+			if !st.Erased && !bytes.Equal(st.Raw, msgs[n].Raw) {
+				t.Fatalf("After from %d: message %d has the wrong body", from, n)
+			}
+			n++
+			return true
+		})
+		if err != nil || n != len(msgs) {
+			t.Fatalf("After from %d: stopped at %d, %v", from, n, err)
+		}
 	}
 }

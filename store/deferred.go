@@ -197,7 +197,7 @@ func indexBodies(txn *badger.Txn, g GroupID, refs []deferredRef, budget int, ent
 		if !bodies.it.Valid() || !bytes.Equal(bodies.doc(), ref) {
 			continue
 		}
-		raw, erased, err := readBody(txn, bodies.it.Item())
+		raw, erased, err := readBody(pointKeys(txn), bodies.it.Item())
 		if err != nil {
 			return 0, err
 		}

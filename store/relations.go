@@ -39,7 +39,7 @@ func (s *Store) Related(g GroupID, target MessageID, fn func(Stored) bool) error
 			if err != nil {
 				return err
 			}
-			raw, erased, err := readBody(txn, item)
+			raw, erased, err := readBody(pointKeys(txn), item)
 			if err != nil {
 				return err
 			}

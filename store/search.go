@@ -386,7 +386,7 @@ func (s *Store) emitHit(txn *badger.Txn, rc *cursor, doc []byte, only *GroupID,
 	if err != nil {
 		return true, ignoreNotFound(err) // erased since it was indexed
 	}
-	raw, erased, err := readBody(txn, mi)
+	raw, erased, err := readBody(pointKeys(txn), mi)
 	if err != nil {
 		return false, err
 	}
@@ -465,7 +465,7 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 			}
 			var g GroupID
 			copy(g[:], k[2:])
-			st, err := decodeHistoryItem(txn, it.Item())
+			st, err := decodeHistoryItem(pointKeys(txn), it.Item())
 			if err != nil {
 				return err
 			}

@@ -71,6 +71,9 @@ type Message struct {
 	Raw []byte
 	// erased: held for sync (index, vector) but with no body (erase.go).
 	erased bool
+	// body is the m/ value (Raw, or Raw sealed) and bodyKey its key (nil:
+	// not sealed), set by append.
+	body, bodyKey []byte
 }
 
 // Stored is a message as read back: its ordering key and raw bytes.
@@ -173,6 +176,15 @@ func (s *Store) AppendReceived(ctx context.Context, msgs ...Message) ([]bool, er
 func (s *Store) append(ctx context.Context, durable bool, msgs []Message) ([]bool, error) {
 	for i := range msgs {
 		if err := validate(&msgs[i]); err != nil {
+			return nil, err
+		}
+	}
+	// Sealing (body.go) is done here, on the caller's goroutine, not on
+	// the one committer that every write waits for.
+	for i := range msgs {
+		m := &msgs[i]
+		var err error
+		if m.body, m.bodyKey, err = sealBody(key('m', m.Group[:], u64(m.Lamport), m.ID[:]), m.Raw); err != nil {
 			return nil, err
 		}
 	}

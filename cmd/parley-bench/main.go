@@ -195,6 +195,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.IntVar(&cfg.Actions, "actions", 0, "after each text, also send this many reactions and poll votes (alternating): their cost on the figures")
 	f.BoolVar(&cfg.InMemory, "mem", false, "in-memory stores instead of Badger on disk (no fsync)")
 	f.StringVar(&cfg.Net, "net", d.Net, "network: tcp (loopback) or mocknet")
+	f.StringVar(&cfg.Text, "text", bench.TextRepeat, "what messages say: repeat (one phrase, the same for all: compresses to almost nothing) or words (each message its own words, compresses like chat text)")
 	f.BoolVar(&cfg.SkipBaseline, "skip-baseline", false, "do not run the raw GossipSub baseline")
 	f.BoolVar(&cfg.SkipLatency, "skip-latency", false, "skip the latency run")
 	f.StringVar(&outDir, "out", "bench-results", "directory for the JSON and PNG files")

@@ -182,7 +182,6 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 	creator.Node.Close() // now nobody is connected to anybody (its store closes below)
 
 	t0 := time.Now()
-	text := c.filler(cfg.MsgSize)
 	var wg sync.WaitGroup
 	errs := make([]error, len(authors))
 	for i, a := range authors {
@@ -194,7 +193,7 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 		go func() {
 			defer wg.Done()
 			for range share {
-				if _, err := a.Send(ctx, gi.ID, text); err != nil {
+				if _, err := a.Send(ctx, gi.ID, c.filler(cfg.MsgSize)); err != nil {
 					errs[i] = err
 					return
 				}

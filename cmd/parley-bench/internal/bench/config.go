@@ -73,6 +73,12 @@ type Config struct {
 	// 0 leaves the node's default, negative sets none.
 	SendLinger time.Duration
 
+	// Text is what Parley's messages say: TextRepeat (one phrase repeated,
+	// the same for every message: compresses almost to nothing, and across
+	// messages) or TextWords (each message its own run of words drawn from a
+	// vocabulary: compresses about as chat text does). Default TextRepeat.
+	Text string
+
 	InMemory     bool   // in-memory stores instead of Badger on disk
 	Net          string // NetTCP or NetMocknet
 	SkipBaseline bool   // do not run the raw GossipSub baseline
@@ -106,6 +112,12 @@ func Defaults() Config {
 	}
 }
 
+// Message texts (Config.Text).
+const (
+	TextRepeat = "repeat"
+	TextWords  = "words"
+)
+
 // ErrConfig reports an unusable configuration.
 var ErrConfig = errors.New("bench: bad configuration")
 
@@ -116,6 +128,13 @@ func (c *Config) fill() error {
 	}
 	if c.Degree == 0 {
 		c.Degree = d.Degree
+	}
+	switch c.Text {
+	case "":
+		c.Text = TextRepeat
+	case TextRepeat, TextWords:
+	default:
+		return fmt.Errorf("%w: text %q (want %s or %s)", ErrConfig, c.Text, TextRepeat, TextWords)
 	}
 	if c.MsgSize == 0 {
 		c.MsgSize = d.MsgSize

@@ -45,6 +45,7 @@ type parleyCluster struct {
 
 	fillMu sync.Mutex
 	fill   map[int]string
+	texts  uint64 // TextWords: messages made so far (each text's seed)
 
 	restoreLimit func() // undoes applyNodeMemoryLimit
 }
@@ -324,6 +325,10 @@ func (c *parleyCluster) setRecorder(r *recorder) { c.rec.Store(r) }
 func (c *parleyCluster) filler(size int) string {
 	c.fillMu.Lock()
 	defer c.fillMu.Unlock()
+	if c.cfg.Text == TextWords {
+		c.texts++
+		return wordsText(c.texts, size)
+	}
 	s, ok := c.fill[size]
 	if !ok {
 		s = strings.Repeat("parley bench ", size/13+1)[:size]

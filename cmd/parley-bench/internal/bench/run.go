@@ -202,6 +202,7 @@ type Result struct {
 
 	Net     string `json:"net"`
 	Store   string `json:"store"`
+	Text    string `json:"text"` // Config.Text
 	Degree  int    `json:"degree"`
 	Senders int    `json:"senders"`
 	// SendLingerMs is each node's send linger (node.WithSendLinger).
@@ -251,7 +252,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Dir = dir
 	}
 	res := &Result{
-		Nodes: cfg.Nodes, MsgSize: cfg.MsgSize, Net: cfg.Net, Store: "badger-disk", Degree: cfg.Degree,
+		Nodes: cfg.Nodes, MsgSize: cfg.MsgSize, Net: cfg.Net, Store: "badger-disk", Text: cfg.Text, Degree: cfg.Degree,
 		Senders: cfg.Senders, SendLingerMs: ms(cfg.effectiveLinger()), Repeats: cfg.Repeats, P99BoundMs: ms(cfg.P99Bound), GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0), Started: t0.UTC().Format(time.RFC3339),
 	}
 	if cfg.InMemory {
