@@ -62,7 +62,7 @@ func (s *Store) ArrivedAfter(g GroupID, n uint64, fn func(Stored) bool) error {
 			if err != nil {
 				return err
 			}
-			st, err := decodeHistoryItem(pointKeys(txn), item)
+			st, err := decodeHistoryItem(item)
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -217,18 +216,10 @@ func (w *batchWriter) insert(m *Message) (bool, error) {
 	}
 	w.inserted = append(w.inserted, recentEntry{recentKey{m.Group, m.ID}, m.Lamport})
 	lam := u64(m.Lamport)
-	mk := key('m', g, lam, m.ID[:])
-	body, bodyKey := m.body, m.bodyKey
-	if body == nil && !m.erased {
-		return false, fmt.Errorf("store: message %x not prepared by append", m.ID[:8])
-	}
 	sets := []struct{ k, v []byte }{
-		{mk, body},
+		{key('m', g, lam, m.ID[:]), m.Raw},
 		{idKey, lam},
 		{key('a', g, authorKey(m.Author), u64(m.Seq), m.ID[:]), append(u64(m.Lamport), u64(uint64(m.TimeMs))...)},
-	}
-	if bodyKey != nil {
-		sets = append(sets, struct{ k, v []byte }{bodyKeyOf(mk), bodyKey})
 	}
 	for _, kv := range sets {
 		if err := txn.Set(kv.k, kv.v); err != nil {

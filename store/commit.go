@@ -183,7 +183,7 @@ func (s *Store) writeBatch(batch []*commitReq) error {
 
 // entryCost is an upper bound on the entries and bytes one insert writes.
 func entryCost(m *Message) (count, size int64) {
-	const keyOverhead = 2 + GroupIDLen + 8 + MessageIDLen + 1 + maxAuthorLen + 8 + 64         // largest key + Badger's per-entry overhead
-	count = 8 + 3*int64(len(m.Parents)) + int64(len(m.Targets)) + 1 + int64(len(m.Terms)) + 1 // 8: with a sealed body's key (body.go)
-	return count, count*keyOverhead + int64(max(len(m.Raw), len(m.body))) + 32
+	const keyOverhead = 2 + GroupIDLen + 8 + MessageIDLen + 1 + maxAuthorLen + 8 + 64 // largest key + Badger's per-entry overhead
+	count = 7 + 3*int64(len(m.Parents)) + int64(len(m.Targets)) + 1 + int64(len(m.Terms)) + 1
+	return count, count*keyOverhead + int64(len(m.Raw))
 }

@@ -197,11 +197,11 @@ func indexBodies(txn *badger.Txn, g GroupID, refs []deferredRef, budget int, ent
 		if !bodies.it.Valid() || !bytes.Equal(bodies.doc(), ref) {
 			continue
 		}
-		raw, erased, err := readBody(pointKeys(txn), bodies.it.Item())
+		raw, err := bodies.it.Item().ValueCopy(nil)
 		if err != nil {
 			return 0, err
 		}
-		if erased {
+		if isErased(raw) {
 			continue
 		}
 		var id MessageID

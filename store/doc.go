@@ -6,9 +6,7 @@
 // Key layout (every group key starts with the 16-byte group id, gid):
 //
 //	m/<gid><lamport:8><id:32>            -> raw message        history in display order
-//	                                                               (empty: body erased, erase.go;
-//	                                                               0x00 first: sealed, body.go)
-//	M/<gid><lamport:8><id:32>            -> key:32             a sealed body's key (body.go)
+//	                                                               (empty: body erased, erase.go)
 //	t/<gid><target><lamport:8><id>       -> -                  relations: messages acting on target
 //	e/<gid><id>                          -> lamport:8          an erase in progress (erase.go)
 //	i/<gid><id:32>                       -> lamport:8          dedup and lookup by id

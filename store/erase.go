@@ -16,10 +16,8 @@ import (
 //
 // Badger keeps old versions of a key in the memtable, its WAL and the SST
 // tables until compaction; DB.DropPrefix on the exact m/ key flushes the
-// memtables without it and rewrites every table holding it. A body long
-// enough for the value log, which DropPrefix leaves alone, was sealed with
-// a key of its own kept at M/ (body.go): that key is purged the same way,
-// and what stays in the value log can no longer be opened.
+// memtables without it and rewrites every table holding it. Values are kept
+// inline (maxInlineValue), so no copy sits in the value log.
 
 // An erased message's m/ value is empty: validate refuses an empty body.
 func isErased(v []byte) bool { return len(v) == 0 }
@@ -93,14 +91,13 @@ func (s *Store) runExclusive(batch []*commitReq) []*commitReq {
 	return rest
 }
 
-// purge drops every version of the m/ key and of its body's key (M/),
-// writes the marker and clears the pending R/ key. Repeating it is
-// harmless.
+// purge drops every version of the m/ key, writes the marker and clears the
+// pending R/ key. Repeating it is harmless.
 func (s *Store) purge(g GroupID, lamport uint64, id MessageID, extra ...[]byte) error {
 	mk := key('m', g[:], u64(lamport), id[:])
 	s.dropGate.Lock()
 	defer s.dropGate.Unlock()
-	if err := s.db.DropPrefix(append([][]byte{mk, bodyKeyOf(mk)}, extra...)...); err != nil {
+	if err := s.db.DropPrefix(append([][]byte{mk}, extra...)...); err != nil {
 		return fmt.Errorf("store: erase: %w", err)
 	}
 	return s.db.Update(func(txn *badger.Txn) error {

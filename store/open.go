@@ -38,13 +38,12 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		// one open file and one mapping per MiB of store (docs/store.md,
 		// "Memory").
 		WithBaseTableSize(1 << 20).
-		// Values of valueLogFrom bytes and more (message bodies, sealed:
-		// body.go) go to the value log and are written once, not at every
-		// compaction. Its files are small (mapped at twice their size), so
-		// a young store does not take a large file, and the space guard
-		// allocates each one's blocks ahead (space.go).
-		WithValueThreshold(valueLogFrom).
-		WithValueLogFileSize(valueLogFileSize).
+		// Every message inline in the LSM tree (WAL and tables), never in
+		// the value log: erasing a body (erase.go) can then purge every copy
+		// with DropPrefix, which the value log does not support, and the
+		// value log (a sparse file mapped at twice its size) is never
+		// written, so it cannot fault on a full disk (space.go).
+		WithValueThreshold(maxInlineValue).
 		WithNumCompactors(2).
 		WithBlockCacheSize(8 << 20).
 		WithIndexCacheSize(4 << 20).
@@ -61,7 +60,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if o.inMemory {
 		// No value log in memory: values must stay inline in the LSM tree
 		// (a batch must fit the largest inline value: 8 MiB memtables do).
-		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxStoredValue)
+		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen)
 		if o.passphrase != "" { // nothing reaches a disk; only for tests of callers
 			_, dbKey, err = newKeyFile(o.passphrase)
 		}
@@ -157,9 +156,8 @@ func start(db *badger.DB, o options, ids *idFilter, gaps *gapSet, space *spaceGu
 	go s.committer()
 	go s.lazySyncer()
 	if space != nil {
-		s.wg.Add(2)
+		s.wg.Add(1)
 		go s.spaceWatcher()
-		go s.valueLogGC(valueLogGCEvery)
 	}
 	return s
 }

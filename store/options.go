@@ -13,7 +13,7 @@ type options struct {
 	lockWait   time.Duration
 	passphrase string
 	reserve    int64 // free disk space kept (WithDiskReserve)
-	vlogSize   int64 // tests: Badger's value log file size (default valueLogFileSize, mapped at twice that)
+	vlogSize   int64 // tests: Badger's value log file size (default 1 GiB, mapped at twice that)
 }
 
 // WithPassphrase encrypts the store at rest with a key derived from p

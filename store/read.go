@@ -36,7 +36,7 @@ func (s *Store) History(g GroupID, before *Cursor, limit int) ([]Stored, error) 
 			seek = append(key('m', g[:]), bytes.Repeat([]byte{0xff}, 8+MessageIDLen)...)
 		}
 		for it.Seek(seek); it.Valid() && len(out) < limit; it.Next() {
-			st, err := decodeHistoryItem(pointKeys(txn), it.Item())
+			st, err := decodeHistoryItem(it.Item())
 			if err != nil {
 				return err
 			}
@@ -61,14 +61,12 @@ func (s *Store) After(g GroupID, after *Cursor, fn func(Stored) bool) error {
 		prefix := key('m', g[:])
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 100})
 		defer it.Close()
-		keys := walkKeys(txn, prefix)
-		defer keys.close()
 		seek := prefix
 		if after != nil {
 			seek = key('m', g[:], u64(after.Lamport), after.ID[:])
 		}
 		for it.Seek(seek); it.Valid(); it.Next() {
-			st, err := decodeHistoryItem(keys, it.Item())
+			st, err := decodeHistoryItem(it.Item())
 			if err != nil {
 				return err
 			}
@@ -83,9 +81,7 @@ func (s *Store) After(g GroupID, after *Cursor, fn func(Stored) bool) error {
 	})
 }
 
-// decodeHistoryItem reads the message at m/ item (a sealed body is opened:
-// body.go).
-func decodeHistoryItem(keys *bodyKeys, item *badger.Item) (Stored, error) {
+func decodeHistoryItem(item *badger.Item) (Stored, error) {
 	k := item.Key()
 	if len(k) != 2+GroupIDLen+8+MessageIDLen {
 		return Stored{}, fmt.Errorf("store: corrupt history key %x", k)
@@ -93,11 +89,15 @@ func decodeHistoryItem(keys *bodyKeys, item *badger.Item) (Stored, error) {
 	var st Stored
 	st.Lamport = binary.BigEndian.Uint64(k[2+GroupIDLen:])
 	copy(st.ID[:], k[2+GroupIDLen+8:])
-	raw, erased, err := readBody(keys, item)
+	raw, err := item.ValueCopy(nil)
 	if err != nil {
 		return Stored{}, err
 	}
-	st.Raw, st.Erased = raw, erased
+	if isErased(raw) {
+		st.Erased = true
+		return st, nil
+	}
+	st.Raw = raw
 	return st, nil
 }
 
@@ -113,7 +113,7 @@ func (s *Store) Get(g GroupID, id MessageID) (Stored, error) {
 		if err != nil {
 			return err
 		}
-		st, err = decodeHistoryItem(pointKeys(txn), item)
+		st, err = decodeHistoryItem(item)
 		return err
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -301,7 +301,7 @@ func (s *Store) GetAt(g GroupID, lamport uint64, id MessageID) (Stored, error) {
 		if err != nil {
 			return err
 		}
-		st, err = decodeHistoryItem(pointKeys(txn), item)
+		st, err = decodeHistoryItem(item)
 		return err
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {

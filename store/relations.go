@@ -39,11 +39,14 @@ func (s *Store) Related(g GroupID, target MessageID, fn func(Stored) bool) error
 			if err != nil {
 				return err
 			}
-			raw, erased, err := readBody(pointKeys(txn), item)
+			raw, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
 			}
-			st := Stored{ID: id, Lamport: lam, Raw: raw, Erased: erased}
+			st := Stored{ID: id, Lamport: lam, Raw: raw}
+			if isErased(raw) {
+				st.Raw, st.Erased = nil, true
+			}
 			if !fn(st) {
 				return nil
 			}

@@ -25,11 +25,7 @@ import (
 //	   a group a deferred-indexing watermark (y/, deferred.go). Nothing to
 //	   convert: the version tells a binary of version 5, which would read a
 //	   flagged entry as corrupt, to refuse the store instead.
-//	7  message bodies of 256 bytes and more are sealed, in the value log,
-//	   with their keys at M/ (body.go). Nothing to convert (older bodies
-//	   stay as they are); the version makes a binary of version 6, which
-//	   would hand a sealed body out as the message, refuse the store.
-const SchemaVersion = 7
+const SchemaVersion = 6
 
 // ErrNewerSchema means the store was written by a newer Parley, whose layout
 // this binary does not know. It is wrapped with both versions.
@@ -73,7 +69,6 @@ var migrations = []migration{
 	{to: 4, what: "replace the search index with the compact one", run: reindexSearch},
 	{to: 5, what: "index messages by arrival", run: numberArrivals},
 	{to: 6, what: "allow deferred search indexing", run: versionOnly},
-	{to: 7, what: "allow sealed bodies in the value log", run: versionOnly},
 }
 
 // versionOnly is a step whose new layout only adds: the version is all it writes.

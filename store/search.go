@@ -386,14 +386,9 @@ func (s *Store) emitHit(txn *badger.Txn, rc *cursor, doc []byte, only *GroupID,
 	if err != nil {
 		return true, ignoreNotFound(err) // erased since it was indexed
 	}
-	raw, erased, err := readBody(pointKeys(txn), mi)
-	if err != nil {
+	if h.Shown.Raw, err = mi.ValueCopy(nil); err != nil {
 		return false, err
 	}
-	if erased {
-		return true, nil // erased since it was indexed
-	}
-	h.Shown.Raw = raw
 	seen[sk] = true
 	return fn(h), nil
 }
@@ -465,7 +460,7 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 			}
 			var g GroupID
 			copy(g[:], k[2:])
-			st, err := decodeHistoryItem(pointKeys(txn), it.Item())
+			st, err := decodeHistoryItem(it.Item())
 			if err != nil {
 				return err
 			}

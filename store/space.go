@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,13 +14,13 @@ import (
 )
 
 // A full disk must be an error, never a crash. Badger writes its memtable
-// log (.mem), its value log (.vlog) and new tables through memory maps of
-// sparse files: a page written when the file system has no block left
-// faults with SIGBUS and kills the process. So the store (1) keeps a
-// reserve of free space and refuses every write below it with ErrDiskFull,
-// checked before each commit and every second, and (2) allocates the
-// blocks of each memtable and value log file as soon as it appears
-// (fallocate), so writes into it never need a new block. It resumes by
+// log (.mem) and new tables through memory maps of sparse files: a page
+// written when the file system has no block left faults with SIGBUS and
+// kills the process. So the store (1) keeps a reserve of free space and
+// refuses every write below it with ErrDiskFull, checked before each commit
+// and every second, (2) allocates the blocks of each memtable file as soon
+// as it appears (fallocate), so writes into it never need a new block,
+// and (3) keeps every value inline (no value-log writes). It resumes by
 // itself when space is freed.
 
 // ErrDiskFull means the store refused a write to keep its reserve of free
@@ -122,12 +123,9 @@ func (g *spaceGuard) state() DiskSpace {
 	return DiskSpace{Free: free, Reserve: g.reserve, Full: g.full.Load(), Low: free >= 0 && free < 2*g.reserve}
 }
 
-// preallocate allocates the blocks of every memtable and value log file
-// not yet done.
+// preallocate allocates the blocks of every memtable file not yet done.
 func (g *spaceGuard) preallocate() {
 	mems, _ := filepath.Glob(filepath.Join(g.dir, "*.mem"))
-	vlogs, _ := filepath.Glob(filepath.Join(g.dir, "*.vlog"))
-	mems = append(mems, vlogs...)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, m := range mems {
@@ -140,7 +138,7 @@ func (g *spaceGuard) preallocate() {
 	}
 	if len(g.allocated) > 4*len(mems)+16 { // forget deleted files
 		for m := range g.allocated {
-			if !fileExists(m) {
+			if !strings.HasSuffix(m, ".mem") || !fileExists(m) {
 				delete(g.allocated, m)
 			}
 		}

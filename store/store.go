@@ -27,11 +27,10 @@ const (
 	GroupIDLen   = 16
 	MessageIDLen = 32
 	maxAuthorLen = 255
-	// maxStoredValue is Badger's largest inline value: an in-memory store
-	// (no value log) keeps every value inline, so a sealed body (body.go)
-	// must stay below it.
-	maxStoredValue = 1<<20 - 1
-	maxRawLen      = maxStoredValue - 1 - sealOverhead // sealed, still inline in memory
+	// maxInlineValue keeps messages inline in the LSM tree (open.go); the
+	// largest envelope is 64 KiB.
+	maxInlineValue = 128 << 10
+	maxRawLen      = 1<<20 - 1 // below Badger's largest inline value, so in-memory stores hold any message
 	maxParents     = 256
 	maxTargets     = 4
 	// maxBatch bounds one commit transaction; larger appends are split.
@@ -65,15 +64,9 @@ type Message struct {
 	// IndexLater stores the message without its postings (Terms is
 	// ignored): IndexDeferred writes them later (deferred.go).
 	IndexLater bool
-	// Raw is the message as the node will hand it out again: opaque bytes,
-	// at most maxRawLen, whose first byte is not 0x00 (that tells a sealed
-	// body: body.go).
-	Raw []byte
+	Raw        []byte
 	// erased: held for sync (index, vector) but with no body (erase.go).
 	erased bool
-	// body is the m/ value (Raw, or Raw sealed) and bodyKey its key (nil:
-	// not sealed), set by append.
-	body, bodyKey []byte
 }
 
 // Stored is a message as read back: its ordering key and raw bytes.
@@ -179,15 +172,6 @@ func (s *Store) append(ctx context.Context, durable bool, msgs []Message) ([]boo
 			return nil, err
 		}
 	}
-	// Sealing (body.go) is done here, on the caller's goroutine, not on
-	// the one committer that every write waits for.
-	for i := range msgs {
-		m := &msgs[i]
-		var err error
-		if m.body, m.bodyKey, err = sealBody(key('m', m.Group[:], u64(m.Lamport), m.ID[:]), m.Raw); err != nil {
-			return nil, err
-		}
-	}
 	req := &commitReq{msgs: msgs, inserted: make([]bool, len(msgs)), durable: durable, done: make(chan error, 1)}
 	s.closeMu.RLock()
 	if s.closed {
@@ -216,9 +200,6 @@ func validate(m *Message) error {
 	}
 	if (len(m.Raw) == 0 && !m.erased) || len(m.Raw) > maxRawLen {
 		return fmt.Errorf("%w: message size %d", ErrInvalid, len(m.Raw))
-	}
-	if isSealed(m.Raw) { // the first byte tells a sealed body (body.go)
-		return fmt.Errorf("%w: message starts with byte 0x%02x", ErrInvalid, m.Raw[0])
 	}
 	if len(m.Parents) > maxParents {
 		return fmt.Errorf("%w: %d parents", ErrInvalid, len(m.Parents))

@@ -124,3 +124,18 @@ func TestTopologyConnected(t *testing.T) {
 		}
 	}
 }
+
+// TextWords: each message its own text of exactly the size asked, the same
+// text for the same message number (runs compare).
+func TestWordsText(t *testing.T) {
+	a, b := wordsText(1, 256), wordsText(2, 256)
+	if len(a) != 256 || len(b) != 256 || a == b {
+		t.Fatalf("texts %q and %q", a, b)
+	}
+	if wordsText(1, 256) != a {
+		t.Fatal("the same message number gave another text")
+	}
+	if got := wordsText(3, 0); got != "" {
+		t.Fatalf("size 0: %q", got)
+	}
+}
