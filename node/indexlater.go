@@ -9,12 +9,15 @@ import (
 	"github.com/parley-chat/parley/store"
 )
 
-// Messages a history sync brings are stored without their search postings
-// (store.Message.IndexLater): the postings are most of a message's keys, so
-// a node back from offline has its history on screen sooner. The indexer
-// writes them once the sync has paused, a step at a time; a search
-// first indexes whatever is still waiting (backfillSearch), so its results
-// are always complete. Gossip (live messages) is indexed as it is stored.
+// Received messages are stored without their search postings
+// (store.Message.IndexLater): the postings are most of a message's keys
+// (one per distinct word), so a message is on screen before its words are
+// indexed, and a node back from offline has its history sooner. The indexer
+// writes them a step at a time: once a sync has paused, and within
+// indexLaterLinger of live messages (gossip), so that one step indexes
+// several commits' worth. A search first indexes whatever is still waiting
+// (backfillSearch), so its results are always complete. A node's own
+// messages are indexed as they are stored.
 
 const (
 	// indexLaterStep is how many arrivals one indexing transaction reads
@@ -24,12 +27,16 @@ const (
 	// indexLaterQuiet is how long after the latest synced commit the
 	// indexer waits, so it does not slow the catch-up it follows.
 	indexLaterQuiet = 200 * time.Millisecond
+	// indexLaterLinger is how long after live messages arrive the indexer
+	// waits to gather more of them into one step.
+	indexLaterLinger = 100 * time.Millisecond
 )
 
 // indexer is the node's deferred-indexing state.
 type indexer struct {
 	wake       chan struct{} // 1-buffered: work may be waiting
 	lastSynced atomic.Int64  // unix nanoseconds of the latest synced commit
+	live       atomic.Bool   // live messages are waiting: linger first
 }
 
 func newIndexer() indexer { return indexer{wake: make(chan struct{}, 1)} }
@@ -40,11 +47,18 @@ func (x *indexer) synced(now time.Time) {
 	x.kick()
 }
 
+// received notes a commit of live messages and wakes the indexer.
+func (x *indexer) received() {
+	x.live.Store(true)
+	x.kick()
+}
+
 func (x *indexer) kick() { kick(x.wake) }
 
 // indexLoop writes deferred postings whenever a sync has stored messages
-// and then gone quiet for indexLaterQuiet; it also clears what a previous
-// run left (a crash mid-way) at start.
+// and then gone quiet for indexLaterQuiet, and indexLaterLinger after live
+// messages; it also clears what a previous run left (a crash mid-way) at
+// start.
 func (n *Node) indexLoop() {
 	n.idx.kick()
 	for {
@@ -52,6 +66,9 @@ func (n *Node) indexLoop() {
 		case <-n.ctx.Done():
 			return
 		case <-n.idx.wake:
+		}
+		if n.idx.live.Swap(false) && !n.pause(indexLaterLinger) {
+			return
 		}
 		for n.ctx.Err() == nil {
 			if wait := time.Until(time.Unix(0, n.idx.lastSynced.Load()).Add(indexLaterQuiet)); wait > 0 {

@@ -251,11 +251,7 @@ func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool)
 	defer release()
 	msgs := make([]store.Message, len(vs))
 	for i, v := range vs {
-		if from == "" {
-			msgs[i] = v.StoreMessageIndexLater(g.rec.ID) // a sync page (indexlater.go)
-		} else {
-			msgs[i] = v.StoreMessage(g.rec.ID)
-		}
+		msgs[i] = v.StoreMessageIndexLater(g.rec.ID) // postings written after (indexlater.go)
 	}
 	inserted, err := n.st.AppendReceived(n.ctx, msgs...)
 	if err != nil {
@@ -263,6 +259,8 @@ func (n *Node) commit(g *group, vs []*envelope.Verified, from peer.ID, gap bool)
 	}
 	if from == "" {
 		n.idx.synced(time.Now())
+	} else {
+		n.idx.received()
 	}
 	added := 0
 	listening := n.events.active()

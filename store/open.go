@@ -42,7 +42,10 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		// the value log: erasing a body (erase.go) can then purge every copy
 		// with DropPrefix, which the value log does not support, and the
 		// value log (a sparse file mapped at twice its size) is never
-		// written, so it cannot fault on a full disk (space.go).
+		// written, so it cannot fault on a full disk (space.go). Bodies in
+		// the value log, sealed so that erase could still purge them, made
+		// a 1M catch-up 10% faster but a 100k one 10-15% slower and took
+		// 19-46% more disk (docs/bench-2026-12-05/s13-findings.md).
 		WithValueThreshold(maxInlineValue).
 		WithNumCompactors(2).
 		WithBlockCacheSize(8 << 20).
