@@ -118,9 +118,6 @@ func (n *Node) validate(g *group, from peer.ID, data []byte) (p2p.Verdict, any) 
 			return verdict, nil
 		}
 	}
-	for _, v := range kept {
-		v.PrepareTerms() // here, on pubsub's validation workers, not on the one that stores
-	}
 	return p2p.Accept, &received{vs: kept, gap: gap}
 }
 

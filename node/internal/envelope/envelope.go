@@ -60,8 +60,8 @@ type Verified struct {
 	Msg    *wirepb.Message
 	Raw    []byte // SignedMessage bytes
 
-	// terms caches the search terms (PrepareTerms): a gossiped message's
-	// are made by the validator that checked it, not by the one storing.
+	// terms caches the search terms (PrepareTerms), for the messages
+	// stored with them (own sends, seeds); received ones are indexed later.
 	terms    []string
 	termsOf  store.MessageID
 	hasTerms bool
