@@ -237,6 +237,19 @@ func TestSearchFindsReceived(t *testing.T) {
 		t.Fatalf("HistoryAround of an unknown id: %v", err)
 	}
 
+	// Gossiped messages are indexed after they are stored too: b's indexer
+	// writes the words of a's live message with no search asking for it.
+	if _, err := a.Send(ctx, g, "a gossiped Wombat"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b's indexer to write the gossiped message's words", func() bool {
+		found := false
+		if err := b.st.Search([]string{"wombat"}, nil, func(store.SearchHit) bool { found = true; return false }); err != nil {
+			t.Fatal(err)
+		}
+		return found
+	})
+
 	partition(t, mn, []*testNode{c}, []*testNode{a, b})
 	synced, err := a.Send(ctx, g, "the synced Quokka")
 	if err != nil {
