@@ -59,27 +59,12 @@ type Verified struct {
 	Author peer.ID
 	Msg    *wirepb.Message
 	Raw    []byte // SignedMessage bytes
-
-	// terms caches the search terms (PrepareTerms), for the messages
-	// stored with them (own sends, seeds); received ones are indexed later.
-	terms    []string
-	termsOf  store.MessageID
-	hasTerms bool
-}
-
-// PrepareTerms computes, once, the search terms StoreMessage writes.
-func (v *Verified) PrepareTerms() {
-	if !v.hasTerms {
-		v.terms, v.termsOf = searchterms.ForBody(v.Msg.Body)
-		v.hasTerms = true
-	}
 }
 
 // StoreMessage is v as the store keeps it in group g, with its search terms.
 func (v *Verified) StoreMessage(g store.GroupID) store.Message {
 	m := v.storeMessage(g)
-	v.PrepareTerms()
-	m.Terms, m.TermsOf = v.terms, v.termsOf // the search index, written with the message
+	m.Terms, m.TermsOf = searchterms.ForBody(v.Msg.Body) // the search index, written with the message
 	return m
 }
 
