@@ -20,6 +20,7 @@ type batchWriter struct {
 	heads             map[GroupID]*headSet
 	gapsFilled        [][GroupIDLen + MessageIDLen]byte // gap markers this transaction deletes
 	inserted          []recentEntry                     // ids this transaction writes (recent.go)
+	postings          postingSet                        // the inserts' search postings, written as blocks at commit
 }
 
 // headSet is a group's heads, kept as one value (H/<gid>): a key per head
@@ -106,9 +107,13 @@ func (w *batchWriter) reset() {
 	w.heads = map[GroupID]*headSet{}
 	w.gapsFilled = nil
 	w.inserted = w.inserted[:0]
+	w.postings = postingSet{}
 }
 
 func (w *batchWriter) commit() error {
+	if err := w.postings.write(w.txn); err != nil {
+		return err
+	}
 	if err := writeCounters(w.txn, w.counts); err != nil {
 		return err
 	}

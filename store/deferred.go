@@ -183,9 +183,10 @@ func indexBodies(txn *badger.Txn, g GroupID, refs []deferredRef, budget int, ent
 	defer bodies.it.Close()
 	bodies.it.Rewind()
 	keys := 0
+	var ps postingSet
 	for i, r := range refs {
 		if keys >= budget {
-			return refs[i-1].arrival, nil
+			return refs[i-1].arrival, ps.write(txn)
 		}
 		ref := r.ref
 		switch {
@@ -207,13 +208,13 @@ func indexBodies(txn *badger.Txn, g GroupID, refs []deferredRef, budget int, ent
 		var id MessageID
 		copy(id[:], ref[8:])
 		lamport := binary.BigEndian.Uint64(ref)
-		written, err := writeIndexEntry(txn, g, id, lamport, entry(g, Stored{ID: id, Lamport: lamport, Raw: raw}))
+		written, err := writeIndexEntry(txn, &ps, g, id, lamport, entry(g, Stored{ID: id, Lamport: lamport, Raw: raw}))
 		if err != nil {
 			return 0, err
 		}
 		keys += written
 	}
-	return 0, nil
+	return 0, ps.write(txn)
 }
 
 // updateBetweenCommits runs fn in a transaction on the committer, between

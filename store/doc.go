@@ -29,7 +29,7 @@
 //	d/<gid>                              -> JSON Pair          two-member groups kept with a contact
 //	L/<name>                             -> bytes              local state of this device (localstate.go)
 //	t/<gid><target><lamport:8><id>       -> -                  relations (relations.go)
-//	q/<tlen:1><term><^time:6><gid[:4]><id[:8]> -> -         search postings (search.go, schema 4)
+//	q/<tlen:1><term><doc:18>[<tag:4>] -> <doc:18>*   search postings, a block per term per transaction (postings.go, schema 7)
 //	Q/<^time:6><gid[:4]><id[:8]>         -> gid lamport id [shown]  a posting's document
 //	P/<gid[:4]><id[:8]>                  -> time:8             its indexed time (for Unindex, Erase)
 //	Y/                                   -> last m/ key        search backfill progress

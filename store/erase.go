@@ -60,9 +60,17 @@ func (s *Store) erase(g GroupID, id MessageID, lamport uint64, terms []string) e
 	}
 	// The message's search postings name its words in their keys: they are
 	// dropped from the files with the body (search.go).
-	extra, err := s.termKeys(g, id, terms)
-	if err != nil {
-		return err
+	var extra [][]byte
+	if len(terms) > 0 {
+		// The postings leave their blocks (the other docs move to new keys)
+		// in one transaction; the keys that held them are dropped with the body.
+		err := s.db.Update(func(txn *badger.Txn) (err error) {
+			extra, err = unindexTerms(txn, g, id, terms, true)
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if err := s.purge(g, lamport, id, extra...); err != nil {
 		return err

@@ -25,7 +25,11 @@ import (
 //	   a group a deferred-indexing watermark (y/, deferred.go). Nothing to
 //	   convert: the version tells a binary of version 5, which would read a
 //	   flagged entry as corrupt, to refuse the store instead.
-const SchemaVersion = 6
+//	7  search postings in blocks (postings.go): a q/ key may hold several
+//	   docs. Nothing to convert (a posting of version 6 is a block of one
+//	   doc); the version tells a binary of version 6, which would read a
+//	   block as a corrupt posting, to refuse the store.
+const SchemaVersion = 7
 
 // ErrNewerSchema means the store was written by a newer Parley, whose layout
 // this binary does not know. It is wrapped with both versions.
@@ -69,6 +73,7 @@ var migrations = []migration{
 	{to: 4, what: "replace the search index with the compact one", run: reindexSearch},
 	{to: 5, what: "index messages by arrival", run: numberArrivals},
 	{to: 6, what: "allow deferred search indexing", run: versionOnly},
+	{to: 7, what: "allow search postings in blocks", run: versionOnly},
 }
 
 // versionOnly is a step whose new layout only adds: the version is all it writes.

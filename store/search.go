@@ -9,10 +9,10 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// The search index (schema 4). The store gives terms no meaning: the caller
+// The search index (schema 4; postings in blocks since schema 7). The store gives terms no meaning: the caller
 // tokenizes.
 //
-//	q/<tlen:1><term><doc:18>  -> -                                 a posting
+//	q/<tlen:1><term><doc:18>[tag:4] -> <doc:18>*                a block of postings (postings.go)
 //	Q/<doc:18>                -> gid:16 lamport:8 id:32 [shown:32] the document
 //	P/<ref:12>                -> time:8                          where its doc sorts
 //	Y/                        -> last m/ key indexed by Backfill
@@ -148,8 +148,9 @@ func validTerms(terms []string) error {
 	return nil
 }
 
-// writeTerms sets the postings of one document and its records.
-func writeTerms(txn *badger.Txn, g GroupID, id MessageID, lamport uint64, timeMs int64, terms []string, shown MessageID) error {
+// writeTerms adds the postings of one document to ps, which the caller
+// writes as blocks before its transaction commits, and sets its records.
+func writeTerms(txn *badger.Txn, ps *postingSet, g GroupID, id MessageID, lamport uint64, timeMs int64, terms []string, shown MessageID) error {
 	if len(terms) == 0 {
 		return nil
 	}
@@ -158,10 +159,7 @@ func writeTerms(txn *badger.Txn, g GroupID, id MessageID, lamport uint64, timeMs
 	}
 	doc := docKey(timeMs, g, id)
 	for _, t := range terms {
-		k := make([]byte, 0, 3+len(t)+docLen)
-		if err := txn.Set(append(append(k, termPrefix(t)...), doc...), nil); err != nil {
-			return err
-		}
+		ps.add(t, doc)
 	}
 	rec := docRec{group: g, lamport: lamport, id: id, shown: shown}
 	if err := txn.Set(docRecKey(doc), rec.encode()); err != nil {
@@ -170,14 +168,14 @@ func writeTerms(txn *badger.Txn, g GroupID, id MessageID, lamport uint64, timeMs
 	return txn.Set(docTimeKey(g, id), u64(clampTime(timeMs)))
 }
 
-// writeIndexEntry writes the postings an IndexEntry gives a stored message
-// (Backfill, IndexDeferred) and returns how many keys that took. Terms out
-// of bounds are not indexed, as a commit would refuse them.
-func writeIndexEntry(txn *badger.Txn, g GroupID, id MessageID, lamport uint64, e IndexEntry) (int, error) {
+// writeIndexEntry adds the postings an IndexEntry gives a stored message
+// (Backfill, IndexDeferred) to ps and returns how many keys that may take.
+// Terms out of bounds are not indexed, as a commit would refuse them.
+func writeIndexEntry(txn *badger.Txn, ps *postingSet, g GroupID, id MessageID, lamport uint64, e IndexEntry) (int, error) {
 	if validTerms(e.Terms) != nil {
 		return 0, nil
 	}
-	if err := writeTerms(txn, g, id, lamport, e.TimeMs, e.Terms, e.Of); err != nil {
+	if err := writeTerms(txn, ps, g, id, lamport, e.TimeMs, e.Terms, e.Of); err != nil {
 		return 0, err
 	}
 	return len(e.Terms) + 2, nil
@@ -189,7 +187,7 @@ func (w *batchWriter) indexTerms(m *Message) error {
 	if m.IndexLater {
 		return nil // insert flags its arrival entry instead
 	}
-	return writeTerms(w.txn, m.Group, m.ID, m.Lamport, m.TimeMs, m.Terms, m.TermsOf)
+	return writeTerms(w.txn, &w.postings, m.Group, m.ID, m.Lamport, m.TimeMs, m.Terms, m.TermsOf)
 }
 
 // Unindex removes message id's postings for terms (a deleted message's
@@ -197,45 +195,36 @@ func (w *batchWriter) indexTerms(m *Message) error {
 // Q/ and P/ records stay, for Erase to find the keys to drop from the files.
 func (s *Store) Unindex(g GroupID, id MessageID, terms []string) error {
 	return s.update(func(txn *badger.Txn) error {
-		rec, ok, err := readDocRec(txn, g, id)
-		if err != nil || !ok {
-			return err
-		}
-		doc := docKey(rec.timeMs, g, id)
-		for _, t := range terms {
-			if len(t) == 0 || len(t) > MaxTermLen {
-				continue
-			}
-			if err := txn.Delete(append(termPrefix(t), doc...)); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := unindexTerms(txn, g, id, terms, false)
+		return err
 	})
 }
 
-// termKeys are the posting keys of id's terms (and its records): what
-// Erase drops from the files with the body.
-func (s *Store) termKeys(g GroupID, id MessageID, terms []string) ([][]byte, error) {
-	if len(terms) == 0 {
+// unindexTerms removes id's postings for terms. For an erase, it returns
+// the keys that held them (left live for the drop: unindexDoc) and its
+// records: what Erase drops from the files with the body.
+func unindexTerms(txn *badger.Txn, g GroupID, id MessageID, terms []string, erase bool) ([][]byte, error) {
+	rec, ok, err := readDocRec(txn, g, id)
+	if err != nil || !ok {
+		return nil, err
+	}
+	doc := docKey(rec.timeMs, g, id)
+	var drop *[][]byte
+	if erase {
+		drop = &[][]byte{}
+	}
+	for _, t := range terms {
+		if len(t) == 0 || len(t) > MaxTermLen {
+			continue
+		}
+		if err := unindexDoc(txn, t, doc, drop); err != nil {
+			return nil, err
+		}
+	}
+	if !erase {
 		return nil, nil
 	}
-	var out [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		rec, ok, err := readDocRec(txn, g, id)
-		if err != nil || !ok {
-			return err
-		}
-		doc := docKey(rec.timeMs, g, id)
-		for _, t := range terms {
-			if len(t) > 0 && len(t) <= MaxTermLen {
-				out = append(out, append(termPrefix(t), doc...))
-			}
-		}
-		out = append(out, docRecKey(doc), docTimeKey(g, id))
-		return nil
-	})
-	return out, err
+	return append(*drop, docRecKey(doc), docTimeKey(g, id)), nil
 }
 
 // SearchHit is one message that matched every term.
@@ -260,13 +249,10 @@ func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) erro
 		return err
 	}
 	return s.db.View(func(txn *badger.Txn) error {
-		cs := make([]*cursor, len(terms))
+		cs := make([]*termCursor, len(terms))
 		for i, t := range terms {
-			p := termPrefix(t)
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
-			defer it.Close()
-			it.Rewind()
-			cs[i] = &cursor{it: it, plen: len(p), prefix: p, nexts: 8}
+			cs[i] = newTermCursor(txn, t)
+			defer cs[i].close()
 		}
 		rc := &cursor{plen: 2, prefix: key('Q'), nexts: 8} // opened at the first match
 		defer func() {
@@ -281,7 +267,10 @@ func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) erro
 			// they agree.
 			target = target[:0]
 			for _, c := range cs {
-				if !c.it.Valid() {
+				if c.err != nil {
+					return c.err
+				}
+				if !c.valid() {
 					return nil
 				}
 				if d := c.doc(); len(target) == 0 || bytes.Compare(d, target) > 0 {
@@ -298,19 +287,16 @@ func (s *Store) Search(terms []string, g *GroupID, fn func(SearchHit) bool) erro
 			if !agree {
 				continue
 			}
-			if len(target) != docLen {
-				return fmt.Errorf("store: corrupt search key %x", cs[0].it.Item().Key())
-			}
 			cont, err := s.emitHit(txn, rc, target, g, seen, fn)
 			if err != nil || !cont {
 				return err
 			}
-			cs[0].it.Next()
+			cs[0].next()
 		}
 	})
 }
 
-// cursor walks one term's postings.
+// cursor walks keys of one prefix in order (a list of records).
 type cursor struct {
 	it     *badger.Iterator
 	plen   int
@@ -320,7 +306,7 @@ type cursor struct {
 
 func (c *cursor) doc() []byte { return c.it.Item().Key()[c.plen:] }
 
-// advance moves c to the first posting at or after doc. A Seek searches
+// advance moves c to the first key at or after prefix+doc. A Seek searches
 // every level and table for the key, about as costly as 30 Next calls, so
 // a few Next calls come first when the target is often near; a list that
 // keeps needing Seeks (a frequent word joined with a rare one) tries fewer.
@@ -452,6 +438,7 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 			seek = after
 		}
 		var last []byte
+		var ps postingSet
 		count, keys, budget := 0, 0, s.indexBudget()
 		for it.Seek(seek); it.Valid() && count < n && keys < budget; it.Next() {
 			k := it.Item().Key()
@@ -464,13 +451,16 @@ func (s *Store) Backfill(n int, entry func(g GroupID, st Stored) IndexEntry) (do
 			if err != nil {
 				return err
 			}
-			written, err := writeIndexEntry(txn, g, st.ID, st.Lamport, entry(g, st))
+			written, err := writeIndexEntry(txn, &ps, g, st.ID, st.Lamport, entry(g, st))
 			if err != nil {
 				return err
 			}
 			keys += written
 			last = it.Item().KeyCopy(nil)
 			count++
+		}
+		if err := ps.write(txn); err != nil {
+			return err
 		}
 		if !it.Valid() {
 			done = true
