@@ -29,10 +29,13 @@ const arrivalIndexLater = 0x01
 // Badger's batch limits allow.
 const indexKeyBudget = 4096
 
+// maxKeyCost is the most bytes a key of the index costs in a batch: a
+// block's key (a Q/ record is no larger), and Badger's per-entry overhead.
+const maxKeyCost = 3 + MaxTermLen + docLen + tagLen + 32
+
 // indexBudget is indexKeyBudget within half of Badger's batch limits, each
-// key counted at a posting's largest size (a Q/ record is no larger).
+// key counted at maxKeyCost.
 func (s *Store) indexBudget() int {
-	const maxKeyCost = 3 + MaxTermLen + docLen + 32 // key, and Badger's per-entry overhead
 	return int(min(indexKeyBudget, s.db.MaxBatchCount()/2, s.db.MaxBatchSize()/2/maxKeyCost))
 }
 

@@ -98,7 +98,7 @@ func timedTerms(g GroupID, st Stored) IndexEntry {
 
 // TestIndexDeferredLongTexts: texts of MaxTerms words each are indexed in
 // steps that stay within Badger's transaction limits (a step of 256 such
-// texts would write 66,000 keys), and every one is found.
+// texts would write 66,000 postings), and every one is found.
 func TestIndexDeferredLongTexts(t *testing.T) {
 	s := openDir(t, t.TempDir())
 	defer s.Close()
@@ -124,7 +124,9 @@ func TestIndexDeferredLongTexts(t *testing.T) {
 			t.Fatalf("step %d: %v", steps, err)
 		}
 	}
-	if steps < 300*(MaxTerms+2)/s.indexBudget() {
+	// Each text costs its two records and its docs' bytes in blocks (the
+	// words' blocks are shared), in keys of maxKeyCost.
+	if perText := 2 + (MaxTerms*docLen+maxKeyCost-1)/maxKeyCost; steps < 300*perText/s.indexBudget() || steps < 2 {
 		t.Fatalf("%d steps: the key budget did not split them", steps)
 	}
 	if got := searchAll(t, s, []string{"raw", "w255"}, nil, 0); len(got) != len(ms) {

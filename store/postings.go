@@ -38,7 +38,6 @@ const (
 // into blocks.
 type postingSet struct {
 	byTerm map[string][]byte // concatenated docs
-	n      int
 }
 
 func (p *postingSet) add(term string, doc []byte) {
@@ -46,8 +45,11 @@ func (p *postingSet) add(term string, doc []byte) {
 		p.byTerm = map[string][]byte{}
 	}
 	p.byTerm[term] = append(p.byTerm[term], doc...)
-	p.n++
 }
+
+// blocks is about how many blocks write will set: one per term (more
+// where a term's docs span buckets or exceed maxBlockDocs).
+func (p *postingSet) blocks() int { return len(p.byTerm) }
 
 // write sets the gathered postings as blocks and empties the set.
 func (p *postingSet) write(txn *badger.Txn) error {
@@ -59,7 +61,7 @@ func (p *postingSet) write(txn *badger.Txn) error {
 			return err
 		}
 	}
-	p.byTerm, p.n = nil, 0
+	p.byTerm = nil
 	return nil
 }
 

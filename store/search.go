@@ -169,16 +169,19 @@ func writeTerms(txn *badger.Txn, ps *postingSet, g GroupID, id MessageID, lampor
 }
 
 // writeIndexEntry adds the postings an IndexEntry gives a stored message
-// (Backfill, IndexDeferred) to ps and returns how many keys that may take.
-// Terms out of bounds are not indexed, as a commit would refuse them.
+// (Backfill, IndexDeferred) to ps and returns what that may cost the
+// transaction, in keys of maxKeyCost: its two records, a block for each
+// word new to ps, and its docs' bytes in blocks. Terms out of bounds are not
+// indexed, as a commit would refuse them.
 func writeIndexEntry(txn *badger.Txn, ps *postingSet, g GroupID, id MessageID, lamport uint64, e IndexEntry) (int, error) {
 	if validTerms(e.Terms) != nil {
 		return 0, nil
 	}
+	blocks := ps.blocks()
 	if err := writeTerms(txn, ps, g, id, lamport, e.TimeMs, e.Terms, e.Of); err != nil {
 		return 0, err
 	}
-	return len(e.Terms) + 2, nil
+	return 2 + ps.blocks() - blocks + (len(e.Terms)*docLen+maxKeyCost-1)/maxKeyCost, nil
 }
 
 // indexTerms is insert's part: m's terms in the same transaction as m,
