@@ -132,6 +132,15 @@ func TestIndexDeferredLongTexts(t *testing.T) {
 	if got := searchAll(t, s, []string{"raw", "w255"}, nil, 0); len(got) != len(ms) {
 		t.Fatalf("found %d of %d", len(got), len(ms))
 	}
+	// Erasing one rewrites a block of each of its MaxTerms words, shared
+	// with up to a step's other texts.
+	e := words(g, Stored{ID: ms[150].ID, Lamport: ms[150].Lamport, Raw: ms[150].Raw})
+	if ok, err := s.Erase(g, ms[150].ID, e.Terms...); err != nil || !ok {
+		t.Fatalf("Erase = %v, %v", ok, err)
+	}
+	if got := searchAll(t, s, []string{"w255"}, nil, 0); len(got) != len(ms)-1 || slices.Contains(hitIDs(got), ms[150].ID) {
+		t.Fatalf("after the erase found %d of %d", len(got), len(ms)-1)
+	}
 }
 
 func TestIndexBudgetFitsBadger(t *testing.T) {

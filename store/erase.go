@@ -62,13 +62,10 @@ func (s *Store) erase(g GroupID, id MessageID, lamport uint64, terms []string) e
 	// dropped from the files with the body (search.go).
 	var extra [][]byte
 	if len(terms) > 0 {
-		// The postings leave their blocks (the other docs move to new keys)
-		// in one transaction; the keys that held them are dropped with the body.
-		err := s.db.Update(func(txn *badger.Txn) (err error) {
-			extra, err = unindexTerms(txn, g, id, terms, true)
-			return err
-		})
-		if err != nil {
+		// The postings leave their blocks (the other docs move to new keys);
+		// the keys that held them are dropped with the body.
+		var err error
+		if extra, err = unindexTerms(s.db.Update, g, id, terms, true); err != nil {
 			return err
 		}
 	}

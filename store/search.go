@@ -197,21 +197,28 @@ func (w *batchWriter) indexTerms(m *Message) error {
 // words). Terms it never had are ignored; an unindexed id is a no-op. The
 // Q/ and P/ records stay, for Erase to find the keys to drop from the files.
 func (s *Store) Unindex(g GroupID, id MessageID, terms []string) error {
-	return s.update(func(txn *badger.Txn) error {
-		_, err := unindexTerms(txn, g, id, terms, false)
-		return err
-	})
+	_, err := unindexTerms(s.update, g, id, terms, false)
+	return err
 }
 
-// unindexTerms removes id's postings for terms. For an erase, it returns
-// the keys that held them (left live for the drop: unindexDoc) and its
-// records: what Erase drops from the files with the body.
-func unindexTerms(txn *badger.Txn, g GroupID, id MessageID, terms []string, erase bool) ([][]byte, error) {
-	rec, ok, err := readDocRec(txn, g, id)
-	if err != nil || !ok {
+// unindexTerms removes id's postings for terms, a transaction per word
+// through update: each word's blocks are rewritten whole, and all of a
+// long text's words at once could exceed Badger's batch limit. For an
+// erase it returns the keys that held them (left live for the drop:
+// unindexDoc) and its records: what Erase drops from the files with the
+// body.
+func unindexTerms(update func(func(*badger.Txn) error) error, g GroupID, id MessageID, terms []string, erase bool) ([][]byte, error) {
+	var doc []byte
+	err := update(func(txn *badger.Txn) error {
+		rec, ok, err := readDocRec(txn, g, id)
+		if ok {
+			doc = docKey(rec.timeMs, g, id)
+		}
+		return err
+	})
+	if err != nil || doc == nil {
 		return nil, err
 	}
-	doc := docKey(rec.timeMs, g, id)
 	var drop *[][]byte
 	if erase {
 		drop = &[][]byte{}
@@ -220,7 +227,7 @@ func unindexTerms(txn *badger.Txn, g GroupID, id MessageID, terms []string, eras
 		if len(t) == 0 || len(t) > MaxTermLen {
 			continue
 		}
-		if err := unindexDoc(txn, t, doc, drop); err != nil {
+		if err := update(func(txn *badger.Txn) error { return unindexDoc(txn, t, doc, drop) }); err != nil {
 			return nil, err
 		}
 	}
