@@ -81,22 +81,33 @@ func writeBlocks(txn *badger.Txn, prefix []byte, docs [][]byte) error {
 		for n < len(docs) && n < maxBlockDocs && bytes.Equal(docs[n][:bucketLen], docs[0][:bucketLen]) {
 			n++
 		}
-		k := make([]byte, 0, len(prefix)+docLen+tagLen)
-		k = append(append(k, prefix...), docs[0]...)
-		var v []byte
-		if n > 1 {
-			k = appendTag(k)
-			v = make([]byte, 0, (n-1)*docLen)
-			for _, d := range docs[1:n] {
-				v = append(v, d...)
-			}
-		}
-		if err := txn.Set(k, v); err != nil {
+		if err := setBlock(txn, prefix, docs[:n], nil); err != nil {
 			return err
 		}
 		docs = docs[n:]
 	}
 	return nil
+}
+
+// setBlock sets docs (sorted, distinct, of one bucket, at most
+// maxBlockDocs) as one block. A block of several docs gets a tag, one that
+// makes its key differ from old when old is given.
+func setBlock(txn *badger.Txn, prefix []byte, docs [][]byte, old []byte) error {
+	k := append(append(make([]byte, 0, len(prefix)+docLen+tagLen), prefix...), docs[0]...)
+	var v []byte
+	if len(docs) > 1 {
+		for {
+			k = appendTag(k[:len(prefix)+docLen])
+			if !bytes.Equal(k, old) {
+				break
+			}
+		}
+		v = make([]byte, 0, (len(docs)-1)*docLen)
+		for _, d := range docs[1:] {
+			v = append(v, d...)
+		}
+	}
+	return txn.Set(k, v)
 }
 
 // appendTag appends a random tag: not a secret, only unlikely to repeat.
@@ -374,7 +385,7 @@ func unindexDoc(txn *badger.Txn, term string, doc []byte, drop *[][]byte) error 
 	}
 	for _, ks := range keys {
 		if ks.newestHolds && len(ks.rest) > 0 {
-			if err := writeFreshBlocks(txn, prefix, ks.key, ks.rest); err != nil {
+			if err := setBlock(txn, prefix, ks.rest, ks.key); err != nil {
 				return err
 			}
 		}
@@ -396,24 +407,4 @@ func unindexDoc(txn *badger.Txn, term string, doc []byte, drop *[][]byte) error 
 		}
 	}
 	return nil
-}
-
-// writeFreshBlocks writes docs (sorted, of one bucket) as blocks whose keys
-// differ from old: a block of several docs gets a tag other than old's.
-func writeFreshBlocks(txn *badger.Txn, prefix, old []byte, docs [][]byte) error {
-	if len(docs) == 1 {
-		return writeBlocks(txn, prefix, docs)
-	}
-	k := append(append(make([]byte, 0, len(prefix)+docLen+tagLen), prefix...), docs[0]...)
-	for {
-		k = appendTag(k[:len(prefix)+docLen])
-		if !bytes.Equal(k, old) {
-			break
-		}
-	}
-	v := make([]byte, 0, (len(docs)-1)*docLen)
-	for _, d := range docs[1:] {
-		v = append(v, d...)
-	}
-	return txn.Set(k, v)
 }
