@@ -46,6 +46,7 @@ func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 	var sendLinger time.Duration
 	var noCatchUp, noThroughput bool
 	var filesSize, filesChild string // files.go
+	var nodeChild bool               // --procs: this process is one node (bench/child.go)
 	var filesRounds int
 	var searchCfg bench.SearchConfig // --search (search_cmd.go)
 	cmd := &cobra.Command{
@@ -86,6 +87,9 @@ bytes per stored message for each --growth-history size. Examples:
   go run ./cmd/parley-bench --search 1000000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if nodeChild {
+				return bench.ServeChild(os.Stdin, os.Stdout)
+			}
 			lvl := slog.LevelError
 			if logLevel != "" {
 				if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
@@ -96,6 +100,7 @@ bytes per stored message for each --growth-history size. Examples:
 				return runSearch(cmd.Context(), searchCfg, searchJSONPath(outDir, jsonPath), stdout, stderr)
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+			cfg.LogLevel = lvl.String()
 			if filesSize != "" {
 				return runFiles(cmd.Context(), filesSize, filesChild, filesRounds, cpuProfile, stdout, stderr, cfg.Logger)
 			}
@@ -212,6 +217,9 @@ bytes per stored message for each --growth-history size. Examples:
 	f.IntVar(&filesRounds, "files-rounds", 3, "--files: rounds of plain copy and fetch, interleaved (a fresh fetching node each); the median ratio is reported")
 	f.StringVar(&filesChild, "files-child", "", "internal: run the serving side of --files in this directory")
 	f.MarkHidden("files-child")
+	f.BoolVar(&cfg.Procs, "procs", false, "run every node of the latency and throughput runs (Parley's and the baseline's) in a process of its own, as on users' machines")
+	f.BoolVar(&nodeChild, "node-child", false, "internal: be one node process of a --procs run, driven over stdin and stdout")
+	f.MarkHidden("node-child")
 	f.IntVar(&searchCfg.Messages, "search", 0, "instead of the standard runs, build a store of this many messages and time two-word searches")
 	f.IntVar(&searchCfg.Queries, "search-queries", 1000, "timed queries for --search")
 	return cmd

@@ -241,7 +241,7 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 	// Badger compacts that for a while (the process stayed busy for 8 s
 	// after a 1,000,000 copy). A member's server has long held its
 	// history: start the clock once the process is idle.
-	if !settleCPU(ctx, serverIdleCores, 10*time.Minute) {
+	if !settleCPU(ctx, selfMeter{}, serverIdleCores, 10*time.Minute) {
 		fmt.Fprintf(cfg.Progress, "        the server's store did not settle within 10 min; timing the catch-up anyway\n")
 	}
 	res.SettleSeconds = time.Since(t0).Seconds() - res.SeedSeconds
@@ -251,7 +251,7 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 	// What seeding freed goes back to the OS first, so that the peak RSS
 	// is the catch-up's (the server and the receiver), not the authors'.
 	debug.FreeOSMemory()
-	sampler := startSampler(250 * time.Millisecond)
+	sampler := startSampler(selfMeter{}, 250*time.Millisecond)
 	if cfg.CatchUpProfile != "" {
 		f, err := os.Create(fmt.Sprintf("%s.%d", cfg.CatchUpProfile, missed))
 		if err != nil {

@@ -79,6 +79,12 @@ type Config struct {
 	// vocabulary: compresses about as chat text does). Default TextRepeat.
 	Text string
 
+	// Procs runs every node of the latency and throughput runs (Parley's
+	// and the baseline's) in a process of its own, as on users' machines,
+	// instead of all in this one, where they share one collector, heap and
+	// scheduler. Memory and CPU are then the node processes'.
+	Procs bool
+
 	InMemory     bool   // in-memory stores instead of Badger on disk
 	Net          string // NetTCP or NetMocknet
 	SkipBaseline bool   // do not run the raw GossipSub baseline
@@ -86,6 +92,7 @@ type Config struct {
 	Dir          string // where on-disk stores live (default: a temp dir, removed after)
 
 	Logger   *slog.Logger // node logs (default: errors only, to Progress)
+	LogLevel string       // node processes' log level (Procs; default error)
 	Progress io.Writer    // progress lines (nil: none)
 }
 
@@ -190,6 +197,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("%w: repeats and steps must be at least 1", ErrConfig)
 	case c.P99Bound < 0:
 		return fmt.Errorf("%w: the p99 bound must be positive", ErrConfig)
+	case c.Procs && (c.Net == NetMocknet || c.Actions > 0 || c.Soak > 0):
+		return fmt.Errorf("%w: --procs runs nodes on loopback TCP, without --actions or --soak", ErrConfig)
 	}
 	if c.Soak > 0 && c.SoakWindow <= 0 {
 		c.SoakWindow = time.Minute

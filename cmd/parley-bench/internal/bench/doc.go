@@ -1,5 +1,6 @@
 // Package bench measures Parley against a raw GossipSub baseline, in one
-// process, on loopback (or libp2p's mocknet).
+// process, on loopback (or libp2p's mocknet), or with a process per node
+// (Config.Procs: procs.go drives node processes that child.go serves).
 //
 // A run starts N real Parley nodes (node.New, each with its own Ed25519 key
 // and Badger store, on disk by default), connects them in a topology (full

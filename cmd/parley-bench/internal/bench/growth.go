@@ -80,7 +80,7 @@ func growNodes(ctx context.Context, cfg *Config, rng *rand.Rand, baseRSSMB float
 	scratch := &Result{}
 	settle(0)
 	say("growth: starting %d Parley nodes", cfg.Nodes)
-	pc, err := startParleyCluster(ctx, cfg, cfg.Nodes, rng)
+	pc, topo, err := startParley(ctx, cfg, rng)
 	if err != nil {
 		return row, err
 	}
@@ -91,6 +91,9 @@ func growNodes(ctx context.Context, cfg *Config, rng *rand.Rand, baseRSSMB float
 	}
 	n := float64(cfg.Nodes)
 	m := scratch.Memory
+	if cfg.Procs {
+		baseRSSMB = 0 // the node processes' own RSS: no harness in them
+	}
 	row.Ours = scratch.Latency.Ours
 	row.Ours.allMs, row.Ours.eachMs = nil, nil
 	row.IdleRSSMBPerNode = max(m.ClusterIdleRSSMB*n-baseRSSMB, 0) / n
@@ -102,7 +105,7 @@ func growNodes(ctx context.Context, cfg *Config, rng *rand.Rand, baseRSSMB float
 	}
 	settle(200 * time.Millisecond)
 	say("growth: starting %d raw GossipSub hosts", cfg.Nodes)
-	rc, err := startRawCluster(ctx, cfg, cfg.Nodes, pc.topo)
+	rc, err := startBaseline(ctx, cfg, topo)
 	if err != nil {
 		return row, err
 	}

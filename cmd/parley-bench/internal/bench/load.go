@@ -126,7 +126,8 @@ func paced(ctx context.Context, sys system, senders int, rate float64, dur time.
 	sys.setRecorder(rec)
 	defer sys.setRecorder(nil)
 
-	cpu0, host0, alloc0, store0 := cpuTime(), hostcpu.Read(), heapAllocs(), readStoreWork()
+	m := meterOf(sys)
+	r0, host0 := m.read(), hostcpu.Read()
 	start := time.Now().Add(20 * time.Millisecond)
 	interval := time.Duration(float64(time.Second) / rate)
 	cutoff := start.Add(dur*3/2 + time.Second)
@@ -221,10 +222,11 @@ func paced(ctx context.Context, sys system, senders int, rate float64, dur time.
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	r1 := m.read()
 	res := runResult{
 		Rate: rate, Sent: len(all), SendErrors: int(errs.Load()),
-		Expected: len(all) * (n - 1), CPU: cpuTime() - cpu0, StealPct: hostcpu.StealPercent(host0, hostcpu.Read()),
-		Alloc: heapAllocs().minus(alloc0), Store: readStoreWork().since(store0),
+		Expected: len(all) * (n - 1), CPU: r1.cpu - r0.cpu, StealPct: hostcpu.StealPercent(host0, hostcpu.Read()),
+		Alloc: r1.alloc.minus(r0.alloc), Store: r1.store.since(r0.store),
 	}
 	if span := all[len(all)-1].at.Sub(all[0].at); span > 0 && len(all) > 1 {
 		res.SendRate = float64(len(all)-1) / span.Seconds()

@@ -67,25 +67,31 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// memSampler records the peak RSS and heap while it runs.
+// memSampler records the peak RSS and heap of a meter's processes while
+// it runs: their sums, and the largest process's RSS.
 type memSampler struct {
-	stop     chan struct{}
-	done     chan struct{}
-	peakRSS  uint64
-	peakAnon uint64
-	peakHeap uint64
+	stop        chan struct{}
+	done        chan struct{}
+	peakRSS     uint64
+	peakAnon    uint64
+	peakHeap    uint64
+	peakMaxRSS  uint64
+	peakMaxAnon uint64
 }
 
-func startSampler(every time.Duration) *memSampler {
+func startSampler(m meter, every time.Duration) *memSampler {
 	s := &memSampler{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			s.peakRSS = max(s.peakRSS, rssBytes())
-			s.peakAnon = max(s.peakAnon, anonBytes())
-			s.peakHeap = max(s.peakHeap, heapBytes())
+			r := m.read()
+			s.peakRSS = max(s.peakRSS, r.rss)
+			s.peakAnon = max(s.peakAnon, r.anon)
+			s.peakHeap = max(s.peakHeap, r.heap)
+			s.peakMaxRSS = max(s.peakMaxRSS, r.maxRSS)
+			s.peakMaxAnon = max(s.peakMaxAnon, r.maxAnon)
 			select {
 			case <-s.stop:
 				return
@@ -106,16 +112,16 @@ func (s *memSampler) Stop() (rss, heap uint64) {
 	return s.peakRSS, s.peakHeap
 }
 
-// settleCPU waits (bounded by limit) until the process uses little more CPU
-// than the idle cluster does (idle, in cores), and reports whether it did.
-func settleCPU(ctx context.Context, idle float64, limit time.Duration) bool {
+// settleCPU waits (bounded by limit) until m's processes use little more
+// CPU than the idle cluster does (idle, in cores), and reports whether they did.
+func settleCPU(ctx context.Context, m meter, idle float64, limit time.Duration) bool {
 	const window = 250 * time.Millisecond
 	deadline := time.Now().Add(limit)
 	quiet := 0
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		c0 := cpuTime()
+		c0 := m.read().cpu
 		time.Sleep(window)
-		if used := float64(cpuTime()-c0) / float64(window); used < idle+0.1 {
+		if used := float64(m.read().cpu-c0) / float64(window); used < idle+0.1 {
 			quiet++
 		} else {
 			quiet = 0

@@ -42,6 +42,9 @@ type parleyCluster struct {
 	topo  topology
 	mn    mocknet.Mocknet
 	rec   atomic.Pointer[recorder]
+	// tap, when set, also gets every delivery: a node process (child.go)
+	// passes them on to the parent's recorder.
+	tap func(key string, t time.Time)
 
 	fillMu sync.Mutex
 	fill   map[int]string
@@ -104,6 +107,9 @@ func (c *parleyCluster) startNode(ctx context.Context, i int, st *store.Store, k
 				continue
 			}
 			t := time.Now()
+			if c.tap != nil {
+				c.tap(ev.Message.ID, t)
+			}
 			if r := c.rec.Load(); r != nil {
 				r.deliver(i, ev.Message.ID, t)
 			}
@@ -174,85 +180,18 @@ func startParleyCluster(ctx context.Context, cfg *Config, n int, rng *rand.Rand)
 	return c, nil
 }
 
-// form creates the group, has every node join through its topology parent,
-// dials the other edges and waits for every join to reach every node.
+// form forms the cluster's group (formGroup), then makes the poll the
+// actions vote in.
 func (c *parleyCluster) form(ctx context.Context) error {
-	gi, err := c.nodes[0].CreateGroup(ctx, "bench", false)
+	members := make([]member, len(c.nodes))
+	for i, pn := range c.nodes {
+		members[i] = pn
+	}
+	group, err := formGroup(ctx, members, c.topo)
 	if err != nil {
 		return err
 	}
-	c.group = gi.ID
-	// Only the owner and admins may invite: the owner makes every node an
-	// admin once it has joined, so it can invite its own topology children.
-	owner := c.nodes[0]
-	// Each wait grows with the group: a promotion or join reaches every
-	// member through membership replays whose cost grows with the log, and
-	// on a shared host a 100-node group took over 30 s for one step.
-	stepWait := 30*time.Second + time.Duration(len(c.nodes))*time.Second
-	for i := 1; i < len(c.nodes); i++ {
-		parent := c.nodes[c.topo.parent[i]]
-		if err := waitUntil(ctx, stepWait, fmt.Sprintf("node %d to know it is admin", c.topo.parent[i]), func() bool {
-			return isAdmin(parent, c.group, parent.ID().String())
-		}); err != nil {
-			return err
-		}
-		code, err := parent.Invite(c.group)
-		if err != nil {
-			return err
-		}
-		if _, err := c.nodes[i].Join(ctx, code); err != nil {
-			return fmt.Errorf("node %d join: %w", i, err)
-		}
-		joiner := c.nodes[i].ID().String()
-		if err := waitUntil(ctx, stepWait, fmt.Sprintf("the owner to see node %d join", i), func() bool {
-			return isMember(owner, c.group, joiner)
-		}); err != nil {
-			return err
-		}
-		if err := owner.Promote(ctx, c.group, joiner); err != nil {
-			return fmt.Errorf("promote node %d: %w", i, err)
-		}
-	}
-	if err := dialEdges(ctx, c.topo.edges, func(ctx context.Context, a, b int) error {
-		return c.nodes[a].Host().Connect(ctx, c.nodes[b].addrInfo(), p2p.SourceDirect)
-	}); err != nil {
-		return err
-	}
-	// Holding every Join message is not enough: a node that has not yet
-	// applied every admission from the membership log ignores the texts of
-	// the members it does not know (unknown-author) until a sync brings
-	// them again, and a run that starts then measures formation, not
-	// delivery (seen: p50 of 170-220 ms at 20 nodes with thousands of
-	// unknown-author drops).
-	// Group replays the membership log, so a node is asked only until it
-	// has formed (it stays formed): at 50 nodes, asking every node every
-	// 10 ms spends CPU the forming cluster needs (two 50-node runs timed out
-	// forming before this; the next formed in 14 s).
-	want := uint64(len(c.nodes))
-	formed := make([]bool, len(c.nodes))
-	var lagging string // the last node still waited for, for the error
-	if err := waitUntil(ctx, 30*time.Second+time.Duration(len(c.nodes))*time.Second, "every node holds every join and knows every member", func() bool {
-		for i, pn := range c.nodes {
-			if formed[i] {
-				continue
-			}
-			g, err := pn.Group(c.group)
-			if err != nil || g.Messages < want || g.Members < len(c.nodes) {
-				lagging = fmt.Sprintf("node %d: %d messages, %d members known (err %v)", i, g.Messages, g.Members, err)
-				return false
-			}
-			formed[i] = true
-		}
-		return true
-	}); err != nil {
-		n := 0
-		for _, f := range formed {
-			if !f {
-				n++
-			}
-		}
-		return fmt.Errorf("%w; %d nodes not formed, e.g. %s", err, n, lagging)
-	}
+	c.group = group
 	if c.cfg.Actions > 0 {
 		pm, err := c.nodes[0].CreatePoll(ctx, c.group, "bench?", []string{"a", "b", "c"}, false, false)
 		if err != nil {
@@ -271,6 +210,108 @@ func (c *parleyCluster) form(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// member is what forming a group asks of a node, in this process
+// (parleyNode) or in its own (procNode).
+type member interface {
+	peerID() string
+	addrInfo() peer.AddrInfo
+	connect(ctx context.Context, to peer.AddrInfo) error
+	createGroup(ctx context.Context) (string, error)
+	invite(group string) (string, error)
+	join(ctx context.Context, code string) error
+	promote(ctx context.Context, group, peer string) error
+	// role says whether this node's membership state lists peer in group,
+	// and as owner or admin.
+	role(group, peer string) (isMember, isAdmin bool)
+	// holds is how many messages of group this node stores and how many
+	// members it knows.
+	holds(group string) (messages uint64, members int, err error)
+}
+
+// formGroup has members[0] create a group, every other node join through
+// its topology parent, dials the other edges and waits for every join to
+// reach every node. It returns the group's id.
+func formGroup(ctx context.Context, nodes []member, topo topology) (string, error) {
+	group, err := nodes[0].createGroup(ctx)
+	if err != nil {
+		return "", err
+	}
+	// Only the owner and admins may invite: the owner makes every node an
+	// admin once it has joined, so it can invite its own topology children.
+	owner := nodes[0]
+	// Each wait grows with the group: a promotion or join reaches every
+	// member through membership replays whose cost grows with the log, and
+	// on a shared host a 100-node group took over 30 s for one step.
+	stepWait := 30*time.Second + time.Duration(len(nodes))*time.Second
+	for i := 1; i < len(nodes); i++ {
+		parent := nodes[topo.parent[i]]
+		if err := waitUntil(ctx, stepWait, fmt.Sprintf("node %d to know it is admin", topo.parent[i]), func() bool {
+			_, admin := parent.role(group, parent.peerID())
+			return admin
+		}); err != nil {
+			return "", err
+		}
+		code, err := parent.invite(group)
+		if err != nil {
+			return "", err
+		}
+		if err := nodes[i].join(ctx, code); err != nil {
+			return "", fmt.Errorf("node %d join: %w", i, err)
+		}
+		joiner := nodes[i].peerID()
+		if err := waitUntil(ctx, stepWait, fmt.Sprintf("the owner to see node %d join", i), func() bool {
+			known, _ := owner.role(group, joiner)
+			return known
+		}); err != nil {
+			return "", err
+		}
+		if err := owner.promote(ctx, group, joiner); err != nil {
+			return "", fmt.Errorf("promote node %d: %w", i, err)
+		}
+	}
+	if err := dialEdges(ctx, topo.edges, func(ctx context.Context, a, b int) error {
+		return nodes[a].connect(ctx, nodes[b].addrInfo())
+	}); err != nil {
+		return "", err
+	}
+	// Holding every Join message is not enough: a node that has not yet
+	// applied every admission from the membership log ignores the texts of
+	// the members it does not know (unknown-author) until a sync brings
+	// them again, and a run that starts then measures formation, not
+	// delivery (seen: p50 of 170-220 ms at 20 nodes with thousands of
+	// unknown-author drops).
+	// Group replays the membership log, so a node is asked only until it
+	// has formed (it stays formed): at 50 nodes, asking every node every
+	// 10 ms spends CPU the forming cluster needs (two 50-node runs timed out
+	// forming before this; the next formed in 14 s).
+	want := uint64(len(nodes))
+	formed := make([]bool, len(nodes))
+	var lagging string // the last node still waited for, for the error
+	if err := waitUntil(ctx, 30*time.Second+time.Duration(len(nodes))*time.Second, "every node holds every join and knows every member", func() bool {
+		for i, m := range nodes {
+			if formed[i] {
+				continue
+			}
+			msgs, known, err := m.holds(group)
+			if err != nil || msgs < want || known < len(nodes) {
+				lagging = fmt.Sprintf("node %d: %d messages, %d members known (err %v)", i, msgs, known, err)
+				return false
+			}
+			formed[i] = true
+		}
+		return true
+	}); err != nil {
+		n := 0
+		for _, f := range formed {
+			if !f {
+				n++
+			}
+		}
+		return "", fmt.Errorf("%w; %d nodes not formed, e.g. %s", err, n, lagging)
+	}
+	return group, nil
 }
 
 // dialEdges dials every edge, a few at a time.
@@ -357,20 +398,13 @@ func (c *parleyCluster) send(ctx context.Context, from, size int) (string, error
 }
 
 func (c *parleyCluster) close() {
-	// What the nodes refused or ignored over the whole run, by reason: a
-	// latency tail often means messages waited for sync after a refusal.
 	total := map[string]uint64{}
 	for _, pn := range c.nodes {
 		for reason, n := range pn.Drops() {
 			total[reason] += n
 		}
 	}
-	for reason, n := range total {
-		if n > 0 {
-			c.cfg.Logger.Info("refused or ignored over the run", "reason", reason, "count", n)
-			fmt.Fprintf(os.Stderr, "refused or ignored over the run: %s=%d\n", reason, n)
-		}
-	}
+	reportDrops(c.cfg, total)
 	var wg sync.WaitGroup
 	for _, pn := range c.nodes {
 		wg.Add(1)
@@ -385,31 +419,59 @@ func (c *parleyCluster) close() {
 	}
 }
 
-// isMember reports whether n's membership state lists peer in group.
-func isMember(n *parleyNode, group, peer string) bool {
-	ms, err := n.MemberList(group)
-	if err != nil {
-		return false
-	}
-	for _, m := range ms {
-		if m.PeerID == peer {
-			return true
-		}
-	}
-	return false
+// parleyNode is a member (formGroup) in this process.
+
+func (pn *parleyNode) peerID() string { return pn.ID().String() }
+
+func (pn *parleyNode) connect(ctx context.Context, to peer.AddrInfo) error {
+	return pn.Host().Connect(ctx, to, p2p.SourceDirect)
 }
 
-// isAdmin reports whether n's membership state gives peer the owner or an
-// admin role in group.
-func isAdmin(n *parleyNode, group, peer string) bool {
-	ms, err := n.MemberList(group)
+func (pn *parleyNode) createGroup(ctx context.Context) (string, error) {
+	gi, err := pn.CreateGroup(ctx, "bench", false)
 	if err != nil {
-		return false
+		return "", err
+	}
+	return gi.ID, nil
+}
+
+func (pn *parleyNode) invite(group string) (string, error) { return pn.Invite(group) }
+
+func (pn *parleyNode) join(ctx context.Context, code string) error {
+	_, err := pn.Join(ctx, code)
+	return err
+}
+
+func (pn *parleyNode) promote(ctx context.Context, group, peer string) error {
+	return pn.Promote(ctx, group, peer)
+}
+
+func (pn *parleyNode) role(group, peer string) (isMember, isAdmin bool) {
+	ms, err := pn.MemberList(group)
+	if err != nil {
+		return false, false
 	}
 	for _, m := range ms {
 		if m.PeerID == peer {
-			return m.Role == "owner" || m.Role == "admin"
+			return true, m.Role == "owner" || m.Role == "admin"
 		}
 	}
-	return false
+	return false, false
+}
+
+func (pn *parleyNode) holds(group string) (uint64, int, error) {
+	g, err := pn.Group(group)
+	return g.Messages, g.Members, err
+}
+
+// reportDrops prints what the nodes refused or ignored over the whole run,
+// by reason: a latency tail often means messages waited for sync after a
+// refusal.
+func reportDrops(cfg *Config, total map[string]uint64) {
+	for reason, n := range total {
+		if n > 0 {
+			cfg.Logger.Info("refused or ignored over the run", "reason", reason, "count", n)
+			fmt.Fprintf(os.Stderr, "refused or ignored over the run: %s=%d\n", reason, n)
+		}
+	}
 }

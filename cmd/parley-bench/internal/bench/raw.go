@@ -29,54 +29,20 @@ type rawCluster struct {
 	subs   []*pubsub.Subscription
 	mn     mocknet.Mocknet
 	rec    atomic.Pointer[recorder]
+	tap    func(key string, t time.Time) // as parleyCluster.tap
 	seq    atomic.Uint64
+	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
 func startRawCluster(ctx context.Context, cfg *Config, n int, topo topology) (*rawCluster, error) {
-	pctx, cancel := context.WithCancel(context.Background())
-	c := &rawCluster{cancel: cancel}
-	if cfg.Net == NetMocknet {
-		c.mn = mocknet.New()
-	}
+	c := newRawCluster(cfg)
 	for i := range n {
-		k, _, err := crypto.GenerateEd25519Key(nil)
-		if err != nil {
+		if err := c.addHost(cfg, i); err != nil {
 			c.close()
 			return nil, err
 		}
-		var h host.Host
-		if c.mn != nil {
-			h, err = c.mn.AddPeer(k, ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 30000+i)))
-		} else {
-			h, err = libp2p.New(libp2p.Identity(k), libp2p.ListenAddrStrings(loopback),
-				libp2p.DefaultSecurity, libp2p.DefaultTransports, libp2p.DefaultMuxers, libp2p.Ping(true))
-		}
-		if err != nil {
-			c.close()
-			return nil, err
-		}
-		c.hosts = append(c.hosts, h)
-		ps, err := pubsub.NewGossipSub(pctx, h, p2p.PubSubOptions(p2p.DefaultMaxMessageSize)...)
-		if err != nil {
-			c.close()
-			return nil, err
-		}
-		t, err := ps.Join("bench")
-		if err != nil {
-			c.close()
-			return nil, err
-		}
-		sub, err := t.Subscribe(p2p.SubscribeOptions()...)
-		if err != nil {
-			c.close()
-			return nil, err
-		}
-		c.topics = append(c.topics, t)
-		c.subs = append(c.subs, sub)
-		c.wg.Add(1)
-		go c.receive(pctx, i, h.ID(), sub)
 	}
 	if c.mn != nil {
 		if err := c.mn.LinkAll(); err != nil {
@@ -93,8 +59,8 @@ func startRawCluster(ctx context.Context, cfg *Config, n int, topo topology) (*r
 	}
 	// Ready when every host sees every connected peer on the topic.
 	if err := waitUntil(ctx, 30*time.Second, "every baseline host sees its peers on the topic", func() bool {
-		for i, h := range c.hosts {
-			if len(c.topics[i].ListPeers()) < len(h.Network().Peers()) {
+		for i := range c.hosts {
+			if !c.topicReady(i) {
 				return false
 			}
 		}
@@ -104,6 +70,57 @@ func startRawCluster(ctx context.Context, cfg *Config, n int, topo topology) (*r
 		return nil, err
 	}
 	return c, nil
+}
+
+func newRawCluster(cfg *Config) *rawCluster {
+	pctx, cancel := context.WithCancel(context.Background())
+	c := &rawCluster{ctx: pctx, cancel: cancel}
+	if cfg.Net == NetMocknet {
+		c.mn = mocknet.New()
+	}
+	return c
+}
+
+// addHost starts host i with its pubsub, topic and subscription.
+func (c *rawCluster) addHost(cfg *Config, i int) error {
+	k, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		return err
+	}
+	var h host.Host
+	if c.mn != nil {
+		h, err = c.mn.AddPeer(k, ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 30000+i)))
+	} else {
+		h, err = libp2p.New(libp2p.Identity(k), libp2p.ListenAddrStrings(loopback),
+			libp2p.DefaultSecurity, libp2p.DefaultTransports, libp2p.DefaultMuxers, libp2p.Ping(true))
+	}
+	if err != nil {
+		return err
+	}
+	c.hosts = append(c.hosts, h)
+	ps, err := pubsub.NewGossipSub(c.ctx, h, p2p.PubSubOptions(p2p.DefaultMaxMessageSize)...)
+	if err != nil {
+		return err
+	}
+	t, err := ps.Join("bench")
+	if err != nil {
+		return err
+	}
+	sub, err := t.Subscribe(p2p.SubscribeOptions()...)
+	if err != nil {
+		return err
+	}
+	c.topics = append(c.topics, t)
+	c.subs = append(c.subs, sub)
+	c.wg.Add(1)
+	go c.receive(c.ctx, len(c.hosts)-1, h.ID(), sub)
+	return nil
+}
+
+// topicReady reports whether host i sees every peer it is connected to on
+// the topic.
+func (c *rawCluster) topicReady(i int) bool {
+	return len(c.topics[i].ListPeers()) >= len(c.hosts[i].Network().Peers())
 }
 
 func (c *rawCluster) receive(ctx context.Context, i int, self peer.ID, sub *pubsub.Subscription) {
@@ -117,8 +134,12 @@ func (c *rawCluster) receive(ctx context.Context, i int, self peer.ID, sub *pubs
 			continue
 		}
 		t := time.Now()
+		key := strconv.FormatUint(binary.BigEndian.Uint64(m.Data), 10)
+		if c.tap != nil {
+			c.tap(key, t)
+		}
 		if r := c.rec.Load(); r != nil {
-			r.deliver(i, strconv.FormatUint(binary.BigEndian.Uint64(m.Data), 10), t)
+			r.deliver(i, key, t)
 		}
 	}
 }

@@ -48,8 +48,8 @@ func num(v float64, prec int) string {
 // throughput higher is better).
 func (r *Result) WriteMarkdown(w io.Writer) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Parley benchmark\n\n%d nodes, %s, %s store, texts: %s, degree %d, %d senders, send linger %g ms, %s, %d CPUs, run took %.0f s.\n\n",
-		r.Nodes, r.Net, r.Store, r.Text, r.Degree, r.Senders, r.SendLingerMs, r.GoVersion, r.CPUs, r.Seconds)
+	fmt.Fprintf(&b, "## Parley benchmark\n\n%d nodes%s, %s, %s store, texts: %s, degree %d, %d senders, send linger %g ms, %s, %d CPUs, run took %.0f s.\n\n",
+		r.Nodes, procsNote(r.Procs), r.Net, r.Store, r.Text, r.Degree, r.Senders, r.SendLingerMs, r.GoVersion, r.CPUs, r.Seconds)
 	if r.LoadAvg[0] > float64(r.CPUs) || r.LoadAvg[1] > float64(r.CPUs) {
 		fmt.Fprintf(&b, "**Warning:** load average %.1f at start, %.1f at end, on %d CPUs: other processes competed for the CPUs, so latency and throughput are pessimistic (CPU per delivery is not affected much).\n\n",
 			r.LoadAvg[0], r.LoadAvg[1], r.CPUs)
@@ -118,6 +118,9 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	if m.ClusterLoadRSSMB > 0 {
 		fmt.Fprintf(&b, "| per node, peak under throughput load (RSS / heap) | %.1f / %.1f |\n", m.ClusterLoadRSSMB, m.ClusterLoadHeapMB)
 		fmt.Fprintf(&b, "| per node, peak under throughput load, anonymous RSS (not mapped files) | %.1f |\n", m.ClusterLoadAnonMB)
+	}
+	if m.LoadMaxNodeRSSMB > 0 {
+		fmt.Fprintf(&b, "| largest node process, peak under throughput load (RSS / anonymous) | %.1f / %.1f |\n", m.LoadMaxNodeRSSMB, m.LoadMaxNodeAnonMB)
 	}
 	if m.IdleNodes > 0 {
 		fmt.Fprintf(&b, "| per node, %d idle nodes in one process (RSS / heap) | %.1f / %.1f |\n", m.IdleNodes, m.IdleNodesRSSMB, m.IdleNodesHeapMB)

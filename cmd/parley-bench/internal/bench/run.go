@@ -146,16 +146,20 @@ type Throughput struct {
 
 // Memory is per-node memory.
 type Memory struct {
-	ProcessBaseRSSMB   float64 `json:"process_base_rss_mb"`                  // before any node started
-	SingleNodeRSSMB    float64 `json:"single_node_rss_mb"`                   // process with one idle node
-	SingleNodeHeapMB   float64 `json:"single_node_heap_mb"`                  // Go heap in use, one idle node
-	ClusterIdleRSSMB   float64 `json:"cluster_idle_rss_mb"`                  // process RSS / nodes, idle cluster
-	ClusterIdleHeapMB  float64 `json:"cluster_idle_heap_mb"`                 // heap / nodes, idle cluster
-	ClusterLoadRSSMB   float64 `json:"cluster_load_rss_mb"`                  // peak process RSS / nodes, throughput runs
-	ClusterLoadAnonMB  float64 `json:"cluster_load_anon_rss_mb"`             // peak anonymous RSS / nodes, throughput runs
-	ClusterRunRSSMB    float64 `json:"cluster_latency_run_rss_mb,omitempty"` // peak process RSS / nodes, latency run
-	ClusterLoadHeapMB  float64 `json:"cluster_load_heap_mb"`                 // peak heap / nodes, throughput runs
-	IdleNodes          int     `json:"idle_nodes,omitempty"`                 // the extra idle run's size
+	ProcessBaseRSSMB  float64 `json:"process_base_rss_mb"`                  // before any node started
+	SingleNodeRSSMB   float64 `json:"single_node_rss_mb"`                   // process with one idle node
+	SingleNodeHeapMB  float64 `json:"single_node_heap_mb"`                  // Go heap in use, one idle node
+	ClusterIdleRSSMB  float64 `json:"cluster_idle_rss_mb"`                  // process RSS / nodes, idle cluster
+	ClusterIdleHeapMB float64 `json:"cluster_idle_heap_mb"`                 // heap / nodes, idle cluster
+	ClusterLoadRSSMB  float64 `json:"cluster_load_rss_mb"`                  // peak process RSS / nodes, throughput runs
+	ClusterLoadAnonMB float64 `json:"cluster_load_anon_rss_mb"`             // peak anonymous RSS / nodes, throughput runs
+	ClusterRunRSSMB   float64 `json:"cluster_latency_run_rss_mb,omitempty"` // peak process RSS / nodes, latency run
+	ClusterLoadHeapMB float64 `json:"cluster_load_heap_mb"`                 // peak heap / nodes, throughput runs
+	// With --procs (a process per node): the largest node process's peak
+	// RSS and anonymous RSS in the throughput runs.
+	LoadMaxNodeRSSMB   float64 `json:"load_max_node_rss_mb,omitempty"`
+	LoadMaxNodeAnonMB  float64 `json:"load_max_node_anon_rss_mb,omitempty"`
+	IdleNodes          int     `json:"idle_nodes,omitempty"` // the extra idle run's size
 	IdleNodesRSSMB     float64 `json:"idle_nodes_rss_mb,omitempty"`
 	IdleNodesHeapMB    float64 `json:"idle_nodes_heap_mb,omitempty"`
 	IdleNodesFormSec   float64 `json:"idle_nodes_form_seconds,omitempty"`
@@ -201,6 +205,7 @@ type Result struct {
 	Soak       *Soak           `json:"soak,omitempty"`
 
 	Net     string `json:"net"`
+	Procs   bool   `json:"procs,omitempty"` // Config.Procs: a process per node
 	Store   string `json:"store"`
 	Text    string `json:"text"` // Config.Text
 	Degree  int    `json:"degree"`
@@ -252,7 +257,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Dir = dir
 	}
 	res := &Result{
-		Nodes: cfg.Nodes, MsgSize: cfg.MsgSize, Net: cfg.Net, Store: "badger-disk", Text: cfg.Text, Degree: cfg.Degree,
+		Nodes: cfg.Nodes, MsgSize: cfg.MsgSize, Net: cfg.Net, Procs: cfg.Procs, Store: "badger-disk", Text: cfg.Text, Degree: cfg.Degree,
 		Senders: cfg.Senders, SendLingerMs: ms(cfg.effectiveLinger()), Repeats: cfg.Repeats, P99BoundMs: ms(cfg.P99Bound), GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0), Started: t0.UTC().Format(time.RFC3339),
 	}
 	if cfg.InMemory {
@@ -302,8 +307,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// 3. Parley cluster, then the baseline on the same topology.
 	needCluster := !cfg.SkipLatency || len(cfg.ThroughputSizes) > 0
 	if needCluster {
-		say("starting %d Parley nodes (%s, %s)", cfg.Nodes, cfg.Net, res.Store)
-		pc, err := startParleyCluster(ctx, &cfg, cfg.Nodes, rng)
+		say("starting %d Parley nodes (%s, %s%s)", cfg.Nodes, cfg.Net, res.Store, procsNote(cfg.Procs))
+		pc, topo, err := startParley(ctx, &cfg, rng)
 		if err != nil {
 			return nil, fmt.Errorf("parley cluster: %w", err)
 		}
@@ -316,7 +321,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if !cfg.SkipBaseline {
 			settle(200 * time.Millisecond)
 			say("starting %d raw GossipSub hosts", cfg.Nodes)
-			rc, err := startRawCluster(ctx, &cfg, cfg.Nodes, pc.topo)
+			rc, err := startBaseline(ctx, &cfg, topo)
 			if err != nil {
 				return nil, fmt.Errorf("baseline cluster: %w", err)
 			}
@@ -380,10 +385,11 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 		return fmt.Errorf("%s warm-up: %w", name, err)
 	}
 	settle(500 * time.Millisecond)
-	rss, heap := rssBytes(), heapBytes()
-	cpu0, t0 := cpuTime(), time.Now()
+	m := meterOf(sys)
+	r0, t0 := m.read(), time.Now()
+	rss, heap := r0.rss, r0.heap
 	time.Sleep(cfg.IdleWindow)
-	idle := (cpuTime() - cpu0).Seconds() / time.Since(t0).Seconds() // CPU seconds per second
+	idle := (m.read().cpu - r0.cpu).Seconds() / time.Since(t0).Seconds() // CPU seconds per second
 	if baseline {
 		res.Memory.BaselineIdleCPUPercent = 100 * idle / float64(n)
 	} else {
@@ -393,7 +399,7 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 	}
 	say("%s idle cluster: %.1f MB RSS, %.2f%% of a core per node", name, float64(rss)/mib/float64(n), 100*idle/float64(n))
 	if !cfg.SkipLatency {
-		ls := startSampler(250 * time.Millisecond)
+		ls := startSampler(m, 250*time.Millisecond)
 		stopProfile := startLoadProfile(baseline)
 		r, err := paced(ctx, sys, cfg.Senders, cfg.Rate, cfg.Duration, cfg.MsgSize, cfg.Drain)
 		stopProfile()
@@ -417,7 +423,7 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 	}
 	var sampler *memSampler
 	if !baseline && len(cfg.ThroughputSizes) > 0 {
-		sampler = startSampler(250 * time.Millisecond)
+		sampler = startSampler(m, 250*time.Millisecond)
 	}
 	for _, size := range cfg.ThroughputSizes {
 		outs, err := searchRepeated(ctx, cfg, sys, size, idle, name, say)
@@ -459,6 +465,10 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 		res.Memory.ClusterLoadRSSMB = float64(rss) / mib / float64(n)
 		res.Memory.ClusterLoadAnonMB = float64(sampler.PeakAnon()) / mib / float64(n)
 		res.Memory.ClusterLoadHeapMB = float64(heap) / mib / float64(n)
+		if cfg.Procs {
+			res.Memory.LoadMaxNodeRSSMB = float64(sampler.peakMaxRSS) / mib
+			res.Memory.LoadMaxNodeAnonMB = float64(sampler.peakMaxAnon) / mib
+		}
 	}
 	return nil
 }
@@ -550,4 +560,11 @@ func idleMany(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand, say
 	say("%d idle nodes formed a group in %.1f s: %.1f MB RSS, %.1f MB heap, %d goroutines per node", n,
 		res.Memory.IdleNodesFormSec, res.Memory.IdleNodesRSSMB, res.Memory.IdleNodesHeapMB, res.Memory.IdleNodesGoroutine)
 	return nil
+}
+
+func procsNote(procs bool) string {
+	if procs {
+		return ", a process each"
+	}
+	return ""
 }

@@ -247,6 +247,6 @@ const (
 // within their limits; a step that started on a backlog is marked so.
 func quiesce(ctx context.Context, sys system, idle float64) bool {
 	a := settleDeliveries(ctx, sys, 300*time.Millisecond, 30*time.Second)
-	b := settleCPU(ctx, idle, 15*time.Second)
+	b := settleCPU(ctx, meterOf(sys), idle, 15*time.Second)
 	return a && b
 }

@@ -62,7 +62,7 @@ func runSoak(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand, say 
 	windows := int((cfg.Soak + cfg.SoakWindow - 1) / cfg.SoakWindow)
 	for i := range windows {
 		win := cfg.SoakWindow
-		sampler := startSampler(time.Second)
+		sampler := startSampler(selfMeter{}, time.Second)
 		stopTrace := func() {}
 		if LoadTrace != "" && i+1 == cfg.SoakTraceWindow {
 			stopTrace = startTrace(LoadTrace)
