@@ -122,6 +122,9 @@ func TestRunProcs(t *testing.T) {
 	if m.LoadMaxNodeRSSMB <= 0 || m.LoadMaxNodeRSSMB > m.ClusterLoadRSSMB*float64(res.Nodes) {
 		t.Errorf("largest node process %.1f MB against %.1f MB per node over %d nodes", m.LoadMaxNodeRSSMB, m.ClusterLoadRSSMB, res.Nodes)
 	}
+	if m.BaselineLoadMaxNodeRSSMB <= 0 || m.BaselineLoadMaxNodeRSSMB > m.BaselineLoadRSSMB*float64(res.Nodes) {
+		t.Errorf("largest baseline host process %.1f MB against %.1f MB per host", m.BaselineLoadMaxNodeRSSMB, m.BaselineLoadRSSMB)
+	}
 	if len(res.Throughput) != 1 || res.Throughput[0].Baseline <= 0 {
 		t.Errorf("throughput: %+v", res.Throughput)
 	}

@@ -122,6 +122,10 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	if m.LoadMaxNodeRSSMB > 0 {
 		fmt.Fprintf(&b, "| largest node process, peak under throughput load (RSS / anonymous) | %.1f / %.1f |\n", m.LoadMaxNodeRSSMB, m.LoadMaxNodeAnonMB)
 	}
+	if m.BaselineLoadMaxNodeRSSMB > 0 {
+		fmt.Fprintf(&b, "| raw GossipSub host process, peak under its throughput load: per host (RSS) | %.1f |\n", m.BaselineLoadRSSMB)
+		fmt.Fprintf(&b, "| raw GossipSub host process, largest (RSS / anonymous) | %.1f / %.1f |\n", m.BaselineLoadMaxNodeRSSMB, m.BaselineLoadMaxNodeAnonMB)
+	}
 	if m.IdleNodes > 0 {
 		fmt.Fprintf(&b, "| per node, %d idle nodes in one process (RSS / heap) | %.1f / %.1f |\n", m.IdleNodes, m.IdleNodesRSSMB, m.IdleNodesHeapMB)
 	}

@@ -159,6 +159,12 @@ type Memory struct {
 	// RSS and anonymous RSS in the throughput runs.
 	LoadMaxNodeRSSMB   float64 `json:"load_max_node_rss_mb,omitempty"`
 	LoadMaxNodeAnonMB  float64 `json:"load_max_node_anon_rss_mb,omitempty"`
+	// With --procs, the same of the baseline's host processes: a process
+	// of this binary running a raw GossipSub host is the floor a node
+	// process's memory stands on.
+	BaselineLoadRSSMB         float64 `json:"baseline_load_rss_mb,omitempty"`
+	BaselineLoadMaxNodeRSSMB  float64 `json:"baseline_load_max_node_rss_mb,omitempty"`
+	BaselineLoadMaxNodeAnonMB float64 `json:"baseline_load_max_node_anon_rss_mb,omitempty"`
 	IdleNodes          int     `json:"idle_nodes,omitempty"` // the extra idle run's size
 	IdleNodesRSSMB     float64 `json:"idle_nodes_rss_mb,omitempty"`
 	IdleNodesHeapMB    float64 `json:"idle_nodes_heap_mb,omitempty"`
@@ -422,7 +428,7 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 			s.SendRate, s.AllMembers.P50, s.AllMembers.P99, s.AllMembers.Max, s.Loss, s.StealPct, storeNote(s))
 	}
 	var sampler *memSampler
-	if !baseline && len(cfg.ThroughputSizes) > 0 {
+	if len(cfg.ThroughputSizes) > 0 && (!baseline || cfg.Procs) { // in one process the baseline's memory is not its own
 		sampler = startSampler(m, 250*time.Millisecond)
 	}
 	for _, size := range cfg.ThroughputSizes {
@@ -460,7 +466,12 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 		say("%s %d B over %d searches: zero loss %.0f msgs/s (%.0f-%.0f), p99 <= %v %.0f msgs/s (%.0f-%.0f)", name, size, len(outs),
 			zero.Median, zero.Min, zero.Max, cfg.P99Bound, p99.Median, p99.Min, p99.Max)
 	}
-	if sampler != nil {
+	if sampler != nil && baseline {
+		rss, _ := sampler.Stop()
+		res.Memory.BaselineLoadRSSMB = float64(rss) / mib / float64(n)
+		res.Memory.BaselineLoadMaxNodeRSSMB = float64(sampler.peakMaxRSS) / mib
+		res.Memory.BaselineLoadMaxNodeAnonMB = float64(sampler.peakMaxAnon) / mib
+	} else if sampler != nil {
 		rss, heap := sampler.Stop()
 		res.Memory.ClusterLoadRSSMB = float64(rss) / mib / float64(n)
 		res.Memory.ClusterLoadAnonMB = float64(sampler.PeakAnon()) / mib / float64(n)
