@@ -157,19 +157,19 @@ type Memory struct {
 	ClusterLoadHeapMB float64 `json:"cluster_load_heap_mb"`                 // peak heap / nodes, throughput runs
 	// With --procs (a process per node): the largest node process's peak
 	// RSS and anonymous RSS in the throughput runs.
-	LoadMaxNodeRSSMB   float64 `json:"load_max_node_rss_mb,omitempty"`
-	LoadMaxNodeAnonMB  float64 `json:"load_max_node_anon_rss_mb,omitempty"`
+	LoadMaxNodeRSSMB  float64 `json:"load_max_node_rss_mb,omitempty"`
+	LoadMaxNodeAnonMB float64 `json:"load_max_node_anon_rss_mb,omitempty"`
 	// With --procs, the same of the baseline's host processes: a process
 	// of this binary running a raw GossipSub host is the floor a node
 	// process's memory stands on.
 	BaselineLoadRSSMB         float64 `json:"baseline_load_rss_mb,omitempty"`
 	BaselineLoadMaxNodeRSSMB  float64 `json:"baseline_load_max_node_rss_mb,omitempty"`
 	BaselineLoadMaxNodeAnonMB float64 `json:"baseline_load_max_node_anon_rss_mb,omitempty"`
-	IdleNodes          int     `json:"idle_nodes,omitempty"` // the extra idle run's size
-	IdleNodesRSSMB     float64 `json:"idle_nodes_rss_mb,omitempty"`
-	IdleNodesHeapMB    float64 `json:"idle_nodes_heap_mb,omitempty"`
-	IdleNodesFormSec   float64 `json:"idle_nodes_form_seconds,omitempty"`
-	IdleNodesGoroutine int     `json:"idle_nodes_goroutines_per_node,omitempty"`
+	IdleNodes                 int     `json:"idle_nodes,omitempty"` // the extra idle run's size
+	IdleNodesRSSMB            float64 `json:"idle_nodes_rss_mb,omitempty"`
+	IdleNodesHeapMB           float64 `json:"idle_nodes_heap_mb,omitempty"`
+	IdleNodesFormSec          float64 `json:"idle_nodes_form_seconds,omitempty"`
+	IdleNodesGoroutine        int     `json:"idle_nodes_goroutines_per_node,omitempty"`
 	// IdleCPUPercent is the CPU an idle node of the cluster uses, in
 	// percent of one core (heartbeats, pings, store housekeeping).
 	IdleCPUPercent         float64 `json:"idle_cpu_percent_per_node"`
