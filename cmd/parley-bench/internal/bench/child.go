@@ -9,6 +9,7 @@ import (
 	"net/rpc"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -105,6 +106,8 @@ type childService struct {
 
 	mu  sync.Mutex
 	out []Delivery
+
+	stopProfiles []func() // the CPU profile and trace StartProfile began
 }
 
 var errNotStarted = errors.New("bench: node process not started")
@@ -309,6 +312,44 @@ func (s *childService) Drops(_ int, d *map[string]uint64) error {
 	if s.pc != nil {
 		*d = s.pc.nodes[0].Drops()
 	}
+	return nil
+}
+
+// ProfileArgs names a profile of this node process: Kind "cpu", "trace"
+// or "heap" (live objects, written at once), to Path.
+type ProfileArgs struct{ Kind, Path string }
+
+// StartProfile begins a CPU profile or an execution trace of this node
+// process, or writes its heap profile.
+func (s *childService) StartProfile(a ProfileArgs, _ *int) error {
+	switch a.Kind {
+	case "heap":
+		writeHeapProfile(a.Path)
+		return nil
+	case "trace":
+		s.stopProfiles = append(s.stopProfiles, startTrace(a.Path))
+		return nil
+	case "cpu":
+		f, err := os.Create(a.Path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		s.stopProfiles = append(s.stopProfiles, func() { pprof.StopCPUProfile(); f.Close() })
+		return nil
+	}
+	return fmt.Errorf("bench: unknown profile kind %q", a.Kind)
+}
+
+// StopProfile ends what StartProfile began.
+func (s *childService) StopProfile(_ int, _ *int) error {
+	for _, stop := range s.stopProfiles {
+		stop()
+	}
+	s.stopProfiles = nil
 	return nil
 }
 

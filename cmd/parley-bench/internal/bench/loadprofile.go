@@ -31,7 +31,15 @@ var loadProfileOnce, rawProfileOnce, loadTraceOnce, loadHeapOnce sync.Once
 // for the run whose heap profile is wanted.
 var atSendEnd func()
 
-func startLoadProfile(baseline bool) (stop func()) {
+// profiledNode is the node whose process --procs runs profile: a member
+// that sends, receives and forwards like the others (node 0 also owns the
+// group).
+const profiledNode = 1
+
+func startLoadProfile(sys system, baseline bool) (stop func()) {
+	if pc, ok := sys.(*procCluster); ok {
+		return pc.startLoadProfile(baseline)
+	}
 	stopTrace := func() {}
 	if LoadTrace != "" && !baseline {
 		loadTraceOnce.Do(func() { stopTrace = startTrace(LoadTrace) })
@@ -92,4 +100,47 @@ func writeHeapProfile(name string) {
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		fmt.Fprintln(os.Stderr, "load heap profile:", err)
 	}
+}
+
+// startLoadProfile is startLoadProfile for a process per node: the same
+// profiles, of node profiledNode's process.
+func (c *procCluster) startLoadProfile(baseline bool) (stop func()) {
+	pn := c.nodes[min(profiledNode, len(c.nodes)-1)]
+	profile := func(kind, path string) bool {
+		if err := pn.cl.Call("Node.StartProfile", ProfileArgs{Kind: kind, Path: path}, nil); err != nil {
+			fmt.Fprintf(os.Stderr, "load %s profile: %v\n", kind, err)
+			return false
+		}
+		return true
+	}
+	endProfile := func() { pn.cl.Call("Node.StopProfile", 0, nil) }
+	stop = func() {}
+	if LoadTrace != "" && !baseline {
+		loadTraceOnce.Do(func() {
+			if profile("trace", LoadTrace) {
+				stop = endProfile
+			}
+		})
+	}
+	if LoadHeapProfile != "" && !baseline {
+		loadHeapOnce.Do(func() {
+			prev := stop
+			atSendEnd = func() { profile("heap", LoadHeapProfile) }
+			stop = func() { atSendEnd = nil; prev() }
+		})
+	}
+	if LoadProfile == "" {
+		return stop
+	}
+	once, name := &loadProfileOnce, LoadProfile
+	if baseline {
+		once, name = &rawProfileOnce, LoadProfile+".raw"
+	}
+	once.Do(func() {
+		if profile("cpu", name) {
+			prev := stop
+			stop = func() { prev(); endProfile() } // ends the trace too, if one runs: once is enough
+		}
+	})
+	return stop
 }

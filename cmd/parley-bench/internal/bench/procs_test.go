@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -99,9 +100,19 @@ func TestRunProcs(t *testing.T) {
 	if testing.Verbose() {
 		cfg.Progress = os.Stderr
 	}
+	// The load profiles come from a node process (node 1), not this one.
+	dir := t.TempDir()
+	LoadProfile, LoadHeapProfile = filepath.Join(dir, "cpu.pprof"), filepath.Join(dir, "heap.pprof")
+	defer func() { LoadProfile, LoadHeapProfile = "", "" }()
 	res, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, name := range []string{LoadProfile, LoadProfile + ".raw", LoadHeapProfile} {
+		b, err := os.ReadFile(name)
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b { // pprof's gzip
+			t.Errorf("profile %s: %d bytes, %v", filepath.Base(name), len(b), err)
+		}
 	}
 	if !res.Procs {
 		t.Error("the result does not say the nodes ran a process each")

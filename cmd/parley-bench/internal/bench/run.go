@@ -406,7 +406,7 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 	say("%s idle cluster: %.1f MB RSS, %.2f%% of a core per node", name, float64(rss)/mib/float64(n), 100*idle/float64(n))
 	if !cfg.SkipLatency {
 		ls := startSampler(m, 250*time.Millisecond)
-		stopProfile := startLoadProfile(baseline)
+		stopProfile := startLoadProfile(sys, baseline)
 		r, err := paced(ctx, sys, cfg.Senders, cfg.Rate, cfg.Duration, cfg.MsgSize, cfg.Drain)
 		stopProfile()
 		if peak, _ := ls.Stop(); !baseline {
