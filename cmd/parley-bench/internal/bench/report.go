@@ -101,7 +101,7 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 		writeCatchUp(&b, r.CatchUp)
 	}
 	if r.Growth != nil {
-		writeGrowth(&b, r.Growth)
+		writeGrowth(&b, r.Growth, r.Procs)
 	}
 	if r.Soak != nil {
 		writeSoak(&b, r.Soak)
@@ -161,10 +161,14 @@ func writeCatchUp(b *strings.Builder, cs []CatchUpResult) {
 	b.WriteString("\n")
 }
 
-func writeGrowth(b *strings.Builder, g *Growth) {
+func writeGrowth(b *strings.Builder, g *Growth, procs bool) {
 	if len(g.Nodes) > 0 {
 		fmt.Fprintf(b, "### Cost as the group grows: %d-byte messages at %.0f msgs/s for %.0f s\n\n", g.MsgSize, g.Rate, g.Seconds)
-		b.WriteString("Latency is send -> stored on all members. Memory per node is the process RSS less the process before any node, divided by the nodes.\n\n")
+		if procs {
+			b.WriteString("Latency is send -> stored on all members. Each node is a process of its own: memory per node is the node processes' RSS, summed, divided by the nodes.\n\n")
+		} else {
+			b.WriteString("Latency is send -> stored on all members. Memory per node is the process RSS less the process before any node, divided by the nodes.\n\n")
+		}
 		b.WriteString("| nodes | p50 ms | p99 ms | raw GossipSub p50 / p99 ms | loss | CPU us/delivery (less idle) | raw GossipSub CPU us/delivery | RSS MB/node idle | RSS MB/node in the run | idle CPU % of a core/node | steal % (Parley / raw) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, n := range g.Nodes {
 			base := "-"
