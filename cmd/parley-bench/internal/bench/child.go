@@ -74,6 +74,7 @@ type ChildStats struct {
 	RSS, Anon, Heap              uint64
 	AllocBytes, AllocObjects     uint64
 	StoreWritten, StoreCompacted int64
+	Goroutines                   int
 }
 
 // ServeChild runs one node for a parent parley-bench until in closes.
@@ -304,7 +305,7 @@ func (s *childService) TopicReady(_ int, ok *bool) error {
 func (s *childService) Stats(_ int, st *ChildStats) error {
 	r := selfMeter{}.read()
 	*st = ChildStats{CPU: r.cpu, RSS: r.rss, Anon: r.anon, Heap: r.heap, AllocBytes: r.alloc.bytes, AllocObjects: r.alloc.objects,
-		StoreWritten: r.store.written, StoreCompacted: r.store.compacted}
+		StoreWritten: r.store.written, StoreCompacted: r.store.compacted, Goroutines: r.goroutines}
 	return nil
 }
 

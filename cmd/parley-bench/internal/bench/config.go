@@ -197,8 +197,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("%w: repeats and steps must be at least 1", ErrConfig)
 	case c.P99Bound < 0:
 		return fmt.Errorf("%w: the p99 bound must be positive", ErrConfig)
-	case c.Procs && (c.Net == NetMocknet || c.Actions > 0 || c.Soak > 0):
-		return fmt.Errorf("%w: --procs runs nodes on loopback TCP, without --actions or --soak", ErrConfig)
+	case c.Procs && (c.Net == NetMocknet || c.Actions > 0):
+		return fmt.Errorf("%w: --procs runs nodes on loopback TCP, without --actions", ErrConfig)
 	}
 	if c.Soak > 0 && c.SoakWindow <= 0 {
 		c.SoakWindow = time.Minute

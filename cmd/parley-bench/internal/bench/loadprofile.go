@@ -144,3 +144,18 @@ func (c *procCluster) startLoadProfile(baseline bool) (stop func()) {
 	})
 	return stop
 }
+
+// traceSystem starts an execution trace of sys: of this process, or with a
+// process per node, of node profiledNode's.
+func traceSystem(sys system, name string) (stop func()) {
+	pc, ok := sys.(*procCluster)
+	if !ok {
+		return startTrace(name)
+	}
+	pn := pc.nodes[min(profiledNode, len(pc.nodes)-1)]
+	if err := pn.cl.Call("Node.StartProfile", ProfileArgs{Kind: "trace", Path: name}, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "load trace:", err)
+		return func() {}
+	}
+	return func() { pn.cl.Call("Node.StopProfile", 0, nil) }
+}

@@ -1,6 +1,9 @@
 package bench
 
-import "time"
+import (
+	"runtime"
+	"time"
+)
 
 // reading is what a system's processes have used so far (cpu, alloc,
 // store) and hold now (memory). With every node in this process (the
@@ -12,6 +15,7 @@ type reading struct {
 	maxRSS, maxAnon uint64
 	alloc           allocs
 	store           storeWork
+	goroutines      int
 }
 
 // meter reads a system's processes.
@@ -23,7 +27,7 @@ type selfMeter struct{}
 func (selfMeter) read() reading {
 	rss, anon := rssBytes(), anonBytes()
 	return reading{cpu: cpuTime(), rss: rss, anon: anon, heap: heapBytes(), maxRSS: rss, maxAnon: anon,
-		alloc: heapAllocs(), store: readStoreWork()}
+		alloc: heapAllocs(), store: readStoreWork(), goroutines: runtime.NumGoroutine()}
 }
 
 // meterOf is sys's own meter when it runs its nodes in processes of their

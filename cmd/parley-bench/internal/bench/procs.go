@@ -240,6 +240,7 @@ func (c *procCluster) read() reading {
 		r.alloc.objects += st.AllocObjects
 		r.store.written += st.StoreWritten
 		r.store.compacted += st.StoreCompacted
+		r.goroutines += st.Goroutines
 	}
 	return r
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"strings"
 	"time"
 )
@@ -26,30 +25,34 @@ type Soak struct {
 // SoakWindow is one window of the soak: its latency and the process state
 // at its end.
 type SoakWindow struct {
-	EndS        float64 `json:"end_s"`
-	Sent        int     `json:"sent"`
-	Lost        int     `json:"lost"`
-	P50Ms       float64 `json:"p50_ms"`
-	P99Ms       float64 `json:"p99_ms"`
-	RSSMB       float64 `json:"rss_mb"`      // process, at the end of the window
-	PeakRSSMB   float64 `json:"peak_rss_mb"` // process, highest sample in the window
-	AnonMB      float64 `json:"anon_rss_mb"` // anonymous part of RSS at the end (not mapped files)
-	PeakAnonMB  float64 `json:"peak_anon_rss_mb"`
-	HeapMB      float64 `json:"heap_mb"`
-	Goroutines  int     `json:"goroutines"`
-	DiskMB      float64 `json:"disk_mb"` // all stores
-	CPUUsPerDel float64 `json:"cpu_us_per_delivery"`
+	EndS       float64 `json:"end_s"`
+	Sent       int     `json:"sent"`
+	Lost       int     `json:"lost"`
+	P50Ms      float64 `json:"p50_ms"`
+	P99Ms      float64 `json:"p99_ms"`
+	RSSMB      float64 `json:"rss_mb"`      // process, at the end of the window
+	PeakRSSMB  float64 `json:"peak_rss_mb"` // process, highest sample in the window
+	AnonMB     float64 `json:"anon_rss_mb"` // anonymous part of RSS at the end (not mapped files)
+	PeakAnonMB float64 `json:"peak_anon_rss_mb"`
+	HeapMB     float64 `json:"heap_mb"`
+	Goroutines int     `json:"goroutines"` // with --procs, of every node process together
+	// PeakMaxNodeRSSMB is, with --procs, the largest node process's
+	// highest RSS sample in the window (the other figures are sums).
+	PeakMaxNodeRSSMB float64 `json:"peak_max_node_rss_mb,omitempty"`
+	DiskMB           float64 `json:"disk_mb"` // all stores
+	CPUUsPerDel      float64 `json:"cpu_us_per_delivery"`
 }
 
 // runSoak runs cfg.Soak of paced load at cfg.Rate on one cluster, in
 // windows of cfg.SoakWindow, recording the state after each.
 func runSoak(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand, say func(string, ...any)) error {
-	say("soak: starting %d Parley nodes", cfg.Nodes)
-	pc, err := startParleyCluster(ctx, cfg, cfg.Nodes, rng)
+	say("soak: starting %d Parley nodes%s", cfg.Nodes, procsNote(cfg.Procs))
+	pc, _, err := startParley(ctx, cfg, rng)
 	if err != nil {
 		return err
 	}
 	defer pc.close()
+	m := meterOf(pc)
 	n := pc.size()
 	if _, err := paced(ctx, pc, cfg.Senders, 50, time.Duration(float64(time.Second)*float64(2*n)/50), cfg.MsgSize, 5*time.Second); err != nil {
 		return fmt.Errorf("soak warm-up: %w", err)
@@ -62,10 +65,10 @@ func runSoak(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand, say 
 	windows := int((cfg.Soak + cfg.SoakWindow - 1) / cfg.SoakWindow)
 	for i := range windows {
 		win := cfg.SoakWindow
-		sampler := startSampler(selfMeter{}, time.Second)
+		sampler := startSampler(m, time.Second)
 		stopTrace := func() {}
 		if LoadTrace != "" && i+1 == cfg.SoakTraceWindow {
-			stopTrace = startTrace(LoadTrace)
+			stopTrace = traceSystem(pc, LoadTrace)
 		}
 		r, err := paced(ctx, pc, cfg.Senders, cfg.Rate, win, cfg.MsgSize, cfg.Drain)
 		stopTrace()
@@ -75,12 +78,16 @@ func runSoak(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand, say 
 		}
 		sum := summarize(r, 0)
 		stored += r.Sent
+		now := m.read()
 		w := SoakWindow{
 			EndS: time.Since(t0).Seconds(), Sent: r.Sent, Lost: r.Lost,
 			P50Ms: sum.AllMembers.P50, P99Ms: sum.AllMembers.P99,
-			RSSMB: float64(rssBytes()) / mib, PeakRSSMB: float64(peak) / mib, HeapMB: float64(heapBytes()) / mib,
-			AnonMB: float64(anonBytes()) / mib, PeakAnonMB: float64(sampler.PeakAnon()) / mib,
-			Goroutines: runtime.NumGoroutine(), DiskMB: float64(du(cfg.Dir)) / mib, CPUUsPerDel: sum.CPUPerMsgUs,
+			RSSMB: float64(now.rss) / mib, PeakRSSMB: float64(peak) / mib, HeapMB: float64(now.heap) / mib,
+			AnonMB: float64(now.anon) / mib, PeakAnonMB: float64(sampler.PeakAnon()) / mib,
+			Goroutines: now.goroutines, DiskMB: float64(du(cfg.Dir)) / mib, CPUUsPerDel: sum.CPUPerMsgUs,
+		}
+		if cfg.Procs {
+			w.PeakMaxNodeRSSMB = float64(sampler.peakMaxRSS) / mib
 		}
 		s.Windows = append(s.Windows, w)
 		say("soak %4.0fs: p50 %.1f ms, p99 %.1f ms, lost %d, RSS %.1f MB (peak %.1f; anonymous %.1f, peak %.1f), %d goroutines, disk %.1f MB",
@@ -94,12 +101,26 @@ func runSoak(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand, say 
 
 func writeSoak(b *strings.Builder, s *Soak) {
 	fmt.Fprintf(b, "### Soak: %d nodes, %d-byte messages at %.0f msgs/s\n\n", s.Nodes, s.MsgSize, s.Rate)
-	b.WriteString("Process figures (all nodes in one process) at the end of each window; disk is all stores together. " +
-		"Anonymous RSS is what the program holds; the rest of RSS is file pages, mostly Badger's memory-mapped tables, which grow with the stores and which the kernel drops under pressure.\n\n")
-	b.WriteString("| end s | sent | lost | p50 ms | p99 ms | CPU us/delivery | RSS MB (peak) | anonymous RSS MB (peak) | heap MB | goroutines | disk MB |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	procs := len(s.Windows) > 0 && s.Windows[0].PeakMaxNodeRSSMB > 0
+	if procs {
+		b.WriteString("Each node is a process of its own: figures are the node processes' sums at the end of each window, and the largest node process's peak RSS; disk is all stores together. ")
+	} else {
+		b.WriteString("Process figures (all nodes in one process) at the end of each window; disk is all stores together. ")
+	}
+	b.WriteString("Anonymous RSS is what the program holds; the rest of RSS is file pages, mostly Badger's memory-mapped tables, which grow with the stores and which the kernel drops under pressure.\n\n")
+	b.WriteString("| end s | sent | lost | p50 ms | p99 ms | CPU us/delivery | RSS MB (peak) | anonymous RSS MB (peak) | heap MB | goroutines | disk MB |")
+	if procs {
+		b.WriteString(" largest node's peak RSS MB |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	} else {
+		b.WriteString("\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	}
 	for _, w := range s.Windows {
-		fmt.Fprintf(b, "| %.0f | %d | %d | %.2f | %.2f | %.1f | %.1f (%.1f) | %.1f (%.1f) | %.1f | %d | %.1f |\n",
+		fmt.Fprintf(b, "| %.0f | %d | %d | %.2f | %.2f | %.1f | %.1f (%.1f) | %.1f (%.1f) | %.1f | %d | %.1f |",
 			w.EndS, w.Sent, w.Lost, w.P50Ms, w.P99Ms, w.CPUUsPerDel, w.RSSMB, w.PeakRSSMB, w.AnonMB, w.PeakAnonMB, w.HeapMB, w.Goroutines, w.DiskMB)
+		if procs {
+			fmt.Fprintf(b, " %.1f |", w.PeakMaxNodeRSSMB)
+		}
+		b.WriteString("\n")
 	}
 	if len(s.Windows) > 1 {
 		f, l := s.Windows[0], s.Windows[len(s.Windows)-1]
