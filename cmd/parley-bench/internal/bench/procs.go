@@ -222,6 +222,12 @@ func (c *procCluster) send(ctx context.Context, from, size int) (string, error) 
 	return key, err
 }
 
+// settle has every node process return freed memory to the OS, so that
+// its RSS shows what is live (settle does it for this process).
+func (c *procCluster) settle() {
+	c.each(func(pn *procNode) error { return pn.cl.Call("Node.Settle", 0, nil) })
+}
+
 // read sums the node processes' figures (meter); maxRSS and maxAnon are the
 // largest process's.
 func (c *procCluster) read() reading {

@@ -391,6 +391,9 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 		return fmt.Errorf("%s warm-up: %w", name, err)
 	}
 	settle(500 * time.Millisecond)
+	if pc, ok := sys.(*procCluster); ok {
+		pc.settle() // the node processes too, as this one for nodes in it
+	}
 	m := meterOf(sys)
 	r0, t0 := m.read(), time.Now()
 	rss, heap := r0.rss, r0.heap
