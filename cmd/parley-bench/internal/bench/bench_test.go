@@ -16,20 +16,9 @@ func TestRunTiny(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg := Config{
-		Nodes:           3,
-		Rate:            20,
-		Duration:        time.Second, // 20 messages
-		ThroughputSizes: []int{256},
-		StepDuration:    300 * time.Millisecond,
-		MaxSteps:        1,
-		Repeats:         1,
-		MaxRate:         100,
-		Drain:           5 * time.Second,
-		CatchUp:         []int{20},
-		InMemory:        true,
-		IdleWindow:      200 * time.Millisecond,
-	}
+	cfg := tinyConfig()
+	cfg.CatchUp = []int{20}
+	cfg.InMemory = true
 	if testing.Verbose() {
 		cfg.Progress = os.Stderr
 	}
@@ -137,5 +126,22 @@ func TestWordsText(t *testing.T) {
 	}
 	if got := wordsText(3, 0); got != "" {
 		t.Fatalf("size 0: %q", got)
+	}
+}
+
+// tinyConfig is a whole run at its smallest: 3 nodes, a 20-message latency
+// run, one throughput step, no catch-up.
+func tinyConfig() Config {
+	return Config{
+		Nodes:           3,
+		Rate:            20,
+		Duration:        time.Second, // 20 messages
+		ThroughputSizes: []int{256},
+		StepDuration:    300 * time.Millisecond,
+		MaxSteps:        1,
+		Repeats:         1,
+		MaxRate:         100,
+		Drain:           5 * time.Second,
+		IdleWindow:      200 * time.Millisecond,
 	}
 }

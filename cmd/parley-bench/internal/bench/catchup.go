@@ -315,7 +315,9 @@ func catchUp(ctx context.Context, cfg *Config, missed int) (CatchUpResult, error
 	settle(200 * time.Millisecond)
 	res.RSSMB, res.HeapMB = float64(rssBytes())/mib, float64(heapBytes())/mib
 	if cfg.CatchUpHeapProfile != "" {
-		writeHeapProfile(fmt.Sprintf("%s.%d", cfg.CatchUpHeapProfile, missed))
+		if err := (selfProfiler{}).writeHeap(fmt.Sprintf("%s.%d", cfg.CatchUpHeapProfile, missed)); err != nil {
+			fmt.Fprintln(os.Stderr, "catch-up heap profile:", err)
+		}
 	}
 	if !cfg.InMemory {
 		c.close()

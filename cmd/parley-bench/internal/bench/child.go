@@ -9,7 +9,6 @@ import (
 	"net/rpc"
 	"os"
 	"runtime/debug"
-	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -108,7 +107,7 @@ type childService struct {
 	mu  sync.Mutex
 	out []Delivery
 
-	stopProfiles []func() // the CPU profile and trace StartProfile began
+	profiles sync.Map // kind -> func() that stops the profile StartProfile began
 }
 
 var errNotStarted = errors.New("bench: node process not started")
@@ -329,34 +328,29 @@ type ProfileArgs struct{ Kind, Path string }
 // StartProfile begins a CPU profile or an execution trace of this node
 // process, or writes its heap profile.
 func (s *childService) StartProfile(a ProfileArgs, _ *int) error {
+	var stop func()
+	var err error
 	switch a.Kind {
 	case "heap":
-		writeHeapProfile(a.Path)
-		return nil
+		return selfProfiler{}.writeHeap(a.Path)
 	case "trace":
-		s.stopProfiles = append(s.stopProfiles, startTrace(a.Path))
-		return nil
+		stop, err = selfProfiler{}.startTrace(a.Path)
 	case "cpu":
-		f, err := os.Create(a.Path)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return err
-		}
-		s.stopProfiles = append(s.stopProfiles, func() { pprof.StopCPUProfile(); f.Close() })
-		return nil
+		stop, err = selfProfiler{}.startCPU(a.Path)
+	default:
+		err = fmt.Errorf("bench: unknown profile kind %q", a.Kind)
 	}
-	return fmt.Errorf("bench: unknown profile kind %q", a.Kind)
+	if err == nil {
+		s.profiles.Store(a.Kind, stop)
+	}
+	return err
 }
 
-// StopProfile ends what StartProfile began.
-func (s *childService) StopProfile(_ int, _ *int) error {
-	for _, stop := range s.stopProfiles {
-		stop()
+// StopProfile ends the CPU profile or trace StartProfile began.
+func (s *childService) StopProfile(kind string, _ *int) error {
+	if stop, ok := s.profiles.LoadAndDelete(kind); ok {
+		stop.(func())()
 	}
-	s.stopProfiles = nil
 	return nil
 }
 

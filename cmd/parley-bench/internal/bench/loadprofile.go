@@ -3,9 +3,9 @@ package bench
 import (
 	"fmt"
 	"os"
-	"runtime/pprof"
-	"runtime/trace"
 	"sync"
+
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/prof"
 )
 
 // LoadProfile, when set, names a file for a CPU profile of Parley's first
@@ -36,126 +36,96 @@ var atSendEnd func()
 // group).
 const profiledNode = 1
 
-func startLoadProfile(sys system, baseline bool) (stop func()) {
+// profiler takes the load profiles of a system: of this process, or with a
+// process per node, of node profiledNode's.
+type profiler interface {
+	startCPU(name string) (stop func(), err error)
+	startTrace(name string) (stop func(), err error)
+	writeHeap(name string) error
+}
+
+func profilerOf(sys system) profiler {
 	if pc, ok := sys.(*procCluster); ok {
-		return pc.startLoadProfile(baseline)
+		return nodeProfiler{pc.nodes[min(profiledNode, len(pc.nodes)-1)]}
 	}
-	stopTrace := func() {}
-	if LoadTrace != "" && !baseline {
-		loadTraceOnce.Do(func() { stopTrace = startTrace(LoadTrace) })
-	}
-	stop = stopTrace
-	if LoadHeapProfile != "" && !baseline {
-		loadHeapOnce.Do(func() {
-			atSendEnd = func() { writeHeapProfile(LoadHeapProfile) }
-			stop = func() { atSendEnd = nil; stopTrace() }
-		})
-	}
-	if LoadProfile == "" {
-		return stop
-	}
-	once, name := &loadProfileOnce, LoadProfile
-	if baseline {
-		once, name = &rawProfileOnce, LoadProfile+".raw"
-	}
-	once.Do(func() {
-		f, err := os.Create(name)
+	return selfProfiler{}
+}
+
+// startLoadProfile starts the load profiles asked for (LoadTrace,
+// LoadHeapProfile, LoadProfile) of sys's first latency run.
+func startLoadProfile(sys system, baseline bool) (stop func()) {
+	p := profilerOf(sys)
+	var stops []func()
+	keep := func(what string, stop func(), err error) {
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "load profile:", err)
+			fmt.Fprintf(os.Stderr, "load %s: %v\n", what, err)
 			return
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "load profile:", err)
-			f.Close()
-			return
-		}
-		prev := stop
-		stop = func() { pprof.StopCPUProfile(); f.Close(); prev() }
-	})
-	return stop
-}
-
-func startTrace(name string) (stop func()) {
-	f, err := os.Create(name)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "load trace:", err)
-		return func() {}
+		stops = append(stops, stop)
 	}
-	if err := trace.Start(f); err != nil {
-		fmt.Fprintln(os.Stderr, "load trace:", err)
-		f.Close()
-		return func() {}
-	}
-	return func() { trace.Stop(); f.Close() }
-}
-
-func writeHeapProfile(name string) {
-	f, err := os.Create(name)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "load heap profile:", err)
-		return
-	}
-	defer f.Close()
-	// Not "allocs": live objects, as of the last completed collection.
-	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		fmt.Fprintln(os.Stderr, "load heap profile:", err)
-	}
-}
-
-// startLoadProfile is startLoadProfile for a process per node: the same
-// profiles, of node profiledNode's process.
-func (c *procCluster) startLoadProfile(baseline bool) (stop func()) {
-	pn := c.nodes[min(profiledNode, len(c.nodes)-1)]
-	profile := func(kind, path string) bool {
-		if err := pn.cl.Call("Node.StartProfile", ProfileArgs{Kind: kind, Path: path}, nil); err != nil {
-			fmt.Fprintf(os.Stderr, "load %s profile: %v\n", kind, err)
-			return false
-		}
-		return true
-	}
-	endProfile := func() { pn.cl.Call("Node.StopProfile", 0, nil) }
-	stop = func() {}
 	if LoadTrace != "" && !baseline {
 		loadTraceOnce.Do(func() {
-			if profile("trace", LoadTrace) {
-				stop = endProfile
-			}
+			stop, err := p.startTrace(LoadTrace)
+			keep("trace", stop, err)
 		})
 	}
 	if LoadHeapProfile != "" && !baseline {
 		loadHeapOnce.Do(func() {
-			prev := stop
-			atSendEnd = func() { profile("heap", LoadHeapProfile) }
-			stop = func() { atSendEnd = nil; prev() }
+			atSendEnd = func() {
+				if err := p.writeHeap(LoadHeapProfile); err != nil {
+					fmt.Fprintln(os.Stderr, "load heap profile:", err)
+				}
+			}
+			stops = append(stops, func() { atSendEnd = nil })
 		})
 	}
-	if LoadProfile == "" {
-		return stop
-	}
-	once, name := &loadProfileOnce, LoadProfile
-	if baseline {
-		once, name = &rawProfileOnce, LoadProfile+".raw"
-	}
-	once.Do(func() {
-		if profile("cpu", name) {
-			prev := stop
-			stop = func() { prev(); endProfile() } // ends the trace too, if one runs: once is enough
+	if LoadProfile != "" {
+		once, name := &loadProfileOnce, LoadProfile
+		if baseline {
+			once, name = &rawProfileOnce, LoadProfile+".raw"
 		}
-	})
-	return stop
+		once.Do(func() {
+			stop, err := p.startCPU(name)
+			keep("profile", stop, err)
+		})
+	}
+	return func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}
 }
 
-// traceSystem starts an execution trace of sys: of this process, or with a
-// process per node, of node profiledNode's.
+// traceSystem starts an execution trace of sys (profilerOf).
 func traceSystem(sys system, name string) (stop func()) {
-	pc, ok := sys.(*procCluster)
-	if !ok {
-		return startTrace(name)
-	}
-	pn := pc.nodes[min(profiledNode, len(pc.nodes)-1)]
-	if err := pn.cl.Call("Node.StartProfile", ProfileArgs{Kind: "trace", Path: name}, nil); err != nil {
+	stop, err := profilerOf(sys).startTrace(name)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "load trace:", err)
 		return func() {}
 	}
-	return func() { pn.cl.Call("Node.StopProfile", 0, nil) }
+	return stop
+}
+
+// selfProfiler profiles this process.
+type selfProfiler struct{}
+
+func (selfProfiler) startCPU(name string) (func(), error)   { return prof.StartCPU(name) }
+func (selfProfiler) startTrace(name string) (func(), error) { return prof.StartTrace(name) }
+func (selfProfiler) writeHeap(name string) error            { return prof.WriteHeap(name) }
+
+// nodeProfiler has one node process (child.go) profile itself.
+type nodeProfiler struct{ pn *procNode }
+
+func (p nodeProfiler) start(kind, name string) (func(), error) {
+	if err := p.pn.cl.Call("Node.StartProfile", ProfileArgs{Kind: kind, Path: name}, nil); err != nil {
+		return nil, err
+	}
+	return func() { p.pn.cl.Call("Node.StopProfile", kind, nil) }, nil
+}
+
+func (p nodeProfiler) startCPU(name string) (func(), error)   { return p.start("cpu", name) }
+func (p nodeProfiler) startTrace(name string) (func(), error) { return p.start("trace", name) }
+
+func (p nodeProfiler) writeHeap(name string) error {
+	return p.pn.cl.Call("Node.StartProfile", ProfileArgs{Kind: "heap", Path: name}, nil)
 }

@@ -83,20 +83,8 @@ func TestRunProcs(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg := Config{
-		Nodes:           3,
-		Procs:           true,
-		Rate:            20,
-		Duration:        time.Second, // 20 messages
-		ThroughputSizes: []int{256},
-		StepDuration:    300 * time.Millisecond,
-		MaxSteps:        1,
-		Repeats:         1,
-		MaxRate:         100,
-		Drain:           5 * time.Second,
-		IdleWindow:      200 * time.Millisecond,
-		Dir:             t.TempDir(),
-	}
+	cfg := tinyConfig()
+	cfg.Procs, cfg.Dir = true, t.TempDir()
 	if testing.Verbose() {
 		cfg.Progress = os.Stderr
 	}

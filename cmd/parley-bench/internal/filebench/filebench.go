@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/parley-chat/parley/cmd/parley-bench/internal/hostcpu"
+	"github.com/parley-chat/parley/cmd/parley-bench/internal/prof"
 	"github.com/parley-chat/parley/node"
 	"github.com/parley-chat/parley/p2p"
 )
@@ -337,15 +337,7 @@ func startProfile(path string) (stop func(), err error) {
 	if path == "" {
 		return func() {}, nil
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return prof.StartCPU(path)
 }
 
 // cpuSeconds is a process's user+system CPU time from /proc, -1 if unknown.
