@@ -189,19 +189,19 @@ func (s *childService) member() (member, error) {
 
 // Connect dials another node process.
 func (s *childService) Connect(to NodeInfo, _ *int) error {
+	if s.pc == nil && s.rc == nil {
+		return errNotStarted
+	}
 	ai, err := to.addrInfo()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
 	defer cancel()
-	switch {
-	case s.pc != nil:
+	if s.pc != nil {
 		return s.pc.nodes[0].connect(ctx, ai)
-	case s.rc != nil:
-		return s.rc.hosts[0].Connect(ctx, ai)
 	}
-	return errNotStarted
+	return s.rc.hosts[0].Connect(ctx, ai)
 }
 
 func (s *childService) CreateGroup(_ int, group *string) error {
