@@ -217,7 +217,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.IntVar(&filesRounds, "files-rounds", 3, "--files: rounds of plain copy and fetch, interleaved (a fresh fetching node each); the median ratio is reported")
 	f.StringVar(&filesChild, "files-child", "", "internal: run the serving side of --files in this directory")
 	f.MarkHidden("files-child")
-	f.BoolVar(&cfg.Procs, "procs", false, "run every node of the latency and throughput runs (Parley's and the baseline's) in a process of its own, as on users' machines")
+	f.BoolVar(&cfg.Procs, "procs", false, "run every node of the latency, throughput, growth and soak runs (Parley's and the baseline's) in a process of its own, as on users' machines")
 	f.BoolVar(&nodeChild, "node-child", false, "internal: be one node process of a --procs run, driven over stdin and stdout")
 	f.MarkHidden("node-child")
 	f.IntVar(&searchCfg.Messages, "search", 0, "instead of the standard runs, build a store of this many messages and time two-word searches")

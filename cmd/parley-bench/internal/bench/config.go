@@ -79,8 +79,8 @@ type Config struct {
 	// vocabulary: compresses about as chat text does). Default TextRepeat.
 	Text string
 
-	// Procs runs every node of the latency and throughput runs (Parley's
-	// and the baseline's) in a process of its own, as on users' machines,
+	// Procs runs every node of the latency, throughput, growth and soak
+	// runs (Parley's and the baseline's) in a process of its own, as on users' machines,
 	// instead of all in this one, where they share one collector, heap and
 	// scheduler. Memory and CPU are then the node processes'.
 	Procs bool
