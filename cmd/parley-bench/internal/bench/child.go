@@ -172,10 +172,7 @@ func (s *childService) Start(cc ChildConfig, info *NodeInfo) error {
 	default:
 		return fmt.Errorf("bench: unknown node kind %q", cc.Kind)
 	}
-	info.ID = id.String()
-	for _, a := range addrs {
-		info.Addrs = append(info.Addrs, a.String())
-	}
+	*info = nodeInfoOf(peer.AddrInfo{ID: id, Addrs: addrs})
 	return nil
 }
 
@@ -209,11 +206,8 @@ func (s *childService) CreateGroup(_ int, group *string) error {
 	if err != nil {
 		return err
 	}
-	if *group, err = m.createGroup(s.ctx); err != nil {
-		return err
-	}
-	s.pc.group = *group
-	return nil
+	*group, err = m.createGroup(s.ctx)
+	return err
 }
 
 func (s *childService) Invite(group string, code *string) error {
@@ -261,7 +255,7 @@ func (s *childService) Holds(group string, h *Holdings) error {
 	return err
 }
 
-// SetGroup names the group Send writes to (a joiner learns it only here).
+// SetGroup names the group Send writes to, the creator's included.
 func (s *childService) SetGroup(group string, _ *int) error {
 	if s.pc == nil {
 		return errNotStarted
@@ -374,6 +368,14 @@ func (s *childService) stop() {
 	if s.cancel != nil {
 		s.cancel()
 	}
+}
+
+func nodeInfoOf(ai peer.AddrInfo) NodeInfo {
+	n := NodeInfo{ID: ai.ID.String()}
+	for _, a := range ai.Addrs {
+		n.Addrs = append(n.Addrs, a.String())
+	}
+	return n
 }
 
 func (n NodeInfo) addrInfo() (peer.AddrInfo, error) {

@@ -19,10 +19,17 @@ type reading struct {
 }
 
 // meter reads a system's processes.
-type meter interface{ read() reading }
+type meter interface {
+	read() reading
+	// settle waits pause, then has the processes return freed memory to
+	// the OS, so that RSS shows what is live.
+	settle(pause time.Duration)
+}
 
 // selfMeter reads this process: every node in it.
 type selfMeter struct{}
+
+func (selfMeter) settle(pause time.Duration) { settle(pause) }
 
 func (selfMeter) read() reading {
 	rss, anon := rssBytes(), anonBytes()

@@ -73,7 +73,6 @@ type procCluster struct {
 // procNode is one node process and the client that drives it.
 type procNode struct {
 	cmd  *exec.Cmd
-	in   io.WriteCloser
 	cl   *rpc.Client
 	info NodeInfo
 	ai   peer.AddrInfo
@@ -158,7 +157,7 @@ func startProcNode(exe string, cc ChildConfig) (*procNode, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	pn := &procNode{cmd: cmd, in: in, cl: rpc.NewClient(pipeConn{out, in})}
+	pn := &procNode{cmd: cmd, cl: rpc.NewClient(pipeConn{out, in})}
 	if err := pn.cl.Call("Node.Start", cc, &pn.info); err != nil {
 		pn.end()
 		return nil, err
@@ -222,9 +221,10 @@ func (c *procCluster) send(ctx context.Context, from, size int) (string, error) 
 	return key, err
 }
 
-// settle has every node process return freed memory to the OS, so that
-// its RSS shows what is live (settle does it for this process).
-func (c *procCluster) settle() {
+// settle (meter) waits pause, then has every node process return freed
+// memory to the OS.
+func (c *procCluster) settle(pause time.Duration) {
+	time.Sleep(pause)
 	c.each(func(pn *procNode) error { return pn.cl.Call("Node.Settle", 0, nil) })
 }
 
@@ -290,11 +290,7 @@ func (pn *procNode) peerID() string          { return pn.info.ID }
 func (pn *procNode) addrInfo() peer.AddrInfo { return pn.ai }
 
 func (pn *procNode) connect(ctx context.Context, to peer.AddrInfo) error {
-	info := NodeInfo{ID: to.ID.String()}
-	for _, a := range to.Addrs {
-		info.Addrs = append(info.Addrs, a.String())
-	}
-	return pn.call(ctx, "Connect", info, nil)
+	return pn.call(ctx, "Connect", nodeInfoOf(to), nil)
 }
 
 func (pn *procNode) createGroup(ctx context.Context) (string, error) {

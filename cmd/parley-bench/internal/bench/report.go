@@ -104,7 +104,7 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 		writeGrowth(&b, r.Growth, r.Procs)
 	}
 	if r.Soak != nil {
-		writeSoak(&b, r.Soak)
+		writeSoak(&b, r.Soak, r.Procs)
 	}
 	m := r.Memory
 	b.WriteString("### Memory\n\nRSS is what the OS holds for the process; heap is Go's HeapInuse, which also counts large buffers (Badger's) whose pages were never touched, so it can exceed RSS.\n\n| measure | MB |\n|---|---:|\n")

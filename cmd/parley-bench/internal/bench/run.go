@@ -390,11 +390,8 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 	if _, err := paced(ctx, sys, cfg.Senders, 50, time.Duration(float64(time.Second)*float64(2*n)/50), cfg.MsgSize, 5*time.Second); err != nil {
 		return fmt.Errorf("%s warm-up: %w", name, err)
 	}
-	settle(500 * time.Millisecond)
-	if pc, ok := sys.(*procCluster); ok {
-		pc.settle() // the node processes too, as this one for nodes in it
-	}
 	m := meterOf(sys)
+	m.settle(500 * time.Millisecond)
 	r0, t0 := m.read(), time.Now()
 	rss, heap := r0.rss, r0.heap
 	time.Sleep(cfg.IdleWindow)

@@ -99,9 +99,8 @@ func runSoak(ctx context.Context, cfg *Config, res *Result, rng *rand.Rand, say 
 	return nil
 }
 
-func writeSoak(b *strings.Builder, s *Soak) {
+func writeSoak(b *strings.Builder, s *Soak, procs bool) {
 	fmt.Fprintf(b, "### Soak: %d nodes, %d-byte messages at %.0f msgs/s\n\n", s.Nodes, s.MsgSize, s.Rate)
-	procs := len(s.Windows) > 0 && s.Windows[0].PeakMaxNodeRSSMB > 0
 	if procs {
 		b.WriteString("Each node is a process of its own: figures are the node processes' sums at the end of each window, and the largest node process's peak RSS; disk is all stores together. ")
 	} else {

@@ -42,7 +42,7 @@ func TestSoakTiny(t *testing.T) {
 			// DiskBytesPerMsg is not checked: forty messages fit in the files
 			// Badger preallocated, so the store need not grow at all.
 			var b strings.Builder
-			writeSoak(&b, s)
+			writeSoak(&b, s, res.Procs)
 			if !strings.Contains(b.String(), "| end s |") || procs != strings.Contains(b.String(), "largest node's peak RSS") {
 				t.Errorf("soak table:\n%s", b.String())
 			}
