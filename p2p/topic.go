@@ -81,7 +81,12 @@ func (h *Host) Join(name string, v Validator) (*Topic, error) {
 			h.flood.rejected(from)
 		}
 		return verdict
-	})
+		// Inline: run on pubsub's validation workers (one per CPU), not on
+		// a goroutine started for each message. Validators here are CPU
+		// work (decrypt, verify, in-memory lookups) that never waits on the
+		// network; a goroutine each only added a spawn, a context with a
+		// timer and a scheduler hop to every message at every hop.
+	}, pubsub.WithValidatorInline(true))
 	if err != nil {
 		return nil, fmt.Errorf("p2p: register validator: %w", err)
 	}

@@ -68,6 +68,11 @@ func (w *batchWriter) headSet(g GroupID) (*headSet, error) {
 		return h, nil
 	}
 	h := &headSet{}
+	if ids, ok := w.s.committed.headsOf(g); ok {
+		h.ids = ids
+		w.heads[g] = h
+		return h, nil
+	}
 	item, err := w.txn.Get(key('H', g[:]))
 	switch {
 	case err == nil:
@@ -100,7 +105,7 @@ func (s *Store) newBatchWriter() *batchWriter {
 
 func (w *batchWriter) reset() {
 	w.txn = w.s.db.NewTransaction(true)
-	w.view = w.s.db.NewTransaction(false)
+	w.view = nil // opened when first needed (heldInView)
 	w.count, w.size = 0, 0
 	w.counts = map[GroupID]*groupCounter{}
 	w.vectors = map[string]*vectorState{}
@@ -141,19 +146,27 @@ func (w *batchWriter) commit() error {
 	for g := range w.counts {
 		w.s.stats.drop(g)
 	}
+	w.s.committed.dropHeads(w.heads)
 	if err := w.txn.Commit(); err != nil {
 		return err
 	}
 	w.s.gaps.remove(w.gapsFilled)
 	w.s.recent.add(w.inserted)
 	w.s.seqs.raise(w.vectors)
+	w.s.committed.learn(w)
 	for g, c := range w.counts {
 		w.s.stats.put(g, Stats{Count: c.count, MaxLamport: c.maxLamport})
 	}
-	w.txn.Discard()
-	w.view.Discard()
-	w.reset()
+	w.discard()
 	return nil
+}
+
+// discard ends the writer's transactions; reset starts new ones.
+func (w *batchWriter) discard() {
+	w.txn.Discard()
+	if w.view != nil {
+		w.view.Discard()
+	}
 }
 
 type groupCounter struct {
@@ -165,7 +178,12 @@ func (w *batchWriter) counter(g GroupID) (*groupCounter, error) {
 	if c, ok := w.counts[g]; ok {
 		return c, nil
 	}
-	c := &groupCounter{}
+	c := &groupCounter{deferMarked: w.s.committed.isMarked(g)}
+	if st, ok := w.s.stats.get(g); ok {
+		c.count, c.maxLamport = st.Count, st.MaxLamport
+		w.counts[g] = c
+		return c, nil
+	}
 	item, err := w.txn.Get(key('n', g[:]))
 	switch {
 	case err == nil:
@@ -310,26 +328,12 @@ func (w *batchWriter) advanceVector(m *Message) error {
 	v, ok := w.vectors[string(vk)]
 	if !ok {
 		v = &vectorState{key: vk, inBatch: map[uint64]bool{}}
-		item, err := w.txn.Get(vk)
-		switch {
-		case err == nil:
-			if err := item.Value(func(b []byte) error {
-				if len(b) >= 8 {
-					v.have = binary.BigEndian.Uint64(b)
-					v.max = v.have
-				}
-				if len(b) >= 16 {
-					v.max = binary.BigEndian.Uint64(b[8:])
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-		case errors.Is(err, badger.ErrKeyNotFound):
-			v.dirty = true // a new author is listed, even at seq 0
-		default:
+		var found bool
+		var err error
+		if v.have, v.max, found, err = w.committedVector(vk); err != nil {
 			return err
 		}
+		v.dirty = !found // a new author is listed, even at seq 0
 		w.vectors[string(vk)] = v
 	}
 	committedMax := v.max
@@ -365,8 +369,37 @@ func (w *batchWriter) advanceVector(m *Message) error {
 	return nil
 }
 
+// committedVector is the author's committed vector entry (v/), from the
+// cache or else from Badger.
+func (w *batchWriter) committedVector(vk []byte) (have, max uint64, found bool, err error) {
+	if have, max, ok := w.s.committed.vector(string(vk)); ok {
+		return have, max, true, nil
+	}
+	item, err := w.txn.Get(vk)
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return 0, 0, false, nil
+	case err != nil:
+		return 0, 0, false, err
+	}
+	err = item.Value(func(b []byte) error {
+		if len(b) >= 8 {
+			have = binary.BigEndian.Uint64(b)
+			max = have
+		}
+		if len(b) >= 16 {
+			max = binary.BigEndian.Uint64(b[8:])
+		}
+		return nil
+	})
+	return have, max, true, err
+}
+
 // heldInView reports whether the committed author index has seq.
 func (w *batchWriter) heldInView(g, ak []byte, seq uint64) (bool, error) {
+	if w.view == nil {
+		w.view = w.s.db.NewTransaction(false)
+	}
 	prefix := key('a', g, ak, u64(seq))
 	it := w.view.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()

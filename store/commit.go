@@ -146,7 +146,7 @@ func (s *Store) commitBatch(batch []*commitReq, durable bool) {
 // of it is written and the messages after the last commit report false.
 func (s *Store) writeBatch(batch []*commitReq) error {
 	w := s.newBatchWriter()
-	defer func() { w.txn.Discard(); w.view.Discard() }()
+	defer w.discard()
 	type pos struct{ r, i int }
 	var uncommitted []pos
 	for ri, r := range batch {
@@ -157,6 +157,7 @@ func (s *Store) writeBatch(batch []*commitReq) error {
 				if err := w.commit(); err != nil {
 					return err
 				}
+				w.reset()
 				uncommitted = uncommitted[:0]
 			}
 			ins, err := w.insert(m)

@@ -108,6 +108,7 @@ func (s *Store) IndexDeferred(n int, entry func(g GroupID, st Stored) IndexEntry
 		}
 		return txn.Set(deferredKey(g), u64(last))
 	})
+	s.committed.forgetMarks() // whether or not it committed
 	return done, err
 }
 

@@ -207,6 +207,23 @@ func (s *Store) idSet(prefix byte, g GroupID, limit int) ([]MessageID, error) {
 // Heads returns up to limit messages of g that no held message names as parent.
 // The newest heads come first.
 func (s *Store) Heads(g GroupID, limit int) ([]MessageID, error) {
+	ids, cached := s.committed.headsOf(g)
+	var err error
+	if !cached {
+		ids, err = s.heads(g)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MessageID, 0, min(max(limit, 0), len(ids)))
+	for i := len(ids) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, ids[i])
+	}
+	return out, nil
+}
+
+// heads reads g's heads from Badger, oldest first.
+func (s *Store) heads(g GroupID) ([]MessageID, error) {
 	var ids []MessageID
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(key('H', g[:]))
@@ -218,14 +235,7 @@ func (s *Store) Heads(g GroupID, limit int) ([]MessageID, error) {
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]MessageID, 0, min(max(limit, 0), len(ids)))
-	for i := len(ids) - 1; i >= 0 && len(out) < limit; i-- {
-		out = append(out, ids[i])
-	}
-	return out, nil
+	return ids, err
 }
 
 // Missing returns up to limit ids that held messages name as parents but

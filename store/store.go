@@ -100,11 +100,12 @@ type Store struct {
 	unsynced  atomic.Bool // AppendReceived wrote since the last fsync
 	logs      *logSyncer  // every memtable log, for sync (walsync.go); nil in memory
 
-	ids    atomic.Pointer[idFilter] // "certainly not stored" without Badger (filter.go)
-	gaps   *gapSet                  // ids under a gap marker (filter.go)
-	recent *recentIDs               // clocks of the newest committed ids (recent.go)
-	stats  statsCache               // committed counters per group (recent.go)
-	seqs   seqCache                 // committed highest seq per author (recent.go)
+	ids       atomic.Pointer[idFilter] // "certainly not stored" without Badger (filter.go)
+	gaps      *gapSet                  // ids under a gap marker (filter.go)
+	recent    *recentIDs               // clocks of the newest committed ids (recent.go)
+	stats     statsCache               // committed counters per group (recent.go)
+	seqs      seqCache                 // committed highest seq per author (recent.go)
+	committed committedState           // what each commit starts from (committed.go)
 
 	membershipVer atomic.Uint64 // bumped by every membership write (membership.go)
 	lastSync      time.Time     // end of the last durable commit (committer only)
@@ -129,6 +130,7 @@ func (s *Store) Close() error {
 		s.recent.close()
 		s.stats.close()
 		s.seqs.close()
+		s.committed.close()
 		if s.unsynced.Load() {
 			err = s.sync()
 		}
