@@ -85,7 +85,8 @@ func (c *committedState) learn(w *batchWriter) {
 	}
 }
 
-// forgetMarks is called after IndexDeferred moved or deleted a watermark.
+// forgetMarks is called on the committer by IndexDeferred, which moves or
+// deletes watermarks.
 func (c *committedState) forgetMarks() {
 	c.mu.Lock()
 	clear(c.marked)

@@ -85,6 +85,10 @@ func (s *Store) IndexDeferred(n int, entry func(g GroupID, st Stored) IndexEntry
 		n = 256
 	}
 	err = s.updateBetweenCommits(func(txn *badger.Txn) error {
+		// This moves or deletes a watermark: the committer must read y/
+		// again. Forgotten here, on the committer, so that no batch runs
+		// between this transaction and the forgetting.
+		s.committed.forgetMarks()
 		// A Badger read-write transaction has one iterator open at a time.
 		g, from, others, ok, err := firstDeferred(txn)
 		if err != nil || !ok {
@@ -108,7 +112,6 @@ func (s *Store) IndexDeferred(n int, entry func(g GroupID, st Stored) IndexEntry
 		}
 		return txn.Set(deferredKey(g), u64(last))
 	})
-	s.committed.forgetMarks() // whether or not it committed
 	return done, err
 }
 

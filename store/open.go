@@ -47,22 +47,20 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		// a 1M catch-up 10% faster but a 100k one 10-15% slower and took
 		// 19-46% more disk (docs/bench-2026-12-05/s13-findings.md).
 		WithValueThreshold(maxInlineValue).
-		// Level 0 is compacted once it holds 24 memtables' worth (Badger: 5),
+		// Level 0 is compacted once it holds 12 memtables' worth (Badger: 5),
 		// into a first level of at least 128 MiB (Badger: 10 MiB). Every
 		// level-0 table spans the whole key space (the message ids of i/ are
-		// random), so each level-0 compaction rewrites all of the level it
-		// merges into; with Badger's sizes a catch-up rewrote its history
+		// random), so each level-0 compaction rewrites nearly all of the level
+		// it merges into; with Badger's sizes a catch-up rewrote its history
 		// again every 40 MB it wrote, on up to three levels. Fewer, larger
-		// rounds into fewer levels: a 1,000,000-message catch-up in 23-24 s
-		// against 36, a 100,000 one 5% faster with half the heap after it,
-		// and no compaction inside a throughput search (whose steps a
-		// compaction used to fail). The cost is a compaction burst at most
-		// every 24 memtables (about half an hour at 100 msg/s), obsolete
-		// versions of the per-commit keys kept on disk until then, and up to
-		// 24 tables a read may consult (each behind a Bloom filter)
-		// (docs/bench-2026-12-05/s16-findings.md). Writes stall only at 48.
-		WithNumLevelZeroTables(24).
-		WithNumLevelZeroTablesStall(48).
+		// rounds into fewer levels: a 1,000,000-message catch-up in 26.6 s
+		// against 36, a 100,000 one with half the heap after it. 24 tables
+		// were faster still (23-24 s) but a 30-minute soak showed the cost of
+		// that many: a read consults every level-0 table, and p99 crept from
+		// 11 to about 100 ms as they filled, until the compaction
+		// (docs/bench-2026-12-05/s16-findings.md). Writes stall only at 24.
+		WithNumLevelZeroTables(12).
+		WithNumLevelZeroTablesStall(24).
 		WithBaseLevelSize(128 << 20).
 		WithNumCompactors(2).
 		WithBlockCacheSize(8 << 20).
