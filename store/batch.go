@@ -152,7 +152,6 @@ func (w *batchWriter) commit() error {
 	}
 	w.s.gaps.remove(w.gapsFilled)
 	w.s.recent.add(w.inserted)
-	w.s.seqs.raise(w.vectors)
 	w.s.committed.learn(w)
 	for g, c := range w.counts {
 		w.s.stats.put(g, Stats{Count: c.count, MaxLamport: c.maxLamport})
@@ -382,16 +381,7 @@ func (w *batchWriter) committedVector(vk []byte) (have, max uint64, found bool, 
 	case err != nil:
 		return 0, 0, false, err
 	}
-	err = item.Value(func(b []byte) error {
-		if len(b) >= 8 {
-			have = binary.BigEndian.Uint64(b)
-			max = have
-		}
-		if len(b) >= 16 {
-			max = binary.BigEndian.Uint64(b[8:])
-		}
-		return nil
-	})
+	err = item.Value(func(b []byte) error { have, max = decodeVector(b); return nil })
 	return have, max, true, err
 }
 

@@ -7,7 +7,10 @@ import "sync"
 // vector entry (v/) and whether a group's deferred-index watermark (y/)
 // exists. Live gossip commits one or two messages at a time, so without it
 // every commit began with four Badger lookups (a quarter of the committer's
-// CPU at 20 nodes and 100 msg/s). The counters (n/) are statsCache's.
+// CPU at 20 nodes and 100 msg/s). The counters (n/) are statsCache's. The
+// vectors also answer AtSeq's common case, a new message's seq above every
+// held one, without a Badger transaction (the validator and the commit each
+// ask once per received message).
 //
 // Only the batch writer writes H/ and v/, and it fills the cache only after
 // its transaction commits, so a failed commit leaves the cache at what
@@ -23,7 +26,7 @@ type committedState struct {
 
 // committedVectorCap bounds the authors remembered (over all groups); past
 // it the vectors start again empty.
-const committedVectorCap = seqCacheCap
+const committedVectorCap = 1 << 16
 
 func (c *committedState) headsOf(g GroupID) ([]MessageID, bool) {
 	c.mu.Lock()

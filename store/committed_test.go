@@ -120,7 +120,8 @@ func compareCommitted(t *testing.T, step int, g GroupID, cached, plain *Store) {
 				if len(b) != 16 {
 					return errors.New("short vector value")
 				}
-				got = [2]uint64{u64of(b), u64of(b[8:])}
+				have, hi := decodeVector(b)
+				got = [2]uint64{have, hi}
 				return nil
 			})
 		})
@@ -128,14 +129,6 @@ func compareCommitted(t *testing.T, step int, g GroupID, cached, plain *Store) {
 			t.Fatalf("step %d: cached vector %x = %v, Badger %v (%v)", step, vk, v, got, err)
 		}
 	}
-}
-
-func u64of(b []byte) uint64 {
-	var v uint64
-	for _, c := range b[:8] {
-		v = v<<8 | uint64(c)
-	}
-	return v
 }
 
 // keysUnder lists every key and value under prefix.

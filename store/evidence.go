@@ -65,7 +65,7 @@ func (s *Store) AtSeq(g GroupID, author []byte, seq uint64) (id MessageID, ok bo
 	}
 	ak := authorKey(author)
 	vk := key('v', g[:], ak)
-	if held, ok := s.seqs.max(vk); ok && seq > held {
+	if _, held, ok := s.committed.vector(string(vk)); ok && seq > held {
 		return id, false, nil
 	}
 	err = s.db.View(func(txn *badger.Txn) error {

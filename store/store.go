@@ -104,7 +104,6 @@ type Store struct {
 	gaps      *gapSet                  // ids under a gap marker (filter.go)
 	recent    *recentIDs               // clocks of the newest committed ids (recent.go)
 	stats     statsCache               // committed counters per group (recent.go)
-	seqs      seqCache                 // committed highest seq per author (recent.go)
 	committed committedState           // what each commit starts from (committed.go)
 
 	membershipVer atomic.Uint64 // bumped by every membership write (membership.go)
@@ -129,7 +128,6 @@ func (s *Store) Close() error {
 		s.wg.Wait()
 		s.recent.close()
 		s.stats.close()
-		s.seqs.close()
 		s.committed.close()
 		if s.unsynced.Load() {
 			err = s.sync()
