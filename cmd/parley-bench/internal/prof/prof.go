@@ -3,6 +3,7 @@
 package prof
 
 import (
+	"io"
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
@@ -10,29 +11,27 @@ import (
 
 // StartCPU starts a CPU profile into path and returns what stops it.
 func StartCPU(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return startInto(path, pprof.StartCPUProfile, pprof.StopCPUProfile)
 }
 
 // StartTrace starts an execution trace (go tool trace) into path and
 // returns what stops it.
 func StartTrace(path string) (stop func(), err error) {
+	return startInto(path, trace.Start, trace.Stop)
+}
+
+// startInto creates path, starts a recording into it with begin, and
+// returns what ends the recording and closes the file.
+func startInto(path string, begin func(io.Writer) error, end func()) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := trace.Start(f); err != nil {
+	if err := begin(f); err != nil {
 		f.Close()
 		return nil, err
 	}
-	return func() { trace.Stop(); f.Close() }, nil
+	return func() { end(); f.Close() }, nil
 }
 
 // WriteHeap writes a heap profile of live objects (not "allocs"), as of
