@@ -47,9 +47,26 @@ const SeenMessagesTTL = 30 * time.Second
 // bundles) are worth the frame.
 const idontwantThreshold = 16 << 10
 
+// GossipSub's message cache keeps each message for historyLength heartbeats
+// to answer IWANTs, and advertises it in IHAVEs for the first historyGossip
+// of them; the heartbeat between keeps a message advertised in the last
+// IHAVE servable when the IWANT comes back (a peer that promises and cannot
+// serve is penalised by the asker's score). GossipSub's 5 and 3 held every
+// envelope a node received or published for 5 s: at 3,000 msg/s about 12 MB
+// per node, and a node near the 64 MiB soft limit paid for them in collector
+// CPU. With 3 and 2 it holds them 3 s: 40% less, and CPU per delivery at
+// that load fell by 13% (docs/bench-2026-12-05/s17-findings.md). Gossip is
+// a repair path; a message missed by both the mesh push and two rounds of
+// IHAVE still comes with Parley's sync.
+const (
+	historyLength = 3
+	historyGossip = 2
+)
+
 func gossipSubParams() pubsub.GossipSubParams {
 	p := pubsub.DefaultGossipSubParams()
 	p.IDontWantMessageThreshold = idontwantThreshold
+	p.HistoryLength, p.HistoryGossip = historyLength, historyGossip
 	return p
 }
 

@@ -39,8 +39,8 @@ func TestDecodedValueNotKeptByGossipCache(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("message not delivered")
 	}
-	// The cache holds the message for its history window (five heartbeats,
-	// 5 s); the decoded value must be collectable well before that.
+	// The cache holds the message for its history window (three heartbeats,
+	// 3 s); the decoded value must be collectable well before that.
 	deadline := time.Now().Add(2 * time.Second)
 	for !freed.Load() {
 		if time.Now().After(deadline) {
