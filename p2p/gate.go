@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,6 +61,7 @@ type pubsubGate struct {
 	admitted map[peer.ID]*admission
 	streams  map[peer.ID]*topicStream // pubsub's outbound stream to each peer
 	changed  chan struct{}            // closed and replaced on every admission
+	protos   []protocol.ID            // pubsub's protocols (the handlers it set)
 }
 
 // admission is what one peer may be told.
@@ -83,7 +85,7 @@ func newPubsubGate(h host.Host) (*pubsubGate, error) {
 }
 
 // forward passes the host's identify events about admitted peers on to
-// pubsub (a peer admitted before identify finished is learnt from them).
+// pubsub (those about others are dropped: admit tells pubsub of a peer).
 func (g *pubsubGate) forward(ctx context.Context, sub event.Subscription) {
 	defer sub.Close()
 	for {
@@ -129,6 +131,18 @@ func (g *pubsubGate) allowsAll(p peer.ID) bool {
 // admit lets p into pubsub for topic ("": every topic), tells pubsub it is
 // there (pubsub learns new peers from identify events) and tells p the
 // subscriptions it was not told before.
+//
+// The event names pubsub's own protocols, not the peerstore's list for p:
+// that list can lack them for good. Identify's response and its push from
+// p race (a node's first snapshot, taken before pubsub set its handlers,
+// can answer a request while the push of the full one is under way), and
+// whichever is read last replaces the list: a stale response read after
+// the push leaves p without pubsub's protocols while pubsub, ungated, would
+// have learnt p from the push. The events forward withheld before the
+// admission are gone, so pubsub would never open a stream to p nor tell it
+// a topic. A peer admitted proved membership of a group, so it speaks
+// pubsub; one that does not fails the stream's negotiation, and pubsub
+// drops it.
 func (g *pubsubGate) admit(p peer.ID, topic string) {
 	if g.h.Network().Connectedness(p) != network.Connected {
 		return
@@ -148,9 +162,9 @@ func (g *pubsubGate) admit(p peer.ID, topic string) {
 		a.topics[topic] = true
 	}
 	st := g.streams[p]
+	protos := g.protos
 	g.mu.Unlock()
 	if fresh {
-		protos, _ := g.h.Peerstore().GetProtocols(p)
 		_ = g.em.Emit(event.EvtPeerIdentificationCompleted{Peer: p, Protocols: protos})
 	}
 	if st != nil {
@@ -215,11 +229,23 @@ func (v gatedHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID
 }
 
 func (v gatedHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
+	v.g.addProtocol(pid)
 	v.Host.SetStreamHandler(pid, v.gated(handler))
 }
 
 func (v gatedHost) SetStreamHandlerMatch(pid protocol.ID, m func(protocol.ID) bool, handler network.StreamHandler) {
+	v.g.addProtocol(pid)
 	v.Host.SetStreamHandlerMatch(pid, m, v.gated(handler))
+}
+
+// addProtocol records a protocol pubsub speaks (admit names them).
+func (g *pubsubGate) addProtocol(pid protocol.ID) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !slices.Contains(g.protos, pid) {
+		// A new slice: admit emits the old one outside the lock.
+		g.protos = append(slices.Clip(g.protos), pid)
+	}
 }
 
 func (v gatedHost) gated(handler network.StreamHandler) network.StreamHandler {
