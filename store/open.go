@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -25,8 +26,8 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		// wait. Each flush (and the compactions it leads to) is a burst of
 		// CPU: with 4 MiB memtables the stores flush and compact twice as
 		// often, which cost a third of the zero-loss throughput and 13% on a
-		// 1M catch-up.
-		WithMemTableSize(8 << 20).
+		// 1M catch-up. Each store draws its size around 8 MiB (memTableSize).
+		WithMemTableSize(memTableSize()).
 		WithNumMemtables(3).
 		// The table builders that flush and compact keep their buffers in
 		// a pool Badger holds on to (up to 8 builders, each sized from its
@@ -78,7 +79,8 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if o.inMemory {
 		// No value log in memory: values must stay inline in the LSM tree
 		// (a batch must fit the largest inline value: 8 MiB memtables do).
-		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen)
+		bo = bo.WithInMemory(true).WithDir("").WithValueDir("").WithValueThreshold(maxRawLen).
+			WithMemTableSize(8 << 20) // Badger's largest value is 15% of it: above maxRawLen
 		if o.passphrase != "" { // nothing reaches a disk; only for tests of callers
 			_, dbKey, err = newKeyFile(o.passphrase)
 		}
@@ -179,3 +181,14 @@ func start(db *badger.DB, o options, ids *idFilter, gaps *gapSet, space *spaceGu
 	}
 	return s
 }
+
+// memTableSize draws a store's memtable size, 6 to 10 MiB (8 on average).
+// Stores that receive the same messages (the members of a group on one
+// machine: several profiles, a test, the benchmark) fill equal memtables in
+// the same instant and flush them together, and a flush is a burst of CPU
+// and allocation: five stores on two cores at 3,000 msg/s stalled every
+// message for about 300 ms every 2 s, p99 204-245 ms. Sizes drawn apart,
+// their flushes drift apart: p99 69-70 ms, CPU per delivery 64-68 us
+// against 72-78 (docs/bench-2026-12-05/s17-findings.md). The same reason
+// gives the lazy syncer a random phase (commit.go).
+func memTableSize() int64 { return 6<<20 + rand.Int64N(4<<20) }
