@@ -187,8 +187,13 @@ func start(db *badger.DB, o options, ids *idFilter, gaps *gapSet, space *spaceGu
 // machine: several profiles, a test, the benchmark) fill equal memtables in
 // the same instant and flush them together, and a flush is a burst of CPU
 // and allocation: five stores on two cores at 3,000 msg/s stalled every
-// message for about 300 ms every 2 s, p99 204-245 ms. Sizes drawn apart,
-// their flushes drift apart: p99 69-70 ms, CPU per delivery 64-68 us
-// against 72-78 (docs/bench-2026-12-05/s17-findings.md). The same reason
-// gives the lazy syncer a random phase (commit.go).
+// message for about 300 ms every 2 s, p99 204-262 ms. Sizes drawn apart,
+// their flushes drift apart: p99 70-86 ms, CPU per delivery 60-68 us
+// against 72-82, and the throughput run's peak RSS per node 201-242 MB
+// against 339-352. The cost: level 0 is compacted after 12 memtables, so
+// the stores that drew small ones compact after 72 MB of writes rather
+// than 96, and in the benchmark's short throughput search more steps meet
+// a compaction (docs/bench-2026-12-05/s17-findings.md). 7 to 9 MiB did
+// not part the flushes well enough (p99 272-288 ms, two runs). The same
+// reason gives the lazy syncer a random phase (commit.go).
 func memTableSize() int64 { return 6<<20 + rand.Int64N(4<<20) }
