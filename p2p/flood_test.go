@@ -64,6 +64,16 @@ func honestValidator(_ context.Context, _ peer.ID, data []byte) (Verdict, any) {
 	return Reject, nil
 }
 
+// mustJoin joins topic on h with honestValidator.
+func mustJoin(t testing.TB, h *Host, topic string) *Topic {
+	t.Helper()
+	tp, err := h.Join(topic, honestValidator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp
+}
+
 type floodNet struct {
 	honest  []*Host
 	topics  []*Topic
@@ -82,10 +92,7 @@ func newFloodNet(t testing.TB, n int, opts ...Option) *floodNet {
 	f := &floodNet{}
 	for range n {
 		h := newLoopbackHost(t, opts...)
-		tp, err := h.Join(topic, honestValidator)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tp := mustJoin(t, h, topic)
 		f.honest, f.topics = append(f.honest, h), append(f.topics, tp)
 	}
 	f.flooder = newLoopbackHost(t)

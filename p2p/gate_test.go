@@ -31,14 +31,8 @@ func TestAdmitWithoutPubSubProtocolsInPeerstore(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := newLoopbackHost(t, WithPubSubGate(true)), newLoopbackHost(t, WithPubSubGate(true))
 			const topic = "/parley/test/admit-stale"
-			ta, err := a.Join(topic, honestValidator)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tb, err := b.Join(topic, honestValidator)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ta := mustJoin(t, a, topic)
+			tb := mustJoin(t, b, topic)
 			connectHosts(t, a, b)
 			for _, xy := range [][2]*Host{{a, b}, {b, a}} {
 				x, y := xy[0], xy[1]

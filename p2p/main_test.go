@@ -46,10 +46,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Fatalf("a relay joined a topic: %v", err)
 	}
 	const topic = "/parley/test/leak"
-	ta, err := c.Join(topic, honestValidator)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ta := mustJoin(t, c, topic)
 	joined := make(chan peer.ID, 1)
 	if err := ta.OnPeerJoin(func(p peer.ID) {
 		select {

@@ -64,14 +64,8 @@ func testStranger(t *testing.T, gated bool) {
 	a, b := newLoopbackHost(t, WithPubSubGate(gated)), newLoopbackHost(t, WithPubSubGate(gated))
 	relay := newLoopbackHost(t, WithRelayService(true))
 	const topic = "/parley/test/secret-topic"
-	ta, err := a.Join(topic, honestValidator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := b.Join(topic, honestValidator)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ta := mustJoin(t, a, topic)
+	tb := mustJoin(t, b, topic)
 	connectHosts(t, a, b)
 	connectHosts(t, a, relay)
 	connectHosts(t, b, relay)

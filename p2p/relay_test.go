@@ -32,14 +32,8 @@ func TestRelayedPeerCarriesPubsub(t *testing.T) {
 		t.Fatalf("path to b = %+v, want relayed", pi)
 	}
 
-	ta, err := a.Join("/parley/test/relay", honestValidator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := b.Join("/parley/test/relay", honestValidator)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ta := mustJoin(t, a, "/parley/test/relay")
+	tb := mustJoin(t, b, "/parley/test/relay")
 	pollUntil(t, "a to see b on the topic", func() bool { return len(ta.ListPeers()) == 1 })
 	if err := ta.Publish(ctx, []byte("ok:through the relay")); err != nil {
 		t.Fatal(err)

@@ -77,14 +77,8 @@ func TestBlockedDirectPathFallsBackToRelay(t *testing.T) {
 		t.Fatalf("path to b = %+v, want relayed", pi)
 	}
 
-	ta, err := a.Join("/parley/test/blocked", honestValidator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := b.Join("/parley/test/blocked", honestValidator)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ta := mustJoin(t, a, "/parley/test/blocked")
+	tb := mustJoin(t, b, "/parley/test/blocked")
 	pollUntil(t, "b to see a on the topic", func() bool { return slices.Contains(tb.ListPeers(), a.ID()) })
 	if err := tb.Publish(ctx, []byte("ok:around the censor")); err != nil {
 		t.Fatal(err)

@@ -92,20 +92,11 @@ func TestTopicsToldOnlyToTheirMembers(t *testing.T) {
 	const one, two, three = "/parley/test/one", "/parley/test/two", "/parley/test/three"
 	ta := map[string]*Topic{}
 	for _, name := range []string{one, two, three} {
-		tp, err := a.Join(name, honestValidator)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tp := mustJoin(t, a, name)
 		ta[name] = tp
 	}
-	tb1, err := b.Join(one, honestValidator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb2, err := b.Join(two, honestValidator)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb1 := mustJoin(t, b, one)
+	tb2 := mustJoin(t, b, two)
 	connectHosts(t, a, b)
 	for _, tp := range []string{one, two} {
 		a.AdmitPubSubTopic(b.ID(), tp)

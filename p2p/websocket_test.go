@@ -61,14 +61,8 @@ func TestRelayOverTLSWebSocket(t *testing.T) {
 	if pi, ok := peerInfo(a, b.ID()); !ok || pi.Path != PathRelayed {
 		t.Fatalf("path to b = %+v, want relayed", pi)
 	}
-	ta, err := a.Join("/parley/test/tlsws", honestValidator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := b.Join("/parley/test/tlsws", honestValidator)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ta := mustJoin(t, a, "/parley/test/tlsws")
+	tb := mustJoin(t, b, "/parley/test/tlsws")
 	pollUntil(t, "a to see b on the topic", func() bool { return len(ta.ListPeers()) == 1 })
 	if err := ta.Publish(ctx, []byte("ok:through a tls/ws relay")); err != nil {
 		t.Fatal(err)
