@@ -19,7 +19,8 @@ import (
 // hand, as the stale response sets them (Peerstore.SetProtocols), after
 // identify is done. Before the fix, the admission told pubsub the list, and
 // pubsub ignored the peer: two connected members admitting each other never
-// learnt each other's subscription (node's formGroup: 18 failures in 10,443 runs under load).
+// learnt each other's subscription (node's formGroup: 18 failures in 10,443
+// runs under load).
 func TestAdmitWithoutPubSubProtocolsInPeerstore(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

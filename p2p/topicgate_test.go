@@ -92,8 +92,7 @@ func TestTopicsToldOnlyToTheirMembers(t *testing.T) {
 	const one, two, three = "/parley/test/one", "/parley/test/two", "/parley/test/three"
 	ta := map[string]*Topic{}
 	for _, name := range []string{one, two, three} {
-		tp := mustJoin(t, a, name)
-		ta[name] = tp
+		ta[name] = mustJoin(t, a, name)
 	}
 	tb1 := mustJoin(t, b, one)
 	tb2 := mustJoin(t, b, two)

@@ -26,7 +26,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		// wait. Each flush (and the compactions it leads to) is a burst of
 		// CPU: with 4 MiB memtables the stores flush and compact twice as
 		// often, which cost a third of the zero-loss throughput and 13% on a
-		// 1M catch-up. Each store draws its size around 8 MiB (memTableSize).
+		// 1M catch-up. Each store draws its size, 6 to 10 MiB (memTableSize).
 		WithMemTableSize(memTableSize()).
 		WithNumMemtables(3).
 		// The table builders that flush and compact keep their buffers in
