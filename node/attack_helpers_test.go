@@ -2,13 +2,16 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/parley-chat/parley/node/internal/envelope"
+	"github.com/parley-chat/parley/node/internal/syncproto"
 	"github.com/parley-chat/parley/node/wirepb"
 	"github.com/parley-chat/parley/p2p"
 	"github.com/parley-chat/parley/store"
@@ -68,7 +71,7 @@ func attackGroup(t *testing.T, fromJoin bool, nodes ...*testNode) string {
 	}
 	for _, n := range nodes {
 		g, _ := n.group(gi.ID)
-		waitFor(t, n.cfg.displayName+" to see every member on the topic", func() bool {
+		waitForOr(t, n.cfg.displayName+" to see every member on the topic", func() bool {
 			ps := g.topic.ListPeers()
 			for _, o := range nodes {
 				if o != n && !slices.Contains(ps, o.ID()) {
@@ -76,7 +79,7 @@ func attackGroup(t *testing.T, fromJoin bool, nodes ...*testNode) string {
 				}
 			}
 			return true
-		})
+		}, func() string { return topicPeersExplained(n, g, nodes) })
 	}
 	if !fromJoin {
 		for _, n := range nodes {
@@ -247,4 +250,35 @@ func storeUnpublished(t *testing.T, ctx context.Context, n *testNode, g *group, 
 		t.Fatal(err)
 	}
 	return v
+}
+
+// topicPeersExplained says, of each node n's topic lacks, what each side
+// of the pair knows of the other: for a set-up wait that timed out.
+func topicPeersExplained(n *testNode, g *group, nodes []*testNode) string {
+	var out []string
+	ps := g.topic.ListPeers()
+	for _, o := range nodes {
+		if o == n || slices.Contains(ps, o.ID()) {
+			continue
+		}
+		og := o.groupByID(g.rec.ID)
+		protos, _ := n.Host().Libp2p().Peerstore().GetProtocols(o.ID())
+		var streams []string
+		for _, c := range n.Host().Libp2p().Network().ConnsToPeer(o.ID()) {
+			for _, s := range c.GetStreams() {
+				streams = append(streams, fmt.Sprintf("%s/%s", s.Protocol(), s.Stat().Direction))
+			}
+		}
+		var pulls []syncproto.Progress
+		for _, pr := range n.sync.Progress() {
+			if pr.Peer == o.ID().String() {
+				pulls = append(pulls, pr)
+			}
+		}
+		out = append(out, fmt.Sprintf("%s lacks %s: connected %v, admitted here %v, there %v, its topic lists us %v, allowed here %v, there %v, protocols %v, streams %v, pulls %+v, drops %v",
+			n.cfg.displayName, o.cfg.displayName, n.Host().IsConnected(o.ID()),
+			n.Host().PubSubTopicAdmitted(o.ID(), g.topic.Name()), o.Host().PubSubTopicAdmitted(n.ID(), og.topic.Name()),
+			slices.Contains(og.topic.ListPeers(), n.ID()), g.sync.Allow(o.ID()), og.sync.Allow(n.ID()), protos, streams, pulls, n.Drops()))
+	}
+	return strings.Join(out, "; ")
 }

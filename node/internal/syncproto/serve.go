@@ -143,7 +143,15 @@ func (s *Syncer) prove(remote peer.ID, hello *wirepb.SyncHello) *Group {
 				// member, or a member whose admission we have not heard of
 				// yet. Probes go to listed members only, so pull from it:
 				// what it holds may list it (it is not admitted on that).
+				// A joiner need not hold its admission's message yet (the
+				// join reply carries the log, not the message), so one
+				// other member is asked too: nothing else would fetch that
+				// message with periodic sync off, and the joiner, once
+				// admitted on its side, stops asking. A removed member
+				// asking again costs each of those peers one pull at a
+				// time (Request coalesces).
 				s.Request(remote, cand)
+				s.elsewhere(remote, cand)
 				return nil
 			}
 			return cand

@@ -147,6 +147,43 @@ func TestPullWithoutNode(t *testing.T) {
 	}
 }
 
+// A key holder our log does not list asks for a sync: it is refused, and
+// we pull from it and from one other member, since the message admitting
+// it may be with neither of us yet (the joiner got the log in its join
+// reply). Here only a holds that message; without the pull from a, b
+// would never list c.
+func TestUnlistedRequesterMakesUsPullElsewhere(t *testing.T) {
+	secret := envelope.NewSecret()
+	a, b, c := newSide(t, secret), newSide(t, secret), newSide(t, secret)
+	a.seed(t, 5)
+	b.g.Allow = func(p peer.ID) bool { return p != c.h.ID() }
+	b.g.Peers = func() []peer.ID { return []peer.ID{a.h.ID(), c.h.ID()} }
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, x := range []*side{a, c} {
+		if err := b.h.Connect(ctx, peer.AddrInfo{ID: x.h.ID(), Addrs: x.h.ListenAddrs()}, p2p.SourceDirect); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.s.Pull(ctx, b.h.ID(), c.g); !errors.Is(err, ErrDenied) {
+		t.Fatalf("unlisted pull: %v, want ErrDenied", err)
+	}
+	for {
+		stats, err := b.st.GroupStats(b.g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stats.Count == 5 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("b holds %d of a's 5 messages: it did not pull from a", stats.Count)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // A requester that hangs up before its hello is read is counted as a cut
 // stream, not as malformed input; bytes that do not decode are malformed.
 func TestServeCountsCutAndMalformedApart(t *testing.T) {
