@@ -3,7 +3,10 @@ package p2p
 import (
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
 )
@@ -34,17 +37,23 @@ func TestAdmitWithoutPubSubProtocolsInPeerstore(t *testing.T) {
 			const topic = "/parley/test/admit-stale"
 			ta := mustJoin(t, a, topic)
 			tb := mustJoin(t, b, topic)
+			// Identify's end (or failure) on each side, from the host's own
+			// bus: the list is set by hand after it. Waiting instead for the
+			// list to hold every protocol the other speaks hung under load,
+			// when the very race above left one out.
+			idents := map[*Host]event.Subscription{}
+			for _, x := range []*Host{a, b} {
+				sub, err := x.Libp2p().EventBus().Subscribe([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerIdentificationFailed)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { sub.Close() })
+				idents[x] = sub
+			}
 			connectHosts(t, a, b)
 			for _, xy := range [][2]*Host{{a, b}, {b, a}} {
 				x, y := xy[0], xy[1]
-				// Identify is done once x holds every protocol y speaks: no
-				// later identify message rewrites the list (y sets no more
-				// handlers).
-				want := y.Libp2p().Mux().Protocols()
-				pollUntil(t, "identify", func() bool {
-					got, _ := x.Libp2p().Peerstore().GetProtocols(y.ID())
-					return !slices.ContainsFunc(want, func(p protocol.ID) bool { return !slices.Contains(got, p) })
-				})
+				waitIdentified(t, idents[x], y.ID())
 				if err := x.Libp2p().Peerstore().SetProtocols(y.ID(), tc.protos...); err != nil {
 					t.Fatal(err)
 				}
@@ -55,5 +64,28 @@ func TestAdmitWithoutPubSubProtocolsInPeerstore(t *testing.T) {
 				return slices.Contains(ta.ListPeers(), b.ID()) && slices.Contains(tb.ListPeers(), a.ID())
 			})
 		})
+	}
+}
+
+// waitIdentified waits for identify's end with p, done or failed, on sub.
+func waitIdentified(t *testing.T, sub event.Subscription, p peer.ID) {
+	t.Helper()
+	timeout := time.After(floodTimeout)
+	for {
+		select {
+		case ev := <-sub.Out():
+			switch ev := ev.(type) {
+			case event.EvtPeerIdentificationCompleted:
+				if ev.Peer == p {
+					return
+				}
+			case event.EvtPeerIdentificationFailed:
+				if ev.Peer == p {
+					return
+				}
+			}
+		case <-timeout:
+			t.Fatalf("timed out waiting for identify with %s", p)
+		}
 	}
 }
