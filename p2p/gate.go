@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -43,7 +44,12 @@ import (
 
 // admitWait bounds how long an inbound pubsub stream waits for its peer to
 // be admitted: the two sides finish the membership proof a moment apart.
-const admitWait = 10 * time.Second
+// (A var: tests shorten it.)
+var admitWait = 10 * time.Second
+
+// reviveEvery paces the check for admitted peers that talk pubsub to us
+// while our pubsub has no stream to them (forward, revive).
+var reviveEvery = 15 * time.Second
 
 // ErrNotAdmitted refuses a pubsub stream to a peer that is not admitted.
 var ErrNotAdmitted = errors.New("p2p: peer not admitted to pubsub")
@@ -60,6 +66,8 @@ type pubsubGate struct {
 	mu       sync.Mutex
 	admitted map[peer.ID]*admission
 	streams  map[peer.ID]*topicStream // pubsub's outbound stream to each peer
+	inbound  map[peer.ID]int          // pubsub streams from each peer that passed the gate and are open
+	refused  atomic.Uint64            // inbound pubsub streams reset, their peer not admitted in time
 	changed  chan struct{}            // closed and replaced on every admission
 	protos   []protocol.ID            // pubsub's protocols (the handlers it set)
 }
@@ -81,17 +89,22 @@ func newPubsubGate(h host.Host) (*pubsubGate, error) {
 		return nil, err
 	}
 	return &pubsubGate{h: h, bus: bus, em: em, emProt: emProt, admitted: map[peer.ID]*admission{},
-		streams: map[peer.ID]*topicStream{}, changed: make(chan struct{})}, nil
+		streams: map[peer.ID]*topicStream{}, inbound: map[peer.ID]int{}, changed: make(chan struct{})}, nil
 }
 
 // forward passes the host's identify events about admitted peers on to
-// pubsub (those about others are dropped: admit tells pubsub of a peer).
+// pubsub (those about others are dropped: admit tells pubsub of a peer),
+// and every reviveEvery revives pubsub's peers it gave up on.
 func (g *pubsubGate) forward(ctx context.Context, sub event.Subscription) {
 	defer sub.Close()
+	tick := time.NewTicker(reviveEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-tick.C:
+			g.revive()
 		case ev := <-sub.Out():
 			switch ev := ev.(type) {
 			case event.EvtPeerIdentificationCompleted:
@@ -172,11 +185,38 @@ func (g *pubsubGate) admit(p peer.ID, topic string) {
 	}
 }
 
+// revive tells pubsub again of each admitted peer that has a pubsub stream
+// open to us while pubsub's own stream to it is gone.
+//
+// A peer whose stream the gate reset (it was not admitted within
+// admitWait) is dead to the opener's pubsub, which reopens with backoff a
+// few times and then forgets the peer until a new identify event for it.
+// So when we admitted a peer some 45 s or more before it admitted us, our
+// pubsub never writes to it again while they stay connected: it gets our
+// messages only through other members. Its stream to us, once it admits
+// us, is the sign that it would now take ours. Pubsub ignores the event
+// for a peer it still has, so a revival during its own backoff is harmless.
+func (g *pubsubGate) revive() {
+	g.mu.Lock()
+	var lost []peer.ID
+	for p, n := range g.inbound {
+		if st := g.streams[p]; n > 0 && g.admitted[p] != nil && (st == nil || st.dead.Load()) {
+			lost = append(lost, p)
+		}
+	}
+	protos := g.protos
+	g.mu.Unlock()
+	for _, p := range lost {
+		_ = g.em.Emit(event.EvtPeerIdentificationCompleted{Peer: p, Protocols: protos})
+	}
+}
+
 // forget drops p's admission (its last connection closed).
 func (g *pubsubGate) forget(p peer.ID) {
 	g.mu.Lock()
 	delete(g.admitted, p)
 	delete(g.streams, p)
+	delete(g.inbound, p)
 	g.mu.Unlock()
 }
 
@@ -250,11 +290,25 @@ func (g *pubsubGate) addProtocol(pid protocol.ID) {
 
 func (v gatedHost) gated(handler network.StreamHandler) network.StreamHandler {
 	return func(s network.Stream) {
-		if !v.g.waitAdmitted(v.ctx, s.Conn().RemotePeer()) {
+		p := s.Conn().RemotePeer()
+		if !v.g.waitAdmitted(v.ctx, p) {
+			v.g.refused.Add(1)
 			s.Reset()
 			return
 		}
-		handler(s)
+		v.g.countInbound(p, 1)
+		defer v.g.countInbound(p, -1)
+		handler(s) // pubsub reads the stream until it ends
+	}
+}
+
+func (g *pubsubGate) countInbound(p peer.ID, d int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if n := g.inbound[p] + d; n > 0 {
+		g.inbound[p] = n
+	} else {
+		delete(g.inbound, p)
 	}
 }
 
@@ -323,6 +377,27 @@ type topicStream struct {
 	mu      sync.Mutex
 	pending []byte              // a frame not yet complete
 	subs    map[string]subState // what pubsub announced to p, and whether p was told
+
+	dead atomic.Bool // failed or ended: pubsub drops the peer (revive)
+}
+
+// Read is pubsub's watch for the stream's end (it reads nothing else).
+func (s *topicStream) Read(b []byte) (int, error) {
+	n, err := s.Stream.Read(b)
+	if err != nil {
+		s.dead.Store(true)
+	}
+	return n, err
+}
+
+func (s *topicStream) Reset() error {
+	s.dead.Store(true)
+	return s.Stream.Reset()
+}
+
+func (s *topicStream) Close() error {
+	s.dead.Store(true)
+	return s.Stream.Close()
 }
 
 type subState struct{ want, told bool }

@@ -89,3 +89,32 @@ func waitIdentified(t *testing.T, sub event.Subscription, p peer.ID) {
 		}
 	}
 }
+
+// A member admitted by the other side long after it admitted that side
+// still gets a pubsub stream back. a's gate resets b's pubsub streams while
+// a has not admitted b, and b's GossipSub, after its fifth dead stream,
+// forgets a until a new identify event. When a admits b, a's stream to b is
+// the sign the gate revives b's pubsub with: without it a never hears from
+// b on the topic while they stay connected (gate.revive).
+func TestPubSubRevivedAfterLateAdmission(t *testing.T) {
+	defer func(w, r time.Duration) { admitWait, reviveEvery = w, r }(admitWait, reviveEvery)
+	admitWait, reviveEvery = 50*time.Millisecond, 50*time.Millisecond
+
+	a, b := newLoopbackHost(t, WithPubSubGate(true)), newLoopbackHost(t, WithPubSubGate(true))
+	const topic = "/parley/test/late-admission"
+	ta := mustJoin(t, a, topic)
+	tb := mustJoin(t, b, topic)
+	connectHosts(t, a, b)
+	b.AdmitPubSubTopic(a.ID(), topic)
+	// GossipSub 0.19 reopens a dead peer's stream 4 times, then gives up.
+	pollUntil(t, "b's pubsub to give up on a", func() bool {
+		b.gate.mu.Lock()
+		st := b.gate.streams[a.ID()]
+		b.gate.mu.Unlock()
+		return a.gate.refused.Load() >= 5 && st != nil && st.dead.Load()
+	})
+	a.AdmitPubSubTopic(b.ID(), topic)
+	pollUntil(t, "a and b to see each other on the topic", func() bool {
+		return slices.Contains(ta.ListPeers(), b.ID()) && slices.Contains(tb.ListPeers(), a.ID())
+	})
+}
