@@ -221,6 +221,11 @@ func TestSearchFindsReceived(t *testing.T) {
 	waitFor(t, "b finds the gossiped message", func() bool {
 		return slices.Equal(searchIDs(t, b.Local, "zebra gossiping", SearchOptions{}), []string{gossip.ID})
 	})
+	// The context after it is there once the messages a sent after it are.
+	waitFor(t, "b to hold a's later messages", func() bool {
+		held := texts(t, b, g)
+		return !slices.ContainsFunc(after, func(s string) bool { return !slices.Contains(held, s) })
+	})
 	ctxMsgs, err := b.HistoryAround(g, gossip.ID, 2)
 	if err != nil {
 		t.Fatal(err)
