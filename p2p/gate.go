@@ -216,8 +216,10 @@ func (g *pubsubGate) forget(p peer.ID) {
 	g.mu.Lock()
 	delete(g.admitted, p)
 	delete(g.streams, p)
-	delete(g.inbound, p)
 	g.mu.Unlock()
+	// inbound is not cleared: each open stream's handler takes itself off
+	// when the stream ends, and clearing it here would let a handler of the
+	// old connection take a new connection's stream off the count.
 }
 
 // waitAdmitted waits until p is admitted, the context ends or admitWait passes.
