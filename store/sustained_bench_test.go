@@ -50,6 +50,7 @@ func BenchmarkSustainedReceive(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				b.Cleanup(func() { s.Close() }) // before the directory goes, also on a failure
 				ss[i] = s
 			}
 			b.ResetTimer()
@@ -110,9 +111,6 @@ func BenchmarkSustainedReceive(b *testing.B) {
 			b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-batch-ms")
 			b.ReportMetric(float64(all[len(all)-1].Microseconds())/1000, "max-batch-ms")
 			b.ReportMetric(float64(slow), "batches>100ms")
-			for _, s := range ss {
-				s.Close()
-			}
 		})
 	}
 }
