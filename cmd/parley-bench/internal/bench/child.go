@@ -39,6 +39,7 @@ type ChildConfig struct {
 	SendLinger  time.Duration
 	MemoryLimit int64 // the Go soft memory limit, as a daemon's --memory-limit (0: none)
 	LogLevel    string
+	Sign        bool // a raw host signs its messages (Config.BaselineSign)
 }
 
 // NodeInfo names a node process's host: its peer id and listen addresses.
@@ -121,7 +122,7 @@ func (s *childService) Start(cc ChildConfig, info *NodeInfo) error {
 	if err := level.UnmarshalText([]byte(cc.LogLevel)); err != nil {
 		level = slog.LevelError
 	}
-	s.cfg = Config{Dir: cc.Dir, InMemory: cc.InMemory, Text: cc.Text, SendLinger: cc.SendLinger, Net: NetTCP,
+	s.cfg = Config{Dir: cc.Dir, InMemory: cc.InMemory, Text: cc.Text, SendLinger: cc.SendLinger, Net: NetTCP, BaselineSign: cc.Sign,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))}
 	if cc.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cc.MemoryLimit) // as the daemon does

@@ -88,6 +88,12 @@ type Config struct {
 	InMemory     bool   // in-memory stores instead of Badger on disk
 	Net          string // NetTCP or NetMocknet
 	SkipBaseline bool   // do not run the raw GossipSub baseline
+	// BaselineSign makes the baseline's GossipSub sign every message with
+	// its publisher's Ed25519 key and check the signature at every hop
+	// (pubsub.StrictSign): the least work any design that authenticates
+	// each message's author must add to raw GossipSub, so Parley's ratio to
+	// it is what the store, the encryption and the rest cost.
+	BaselineSign bool
 	SkipLatency  bool   // do not run the latency measurement
 	Dir          string // where on-disk stores live (default: a temp dir, removed after)
 

@@ -96,7 +96,7 @@ func startProcCluster(ctx context.Context, cfg *Config, kind string, topo topolo
 	}
 	for i := range cfg.Nodes {
 		pn, err := startProcNode(exe, ChildConfig{Kind: kind, Index: i, Dir: cfg.Dir, InMemory: cfg.InMemory, Text: cfg.Text,
-			SendLinger: cfg.SendLinger, MemoryLimit: limit, LogLevel: cfg.LogLevel})
+			SendLinger: cfg.SendLinger, MemoryLimit: limit, LogLevel: cfg.LogLevel, Sign: cfg.BaselineSign})
 		if err != nil {
 			c.close()
 			return nil, fmt.Errorf("node process %d: %w", i, err)

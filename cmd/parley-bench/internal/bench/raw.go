@@ -22,7 +22,8 @@ import (
 
 // rawCluster is the baseline: plain libp2p hosts running GossipSub with
 // package p2p's options (p2p.PubSubOptions, p2p.SubscribeOptions), one
-// topic, no validator, no peer scoring, no encryption, no store.
+// topic, no validator, no peer scoring, no encryption, no store; with
+// Config.BaselineSign, GossipSub's own Ed25519 signatures (StrictSign).
 type rawCluster struct {
 	hosts  []host.Host
 	topics []*pubsub.Topic
@@ -98,7 +99,12 @@ func (c *rawCluster) addHost(cfg *Config, i int) error {
 		return err
 	}
 	c.hosts = append(c.hosts, h)
-	ps, err := pubsub.NewGossipSub(c.ctx, h, p2p.PubSubOptions(p2p.DefaultMaxMessageSize)...)
+	opts := p2p.PubSubOptions(p2p.DefaultMaxMessageSize)
+	if cfg.BaselineSign {
+		// After p2p's options, which turn signing off: the later wins.
+		opts = append(opts, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign), pubsub.WithMessageAuthor(h.ID()))
+	}
+	ps, err := pubsub.NewGossipSub(c.ctx, h, opts...)
 	if err != nil {
 		return err
 	}

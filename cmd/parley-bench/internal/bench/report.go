@@ -50,6 +50,9 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Parley benchmark\n\n%d nodes%s, %s, %s store, texts: %s, degree %d, %d senders, send linger %g ms, %s, %d CPUs, run took %.0f s.\n\n",
 		r.Nodes, procsNote(r.Procs), r.Net, r.Store, r.Text, r.Degree, r.Senders, r.SendLingerMs, r.GoVersion, r.CPUs, r.Seconds)
+	if r.BaselineSigned {
+		b.WriteString("**Baseline signed** (`--baseline-sign`): every \"raw GossipSub\" figure below is GossipSub with its own Ed25519 signatures (StrictSign: the publisher signs each message, every hop checks it before forwarding), the least any design that authenticates each message's author adds to raw GossipSub.\n\n")
+	}
 	if r.LoadAvg[0] > float64(r.CPUs) || r.LoadAvg[1] > float64(r.CPUs) {
 		fmt.Fprintf(&b, "**Warning:** load average %.1f at start, %.1f at end, on %d CPUs: other processes competed for the CPUs, so latency and throughput are pessimistic (CPU per delivery is not affected much).\n\n",
 			r.LoadAvg[0], r.LoadAvg[1], r.CPUs)

@@ -210,12 +210,14 @@ type Result struct {
 	Growth     *Growth         `json:"growth,omitempty"`
 	Soak       *Soak           `json:"soak,omitempty"`
 
-	Net     string `json:"net"`
-	Procs   bool   `json:"procs,omitempty"` // Config.Procs: a process per node
-	Store   string `json:"store"`
-	Text    string `json:"text"` // Config.Text
-	Degree  int    `json:"degree"`
-	Senders int    `json:"senders"`
+	Net   string `json:"net"`
+	Procs bool   `json:"procs,omitempty"` // Config.Procs: a process per node
+	Store string `json:"store"`
+	Text  string `json:"text"` // Config.Text
+	// BaselineSigned: the baseline signed and checked every message (Config.BaselineSign).
+	BaselineSigned bool `json:"baseline_signed,omitempty"`
+	Degree         int  `json:"degree"`
+	Senders        int  `json:"senders"`
 	// SendLingerMs is each node's send linger (node.WithSendLinger).
 	SendLingerMs float64 `json:"send_linger_ms"`
 	GoVersion    string  `json:"go_version"`
@@ -263,7 +265,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Dir = dir
 	}
 	res := &Result{
-		Nodes: cfg.Nodes, MsgSize: cfg.MsgSize, Net: cfg.Net, Procs: cfg.Procs, Store: "badger-disk", Text: cfg.Text, Degree: cfg.Degree,
+		Nodes: cfg.Nodes, MsgSize: cfg.MsgSize, Net: cfg.Net, Procs: cfg.Procs, Store: "badger-disk", Text: cfg.Text, BaselineSigned: cfg.BaselineSign, Degree: cfg.Degree,
 		Senders: cfg.Senders, SendLingerMs: ms(cfg.effectiveLinger()), Repeats: cfg.Repeats, P99BoundMs: ms(cfg.P99Bound), GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0), Started: t0.UTC().Format(time.RFC3339),
 	}
 	if cfg.InMemory {
