@@ -202,7 +202,7 @@ bytes per stored message for each --growth-history size. Examples:
 	f.StringVar(&cfg.Net, "net", d.Net, "network: tcp (loopback) or mocknet")
 	f.StringVar(&cfg.Text, "text", bench.TextRepeat, "what messages say: repeat (one phrase, the same for all: compresses to almost nothing) or words (each message its own words, compresses like chat text)")
 	f.BoolVar(&cfg.SkipBaseline, "skip-baseline", false, "do not run the raw GossipSub baseline")
-	f.BoolVar(&cfg.BaselineSign, "baseline-sign", false, "the baseline's GossipSub signs every message and checks it at every hop (StrictSign): the floor for any design that authenticates authors")
+	f.BoolVar(&cfg.SignedBaseline, "signed-baseline", false, "also run the latency and throughput runs on GossipSub that signs every message and checks it at every hop (StrictSign): the floor for any design that authenticates authors")
 	f.BoolVar(&cfg.SkipLatency, "skip-latency", false, "skip the latency run")
 	f.StringVar(&outDir, "out", "bench-results", "directory for the JSON and PNG files")
 	f.StringVar(&jsonPath, "json", "", "write the raw figures here (default OUT/bench.json)")

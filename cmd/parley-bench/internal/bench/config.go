@@ -88,11 +88,16 @@ type Config struct {
 	InMemory     bool   // in-memory stores instead of Badger on disk
 	Net          string // NetTCP or NetMocknet
 	SkipBaseline bool   // do not run the raw GossipSub baseline
-	// BaselineSign makes the baseline's GossipSub sign every message with
-	// its publisher's Ed25519 key and check the signature at every hop
-	// (pubsub.StrictSign): the least work any design that authenticates
-	// each message's author must add to raw GossipSub, so Parley's ratio to
-	// it is what the store, the encryption and the rest cost.
+	// SignedBaseline runs the latency run and the throughput searches a
+	// third time, after the raw baseline, on GossipSub hosts that sign every
+	// message with the publisher's Ed25519 key and check the signature at
+	// every hop (pubsub.StrictSign): the least work any design that
+	// authenticates each message's author adds to raw GossipSub, so
+	// Parley's ratio to it is what the rest (store, encryption, indexes,
+	// sync) costs. Standard runs only.
+	SignedBaseline bool
+	// BaselineSign makes a baseline host sign (set on the copy of the
+	// configuration the signed baseline runs with, and in its processes).
 	BaselineSign bool
 	SkipLatency  bool   // do not run the latency measurement
 	Dir          string // where on-disk stores live (default: a temp dir, removed after)
@@ -205,6 +210,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("%w: the p99 bound must be positive", ErrConfig)
 	case c.Procs && (c.Net == NetMocknet || c.Actions > 0):
 		return fmt.Errorf("%w: --procs runs nodes on loopback TCP, without --actions", ErrConfig)
+	case c.SignedBaseline && (c.SkipBaseline || c.Growth || c.Soak > 0):
+		return fmt.Errorf("%w: --signed-baseline is for the standard runs, beside the raw baseline", ErrConfig)
 	}
 	if c.Soak > 0 && c.SoakWindow <= 0 {
 		c.SoakWindow = time.Minute

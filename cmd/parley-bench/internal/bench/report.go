@@ -43,6 +43,9 @@ func num(v float64, prec int) string {
 	return fmt.Sprintf("%.*f", prec, v)
 }
 
+// signedNote heads the tables against the signed baseline.
+const signedNote = "Against **GossipSub that signs every message** (`--signed-baseline`, StrictSign: the publisher signs each message with its Ed25519 key, every hop checks the signature before forwarding), the least any design that authenticates each message's author adds to raw GossipSub; measured after the raw baseline, same run, same topology.\n\n"
+
 // WriteMarkdown prints the figures as Markdown tables: ours, the baseline's
 // and the ratio (ours / baseline; for latency and CPU lower is better, for
 // throughput higher is better).
@@ -50,9 +53,6 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Parley benchmark\n\n%d nodes%s, %s, %s store, texts: %s, degree %d, %d senders, send linger %g ms, %s, %d CPUs, run took %.0f s.\n\n",
 		r.Nodes, procsNote(r.Procs), r.Net, r.Store, r.Text, r.Degree, r.Senders, r.SendLingerMs, r.GoVersion, r.CPUs, r.Seconds)
-	if r.BaselineSigned {
-		b.WriteString("**Baseline signed** (`--baseline-sign`): every \"raw GossipSub\" figure below is GossipSub with its own Ed25519 signatures (StrictSign: the publisher signs each message, every hop checks it before forwarding), the least any design that authenticates each message's author adds to raw GossipSub.\n\n")
-	}
 	if r.LoadAvg[0] > float64(r.CPUs) || r.LoadAvg[1] > float64(r.CPUs) {
 		fmt.Fprintf(&b, "**Warning:** load average %.1f at start, %.1f at end, on %d CPUs: other processes competed for the CPUs, so latency and throughput are pessimistic (CPU per delivery is not affected much).\n\n",
 			r.LoadAvg[0], r.LoadAvg[1], r.CPUs)
@@ -85,6 +85,19 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 		row("heap objects allocated per delivery", l.Ours.AllocObjsPerMsg, base.AllocObjsPerMsg, 0)
 		fmt.Fprintf(&b, "| sent / lost deliveries | %d / %d | %d / %d | |\n", l.Ours.Sent, l.Ours.Lost, base.Sent, base.Lost)
 		fmt.Fprintf(&b, "| CPU steal over the run, %% of the machine | %.1f | %.1f | |\n\n", l.Ours.StealPct, base.StealPct)
+		if r.Signed != nil && r.Signed.Latency != nil {
+			sg := *r.Signed.Latency
+			b.WriteString(signedNote)
+			b.WriteString("| measure | Parley | signed GossipSub | ratio |\n|---|---:|---:|---:|\n")
+			row("p50 to all members, ms", l.Ours.AllMembers.P50, sg.AllMembers.P50, 2)
+			row("p90 to all members, ms", l.Ours.AllMembers.P90, sg.AllMembers.P90, 2)
+			row("p99 to all members, ms", l.Ours.AllMembers.P99, sg.AllMembers.P99, 2)
+			row("max to all members, ms", l.Ours.AllMembers.Max, sg.AllMembers.Max, 2)
+			row("CPU per delivery, us", l.Ours.CPUPerMsgUs, sg.CPUPerMsgUs, 1)
+			row("CPU per delivery less idle, us", l.Ours.CPUNetUs, sg.CPUNetUs, 1)
+			row("heap allocated per delivery, KB", l.Ours.AllocBPerMsg/1024, sg.AllocBPerMsg/1024, 1)
+			fmt.Fprintf(&b, "| sent / lost deliveries | %d / %d | %d / %d | |\n\n", l.Ours.Sent, l.Ours.Lost, sg.Sent, sg.Lost)
+		}
 	}
 	if len(r.Throughput) > 0 {
 		t0 := r.Throughput[0]
@@ -98,6 +111,22 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 				ratio(t.OursP99, t.BaselineP99))
 		}
 		b.WriteString("\n")
+		if r.Signed != nil && len(r.Signed.Throughput) > 0 {
+			b.WriteString(signedNote)
+			b.WriteString("| message size | figure | Parley msgs/s | signed GossipSub msgs/s | ratio | Parley CPU us/delivery (less idle) | signed GossipSub CPU us/delivery (less idle) |\n|---:|---|---:|---:|---:|---:|---:|\n")
+			for _, st := range r.Signed.Throughput {
+				for _, t := range r.Throughput {
+					if t.MsgSize != st.MsgSize {
+						continue
+					}
+					fmt.Fprintf(&b, "| %d B | zero loss | %s | %s | %s | %s | %s |\n", t.MsgSize, figureText(&t.OursZeroLoss), figureText(&st.ZeroLoss),
+						ratio(t.Ours, st.ZeroLoss.Median), num(bestCPU(t.OursSteps), 1), num(bestCPU(st.Steps), 1))
+					fmt.Fprintf(&b, "| %d B | p99 <= %s ms | %s | %s | %s | | |\n", t.MsgSize, num(t.P99BoundMs, 0), figureText(&t.OursP99Bound), figureText(&st.P99Bound),
+						ratio(t.OursP99, st.P99Bound.Median))
+				}
+			}
+			b.WriteString("\n")
+		}
 	}
 	if len(r.CatchUp) > 0 {
 		b.WriteString("### Catch-up: a member back from offline gets the messages it missed\n\n")

@@ -214,10 +214,11 @@ type Result struct {
 	Procs bool   `json:"procs,omitempty"` // Config.Procs: a process per node
 	Store string `json:"store"`
 	Text  string `json:"text"` // Config.Text
-	// BaselineSigned: the baseline signed and checked every message (Config.BaselineSign).
-	BaselineSigned bool `json:"baseline_signed,omitempty"`
-	Degree         int  `json:"degree"`
-	Senders        int  `json:"senders"`
+	// Signed is the same runs on GossipSub with its own signatures
+	// (Config.SignedBaseline).
+	Signed  *Signed `json:"signed_baseline,omitempty"`
+	Degree  int     `json:"degree"`
+	Senders int     `json:"senders"`
 	// SendLingerMs is each node's send linger (node.WithSendLinger).
 	SendLingerMs float64 `json:"send_linger_ms"`
 	GoVersion    string  `json:"go_version"`
@@ -265,7 +266,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Dir = dir
 	}
 	res := &Result{
-		Nodes: cfg.Nodes, MsgSize: cfg.MsgSize, Net: cfg.Net, Procs: cfg.Procs, Store: "badger-disk", Text: cfg.Text, BaselineSigned: cfg.BaselineSign, Degree: cfg.Degree,
+		Nodes: cfg.Nodes, MsgSize: cfg.MsgSize, Net: cfg.Net, Procs: cfg.Procs, Store: "badger-disk", Text: cfg.Text, Degree: cfg.Degree,
 		Senders: cfg.Senders, SendLingerMs: ms(cfg.effectiveLinger()), Repeats: cfg.Repeats, P99BoundMs: ms(cfg.P99Bound), GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0), Started: t0.UTC().Format(time.RFC3339),
 	}
 	if cfg.InMemory {
@@ -339,6 +340,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				return nil, err
 			}
 		}
+		if cfg.SignedBaseline {
+			if res.Signed, err = measureSigned(ctx, cfg, topo, res, say); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	// 4. Catch-up.
@@ -385,6 +391,9 @@ func measureSystem(ctx context.Context, cfg *Config, sys system, res *Result, ba
 	name := "parley"
 	if baseline {
 		name = "baseline"
+		if cfg.BaselineSign {
+			name = "signed baseline"
+		}
 	}
 	n := sys.size()
 	// Let the first heartbeats build the mesh, then a warm-up that is not measured.
