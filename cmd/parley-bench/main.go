@@ -63,7 +63,9 @@ to all members within --p99-bound, each the median (and min-max) of
 --catchup missed messages; memory per node idle and under load, and CPU per
 delivered message. The latency and throughput runs are repeated on a raw
 GossipSub baseline (same N, topology and pubsub options; no encryption, no
-store) and the ratio is printed. mDNS is never used; only 127.0.0.1.
+store) and the ratio is printed; --signed-baseline repeats them a third time
+on GossipSub that signs and checks every message, the floor for any design
+that authenticates authors. mDNS is never used; only 127.0.0.1.
 
 Writes a Markdown table to stdout, the raw figures to --json and a latency
 CDF to --png (both under --out by default). With the default three repeats

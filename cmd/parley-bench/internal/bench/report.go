@@ -43,6 +43,27 @@ func num(v float64, prec int) string {
 	return fmt.Sprintf("%.*f", prec, v)
 }
 
+// writeLatencyTable prints a latency run of Parley's beside a baseline's.
+func writeLatencyTable(b *strings.Builder, baseName string, ours, base RunSummary) {
+	fmt.Fprintf(b, "| measure | Parley | %s | ratio |\n|---|---:|---:|---:|\n", baseName)
+	row := func(name string, o, x float64, prec int) {
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", name, num(o, prec), num(x, prec), ratio(o, x))
+	}
+	row("p50 to all members, ms", ours.AllMembers.P50, base.AllMembers.P50, 2)
+	row("p90 to all members, ms", ours.AllMembers.P90, base.AllMembers.P90, 2)
+	row("p99 to all members, ms", ours.AllMembers.P99, base.AllMembers.P99, 2)
+	row("max to all members, ms", ours.AllMembers.Max, base.AllMembers.Max, 2)
+	row("p50 per delivery, ms", ours.PerDelivery.P50, base.PerDelivery.P50, 2)
+	row("p99 per delivery, ms", ours.PerDelivery.P99, base.PerDelivery.P99, 2)
+	row("achieved send rate, msgs/s", ours.SendRate, base.SendRate, 0)
+	row("CPU per delivery, us", ours.CPUPerMsgUs, base.CPUPerMsgUs, 1)
+	row("CPU per delivery less idle, us", ours.CPUNetUs, base.CPUNetUs, 1)
+	row("heap allocated per delivery, KB", ours.AllocBPerMsg/1024, base.AllocBPerMsg/1024, 1)
+	row("heap objects allocated per delivery", ours.AllocObjsPerMsg, base.AllocObjsPerMsg, 0)
+	fmt.Fprintf(b, "| sent / lost deliveries | %d / %d | %d / %d | |\n", ours.Sent, ours.Lost, base.Sent, base.Lost)
+	fmt.Fprintf(b, "| CPU steal over the run, %% of the machine | %.1f | %.1f | |\n\n", ours.StealPct, base.StealPct)
+}
+
 // signedNote heads the tables against the signed baseline.
 const signedNote = "Against **GossipSub that signs every message** (`--signed-baseline`, StrictSign: the publisher signs each message with its Ed25519 key, every hop checks the signature before forwarding), the least any design that authenticates each message's author adds to raw GossipSub; measured after the raw baseline, same run, same topology.\n\n"
 
@@ -64,39 +85,14 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	}
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(&b, "### Latency: %d-byte messages at %.0f msgs/s for %.0f s (send -> stored and visible)\n\n", l.MsgSize, l.Rate, l.Seconds)
-		b.WriteString("| measure | Parley | raw GossipSub | ratio |\n|---|---:|---:|---:|\n")
 		base := RunSummary{}
 		if l.Baseline != nil {
 			base = *l.Baseline
 		}
-		row := func(name string, o, x float64, prec int) {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, num(o, prec), num(x, prec), ratio(o, x))
-		}
-		row("p50 to all members, ms", l.Ours.AllMembers.P50, base.AllMembers.P50, 2)
-		row("p90 to all members, ms", l.Ours.AllMembers.P90, base.AllMembers.P90, 2)
-		row("p99 to all members, ms", l.Ours.AllMembers.P99, base.AllMembers.P99, 2)
-		row("max to all members, ms", l.Ours.AllMembers.Max, base.AllMembers.Max, 2)
-		row("p50 per delivery, ms", l.Ours.PerDelivery.P50, base.PerDelivery.P50, 2)
-		row("p99 per delivery, ms", l.Ours.PerDelivery.P99, base.PerDelivery.P99, 2)
-		row("achieved send rate, msgs/s", l.Ours.SendRate, base.SendRate, 0)
-		row("CPU per delivery, us", l.Ours.CPUPerMsgUs, base.CPUPerMsgUs, 1)
-		row("CPU per delivery less idle, us", l.Ours.CPUNetUs, base.CPUNetUs, 1)
-		row("heap allocated per delivery, KB", l.Ours.AllocBPerMsg/1024, base.AllocBPerMsg/1024, 1)
-		row("heap objects allocated per delivery", l.Ours.AllocObjsPerMsg, base.AllocObjsPerMsg, 0)
-		fmt.Fprintf(&b, "| sent / lost deliveries | %d / %d | %d / %d | |\n", l.Ours.Sent, l.Ours.Lost, base.Sent, base.Lost)
-		fmt.Fprintf(&b, "| CPU steal over the run, %% of the machine | %.1f | %.1f | |\n\n", l.Ours.StealPct, base.StealPct)
+		writeLatencyTable(&b, "raw GossipSub", l.Ours, base)
 		if r.Signed != nil && r.Signed.Latency != nil {
-			sg := *r.Signed.Latency
 			b.WriteString(signedNote)
-			b.WriteString("| measure | Parley | signed GossipSub | ratio |\n|---|---:|---:|---:|\n")
-			row("p50 to all members, ms", l.Ours.AllMembers.P50, sg.AllMembers.P50, 2)
-			row("p90 to all members, ms", l.Ours.AllMembers.P90, sg.AllMembers.P90, 2)
-			row("p99 to all members, ms", l.Ours.AllMembers.P99, sg.AllMembers.P99, 2)
-			row("max to all members, ms", l.Ours.AllMembers.Max, sg.AllMembers.Max, 2)
-			row("CPU per delivery, us", l.Ours.CPUPerMsgUs, sg.CPUPerMsgUs, 1)
-			row("CPU per delivery less idle, us", l.Ours.CPUNetUs, sg.CPUNetUs, 1)
-			row("heap allocated per delivery, KB", l.Ours.AllocBPerMsg/1024, sg.AllocBPerMsg/1024, 1)
-			fmt.Fprintf(&b, "| sent / lost deliveries | %d / %d | %d / %d | |\n\n", l.Ours.Sent, l.Ours.Lost, sg.Sent, sg.Lost)
+			writeLatencyTable(&b, "signed GossipSub", l.Ours, *r.Signed.Latency)
 		}
 	}
 	if len(r.Throughput) > 0 {
