@@ -64,6 +64,26 @@ func writeLatencyTable(b *strings.Builder, baseName string, ours, base RunSummar
 	fmt.Fprintf(b, "| CPU steal over the run, %% of the machine | %.1f | %.1f | |\n\n", ours.StealPct, base.StealPct)
 }
 
+// writeThroughputHeader starts a throughput table against a baseline.
+func writeThroughputHeader(b *strings.Builder, baseName, baseCPUName string) {
+	fmt.Fprintf(b, "| message size | figure | Parley msgs/s | %s msgs/s | ratio | Parley CPU us/delivery (less idle) | %s CPU us/delivery (less idle) |\n|---:|---|---:|---:|---:|---:|---:|\n", baseName, baseCPUName)
+}
+
+// writeThroughputRows prints Parley's two throughput figures at t's size
+// beside a baseline's (nil figures: the baseline did not run).
+func writeThroughputRows(b *strings.Builder, t Throughput, zero, p99 *Figure, steps []RunSummary) {
+	median := func(f *Figure) float64 {
+		if f == nil {
+			return 0
+		}
+		return f.Median
+	}
+	fmt.Fprintf(b, "| %d B | zero loss | %s | %s | %s | %s | %s |\n", t.MsgSize, figureText(&t.OursZeroLoss), figureText(zero),
+		ratio(t.Ours, median(zero)), num(bestCPU(t.OursSteps), 1), num(bestCPU(steps), 1))
+	fmt.Fprintf(b, "| %d B | p99 <= %s ms | %s | %s | %s | | |\n", t.MsgSize, num(t.P99BoundMs, 0), figureText(&t.OursP99Bound), figureText(p99),
+		ratio(t.OursP99, median(p99)))
+}
+
 // signedNote heads the tables against the signed baseline.
 const signedNote = "Against **GossipSub that signs every message** (`--signed-baseline`, StrictSign: the publisher signs each message with its Ed25519 key, every hop checks the signature before forwarding), the least any design that authenticates each message's author adds to raw GossipSub; measured after the raw baseline, same run, same topology.\n\n"
 
@@ -99,26 +119,19 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 		t0 := r.Throughput[0]
 		fmt.Fprintf(&b, "### Throughput: highest rate stored on every node, median of %d searches (min-max)\n\n", t0.Repeats)
 		fmt.Fprintf(&b, "Zero loss: every node stores every message at >= 90%% of the offered rate. p99 <= %s ms: the same, and p99 send -> stored on all members within the bound. Ratio: of the medians.\n\n", num(t0.P99BoundMs, 0))
-		b.WriteString("| message size | figure | Parley msgs/s | raw GossipSub msgs/s | ratio | Parley CPU us/delivery (less idle) | baseline CPU us/delivery (less idle) |\n|---:|---|---:|---:|---:|---:|---:|\n")
+		writeThroughputHeader(&b, "raw GossipSub", "baseline")
 		for _, t := range r.Throughput {
-			fmt.Fprintf(&b, "| %d B | zero loss | %s | %s | %s | %s | %s |\n", t.MsgSize, figureText(&t.OursZeroLoss), figureText(t.BaselineZeroLoss),
-				ratio(t.Ours, t.Baseline), num(bestCPU(t.OursSteps), 1), num(bestCPU(t.BaselineSteps), 1))
-			fmt.Fprintf(&b, "| %d B | p99 <= %s ms | %s | %s | %s | | |\n", t.MsgSize, num(t.P99BoundMs, 0), figureText(&t.OursP99Bound), figureText(t.BaselineP99Bound),
-				ratio(t.OursP99, t.BaselineP99))
+			writeThroughputRows(&b, t, t.BaselineZeroLoss, t.BaselineP99Bound, t.BaselineSteps)
 		}
 		b.WriteString("\n")
 		if r.Signed != nil && len(r.Signed.Throughput) > 0 {
 			b.WriteString(signedNote)
-			b.WriteString("| message size | figure | Parley msgs/s | signed GossipSub msgs/s | ratio | Parley CPU us/delivery (less idle) | signed GossipSub CPU us/delivery (less idle) |\n|---:|---|---:|---:|---:|---:|---:|\n")
+			writeThroughputHeader(&b, "signed GossipSub", "signed GossipSub")
 			for _, st := range r.Signed.Throughput {
 				for _, t := range r.Throughput {
-					if t.MsgSize != st.MsgSize {
-						continue
+					if t.MsgSize == st.MsgSize {
+						writeThroughputRows(&b, t, &st.ZeroLoss, &st.P99Bound, st.Steps)
 					}
-					fmt.Fprintf(&b, "| %d B | zero loss | %s | %s | %s | %s | %s |\n", t.MsgSize, figureText(&t.OursZeroLoss), figureText(&st.ZeroLoss),
-						ratio(t.Ours, st.ZeroLoss.Median), num(bestCPU(t.OursSteps), 1), num(bestCPU(st.Steps), 1))
-					fmt.Fprintf(&b, "| %d B | p99 <= %s ms | %s | %s | %s | | |\n", t.MsgSize, num(t.P99BoundMs, 0), figureText(&t.OursP99Bound), figureText(&st.P99Bound),
-						ratio(t.OursP99, st.P99Bound.Median))
 				}
 			}
 			b.WriteString("\n")
