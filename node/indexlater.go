@@ -97,12 +97,13 @@ func (l *Local) indexDeferred(step int) (done bool, err error) {
 }
 
 // indexEntryOf is a stored message's search terms (none for an erased
-// body, which no longer decodes).
+// body, which is empty). Stored bytes were verified on the way in, so only
+// the body and the time are decoded (envelope.PeekBody).
 func indexEntryOf(_ store.GroupID, st store.Stored) store.IndexEntry {
-	v, err := envelope.DecodeSigned(st.Raw)
-	if err != nil {
+	body, timeMs, ok := envelope.PeekBody(st.Raw)
+	if !ok {
 		return store.IndexEntry{}
 	}
-	terms, of := searchterms.ForBody(v.Msg.Body)
-	return store.IndexEntry{Terms: terms, Of: of, TimeMs: v.Msg.TimestampMs}
+	terms, of := searchterms.ForBody(body)
+	return store.IndexEntry{Terms: terms, Of: of, TimeMs: timeMs}
 }

@@ -2,6 +2,9 @@ package envelope
 
 import (
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/parley-chat/parley/node/wirepb"
 )
 
 // Peek is what a sync answer filters stored messages by, read from
@@ -80,4 +83,47 @@ func lastBytes(b []byte, num protowire.Number) (v []byte, found, ok bool) {
 		b = b[n:]
 	}
 	return v, found, true
+}
+
+// PeekBody reads Message.body and timestamp_ms from SignedMessage bytes,
+// decoding only the body: indexing a stored message for search needs its
+// words and time, and a full decode (the message bytes, author, parents,
+// signature and proof, each copied) cost more than the indexing. Repeated
+// body fields merge, as proto.Unmarshal merges them. ok is false on bytes
+// that do not parse; a message without a body gives an empty one.
+func PeekBody(raw []byte) (body *wirepb.Body, timestampMs int64, ok bool) {
+	msg, found, ok := lastBytes(raw, 1)
+	if !ok || !found {
+		return nil, 0, ok && found
+	}
+	body = &wirepb.Body{}
+	merge := proto.UnmarshalOptions{Merge: true}
+	for b := msg; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, 0, false
+		}
+		b = b[n:]
+		switch {
+		case num == 8 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || merge.Unmarshal(v, body) != nil {
+				return nil, 0, false
+			}
+			b = b[n:]
+		case num == 6 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return nil, 0, false
+			}
+			timestampMs, b = int64(v), b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return nil, 0, false
+			}
+			b = b[n:]
+		}
+	}
+	return body, timestampMs, true
 }
