@@ -34,6 +34,20 @@ func TestLogSyncerFollowsLogs(t *testing.T) {
 	if len(l.files) != 2 || l.files[filepath.Join(dir, "00001.mem")] != nil {
 		t.Fatalf("open logs: %v; want 00002 and 00003 only", l.files)
 	}
+	// The listing reads the directory through a handle kept open (rewound
+	// above, or 00003 would be missing); one that fails gives way to Glob,
+	// and the next sync opens the directory again.
+	if l.dirFile == nil {
+		t.Fatal("the directory is not kept open for listing")
+	}
+	l.dirFile.Close()
+	if n, err := l.sync(); err != nil || n != 2 {
+		t.Fatalf("sync with a broken directory handle = %d, %v; want 2", n, err)
+	}
+	write("00004.mem")
+	if n, err := l.sync(); err != nil || n != 3 || l.dirFile == nil {
+		t.Fatalf("sync after the fallback = %d, %v (directory open: %v); want 3", n, err, l.dirFile != nil)
+	}
 	if n, err := newLogSyncer("").sync(); err != nil || n != 0 {
 		t.Fatalf("in-memory sync = %d, %v; want nothing", n, err)
 	}
