@@ -21,43 +21,52 @@ type Peek struct {
 // field of an unexpected wire type is skipped as unknown). ok is false on
 // bytes that do not parse.
 func PeekSigned(raw []byte) (p Peek, ok bool) {
+	ok = messageFields(raw, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) bool {
+		switch {
+		case num == 3 && typ == protowire.BytesType:
+			p.Author = v
+		case num == 4 && typ == protowire.VarintType:
+			p.Seq = x
+		case num == 6 && typ == protowire.VarintType:
+			p.TimestampMs = int64(x)
+		}
+		return true
+	})
+	return p, ok
+}
+
+// messageFields walks the Message inside SignedMessage bytes (its last
+// message field, as proto.Unmarshal takes it) and calls field with each
+// field: v for a length-delimited one, x for a varint, neither for any
+// other wire type. It stops when field returns false. ok is false then, on
+// bytes that do not parse, and when raw holds no Message.
+func messageFields(raw []byte, field func(num protowire.Number, typ protowire.Type, v []byte, x uint64) bool) (ok bool) {
 	msg, found, ok := lastBytes(raw, 1)
 	if !ok || !found {
-		return p, ok && found
+		return false
 	}
 	for b := msg; len(b) > 0; {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return p, false
+			return false
 		}
 		b = b[n:]
-		switch {
-		case num == 3 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return p, false
-			}
-			p.Author, b = v, b[n:]
-		case (num == 4 || num == 6) && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return p, false
-			}
-			if num == 4 {
-				p.Seq = v
-			} else {
-				p.TimestampMs = int64(v)
-			}
-			b = b[n:]
+		var v []byte
+		var x uint64
+		switch typ {
+		case protowire.BytesType:
+			v, n = protowire.ConsumeBytes(b)
+		case protowire.VarintType:
+			x, n = protowire.ConsumeVarint(b)
 		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return p, false
-			}
-			b = b[n:]
+			n = protowire.ConsumeFieldValue(num, typ, b)
 		}
+		if n < 0 || !field(num, typ, v, x) {
+			return false
+		}
+		b = b[n:]
 	}
-	return p, true
+	return true
 }
 
 // lastBytes is the last length-delimited field num of b.
@@ -92,38 +101,19 @@ func lastBytes(b []byte, num protowire.Number) (v []byte, found, ok bool) {
 // body fields merge, as proto.Unmarshal merges them. ok is false on bytes
 // that do not parse; a message without a body gives an empty one.
 func PeekBody(raw []byte) (body *wirepb.Body, timestampMs int64, ok bool) {
-	msg, found, ok := lastBytes(raw, 1)
-	if !ok || !found {
-		return nil, 0, ok && found
-	}
 	body = &wirepb.Body{}
 	merge := proto.UnmarshalOptions{Merge: true}
-	for b := msg; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, 0, false
-		}
-		b = b[n:]
+	ok = messageFields(raw, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) bool {
 		switch {
 		case num == 8 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || merge.Unmarshal(v, body) != nil {
-				return nil, 0, false
-			}
-			b = b[n:]
+			return merge.Unmarshal(v, body) == nil
 		case num == 6 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return nil, 0, false
-			}
-			timestampMs, b = int64(v), b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return nil, 0, false
-			}
-			b = b[n:]
+			timestampMs = int64(x)
 		}
+		return true
+	})
+	if !ok {
+		return nil, 0, false
 	}
 	return body, timestampMs, true
 }
